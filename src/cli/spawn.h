@@ -1,0 +1,30 @@
+/* Running other programs from the CLI (redis-server, celeryrootd, dpkg-deb,
+ * dpkg-scanpackages): argv arrays only, never a shell. */
+#ifndef CR_SPAWN_H
+#define CR_SPAWN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Starts argv[0] (a path, or a name looked up in PATH).  out_fd/err_fd: -1
+ * inherits, otherwise dup2'd onto 1/2.  env_extra: NULL or "K=V" strings
+ * added to the environment, NULL-terminated.  new_session: setsid() in the
+ * child.  Returns the pid or -1. */
+pid_t spawn_argv(const char *const argv[], const char *const env_extra[], int out_fd,
+		 int err_fd, int new_session);
+/* Runs to completion; returns the exit status (0..255), or -1 if it could not
+ * start or died of a signal. */
+int run_argv(const char *const argv[], const char *const env_extra[], int out_fd, int err_fd);
+/* Directory of the running executable (for finding celeryrootd beside us). */
+int self_exe_dir(char *buf, size_t len);
+/* Finds a program: beside our executable first, then PATH, then /usr/sbin,
+ * /usr/bin, /sbin.  0 on success. */
+int find_program(const char *name, char *out, size_t len);
+/* rm -rf without a shell (nftw, no following symlinks). */
+int rm_rf(const char *path);
+/* mkdir -p. */
+int mkdir_p(const char *path, unsigned mode);
+/* Writes a whole file atomically enough for our use (create/truncate). */
+int write_file(const char *path, const char *content, unsigned mode);
+
+#endif

@@ -1,0 +1,22 @@
+/* net: the unprivileged half of celeryrootd.  It talks to Redis as a Celery
+ * worker (queues, unacked bookkeeping, results), keeps the registry record
+ * fresh, and forwards validated requests to priv over the socketpair. */
+#ifndef CR_NET_H
+#define CR_NET_H
+
+#include <sys/types.h>
+
+#include "config.h"
+
+/* Drops to user (uid/gid, no supplementary groups, no capabilities, bounding
+ * set cleared) with libcap-ng, sets no_new_privs, and checks that getting
+ * root back fails.  Returns 0 or -1 with the reason logged. */
+int net_drop_privileges(const char *user);
+/* Loads the seccomp allowlist: anything not listed kills the process. */
+int net_sandbox_apply(void);
+
+/* Runs the worker until SIGTERM (clean stop: 0) or a fatal error (1).
+ * broker must already be resolved to a numeric address. */
+int net_run(const struct cr_config *cfg, const struct broker_addr *broker, int privfd);
+
+#endif

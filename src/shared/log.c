@@ -1,0 +1,73 @@
+#include "config.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+static char log_prog[32] = "celeryroot";
+static enum log_level log_max = LOG_L_INFO;
+static int log_syslog;
+
+void log_init(const char *prog, enum log_level level, int use_syslog)
+{
+	log_set_prog(prog);
+	log_max = level;
+	log_syslog = use_syslog;
+	if (use_syslog)
+		openlog("celeryrootd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void log_set_prog(const char *prog)
+{
+	snprintf(log_prog, sizeof(log_prog), "%s", prog);
+}
+
+static void log_vemit(enum log_level lvl, const char *func, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	if (lvl > log_max)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_syslog) {
+		int pri = lvl == LOG_L_ERROR ? LOG_ERR : lvl == LOG_L_INFO ? LOG_INFO : LOG_DEBUG;
+		syslog(pri, "%s: %s: %s", log_prog, func, msg);
+		return;
+	}
+	/* One write per line, so lines from net and priv never interleave. */
+	char line[1200];
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	int n = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld %s[%ld] %s: %s\n",
+			 tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L,
+			 log_prog, (long)getpid(), func, msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	ssize_t w = write(STDERR_FILENO, line, (size_t)n);
+	(void)w;
+}
+
+void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vemit(lvl, func, fmt, ap);
+	va_end(ap);
+}
+
+void log_fatal(const char *func, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vemit(LOG_L_ERROR, func, fmt, ap);
+	va_end(ap);
+	_exit(1);
+}

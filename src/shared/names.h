@@ -1,0 +1,26 @@
+/* Validation of every name that crosses a trust boundary.  Each function
+ * returns 1 when the whole string is valid, 0 otherwise; none allocates. */
+#ifndef CR_NAMES_H
+#define CR_NAMES_H
+
+#include <stddef.h>
+
+#define HOSTNAME_MAX 253
+#define ROLE_MAX 63
+#define TASK_ID_MAX 64
+#define TASK_NAME_MAX 128
+
+/* RFC 1123 host name, lower case only, at most 253 bytes. */
+int valid_hostname(const char *s);
+/* Role: [a-z0-9][a-z0-9_-]{0,62}. */
+int valid_role(const char *s);
+/* Celery task/job/delivery id: 1..64 of [A-Za-z0-9._:-]; uuids in practice. */
+int valid_task_id(const char *s);
+/* Task name: celeryroot.<word>[.<word>]…, lower case, at most 128 bytes. */
+int valid_task_name(const char *s);
+/* Redis queue name we consume or push to: "host.<hostname>" or "role.<role>". */
+int valid_queue_name(const char *s);
+/* Bounded copy: 0 and an empty dst when src does not fit. */
+int copy_str(char *dst, size_t dstlen, const char *src);
+
+#endif

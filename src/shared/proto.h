@@ -1,0 +1,56 @@
+/* The fixed request schema between net and priv (DESIGN §4).  Payloads are
+ * JSON objects; the decoder accepts exactly the keys each type allows, with
+ * the right types and bounds, and nothing else.  priv decodes every request
+ * with these functions: net is treated as hostile. */
+#ifndef CR_PROTO_H
+#define CR_PROTO_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "names.h"
+
+enum proto_type {
+	/* requests: even */
+	REQ_HELLO = 2,
+	REQ_PING = 4,
+	REQ_FACTS = 6,
+	/* answers: odd */
+	ANS_PROGRESS = 3,
+	ANS_REPLY = 5,
+	ANS_REFUSED = 7,
+};
+
+#define PROTO_ERR_MAX 512
+
+struct proto_req {
+	uint8_t type;
+	uint32_t id;                    /* net's request id, echoed in answers */
+	char job[TASK_ID_MAX + 1];      /* empty when the task came without a job */
+	char task[TASK_ID_MAX + 1];
+};
+
+/* Encodes a request as a JSON payload (malloc'd, *len set); NULL on bad input. */
+char *proto_req_encode(const struct proto_req *r, size_t *len);
+/* Strictly decodes a request of the given frame type.  -1 with a one-line
+ * reason in err (and r->id set when it could be read) on anything unexpected. */
+int proto_req_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_req *r,
+		     char *err, size_t errlen);
+
+struct proto_ans {
+	uint8_t type;
+	uint32_t id;
+	json_t *data;       /* REPLY: the result data object (owned) */
+	int percent;        /* PROGRESS: 0..100 */
+	char pkg[128];      /* PROGRESS: current package, may be empty */
+	char text[256];     /* PROGRESS text, or REFUSED reason */
+};
+
+char *proto_ans_encode(const struct proto_ans *a, size_t *len);
+int proto_ans_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_ans *a,
+		     char *err, size_t errlen);
+void proto_ans_free(struct proto_ans *a);
+const char *proto_type_name(uint8_t type);
+
+#endif

@@ -1,0 +1,12 @@
+#!/bin/sh
+# Installs every Debian package the build, the demo and the tests need.
+# Run as root on Debian 12 (bookworm) or later.
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  build-essential autoconf automake libtool pkg-config ca-certificates \
+  libhiredis-dev libjansson-dev libseccomp-dev libcap-ng-dev libapt-pkg-dev \
+  libsodium-dev uuid-dev libinih-dev check \
+  redis-server dpkg-dev apt-utils \
+  python3 python3-redis python3-celery python3-nacl >/dev/null
