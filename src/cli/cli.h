@@ -2,12 +2,17 @@
 #ifndef CR_CLI_H
 #define CR_CLI_H
 
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <stdio.h>
 
-#include "config.h"
+#include "crconfig.h"
 #include "record.h"
 #include "target.h"
+
+#define JOB_PREFIX "celeryroot:job:"
+#define JOBS_INDEX "celeryroot:jobs"
+#define META_PREFIX "celery-task-meta-"
 
 /* Options common to the commands that talk to the broker. */
 struct cli_opts {
@@ -16,13 +21,31 @@ struct cli_opts {
 	int json;                 /* --json */
 	int no_wait;              /* --no-wait */
 	int wait;                 /* --wait (job) */
-	double timeout_s;         /* --timeout */
+	double timeout_s;         /* --timeout; <0: from the config */
 	int tty;                  /* stdout is a terminal */
+	struct target_spec target;
 	struct cr_config cfg;
 	struct broker_addr broker;
 	char url[512];
 };
 
+struct job_task {
+	char host[HOSTNAME_MAX + 1];     /* empty for --one-of until it answers */
+	char queue[CELERY_QUEUE_MAX + 1];
+	char task_id[TASK_ID_MAX + 1];
+	int online;
+};
+
+struct job {
+	char id[TASK_ID_MAX + 1];
+	char operation[32];
+	char task[TASK_NAME_MAX + 1];
+	double created;
+	size_t n;
+	struct job_task *t;
+};
+
+/* commands */
 int cmd_hosts(int argc, char **argv);
 int cmd_task(const char *operation, int argc, char **argv);   /* ping, facts */
 int cmd_job(int argc, char **argv);
@@ -30,7 +53,29 @@ int cmd_jobs(int argc, char **argv);
 int cmd_sandbox(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 
-/* One-line error to stderr, prefixed with "celeryroot: ". */
+/* main.c */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Parses the common options (and TARGET when want_target); returns the index
+ * of the first positional argument, or -1 after printing an error. */
+int cli_parse(int argc, char **argv, struct cli_opts *o, int want_target, void (*help)(FILE *));
+/* Loads config and connects; prints the error and returns NULL on failure. */
+redisContext *cli_connect(struct cli_opts *o);
+
+/* submit.c */
+int cli_load_registry(redisContext *c, struct host_rec **hosts, size_t *n);
+int cli_submit(struct cli_opts *o, redisContext *c, struct job *job, json_t *args,
+	       json_t *kwargs, const struct dest *d, size_t nd);
+int job_load(redisContext *c, const char *id, struct job *job, json_t **raw);
+void job_free(struct job *job);
+
+/* wait.c: waits up to timeout_s (0: just read what is there) and returns
+ * one record per task, in job order. */
+json_t *cli_wait(struct cli_opts *o, redisContext *c, const struct job *job, double timeout_s);
+
+/* render.c */
+void render_job(const struct cli_opts *o, const struct job *job, json_t *records);
+void render_status_line(FILE *f, const char *name, const char *state, int percent,
+			const char *detail, int width);
+const char *render_age(double seconds, char *buf, size_t len);
 
 #endif

@@ -1,1 +1,179 @@
-int main(void){return 0;}
+/* celeryroot: the operator's command line.  It resolves targets through the
+ * registry, sends one Celery task per host under one job id, and waits for
+ * the results with a live status line per host. */
+#include "config.h"
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "rconn.h"
+
+#define CLI_CONNECT_TIMEOUT 3.0
+
+void cli_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("celeryroot: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: celeryroot COMMAND [options]\n"
+		"\n"
+		"Fleet administration for Debian and Ubuntu servers over Redis.\n"
+		"\n"
+		"commands:\n"
+		"  hosts                     hosts in the registry, their roles and state\n"
+		"  ping TARGET               check that each target host's worker answers\n"
+		"  facts TARGET              OS, kernel, uptime, packages and APT lists age\n"
+		"  job JOB_ID [--wait]       show (or keep waiting for) the results of a job\n"
+		"  jobs                      recent jobs\n"
+		"  sandbox create DIR        make a sandbox host root for tests and demos\n"
+		"  demo [--keep]             run a private fleet of three sandbox hosts\n"
+		"\n"
+		"TARGET: one or more of --all, --role ROLE, --host HOST, --one-of ROLE\n"
+		"options: --json  --timeout S  --no-wait  --broker URL  --config FILE\n"
+		"\n"
+		"examples:\n"
+		"  celeryroot hosts\n"
+		"  celeryroot ping --all\n"
+		"  celeryroot facts --role webserver --json\n"
+		"  celeryroot ping --host db01 --no-wait && celeryroot job JOB_ID --wait\n"
+		"\n"
+		"exit codes: 0 ok, 1 usage or validation error (nothing sent), 2 a host failed,\n"
+		"3 a host timed out, is queued, deferred or expired, 4 broker unreachable\n"
+		"broker: --broker, else $CELERYROOT_BROKER_URL, else " CONFIG_DEFAULT_PATH ",\n"
+		"else " BROKER_DEFAULT_URL "\n");
+}
+
+static int parse_timeout(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || *end != '\0' || !(v >= 0 && v <= 86400))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int cli_parse(int argc, char **argv, struct cli_opts *o, int want_target, void (*help)(FILE *))
+{
+	static const struct option lo[] = {
+		{ "all", no_argument, 0, 'a' },          { "role", required_argument, 0, 'r' },
+		{ "host", required_argument, 0, 'H' },   { "one-of", required_argument, 0, 'o' },
+		{ "json", no_argument, 0, 'j' },         { "timeout", required_argument, 0, 't' },
+		{ "no-wait", no_argument, 0, 'n' },      { "wait", no_argument, 0, 'w' },
+		{ "broker", required_argument, 0, 'b' }, { "config", required_argument, 0, 'c' },
+		{ "help", no_argument, 0, 'h' },         { 0, 0, 0, 0 }
+	};
+	static const char *const kinds[] = { ['a'] = "all", ['r'] = "role", ['H'] = "host", ['o'] = "one-of" };
+	char err[512];
+	int c;
+
+	o->timeout_s = -1;
+	o->tty = isatty(STDOUT_FILENO);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'a': case 'r': case 'H': case 'o':
+			if (!want_target) {
+				cli_err("%s takes no target; see '%s --help'", argv[0], argv[0]);
+				return -1;
+			}
+			if (target_add(&o->target, kinds[c], c == 'a' ? "" : optarg, err, sizeof(err)) < 0) {
+				cli_err("%s", err);
+				return -1;
+			}
+			break;
+		case 'j': o->json = 1; break;
+		case 'n': o->no_wait = 1; break;
+		case 'w': o->wait = 1; break;
+		case 'b': o->broker_url = optarg; break;
+		case 'c': o->config_path = optarg; break;
+		case 't':
+			if (parse_timeout(optarg, &o->timeout_s) < 0) {
+				cli_err("--timeout needs seconds between 0 and 86400, got '%s'", optarg);
+				return -1;
+			}
+			break;
+		case 'h': help(stdout); exit(0);
+		default:
+			cli_err("see '%s --help'", argv[0]);
+			return -1;
+		}
+	}
+	if (want_target && target_empty(&o->target)) {
+		cli_err("%s needs a TARGET: --all, --role ROLE, --host HOST or --one-of ROLE", argv[0]);
+		return -1;
+	}
+	return optind;
+}
+
+redisContext *cli_connect(struct cli_opts *o)
+{
+	char err[512];
+	redisContext *c;
+
+	config_defaults(&o->cfg);
+	if (config_load(&o->cfg, o->config_path ? o->config_path : CONFIG_DEFAULT_PATH,
+			o->config_path != NULL, err, sizeof(err)) < 0) {
+		cli_err("%s", err);
+		return NULL;
+	}
+	if (o->timeout_s < 0)
+		o->timeout_s = o->cfg.timeout_s;
+	if (broker_from(o->broker_url, &o->cfg, &o->broker, o->url, sizeof(o->url), err, sizeof(err)) < 0) {
+		cli_err("%s", err);
+		return NULL;
+	}
+	c = rconn_connect(&o->broker, CLI_CONNECT_TIMEOUT, err, sizeof(err));
+	if (c == NULL)
+		cli_err("%s", err);
+	return c;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd;
+
+	log_init("celeryroot", LOG_L_ERROR, 0);
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+		printf("celeryroot %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "hosts"))
+		return cmd_hosts(argc - 1, argv + 1);
+	if (!strcmp(cmd, "ping") || !strcmp(cmd, "facts"))
+		return cmd_task(cmd, argc - 1, argv + 1);
+	if (!strcmp(cmd, "job"))
+		return cmd_job(argc - 1, argv + 1);
+	if (!strcmp(cmd, "jobs"))
+		return cmd_jobs(argc - 1, argv + 1);
+	if (!strcmp(cmd, "sandbox"))
+		return cmd_sandbox(argc - 1, argv + 1);
+	if (!strcmp(cmd, "demo"))
+		return cmd_demo(argc - 1, argv + 1);
+	cli_err("unknown command '%s'; commands: hosts ping facts job jobs sandbox demo (see 'celeryroot --help')", cmd);
+	return EXIT_USAGE;
+}

@@ -1,1 +1,199 @@
-/* placeholder */
+/* Resolving a target and sending one task per destination under one job id.
+ * The job record and every task go to Redis in one MULTI/EXEC: either the
+ * whole job is sent or nothing is. */
+#include "config.h"
+#include "cli.h"
+
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "rconn.h"
+#include "timeutil.h"
+
+#define REGISTRY_MAX_HOSTS 10000
+
+static void new_uuid(char out[TASK_ID_MAX + 1])
+{
+	uuid_t u;
+	uuid_generate_random(u);
+	uuid_unparse_lower(u, out);
+}
+
+static int registry_members(redisContext *c, redisReply **members)
+{
+	*members = rconn_cmd(c, "SMEMBERS", REG_HOSTS_KEY, NULL);
+	if (*members == NULL || (*members)->type != REDIS_REPLY_ARRAY) {
+		cli_err("cannot read the registry: %s", *members && (*members)->str ? (*members)->str : c->errstr);
+		if (*members)
+			freeReplyObject(*members);
+		return -1;
+	}
+	return 0;
+}
+
+int cli_load_registry(redisContext *c, struct host_rec **hosts, size_t *n)
+{
+	redisReply *members, *vals;
+	const char **argv;
+	size_t m;
+
+	*hosts = NULL;
+	*n = 0;
+	if (registry_members(c, &members) < 0)
+		return -1;
+	m = members->elements > REGISTRY_MAX_HOSTS ? REGISTRY_MAX_HOSTS : members->elements;
+	if (m == 0) {
+		freeReplyObject(members);
+		return 0;
+	}
+	argv = calloc(m + 1, sizeof(*argv));
+	char (*keys)[sizeof(REG_HOST_PREFIX) + HOSTNAME_MAX] = calloc(m, sizeof(*keys));
+	*hosts = calloc(m, sizeof(**hosts));
+	if (argv == NULL || keys == NULL || *hosts == NULL) {
+		cli_err("out of memory");
+		exit(EXIT_BROKER);
+	}
+	argv[0] = "MGET";
+	for (size_t i = 0; i < m; i++) {
+		snprintf(keys[i], sizeof(keys[i]), REG_HOST_PREFIX "%.*s", HOSTNAME_MAX,
+			 members->element[i]->str ? members->element[i]->str : "");
+		argv[i + 1] = keys[i];
+	}
+	vals = rconn_cmdargv(c, (int)m + 1, argv, NULL);
+	for (size_t i = 0; vals && vals->type == REDIS_REPLY_ARRAY && i < vals->elements; i++) {
+		char err[256];
+		const redisReply *v = vals->element[i];
+		/* A record that fails to decode is skipped: one bad entry must not
+		 * hide the rest of the fleet. */
+		if (v->type == REDIS_REPLY_STRING &&
+		    registry_decode(v->str, v->len, &(*hosts)[*n], err, sizeof(err)) == 0)
+			(*n)++;
+	}
+	int ok = vals != NULL && vals->type == REDIS_REPLY_ARRAY;
+	if (!ok)
+		cli_err("cannot read the registry: %s", c->errstr);
+	if (vals)
+		freeReplyObject(vals);
+	freeReplyObject(members);
+	free(argv);
+	free(keys);
+	return ok ? 0 : -1;
+}
+
+static void requester(char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(getuid());
+	char host[256] = "localhost";
+
+	gethostname(host, sizeof(host) - 1);
+	snprintf(buf, len, "%s@%s", pw ? pw->pw_name : "unknown", host);
+}
+
+static json_t *job_record(const struct cli_opts *o, const struct job *job, json_t *args,
+			  json_t *kwargs, double expires)
+{
+	char created[40], exp[40], who[300], target[1024];
+	json_t *tasks = json_array();
+
+	iso8601_utc(job->created, created, sizeof(created));
+	iso8601_utc(expires, exp, sizeof(exp));
+	requester(who, sizeof(who));
+	target_describe(&o->target, target, sizeof(target));
+	for (size_t i = 0; i < job->n; i++)
+		json_array_append_new(tasks, json_pack("{s:s?, s:s, s:s}", "host",
+						       job->t[i].host[0] ? job->t[i].host : NULL,
+						       "queue", job->t[i].queue, "task_id", job->t[i].task_id));
+	return json_pack("{s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:s, s:f, s:s, s:o}", "job", job->id,
+			 "operation", job->operation, "task", job->task, "args", args, "kwargs", kwargs,
+			 "target", target, "requested_by", who, "origin", "cli", "created", created,
+			 "created_ts", job->created, "expires", exp, "tasks", tasks);
+}
+
+/* Queues: MULTI, SET job, ZADD index, LPUSH each task, EXEC. */
+static int send_all(redisContext *c, const struct cli_opts *o, const struct job *job,
+		    const char *jobjson, char **envs)
+{
+	char jkey[sizeof(JOB_PREFIX) + TASK_ID_MAX], ttl[24], score[32], floor[32];
+	int ok = 1;
+
+	snprintf(jkey, sizeof(jkey), JOB_PREFIX "%s", job->id);
+	snprintf(ttl, sizeof(ttl), "%d", o->cfg.job_ttl_s);
+	snprintf(score, sizeof(score), "%.6f", job->created);
+	snprintf(floor, sizeof(floor), "%.6f", job->created - o->cfg.job_ttl_s);
+	const char *multi[] = { "MULTI" }, *exec[] = { "EXEC" };
+	const char *set[] = { "SET", jkey, jobjson, "EX", ttl };
+	const char *zadd[] = { "ZADD", JOBS_INDEX, score, job->id };
+	const char *trim[] = { "ZREMRANGEBYSCORE", JOBS_INDEX, "-inf", floor };
+	ok = rconn_append(c, 1, multi, NULL) == 0 && rconn_append(c, 5, set, NULL) == 0 &&
+	     rconn_append(c, 4, zadd, NULL) == 0 && rconn_append(c, 4, trim, NULL) == 0;
+	for (size_t i = 0; ok && i < job->n; i++) {
+		const char *push[] = { "LPUSH", job->t[i].queue, envs[i] };
+		ok = rconn_append(c, 3, push, NULL) == 0;
+	}
+	ok = ok && rconn_append(c, 1, exec, NULL) == 0;
+	for (size_t i = 0; ok && i < job->n + 5; i++) {
+		void *r = NULL;
+		ok = redisGetReply(c, &r) == REDIS_OK;
+		if (ok && i == job->n + 4)
+			ok = ((redisReply *)r)->type == REDIS_REPLY_ARRAY;   /* EXEC ran */
+		if (r)
+			freeReplyObject(r);
+	}
+	if (!ok)
+		cli_err("the broker did not accept the job%s%s; nothing was sent", c->err ? ": " : "",
+			c->err ? c->errstr : "");
+	return ok ? 0 : -1;
+}
+
+int cli_submit(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,
+	       const struct dest *d, size_t nd)
+{
+	double expires;
+	char origin[300], **envs;
+	char *jobjson;
+	int rc = 0;
+
+	new_uuid(job->id);
+	job->created = now_wall();
+	expires = job->created + o->cfg.task_expires_s;
+	job->n = nd;
+	job->t = calloc(nd ? nd : 1, sizeof(*job->t));
+	envs = calloc(nd ? nd : 1, sizeof(*envs));
+	if (job->t == NULL || envs == NULL)
+		return -1;
+	requester(origin, sizeof(origin));
+	for (size_t i = 0; i < nd; i++) {
+		struct job_task *t = &job->t[i];
+		copy_str(t->host, sizeof(t->host), d[i].host);
+		copy_str(t->queue, sizeof(t->queue), d[i].queue);
+		t->online = d[i].online;
+		new_uuid(t->task_id);
+		struct celery_out out = { .task = job->task, .id = t->task_id, .group = job->id,
+					  .queue = t->queue, .origin = origin, .expires = expires,
+					  .args = args, .kwargs = kwargs };
+		if ((envs[i] = celery_build(&out)) == NULL)
+			rc = -1;
+	}
+	json_t *rec = job_record(o, job, args, kwargs, expires);
+	jobjson = rec ? json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	if (rc == 0 && jobjson != NULL)
+		rc = send_all(c, o, job, jobjson, envs);
+	else
+		rc = -1;
+	for (size_t i = 0; i < nd; i++)
+		free(envs[i]);
+	free(envs);
+	free(jobjson);
+	json_decref(rec);
+	return rc;
+}
+
+void job_free(struct job *job)
+{
+	free(job->t);
+	job->t = NULL;
+	job->n = 0;
+}

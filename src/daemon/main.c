@@ -1,1 +1,230 @@
-int main(void){return 0;}
+/* celeryrootd: started as root, it creates a socketpair and forks.  The
+ * parent stays root as priv; the child becomes net, drops to an unprivileged
+ * user with no capabilities, enters its seccomp allowlist and talks to Redis. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "crconfig.h"
+#include "log.h"
+#include "names.h"
+#include "net.h"
+#include "priv.h"
+
+struct dopts {
+	const char *config_path;
+	const char *broker_url;
+	int foreground;
+	int priv_fd;            /* test hook: serve priv alone on an inherited fd */
+	int debug;
+	int nroles_cli;
+	char roles_cli[REG_MAX_ROLES][ROLE_MAX + 1];
+	const char *hostname, *sandbox, *user;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: celeryrootd --hostname NAME [--role ROLE]... [--sandbox DIR] [--broker URL]\n"
+		"                   [--user USER] [--config FILE] [--foreground] [--debug]\n"
+		"\n"
+		"The Celeryroot worker: a root helper (priv) and an unprivileged Redis client\n"
+		"(net) that consumes host.NAME and role.ROLE for each role.\n"
+		"\n"
+		"  --hostname NAME  name this host registers as (default: the system host name)\n"
+		"  --role ROLE      a role this host serves; repeat for several\n"
+		"  --sandbox DIR    act on the host root DIR (see 'celeryroot sandbox create')\n"
+		"                   instead of /\n"
+		"  --broker URL     redis://[[user]:password@]host[:port][/db]\n"
+		"  --user USER      user net runs as (default _celeryroot)\n"
+		"  --config FILE    configuration (default " CONFIG_DEFAULT_PATH ")\n"
+		"  --foreground     stay in the foreground and log to stderr\n"
+		"\n"
+		"examples:\n"
+		"  celeryrootd --hostname web01 --role webserver --foreground\n"
+		"  celeryrootd --hostname db01 --role database --broker redis://redis.example:6379/0\n");
+}
+
+static void parse_args(int argc, char **argv, struct dopts *o)
+{
+	static const struct option lo[] = {
+		{ "hostname", required_argument, 0, 'H' }, { "role", required_argument, 0, 'r' },
+		{ "sandbox", required_argument, 0, 's' },  { "broker", required_argument, 0, 'b' },
+		{ "user", required_argument, 0, 'u' },     { "config", required_argument, 0, 'c' },
+		{ "foreground", no_argument, 0, 'f' },     { "debug", no_argument, 0, 'd' },
+		{ "priv-fd", required_argument, 0, 'P' },  { "help", no_argument, 0, 'h' },
+		{ "version", no_argument, 0, 'V' },        { 0, 0, 0, 0 }
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "H:r:s:b:u:c:fdh", lo, NULL)) != -1) {
+		switch (c) {
+		case 'H': o->hostname = optarg; break;
+		case 's': o->sandbox = optarg; break;
+		case 'b': o->broker_url = optarg; break;
+		case 'u': o->user = optarg; break;
+		case 'c': o->config_path = optarg; break;
+		case 'f': o->foreground = 1; break;
+		case 'd': o->debug = 1; break;
+		case 'P': o->priv_fd = atoi(optarg); break;
+		case 'V': printf("celeryrootd %s\n", PACKAGE_VERSION); exit(0);
+		case 'h': usage(stdout); exit(0);
+		case 'r':
+			if (o->nroles_cli >= REG_MAX_ROLES || !valid_role(optarg)) {
+				fprintf(stderr, "celeryrootd: invalid role '%s' (lower-case letters, digits, '-', '_'; at most %d roles)\n",
+					optarg, REG_MAX_ROLES);
+				exit(1);
+			}
+			copy_str(o->roles_cli[o->nroles_cli++], ROLE_MAX + 1, optarg);
+			break;
+		default: usage(stderr); exit(1);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "celeryrootd: unexpected argument '%s'\n", argv[optind]);
+		exit(1);
+	}
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("celeryrootd: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* Command line over config file; the result is validated as a whole. */
+static void merge_config(struct cr_config *cfg, struct dopts *o)
+{
+	char err[512], host[HOSTNAME_MAX + 1];
+
+	config_defaults(cfg);
+	if (config_load(cfg, o->config_path ? o->config_path : CONFIG_DEFAULT_PATH,
+			o->config_path != NULL, err, sizeof(err)) < 0)
+		die("%s", err);
+	if (o->hostname)
+		copy_str(cfg->hostname, sizeof(cfg->hostname), o->hostname);
+	if (cfg->hostname[0] == '\0' && gethostname(host, sizeof(host)) == 0) {
+		host[sizeof(host) - 1] = '\0';
+		copy_str(cfg->hostname, sizeof(cfg->hostname), host);
+	}
+	if (!valid_hostname(cfg->hostname))
+		die("invalid host name '%s': use lower-case letters, digits, '-' and '.' (--hostname)",
+		    cfg->hostname);
+	if (o->nroles_cli > 0) {
+		memcpy(cfg->roles, o->roles_cli, sizeof(cfg->roles));
+		cfg->nroles = o->nroles_cli;
+	}
+	if (o->user)
+		copy_str(cfg->user, sizeof(cfg->user), o->user);
+	if (o->sandbox && (o->sandbox[0] != '/' || !copy_str(cfg->sandbox, sizeof(cfg->sandbox), o->sandbox)))
+		die("--sandbox needs an absolute path, got '%s'", o->sandbox);
+}
+
+static void check_root(const char *root)
+{
+	char status[PATH_MAX + 32];
+	struct stat sb;
+
+	snprintf(status, sizeof(status), "%s/var/lib/dpkg/status", strcmp(root, "/") ? root : "");
+	if (stat(status, &sb) != 0)
+		die("%s has no dpkg database (var/lib/dpkg/status): create a sandbox with 'celeryroot sandbox create DIR'",
+		    root);
+}
+
+static int run_net(struct cr_config *cfg, struct broker_addr *b, int fd, pid_t priv)
+{
+	log_set_prog("net");
+	prctl(PR_SET_NAME, "celeryroot-net", 0, 0, 0);
+	if (net_drop_privileges(cfg->user) < 0)
+		return 1;
+	/* Set after the drop, which clears it; then make sure priv did not die in between. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+	if (getppid() != priv)
+		return 1;
+	if (net_sandbox_apply() < 0)
+		return 1;
+	return net_run(cfg, b, fd);
+}
+
+static int run_priv(struct cr_config *cfg, int fd, pid_t net)
+{
+	const char *root = cfg->sandbox[0] ? cfg->sandbox : "/";
+	struct priv_ctx p = { .fd = fd, .root = root, .hostname = cfg->hostname, .net_pid = net };
+	int status = 0, rc;
+
+	log_set_prog("priv");
+	prctl(PR_SET_NAME, "celeryroot-priv", 0, 0, 0);
+	if (priv_sandbox_apply() < 0) {
+		kill(net, SIGTERM);
+		return 1;
+	}
+	rc = priv_serve(&p);
+	if (net > 0) {
+		kill(net, SIGTERM);
+		while (waitpid(net, &status, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			rc = 1;
+	}
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct dopts o = { 0 };
+	struct cr_config cfg;
+	struct broker_addr broker;
+	char err[512], url[512];
+	int sv[2];
+
+	o.priv_fd = -1;
+	parse_args(argc, argv, &o);
+	merge_config(&cfg, &o);
+	log_init("celeryrootd", o.debug ? LOG_L_DEBUG : LOG_L_INFO, !o.foreground);
+	if (geteuid() != 0)
+		die("%s", "must be started as root (it keeps root only in the small priv helper and drops net to --user); to try it out as a user, see 'celeryroot demo'");
+	check_root(cfg.sandbox[0] ? cfg.sandbox : "/");
+	if (o.priv_fd >= 0) {
+		struct priv_ctx p = { .fd = o.priv_fd, .root = cfg.sandbox[0] ? cfg.sandbox : "/",
+				      .hostname = cfg.hostname, .net_pid = 0 };
+		log_set_prog("priv");
+		return priv_sandbox_apply() < 0 ? 1 : priv_serve(&p);
+	}
+	if (broker_from(o.broker_url, &cfg, &broker, url, sizeof(url), err, sizeof(err)) < 0 ||
+	    broker_resolve(&broker, err, sizeof(err)) < 0)
+		die("%s", err);
+	if (!o.foreground && daemon(0, 0) < 0)
+		die("cannot detach: %s", strerror(errno));
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		die("socketpair: %s", strerror(errno));
+	pid_t priv = getpid();
+	pid_t net = fork();
+	if (net < 0)
+		die("fork: %s", strerror(errno));
+	if (net == 0) {
+		close(sv[0]);
+		_exit(run_net(&cfg, &broker, sv[1], priv));
+	}
+	close(sv[1]);
+	info_f("started: host %s, root %s, net pid %ld", cfg.hostname,
+	       cfg.sandbox[0] ? cfg.sandbox : "/", (long)net);
+	return run_priv(&cfg, sv[0], net);
+}

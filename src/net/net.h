@@ -6,7 +6,7 @@
 
 #include <sys/types.h>
 
-#include "config.h"
+#include "crconfig.h"
 
 /* Drops to user (uid/gid, no supplementary groups, no capabilities, bounding
  * set cleared) with libcap-ng, sets no_new_privs, and checks that getting

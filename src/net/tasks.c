@@ -1,1 +1,236 @@
-/* placeholder */
+/* The task table: which Celery task names this worker runs, how their
+ * arguments are checked before anything reaches priv, and how priv's answer
+ * becomes the result record (DESIGN §5). */
+#include "config.h"
+#include "net_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proto.h"
+#include "record.h"
+#include "timeutil.h"
+
+/* A ping may be asked to hold for a while before answering: it is how an
+ * operator (and the tests) can see queueing, redelivery and the heartbeat
+ * during a long task without changing anything on the host. */
+#define PING_HOLD_MAX 300.0
+
+static int check_no_args(const struct celery_msg *m, char *err, size_t errlen)
+{
+	if (!json_is_array(m->args) || json_array_size(m->args) != 0) {
+		snprintf(err, errlen, "%s takes no positional arguments", m->task);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_ping(const struct celery_msg *m, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+
+	if (check_no_args(m, err, errlen) < 0)
+		return -1;
+	json_object_foreach(m->kwargs, key, v) {
+		double hold = json_number_value(v);
+		if (strcmp(key, "hold") != 0 || !json_is_number(v) || !isfinite(hold) || hold < 0 ||
+		    hold > PING_HOLD_MAX) {
+			snprintf(err, errlen, "celeryroot.ping accepts only hold=<0..%.0f seconds>",
+				 PING_HOLD_MAX);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int check_facts(const struct celery_msg *m, char *err, size_t errlen)
+{
+	if (check_no_args(m, err, errlen) < 0)
+		return -1;
+	if (json_object_size(m->kwargs) != 0) {
+		snprintf(err, errlen, "celeryroot.facts takes no keyword arguments");
+		return -1;
+	}
+	return 0;
+}
+
+static json_t *roles_json(const struct net_state *st)
+{
+	json_t *roles = json_array();
+	for (int i = 0; i < st->cfg->nroles; i++)
+		json_array_append_new(roles, json_string(st->cfg->roles[i]));
+	return roles;
+}
+
+static json_t *data_ping(struct net_state *st, const struct inflight *f, json_t *reply)
+{
+	(void)f;
+	return json_pack("{s:s, s:o, s:s, s:I, s:O?}", "host", st->cfg->hostname, "roles",
+			 roles_json(st), "version", PACKAGE_VERSION, "net_pid", (json_int_t)getpid(),
+			 "priv_pid", json_object_get(reply, "priv_pid"));
+}
+
+static json_t *data_facts(struct net_state *st, const struct inflight *f, json_t *reply)
+{
+	json_t *d = json_deep_copy(reply);
+	(void)f;
+	if (d == NULL)
+		return NULL;
+	json_object_set_new(d, "host", json_string(st->cfg->hostname));
+	json_object_set_new(d, "roles", roles_json(st));
+	return d;
+}
+
+static const struct task_def task_table[] = {
+	{ "celeryroot.ping", REQ_PING, check_ping, data_ping },
+	{ "celeryroot.facts", REQ_FACTS, check_facts, data_facts },
+};
+
+const struct task_def *task_lookup(const char *name)
+{
+	for (size_t i = 0; i < sizeof(task_table) / sizeof(task_table[0]); i++)
+		if (strcmp(task_table[i].name, name) == 0)
+			return &task_table[i];
+	return NULL;
+}
+
+static struct inflight *tasks_slot(struct net_state *st)
+{
+	for (int i = 0; i < NET_MAX_INFLIGHT; i++)
+		if (!st->fl[i].used)
+			return &st->fl[i];
+	return NULL;
+}
+
+static struct inflight *tasks_find(struct net_state *st, uint32_t id)
+{
+	for (int i = 0; i < NET_MAX_INFLIGHT; i++)
+		if (st->fl[i].used && st->fl[i].req_id == id)
+			return &st->fl[i];
+	return NULL;
+}
+
+/* Answers a task without running it, then acks: refused, unknown, expired. */
+static void tasks_settle(struct net_state *st, struct celery_msg *m, const char *status,
+			 json_t *result)
+{
+	if (result_write(st, m->id, status, result) == 0)
+		worker_ack(st, m->delivery_tag);
+	celery_msg_free(m);
+}
+
+static void tasks_release(struct inflight *f)
+{
+	celery_msg_free(&f->msg);
+	if (f->reply)
+		json_decref(f->reply);
+	memset(f, 0, sizeof(*f));
+}
+
+void tasks_start(struct net_state *st, struct celery_msg *m)
+{
+	const struct task_def *def = task_lookup(m->task);
+	struct inflight *f = tasks_slot(st);
+	char err[512];
+
+	if (def == NULL) {
+		info_f("task %s: unknown task name %s", m->id, m->task);
+		tasks_settle(st, m, "FAILURE", celery_exception("NotRegistered", "celery.exceptions", m->task));
+		return;
+	}
+	if (m->has_expires && now_wall() > m->expires) {
+		info_f("task %s (%s) expired before it could run", m->id, m->task);
+		tasks_settle(st, m, "REVOKED", celery_exception("TaskRevokedError", "celery.exceptions", "expired"));
+		return;
+	}
+	if (def->check(m, err, sizeof(err)) < 0 || f == NULL) {
+		info_f("task %s refused: %s", m->id, f ? err : "busy");
+		tasks_settle(st, m, "FAILURE", celery_exception("ValueError", "builtins", f ? err : "worker busy"));
+		return;
+	}
+	memset(f, 0, sizeof(*f));
+	f->used = 1;
+	f->def = def;
+	f->msg = *m;   /* ownership moves into the slot */
+	f->req_id = ++st->next_req;
+	f->started_wall = now_wall();
+	f->started_mono = now_mono();
+	result_started(st, m->id);
+	if (net_priv_send(st, def->req_type, f->req_id) < 0) {
+		error_f("cannot reach priv for task %s; stopping", m->id);
+		/* Left in the unacked hash: it is redelivered after the visibility timeout. */
+		tasks_release(f);
+		net_stop_flag = 1;
+		return;
+	}
+	debug_f("task %s (%s) sent to priv as request %u", m->id, m->task, f->req_id);
+}
+
+static void tasks_finish(struct net_state *st, struct inflight *f)
+{
+	json_t *rec = record_new(st->cfg->hostname, "unchanged");
+	json_t *data = f->def->data(st, f, f->reply);
+
+	json_object_set_new(rec, "duration_s", json_real(now_mono() - f->started_mono));
+	json_object_set_new(rec, "data", data ? data : json_null());
+	if (result_write(st, f->msg.id, "SUCCESS", rec) == 0)
+		worker_ack(st, f->msg.delivery_tag);
+	info_f("task %s (%s) done in %.3fs", f->msg.id, f->msg.task, now_mono() - f->started_mono);
+	tasks_release(f);
+}
+
+static void tasks_refused(struct net_state *st, struct inflight *f, const char *why)
+{
+	if (result_write(st, f->msg.id, "FAILURE",
+			 celery_exception("PermissionError", "builtins", why)) == 0)
+		worker_ack(st, f->msg.delivery_tag);
+	tasks_release(f);
+}
+
+void tasks_on_answer(struct net_state *st, uint8_t type, const uint8_t *payload, size_t len)
+{
+	struct proto_ans a;
+	char err[PROTO_ERR_MAX];
+	struct inflight *f;
+
+	if (proto_ans_decode(type, payload, len, &a, err, sizeof(err)) < 0) {
+		error_f("bad answer from priv: %s", err);
+		return;
+	}
+	f = tasks_find(st, a.id);
+	if (f == NULL) {
+		error_f("answer from priv for unknown request %u", a.id);
+	} else if (type == ANS_PROGRESS) {
+		json_t *p = json_pack("{s:s, s:i, s:s, s:s}", "host", st->cfg->hostname, "percent",
+				      a.percent, "package", a.pkg, "text", a.text);
+		result_write(st, f->msg.id, "PROGRESS", p);
+	} else if (type == ANS_REFUSED) {
+		error_f("priv refused task %s: %s", f->msg.id, a.text);
+		tasks_refused(st, f, a.text);
+	} else {
+		double hold = json_number_value(json_object_get(f->msg.kwargs, "hold"));
+		f->reply = a.data;
+		a.data = NULL;
+		if (hold > 0 && !st->stopping)
+			f->hold_until = f->started_mono + hold;
+		else
+			tasks_finish(st, f);
+	}
+	proto_ans_free(&a);
+}
+
+void tasks_tick(struct net_state *st)
+{
+	double now = now_mono();
+
+	for (int i = 0; i < NET_MAX_INFLIGHT; i++) {
+		struct inflight *f = &st->fl[i];
+		if (f->used && f->reply && (st->stopping || (f->hold_until > 0 && now >= f->hold_until)))
+			tasks_finish(st, f);
+	}
+}

@@ -1,1 +1,93 @@
-raise SystemExit(0)
+"""Hostile requests written straight to priv's socket: every one is refused,
+and priv stays up and keeps answering well-formed requests."""
+import json
+import os
+import socket
+import struct
+import subprocess
+import tempfile
+import unittest
+
+import harness
+
+REQ_HELLO, REQ_PING, REQ_FACTS = 2, 4, 6
+ANS_REPLY, ANS_REFUSED = 5, 7
+TASK = "6c2ac3b8-8757-4c9c-9bbf-83abd8089478"
+
+
+def frame(ftype, payload):
+    if isinstance(payload, (dict, list)):
+        payload = json.dumps(payload).encode()
+    return struct.pack(">IB", len(payload) + 1, ftype) + payload
+
+
+HOSTILE = {
+    "oversized": frame(REQ_PING, b"x" * (80 * 1024)),
+    "empty packet header only": b"\x00\x00",
+    "truncated header": struct.pack(">I", 10),
+    "length lies": struct.pack(">IB", 500, REQ_PING) + b"{}",
+    "length zero": struct.pack(">I", 0) + b"\x04",
+    "unknown type": frame(100, {"id": 1}),
+    "answer type as request": frame(ANS_REPLY, {"id": 1, "data": {}}),
+    "not json": frame(REQ_PING, b"\xff\xfe;rm -rf /"),
+    "json array": frame(REQ_PING, [1, 2]),
+    "extra key": frame(REQ_PING, {"id": 1, "job": "", "task": TASK, "cmd": "sh"}),
+    "missing key": frame(REQ_PING, {"id": 1, "job": ""}),
+    "id is a string": frame(REQ_PING, {"id": "1", "job": "", "task": TASK}),
+    "negative id": frame(REQ_PING, {"id": -1, "job": "", "task": TASK}),
+    "huge id": frame(REQ_PING, {"id": 2 ** 40, "job": "", "task": TASK}),
+    "bad task id": frame(REQ_FACTS, {"id": 1, "job": "", "task": "$(reboot)"}),
+    "bad job id": frame(REQ_FACTS, {"id": 1, "job": "../../etc/shadow", "task": TASK}),
+    "path smuggling": frame(REQ_FACTS, {"id": 1, "job": "", "task": TASK, "root": "/"}),
+    "duplicate keys": frame(REQ_PING, b'{"id": 1, "id": 2, "job": "", "task": "%s"}' % TASK.encode()),
+}
+
+
+class Hostile(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        harness.require_root()
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.root = os.path.join(cls.tmp.name, "host")
+        harness.make_sandbox(cls.root, [])
+        cls.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        os.set_inheritable(theirs.fileno(), True)
+        cls.proc = subprocess.Popen(
+            [harness.daemon_path(), "--foreground", "--hostname", "hostile", "--sandbox", cls.root,
+             "--config", "/dev/null", "--priv-fd", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], stderr=subprocess.PIPE)
+        theirs.close()
+        cls.sock.settimeout(20)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sock.close()
+        cls.proc.wait(10)
+        cls.tmp.cleanup()
+
+    def exchange(self, data):
+        self.sock.send(data)
+        answer = self.sock.recv(70000)
+        length, ftype = struct.unpack(">IB", answer[:5])
+        self.assertEqual(length, len(answer) - 4)
+        return ftype, json.loads(answer[5:])
+
+    def test_each_hostile_request_is_refused_and_priv_stays_up(self):
+        for name, data in HOSTILE.items():
+            with self.subTest(name):
+                ftype, body = self.exchange(data)
+                self.assertEqual(ftype, ANS_REFUSED, body)
+                self.assertTrue(body["error"])
+                self.assertIsNone(self.proc.poll())
+                ftype, body = self.exchange(frame(REQ_PING, {"id": 7, "job": "", "task": TASK}))
+                self.assertEqual(ftype, ANS_REPLY, body)
+                self.assertEqual(body["id"], 7)
+
+    def test_well_formed_facts_answered(self):
+        ftype, body = self.exchange(frame(REQ_FACTS, {"id": 9, "job": TASK, "task": TASK}))
+        self.assertEqual(ftype, ANS_REPLY)
+        self.assertEqual(body["data"]["installed_packages"], 0)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,68 @@
+"""The embedded default: `celeryroot demo` runs its private fleet, tours it,
+and leaves nothing behind."""
+import glob
+import os
+import re
+import signal
+import subprocess
+import time
+import unittest
+
+import harness
+
+
+def demo_processes():
+    found = []
+    for comm in glob.glob("/proc/[0-9]*/comm"):
+        try:
+            name = open(comm).read().strip()
+            cmdline = open(comm[:-4] + "cmdline", "rb").read()
+        except OSError:
+            continue
+        if name.startswith("celeryroot-") and b"celeryroot-demo." in cmdline:
+            found.append(int(comm.split("/")[2]))
+    return found
+
+
+class Demo(unittest.TestCase):
+    def setUp(self):
+        harness.require_root()
+
+    def test_demo_tours_and_cleans_up(self):
+        before = set(glob.glob("/tmp/celeryroot-demo.*"))
+        p = subprocess.run([harness.cli_path(), "demo"], capture_output=True, text=True, timeout=180)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        for host in ("webserver01", "dbserver01", "appserver01"):
+            self.assertIn(host, p.stdout)
+        self.assertIn("$ celeryroot ping --all", p.stdout)
+        self.assertIn("3 hosts: 3 unchanged", p.stdout)
+        self.assertIn("$ celeryroot facts --role webserver", p.stdout)
+        self.assertEqual(set(glob.glob("/tmp/celeryroot-demo.*")), before)
+        self.assertEqual(demo_processes(), [])
+
+    def test_keep_leaves_a_usable_fleet(self):
+        p = subprocess.run([harness.cli_path(), "demo", "--keep"], capture_output=True, text=True, timeout=180)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        m = re.search(r"export CELERYROOT_BROKER_URL=(redis://\S+)", p.stdout)
+        self.assertIsNotNone(m, p.stdout)
+        kill = re.search(r"kill ([0-9 ]+)", p.stdout)
+        tmp = re.search(r"rm -rf (/tmp/celeryroot-demo\.\S+)", p.stdout)
+        try:
+            env = dict(os.environ, CELERYROOT_BROKER_URL=m.group(1))
+            q = subprocess.run([harness.cli_path(), "ping", "--all"], capture_output=True, text=True,
+                               env=env, timeout=60)
+            self.assertEqual(q.returncode, 0, q.stderr)
+            self.assertIn("3 hosts: 3 unchanged", q.stdout)
+        finally:
+            for pid in (kill.group(1).split() if kill else []):
+                try:
+                    os.kill(int(pid), signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+            time.sleep(1)
+            if tmp:
+                subprocess.run(["rm", "-rf", tmp.group(1)])
+
+
+if __name__ == "__main__":
+    unittest.main()
