@@ -5,7 +5,7 @@
 #include <hiredis/hiredis.h>
 #include <stddef.h>
 
-#include "config.h"
+#include "crconfig.h"
 
 /* Connects, authenticates and selects the database.  NULL with a one-line
  * reason that says what to do next. */

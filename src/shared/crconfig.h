@@ -1,0 +1,57 @@
+/* Configuration: INI file (libinih), then environment, then command line. */
+#ifndef CR_CONFIG_H_
+#define CR_CONFIG_H_
+
+#include <limits.h>
+#include <stddef.h>
+
+#include "registry.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/celeryroot/celeryroot.conf"
+#define BROKER_DEFAULT_URL "redis://127.0.0.1:6379/0"
+
+struct broker_addr {
+	char host[256];         /* numeric after broker_resolve() */
+	int port;
+	int db;
+	char user[128];         /* empty: AUTH with the password only */
+	char password[256];     /* empty: no AUTH */
+};
+
+struct cr_config {
+	/* [broker] */
+	char broker_url[512];
+	char broker_user[128];
+	char broker_password[256];
+	/* [daemon] */
+	char hostname[HOSTNAME_MAX + 1];
+	char roles[REG_MAX_ROLES][ROLE_MAX + 1];
+	int nroles;
+	char user[64];
+	char sandbox[PATH_MAX];
+	int heartbeat_s;            /* default 5 */
+	int visibility_timeout_s;   /* default 3600, as kombu */
+	int restore_interval_s;     /* default 10 */
+	int result_expires_s;       /* default 30 days */
+	/* [cli] */
+	int timeout_s;              /* default 60 */
+	int task_expires_s;         /* default 24 h */
+	int job_ttl_s;              /* default 30 days */
+};
+
+void config_defaults(struct cr_config *c);
+/* Loads an INI file.  A missing file is fine unless must_exist. */
+int config_load(struct cr_config *c, const char *path, int must_exist, char *err, size_t errlen);
+/* Parses INI text (also the fuzzing entry point). */
+int config_parse_string(struct cr_config *c, const char *text, char *err, size_t errlen);
+/* Parses redis://[[user]:password@]host[:port][/db]. */
+int broker_parse_url(const char *url, struct broker_addr *b, char *err, size_t errlen);
+/* Broker precedence: explicit (--broker), CELERYROOT_BROKER_URL, config, default.
+ * Credentials in the config apply when the URL carries none. */
+int broker_from(const char *explicit_url, const struct cr_config *c, struct broker_addr *b,
+		char *url_out, size_t url_len, char *err, size_t errlen);
+/* Replaces b->host by a numeric address, so that reconnecting later needs no
+ * name service (net's sandbox has no files to read). */
+int broker_resolve(struct broker_addr *b, char *err, size_t errlen);
+
+#endif
