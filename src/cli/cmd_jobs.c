@@ -173,8 +173,7 @@ static void jobs_table(json_t *list)
 			snprintf(st + used, sizeof(st) - used, "%s%lld %s", used ? ", " : "",
 				 (long long)json_integer_value(v), k);
 		}
-		copy_str(created, sizeof(created), json_string_value(json_object_get(j, "created")));
-		created[19] = '\0';
+		snprintf(created, sizeof(created), "%.19s", json_string_value(json_object_get(j, "created")) ?: "");
 		printf("%-36s  %-20s  %-10s  %-24.24s  %5lld  %s\n", json_string_value(json_object_get(j, "job")),
 		       created, json_string_value(json_object_get(j, "operation")),
 		       json_string_value(json_object_get(j, "target")),

@@ -43,8 +43,8 @@ void worker_build_keys(struct net_state *st)
 	st->nkeys = 0;
 	for (int p = 0; p < CELERY_PRIORITY_STEPS; p++)
 		for (size_t q = 0; q < nq; q++)
-			snprintf(st->keys[st->nkeys++], sizeof(st->keys[0]), "%s%s", queues[q],
-				 celery_priority_suffix[p]);
+			snprintf(st->keys[st->nkeys++], sizeof(st->keys[0]), "%.*s%s", CELERY_QUEUE_MAX,
+				 queues[q], celery_priority_suffix[p]);
 }
 
 /* What kombu's queue_declare does: a binding a Python producer can route by. */

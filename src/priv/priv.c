@@ -1,1 +1,293 @@
-/* placeholder */
+/* priv's request loop, in the manner of OpenSSH's monitor: read one framed
+ * request from net, decode it strictly (net is treated as hostile), and hand
+ * it to the handler its type names in a fixed table.  Anything else gets an
+ * ANS_REFUSED answer and a log line, and priv goes on serving: a refusal
+ * must never take the host's root helper down. */
+#include "config.h"
+#include "priv.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "log.h"
+#include "proto.h"
+
+/* Consecutive socket read errors after which net is taken to be gone. */
+#define PRIV_MAX_IO_ERRORS 3
+
+static volatile sig_atomic_t priv_stop_flag;
+
+static void priv_on_stop(int sig)
+{
+	(void)sig;
+	priv_stop_flag = 1;
+}
+
+/* ---- answers ------------------------------------------------------------ */
+
+static int priv_send(struct priv_ctx *p, struct proto_ans *a)
+{
+	size_t len = 0;
+	char *payload = proto_ans_encode(a, &len);
+	int rc;
+
+	if (payload == NULL) {
+		error_f("cannot encode %s for request %u", proto_type_name(a->type), a->id);
+		return -1;
+	}
+	rc = frame_send(p->fd, a->type, payload, len);
+	free(payload);
+	if (rc != FRAME_OK) {
+		error_f("cannot answer request %u: %s", a->id, frame_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* Refuses and logs: every refusal leaves a trace in priv's log.  The
+ * reason may quote what net sent, so control bytes are masked before it
+ * reaches the log (no forged log lines). */
+static void priv_refuse(struct priv_ctx *p, uint32_t id, const char *reason)
+{
+	struct proto_ans a;
+
+	memset(&a, 0, sizeof(a));
+	a.type = ANS_REFUSED;
+	a.id = id;
+	snprintf(a.text, sizeof(a.text), "%s", reason[0] ? reason : "refused");
+	for (char *c = a.text; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	error_f("refused request %u: %s", id, a.text);
+	priv_send(p, &a);
+}
+
+/* Sends data (stolen) as the final reply; an unencodable reply (too big,
+ * say) becomes a refusal, so net always hears back. */
+static void priv_reply(struct priv_ctx *p, uint32_t id, json_t *data)
+{
+	struct proto_ans a;
+
+	if (data == NULL) {
+		priv_refuse(p, id, "out of memory");
+		return;
+	}
+	memset(&a, 0, sizeof(a));
+	a.type = ANS_REPLY;
+	a.id = id;
+	a.data = data;
+	if (priv_send(p, &a) < 0)
+		priv_refuse(p, id, "the answer could not be sent");
+	json_decref(data);
+}
+
+/* ---- handlers ----------------------------------------------------------- */
+
+static void h_hello(struct priv_ctx *p, const struct proto_req *r)
+{
+	json_t *info = priv_os_info(p->root);
+
+	if (info == NULL) {
+		priv_refuse(p, r->id, "out of memory");
+		return;
+	}
+	priv_reply(p, r->id,
+		   json_pack("{s:I, s:s, s:s?, s:O, s:O, s:s}", "priv_pid", (json_int_t)getpid(),
+			     "version", PACKAGE_VERSION, "hostname", p->hostname, "os_pretty",
+			     json_object_get(info, "os_pretty"), "kernel",
+			     json_object_get(info, "kernel"), "root", p->root));
+	json_decref(info);
+}
+
+static void h_ping(struct priv_ctx *p, const struct proto_req *r)
+{
+	priv_reply(p, r->id, json_pack("{s:b, s:I}", "pong", 1, "priv_pid", (json_int_t)getpid()));
+}
+
+/* A facts failure is not a refusal (the request was valid): the reply
+ * carries the reason, so that the task reports a failed host. */
+static void h_facts(struct priv_ctx *p, const struct proto_req *r)
+{
+	char err[512] = "";
+	json_t *facts = priv_facts(p->root, err, sizeof(err));
+
+	if (facts == NULL) {
+		error_f("facts for task %s failed: %s", r->task[0] ? r->task : "-", err);
+		priv_reply(p, r->id, json_pack("{s:s}", "error", err[0] ? err : "facts failed"));
+		return;
+	}
+	priv_reply(p, r->id, facts);
+}
+
+/* The dispatch table: the only requests priv serves. */
+struct priv_handler {
+	uint8_t type;
+	void (*fn)(struct priv_ctx *p, const struct proto_req *r);
+};
+
+static const struct priv_handler priv_handlers[] = {
+	{ REQ_HELLO, h_hello },
+	{ REQ_PING, h_ping },
+	{ REQ_FACTS, h_facts },
+};
+
+static const struct priv_handler *priv_lookup(uint8_t type)
+{
+	for (size_t i = 0; i < sizeof(priv_handlers) / sizeof(priv_handlers[0]); i++)
+		if (priv_handlers[i].type == type)
+			return &priv_handlers[i];
+	return NULL;
+}
+
+static void priv_dispatch(struct priv_ctx *p, uint8_t type, const uint8_t *payload, size_t len)
+{
+	const struct priv_handler *h;
+	struct proto_req r;
+	char err[PROTO_ERR_MAX] = "", why[PROTO_ERR_MAX + 64];
+
+	/* Odd types are answers: an answer can never pass for a request. */
+	if (type & 1) {
+		snprintf(why, sizeof(why), "answer type %u (%s) sent as a request", type,
+			 proto_type_name(type));
+		priv_refuse(p, 0, why);
+		return;
+	}
+	if ((h = priv_lookup(type)) == NULL) {
+		snprintf(why, sizeof(why), "unknown request type %u", type);
+		priv_refuse(p, 0, why);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	if (proto_req_decode(type, payload, len, &r, err, sizeof(err)) < 0) {
+		snprintf(why, sizeof(why), "malformed %s: %s", proto_type_name(type),
+			 err[0] ? err : "rejected by the decoder");
+		priv_refuse(p, r.id, why);
+		return;
+	}
+	r.type = type;   /* the frame's type is the one that was checked */
+	debug_f("request %u: %s (job %s, task %s)", r.id, proto_type_name(type),
+		r.job[0] ? r.job : "-", r.task[0] ? r.task : "-");
+	h->fn(p, &r);
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+/* SIGTERM and SIGINT set a flag; they are blocked except inside ppoll, so
+ * one can only arrive between requests, never halfway through one.  SIGPIPE
+ * is ignored: writing to a dead net must be an error, not priv's death.
+ * The caller's mask is kept in oldmask: children that priv spawns later must
+ * get it back (a blocked SIGTERM survives exec). */
+static void priv_signals(sigset_t *waitmask, sigset_t *oldmask)
+{
+	struct sigaction sa;
+	sigset_t block;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = priv_on_stop;   /* no SA_RESTART: ppoll must return */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, oldmask);
+	*waitmask = *oldmask;
+	sigdelset(waitmask, SIGTERM);
+	sigdelset(waitmask, SIGINT);
+}
+
+/* One packet from net.  Returns -1 to keep serving, or the exit status when
+ * net has gone away. */
+static int priv_receive(struct priv_ctx *p, uint8_t *buf, size_t cap, short revents, int stopping,
+			int *io_errors)
+{
+	const uint8_t *payload = NULL;
+	uint8_t type = 0;
+	size_t len = 0;
+	char why[128];
+	int rc = frame_recv(p->fd, buf, cap, &type, &payload, &len);
+
+	if (rc == FRAME_OK) {
+		*io_errors = 0;
+		priv_dispatch(p, type, payload, len);
+		return -1;
+	}
+	/* On a SOCK_SEQPACKET socket an empty packet also reads as 0 bytes; only
+	 * a hang-up is the end.  A hostile empty packet is refused like any
+	 * other bad frame. */
+	if (rc == FRAME_EOF && !(revents & (POLLHUP | POLLRDHUP | POLLERR))) {
+		priv_refuse(p, 0, "bad frame: empty packet");
+		return -1;
+	}
+	if (rc == FRAME_EOF) {
+		if (stopping) {
+			info_f("net has finished; stopping");
+			return 0;
+		}
+		error_f("net has gone away");
+		return 1;
+	}
+	/* Counted before anything else, so that a socket that keeps failing
+	 * (whatever errno says) cannot keep priv spinning. */
+	if (rc == FRAME_IO && ++*io_errors >= PRIV_MAX_IO_ERRORS) {
+		error_f("cannot read from net: %s; stopping", strerror(errno));
+		return stopping ? 0 : 1;
+	}
+	if (rc == FRAME_IO && (errno == EINTR || errno == EAGAIN))
+		return -1;
+	snprintf(why, sizeof(why), "bad frame: %s", frame_strerror(rc));
+	priv_refuse(p, 0, why);
+	return -1;
+}
+
+int priv_serve(struct priv_ctx *p)
+{
+	size_t cap = FRAME_HDR + FRAME_MAX_PAYLOAD + 1;
+	uint8_t *buf = malloc(cap);
+	sigset_t waitmask, oldmask;
+	int stopping = 0, io_errors = 0, rc = -1;
+
+	if (buf == NULL) {
+		error_f("out of memory");
+		return 1;
+	}
+	priv_signals(&waitmask, &oldmask);
+	info_f("serving host root %s", p->root);
+	while (rc < 0) {
+		struct pollfd pfd = { .fd = p->fd, .events = POLLIN | POLLRDHUP };
+
+		if (priv_stop_flag && !stopping) {
+			stopping = 1;
+			if (p->net_pid <= 0) {
+				/* --priv-fd test mode: no net to wait for. */
+				info_f("stopping");
+				rc = 0;
+				break;
+			}
+			info_f("stopping: asking net (pid %ld) to finish", (long)p->net_pid);
+			kill(p->net_pid, SIGTERM);
+		}
+		int n = ppoll(&pfd, 1, NULL, &waitmask);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || (pfd.revents & POLLNVAL)) {
+			error_f("cannot wait for net: %s", n < 0 ? strerror(errno) : "bad descriptor");
+			rc = 1;
+			break;
+		}
+		if (pfd.revents & (POLLIN | POLLHUP | POLLRDHUP | POLLERR))
+			rc = priv_receive(p, buf, cap, pfd.revents, stopping, &io_errors);
+	}
+	sigprocmask(SIG_SETMASK, &oldmask, NULL);
+	free(buf);
+	return rc;
+}

@@ -26,5 +26,8 @@ int priv_serve(struct priv_ctx *p);
  *  "installed_packages", "apt_lists_age_s" (null if never updated)}. */
 struct json_t;
 struct json_t *priv_facts(const char *root, char *err, size_t errlen);
+/* The cheap part of the facts, for HELLO (no apt cache):
+ * {"os", "os_pretty", "kernel", "arch", "root"}; NULL only when out of memory. */
+struct json_t *priv_os_info(const char *root);
 
 #endif

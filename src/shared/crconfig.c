@@ -1,1 +1,359 @@
-/* placeholder */
+/* The INI configuration (libinih) and the broker address. */
+#include "config.h"
+#include "crconfig.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <ini.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+struct parse_ctx {
+	struct cr_config *c;
+	const char *file;
+	char *err;
+	size_t errlen;
+	int failed;
+	char msg[400];   /* the first error; inih reports its line */
+};
+
+struct int_key {
+	const char *section, *key;
+	size_t off;
+	long min, max;
+};
+
+#define OFF(f) offsetof(struct cr_config, f)
+static const struct int_key int_keys[] = {
+	{ "daemon", "heartbeat_interval", OFF(heartbeat_s), 1, 3600 },
+	{ "daemon", "visibility_timeout", OFF(visibility_timeout_s), 1, 604800 },
+	{ "daemon", "restore_interval", OFF(restore_interval_s), 1, 3600 },
+	{ "daemon", "result_expires", OFF(result_expires_s), 60, 31536000 },
+	{ "cli", "timeout", OFF(timeout_s), 0, 86400 },
+	{ "cli", "task_expires", OFF(task_expires_s), 1, 31536000 },
+	{ "cli", "job_ttl", OFF(job_ttl_s), 60, 31536000 },
+};
+
+void config_defaults(struct cr_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	copy_str(c->user, sizeof(c->user), "_celeryroot");
+	c->heartbeat_s = 5;
+	c->visibility_timeout_s = 3600;
+	c->restore_interval_s = 10;
+	c->result_expires_s = 30 * 86400;
+	c->timeout_s = 60;
+	c->task_expires_s = 86400;
+	c->job_ttl_s = 30 * 86400;
+}
+
+static int fail(struct parse_ctx *p, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(struct parse_ctx *p, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)line;
+	if (p->failed)
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(p->msg, sizeof(p->msg), fmt, ap);
+	va_end(ap);
+	p->failed = 1;
+	return 0;
+}
+
+static int parse_roles(struct parse_ctx *p, int line, const char *v)
+{
+	char buf[1024], *save = NULL;
+
+	if (!copy_str(buf, sizeof(buf), v))
+		return fail(p, line, "roles: list too long");
+	p->c->nroles = 0;
+	for (char *tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		if (!valid_role(tok))
+			return fail(p, line, "invalid role '%s' in roles", tok);
+		if (p->c->nroles >= REG_MAX_ROLES)
+			return fail(p, line, "too many roles (at most 16)");
+		copy_str(p->c->roles[p->c->nroles++], ROLE_MAX + 1, tok);
+	}
+	return 1;
+}
+
+static int set_int(struct parse_ctx *p, int line, const struct int_key *k, const char *v)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end != '\0' || n < k->min || n > k->max) {
+		char range[64];
+		snprintf(range, sizeof(range), "between %ld and %ld", k->min, k->max);
+		return fail(p, line, "%s must be a whole number of seconds %s", k->key, range);
+	}
+	*(int *)((char *)p->c + k->off) = (int)n;
+	return 1;
+}
+
+static int set_str(struct parse_ctx *p, int line, const char *key, char *dst, size_t len, const char *v)
+{
+	if (!copy_str(dst, len, v))
+		return fail(p, line, "%s is too long", key);
+	return 1;
+}
+
+static int on_broker(struct parse_ctx *p, int line, const char *k, const char *v)
+{
+	if (!strcmp(k, "url"))
+		return set_str(p, line, k, p->c->broker_url, sizeof(p->c->broker_url), v);
+	if (!strcmp(k, "username"))
+		return set_str(p, line, k, p->c->broker_user, sizeof(p->c->broker_user), v);
+	if (!strcmp(k, "password"))
+		return set_str(p, line, k, p->c->broker_password, sizeof(p->c->broker_password), v);
+	return fail(p, line, "unknown key '%s' in [broker] (url, username, password)", k);
+}
+
+static int on_daemon(struct parse_ctx *p, int line, const char *k, const char *v)
+{
+	if (!strcmp(k, "hostname")) {
+		if (!valid_hostname(v))
+			return fail(p, line, "invalid hostname '%s'", v);
+		return set_str(p, line, k, p->c->hostname, sizeof(p->c->hostname), v);
+	}
+	if (!strcmp(k, "roles"))
+		return parse_roles(p, line, v);
+	if (!strcmp(k, "user"))
+		return set_str(p, line, k, p->c->user, sizeof(p->c->user), v);
+	if (!strcmp(k, "sandbox")) {
+		if (v[0] != '/')
+			return fail(p, line, "sandbox must be an absolute path, got '%s'", v);
+		return set_str(p, line, k, p->c->sandbox, sizeof(p->c->sandbox), v);
+	}
+	return fail(p, line, "unknown key '%s' in [daemon]", k);
+}
+
+static int on_entry(void *user, const char *section, const char *key, const char *value)
+{
+	struct parse_ctx *p = user;
+	const int line = 0;
+
+	if (p->failed)
+		return 0;
+	for (const char *c = value; *c; c++)
+		if ((unsigned char)*c < 0x20)
+			return fail(p, line, "control character in the value of '%s'", key);
+	for (size_t i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++)
+		if (!strcmp(section, int_keys[i].section) && !strcmp(key, int_keys[i].key))
+			return set_int(p, line, &int_keys[i], value);
+	if (!strcmp(section, "broker"))
+		return on_broker(p, line, key, value);
+	if (!strcmp(section, "daemon"))
+		return on_daemon(p, line, key, value);
+	if (!strcmp(section, "cli"))
+		return fail(p, line, "unknown key '%s' in [cli] (timeout, task_expires, job_ttl)", key);
+	return fail(p, line, "unknown section [%s] (broker, daemon, cli)", section);
+}
+
+static int finish(struct parse_ctx *p, int rc)
+{
+	if (p->failed) {
+		snprintf(p->err, p->errlen, "%s:%d: %s", p->file, rc, p->msg);
+		return -1;
+	}
+	if (rc != 0) {
+		snprintf(p->err, p->errlen, "%s:%d: syntax error (expected [section] or key = value)", p->file, rc);
+		return -1;
+	}
+	return 0;
+}
+
+int config_parse_string(struct cr_config *c, const char *text, char *err, size_t errlen)
+{
+	struct parse_ctx p = { .c = c, .file = "config", .err = err, .errlen = errlen };
+	return finish(&p, ini_parse_string(text, on_entry, &p));
+}
+
+int config_load(struct cr_config *c, const char *path, int must_exist, char *err, size_t errlen)
+{
+	struct parse_ctx p = { .c = c, .file = path, .err = err, .errlen = errlen };
+	FILE *f = fopen(path, "re");
+	int rc;
+
+	if (f == NULL) {
+		if (errno == ENOENT && !must_exist)
+			return 0;
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = ini_parse_file(f, on_entry, &p);
+	fclose(f);
+	return finish(&p, rc);
+}
+
+/* ---- broker URL ------------------------------------------------------- */
+
+static int url_chars_ok(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	return 1;
+}
+
+static int parse_userinfo(const char *ui, size_t len, struct broker_addr *b, char *err, size_t errlen)
+{
+	const char *colon = memchr(ui, ':', len);
+	size_t ulen = colon ? (size_t)(colon - ui) : len;
+
+	if (ulen >= sizeof(b->user) || (colon && (size_t)(len - ulen - 1) >= sizeof(b->password))) {
+		snprintf(err, errlen, "broker URL: user or password too long");
+		return -1;
+	}
+	memcpy(b->user, ui, ulen);
+	b->user[ulen] = '\0';
+	if (colon) {
+		memcpy(b->password, colon + 1, len - ulen - 1);
+		b->password[len - ulen - 1] = '\0';
+	} else {
+		/* redis://secret@host: a lone word is the password, as redis-py reads it. */
+		copy_str(b->password, sizeof(b->password), b->user);
+		b->user[0] = '\0';
+	}
+	return 0;
+}
+
+static int parse_number(const char *s, size_t len, long min, long max, long *out)
+{
+	char buf[16], *end;
+
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	*out = strtol(buf, &end, 10);
+	return (*end != '\0' || *out < min || *out > max) ? -1 : 0;
+}
+
+static int parse_hostport(const char *hp, size_t len, struct broker_addr *b, char *err, size_t errlen)
+{
+	const char *port = NULL, *hend = hp + len, *all_end = hp + len;
+	long v;
+
+	if (len > 0 && hp[0] == '[') {
+		const char *close = memchr(hp, ']', len);
+		if (close == NULL)
+			goto bad;
+		if (close + 1 < hend && close[1] != ':')
+			goto bad;
+		port = close + 1 < hend ? close + 2 : NULL;
+		hend = close;
+		hp++;
+	} else {
+		port = memchr(hp, ':', len);
+		if (port)
+			hend = port++;
+	}
+	if (hend <= hp || (size_t)(hend - hp) >= sizeof(b->host))
+		goto bad;
+	memcpy(b->host, hp, (size_t)(hend - hp));
+	b->host[hend - hp] = '\0';
+	b->port = 6379;
+	if (port && parse_number(port, (size_t)(all_end - port), 1, 65535, &v) < 0) {
+		snprintf(err, errlen, "broker URL: port must be 1..65535");
+		return -1;
+	}
+	if (port)
+		b->port = (int)v;
+	return 0;
+bad:
+	snprintf(err, errlen, "broker URL: bad host (use redis://host:port/db)");
+	return -1;
+}
+
+int broker_parse_url(const char *url, struct broker_addr *b, char *err, size_t errlen)
+{
+	const char *rest, *slash, *at;
+	long db = 0;
+
+	memset(b, 0, sizeof(*b));
+	if (url == NULL || strnlen(url, 512) >= 512 || !url_chars_ok(url)) {
+		snprintf(err, errlen, "broker URL is too long or has spaces or control characters");
+		return -1;
+	}
+	if (strncmp(url, "redis://", 8) != 0) {
+		const char *colon = strstr(url, "://");
+		snprintf(err, errlen, "unsupported broker URL scheme '%.*s': celeryroot speaks Redis only (redis://host:port/db)",
+			 colon ? (int)(colon - url) : (int)strlen(url), url);
+		return -1;
+	}
+	rest = url + 8;
+	slash = strchr(rest, '/');
+	at = memrchr(rest, '@', slash ? (size_t)(slash - rest) : strlen(rest));
+	if (at && parse_userinfo(rest, (size_t)(at - rest), b, err, errlen) < 0)
+		return -1;
+	if (at)
+		rest = at + 1;
+	if (parse_hostport(rest, slash ? (size_t)(slash - rest) : strlen(rest), b, err, errlen) < 0)
+		return -1;
+	if (slash && slash[1] != '\0' && parse_number(slash + 1, strlen(slash + 1), 0, 15, &db) < 0) {
+		snprintf(err, errlen, "broker URL: database must be a number 0..15");
+		return -1;
+	}
+	b->db = (int)db;
+	return 0;
+}
+
+/* The URL as shown to people: the password replaced by ***. */
+static void mask_url(const char *url, const struct broker_addr *b, char *out, size_t len)
+{
+	if (b->password[0] == '\0' || strchr(url, '@') == NULL) {
+		copy_str(out, len, url);
+		return;
+	}
+	snprintf(out, len, "redis://%s:***@%s:%d/%d", b->user, b->host, b->port, b->db);
+}
+
+int broker_from(const char *explicit_url, const struct cr_config *c, struct broker_addr *b,
+		char *url_out, size_t url_len, char *err, size_t errlen)
+{
+	const char *env = getenv("CELERYROOT_BROKER_URL");
+	const char *url = explicit_url ? explicit_url
+			  : env && env[0] ? env
+			  : c->broker_url[0] ? c->broker_url : BROKER_DEFAULT_URL;
+
+	if (broker_parse_url(url, b, err, errlen) < 0)
+		return -1;
+	if (b->password[0] == '\0' && c->broker_password[0] != '\0') {
+		copy_str(b->user, sizeof(b->user), c->broker_user);
+		copy_str(b->password, sizeof(b->password), c->broker_password);
+	}
+	mask_url(url, b, url_out, url_len);
+	return 0;
+}
+
+int broker_resolve(struct broker_addr *b, char *err, size_t errlen)
+{
+	struct addrinfo hints, *res = NULL;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(b->host, NULL, &hints, &res);
+	if (rc != 0 || res == NULL) {
+		snprintf(err, errlen, "cannot resolve broker host '%s': %s", b->host, gai_strerror(rc));
+		return -1;
+	}
+	rc = getnameinfo(res->ai_addr, res->ai_addrlen, b->host, sizeof(b->host), NULL, 0, NI_NUMERICHOST);
+	freeaddrinfo(res);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot resolve broker host: %s", gai_strerror(rc));
+		return -1;
+	}
+	return 0;
+}

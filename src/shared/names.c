@@ -1,1 +1,106 @@
-/* placeholder */
+#include "config.h"
+#include "names.h"
+
+#include <string.h>
+
+static int is_lower_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+static int valid_label(const char *s, size_t len)
+{
+	if (len < 1 || len > 63 || s[0] == '-' || s[len - 1] == '-')
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!is_lower_alnum(s[i]) && s[i] != '-')
+			return 0;
+	return 1;
+}
+
+int valid_hostname(const char *s)
+{
+	size_t len, start = 0;
+
+	if (s == NULL || (len = strnlen(s, HOSTNAME_MAX + 1)) == 0 || len > HOSTNAME_MAX)
+		return 0;
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && s[i] != '.')
+			continue;
+		if (!valid_label(s + start, i - start))
+			return 0;
+		start = i + 1;
+	}
+	return 1;
+}
+
+int valid_role(const char *s)
+{
+	size_t len;
+
+	if (s == NULL || (len = strnlen(s, ROLE_MAX + 1)) == 0 || len > ROLE_MAX || !is_lower_alnum(s[0]))
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if (!is_lower_alnum(s[i]) && s[i] != '-' && s[i] != '_')
+			return 0;
+	return 1;
+}
+
+int valid_task_id(const char *s)
+{
+	size_t len;
+
+	if (s == NULL || (len = strnlen(s, TASK_ID_MAX + 1)) == 0 || len > TASK_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!is_lower_alnum(c) && !(c >= 'A' && c <= 'Z') && c != '.' && c != '_' && c != ':' && c != '-')
+			return 0;
+	}
+	return 1;
+}
+
+int valid_task_name(const char *s)
+{
+	static const char prefix[] = "celeryroot.";
+	size_t len, seg = 0;
+
+	if (s == NULL || (len = strnlen(s, TASK_NAME_MAX + 1)) > TASK_NAME_MAX ||
+	    strncmp(s, prefix, sizeof(prefix) - 1) != 0 || len == sizeof(prefix) - 1)
+		return 0;
+	for (size_t i = sizeof(prefix) - 1; i <= len; i++, seg++) {
+		char c = s[i];
+		if (i == len || c == '.') {
+			if (seg == 0)
+				return 0;
+			seg = (size_t)-1;
+		} else if (seg == 0 ? !(c >= 'a' && c <= 'z') : !(is_lower_alnum(c) || c == '_')) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+int valid_queue_name(const char *s)
+{
+	if (s == NULL || strnlen(s, (5 + HOSTNAME_MAX) + 1) > (5 + HOSTNAME_MAX))
+		return 0;
+	if (strncmp(s, "host.", 5) == 0)
+		return valid_hostname(s + 5);
+	if (strncmp(s, "role.", 5) == 0)
+		return valid_role(s + 5);
+	return 0;
+}
+
+int copy_str(char *dst, size_t dstlen, const char *src)
+{
+	size_t len;
+
+	if (dstlen == 0)
+		return 0;
+	dst[0] = '\0';
+	if (src == NULL || (len = strnlen(src, dstlen)) >= dstlen)
+		return 0;
+	memcpy(dst, src, len + 1);
+	return 1;
+}

@@ -1,1 +1,223 @@
-/* placeholder */
+/* The fixed privsep schema.  Each message type lists exactly the keys it
+ * carries and their kinds; decoding refuses anything else. */
+#include "config.h"
+#include "proto.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum kind { K_ID, K_TASKID, K_JOBID, K_PERCENT, K_STR127, K_STR255, K_ERR, K_OBJECT };
+
+struct field {
+	const char *key;
+	enum kind kind;
+};
+
+struct schema {
+	uint8_t type;
+	const char *name;
+	const struct field *fields;
+	size_t nfields;
+};
+
+static const struct field f_hello[] = { { "id", K_ID } };
+static const struct field f_task[] = { { "id", K_ID }, { "job", K_JOBID }, { "task", K_TASKID } };
+static const struct field f_progress[] = { { "id", K_ID }, { "percent", K_PERCENT },
+					   { "pkg", K_STR127 }, { "text", K_STR255 } };
+static const struct field f_reply[] = { { "id", K_ID }, { "data", K_OBJECT } };
+static const struct field f_refused[] = { { "id", K_ID }, { "error", K_ERR } };
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+static const struct schema schemas[] = {
+	{ REQ_HELLO, "HELLO", f_hello, N(f_hello) },
+	{ REQ_PING, "PING", f_task, N(f_task) },
+	{ REQ_FACTS, "FACTS", f_task, N(f_task) },
+	{ ANS_PROGRESS, "PROGRESS", f_progress, N(f_progress) },
+	{ ANS_REPLY, "REPLY", f_reply, N(f_reply) },
+	{ ANS_REFUSED, "REFUSED", f_refused, N(f_refused) },
+};
+
+static const struct schema *schema_for(uint8_t type)
+{
+	for (size_t i = 0; i < N(schemas); i++)
+		if (schemas[i].type == type)
+			return &schemas[i];
+	return NULL;
+}
+
+const char *proto_type_name(uint8_t type)
+{
+	const struct schema *s = schema_for(type);
+	return s ? s->name : "UNKNOWN";
+}
+
+static int check_kind(json_t *v, enum kind k)
+{
+	const char *s = json_string_value(v);
+	size_t len = json_string_length(v);
+
+	switch (k) {
+	case K_ID:
+		return json_is_integer(v) && json_integer_value(v) >= 0 &&
+		       json_integer_value(v) <= (json_int_t)UINT32_MAX;
+	case K_PERCENT:
+		return json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 100;
+	case K_TASKID:
+		return s != NULL && strlen(s) == len && valid_task_id(s);
+	case K_JOBID:
+		return s != NULL && strlen(s) == len && (len == 0 || valid_task_id(s));
+	case K_STR127:
+		return s != NULL && len <= 127 && strlen(s) == len;
+	case K_STR255:
+		return s != NULL && len <= 255 && strlen(s) == len;
+	case K_ERR:
+		return s != NULL && strlen(s) == len;
+	case K_OBJECT:
+		return json_is_object(v);
+	}
+	return 0;
+}
+
+static int field_known(const struct schema *sc, const char *key)
+{
+	for (size_t i = 0; i < sc->nfields; i++)
+		if (strcmp(sc->fields[i].key, key) == 0)
+			return 1;
+	return 0;
+}
+
+/* Parses and checks the payload against the type's schema; sets *id early. */
+static json_t *decode(uint8_t type, const uint8_t *payload, size_t len, uint32_t *id, char *err,
+		      size_t errlen)
+{
+	const struct schema *sc = schema_for(type);
+	json_error_t je;
+	json_t *o, *v;
+	const char *key;
+
+	if (sc == NULL) {
+		snprintf(err, errlen, "unknown message type %u", type);
+		return NULL;
+	}
+	o = json_loadb((const char *)payload, len, JSON_REJECT_DUPLICATES, &je);
+	if (!json_is_object(o)) {
+		snprintf(err, errlen, "%s payload is not a JSON object%s%s", sc->name, o ? "" : ": ",
+			 o ? "" : je.text);
+		json_decref(o);
+		return NULL;
+	}
+	v = json_object_get(o, "id");
+	if (check_kind(v, K_ID))
+		*id = (uint32_t)json_integer_value(v);
+	json_object_foreach(o, key, v) {
+		if (!field_known(sc, key)) {
+			snprintf(err, errlen, "%s has an unexpected field '%.64s'", sc->name, key);
+			json_decref(o);
+			return NULL;
+		}
+	}
+	for (size_t i = 0; i < sc->nfields; i++) {
+		v = json_object_get(o, sc->fields[i].key);
+		if (v == NULL || !check_kind(v, sc->fields[i].kind)) {
+			snprintf(err, errlen, "%s field '%s' is %s", sc->name, sc->fields[i].key,
+				 v ? "invalid" : "missing");
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+char *proto_req_encode(const struct proto_req *r, size_t *len)
+{
+	json_t *o;
+	char *s;
+
+	if (schema_for(r->type) == NULL || (r->type & 1))
+		return NULL;
+	if (r->type == REQ_HELLO)
+		o = json_pack("{s:I}", "id", (json_int_t)r->id);
+	else
+		o = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)r->id, "job", r->job, "task", r->task);
+	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (s)
+		*len = strlen(s);
+	return s;
+}
+
+int proto_req_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_req *r,
+		     char *err, size_t errlen)
+{
+	json_t *o;
+
+	memset(r, 0, sizeof(*r));
+	if (type & 1) {
+		snprintf(err, errlen, "answer type %u (%s) sent as a request", type, proto_type_name(type));
+		return -1;
+	}
+	o = decode(type, payload, len, &r->id, err, errlen);
+	if (o == NULL)
+		return -1;
+	r->type = type;
+	if (type != REQ_HELLO) {
+		copy_str(r->job, sizeof(r->job), json_string_value(json_object_get(o, "job")));
+		copy_str(r->task, sizeof(r->task), json_string_value(json_object_get(o, "task")));
+	}
+	json_decref(o);
+	return 0;
+}
+
+char *proto_ans_encode(const struct proto_ans *a, size_t *len)
+{
+	json_t *o = NULL;
+	char *s;
+
+	if (a->type == ANS_PROGRESS)
+		o = json_pack("{s:I, s:i, s:s, s:s}", "id", (json_int_t)a->id, "percent", a->percent,
+			      "pkg", a->pkg, "text", a->text);
+	else if (a->type == ANS_REPLY && json_is_object(a->data))
+		o = json_pack("{s:I, s:O}", "id", (json_int_t)a->id, "data", a->data);
+	else if (a->type == ANS_REFUSED)
+		o = json_pack("{s:I, s:s}", "id", (json_int_t)a->id, "error", a->text);
+	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (s)
+		*len = strlen(s);
+	return s;
+}
+
+int proto_ans_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_ans *a,
+		     char *err, size_t errlen)
+{
+	json_t *o;
+
+	memset(a, 0, sizeof(*a));
+	if (!(type & 1)) {
+		snprintf(err, errlen, "request type %u sent as an answer", type);
+		return -1;
+	}
+	o = decode(type, payload, len, &a->id, err, errlen);
+	if (o == NULL)
+		return -1;
+	a->type = type;
+	if (type == ANS_PROGRESS) {
+		a->percent = (int)json_integer_value(json_object_get(o, "percent"));
+		copy_str(a->pkg, sizeof(a->pkg), json_string_value(json_object_get(o, "pkg")));
+		copy_str(a->text, sizeof(a->text), json_string_value(json_object_get(o, "text")));
+	} else if (type == ANS_REPLY) {
+		a->data = json_incref(json_object_get(o, "data"));
+	} else {
+		snprintf(a->text, sizeof(a->text), "%s", json_string_value(json_object_get(o, "error")));
+	}
+	json_decref(o);
+	return 0;
+}
+
+void proto_ans_free(struct proto_ans *a)
+{
+	if (a->data)
+		json_decref(a->data);
+	a->data = NULL;
+}

@@ -1,1 +1,118 @@
-/* placeholder */
+#include "config.h"
+#include "registry.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+char *registry_encode(const struct host_rec *h)
+{
+	json_t *roles = json_array(), *o;
+	char *s;
+
+	if (!valid_hostname(h->hostname) || h->nroles < 0 || h->nroles > REG_MAX_ROLES) {
+		json_decref(roles);
+		return NULL;
+	}
+	for (int i = 0; i < h->nroles; i++)
+		json_array_append_new(roles, json_string(h->roles[i]));
+	o = json_pack("{s:s, s:o, s:s, s:s, s:s, s:s, s:f, s:f, s:i, s:I}", "hostname", h->hostname,
+		      "roles", roles, "version", h->version, "os", h->os, "kernel", h->kernel, "state",
+		      h->state, "started", h->started, "last_seen", h->last_seen, "heartbeat_s",
+		      h->heartbeat_s, "pid", (json_int_t)h->pid);
+	s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(o);
+	return s;
+}
+
+static int get_str(json_t *o, const char *key, char *dst, size_t len, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!json_is_string(v) || json_string_length(v) != strlen(json_string_value(v)) ||
+	    !copy_str(dst, len, json_string_value(v))) {
+		snprintf(err, errlen, "registry record: '%s' is missing, not a string or too long", key);
+		return -1;
+	}
+	return 0;
+}
+
+static int get_roles(json_t *o, struct host_rec *h, char *err, size_t errlen)
+{
+	json_t *roles = json_object_get(o, "roles"), *r;
+	size_t i;
+
+	if (!json_is_array(roles) || json_array_size(roles) > REG_MAX_ROLES) {
+		snprintf(err, errlen, "registry record: 'roles' must be a list of at most %d roles", REG_MAX_ROLES);
+		return -1;
+	}
+	json_array_foreach(roles, i, r) {
+		if (!valid_role(json_string_value(r))) {
+			snprintf(err, errlen, "registry record: invalid role");
+			return -1;
+		}
+		copy_str(h->roles[i], sizeof(h->roles[i]), json_string_value(r));
+	}
+	h->nroles = (int)json_array_size(roles);
+	return 0;
+}
+
+int registry_decode(const char *json, size_t len, struct host_rec *h, char *err, size_t errlen)
+{
+	json_t *o, *hb, *pid, *st, *ls;
+	int rc = -1;
+
+	memset(h, 0, sizeof(*h));
+	if (len > REG_RECORD_MAX) {
+		snprintf(err, errlen, "registry record too large");
+		return -1;
+	}
+	o = json_loadb(json, len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(o)) {
+		snprintf(err, errlen, "registry record is not a JSON object");
+		json_decref(o);
+		return -1;
+	}
+	hb = json_object_get(o, "heartbeat_s");
+	pid = json_object_get(o, "pid");
+	st = json_object_get(o, "started");
+	ls = json_object_get(o, "last_seen");
+	if (get_str(o, "hostname", h->hostname, sizeof(h->hostname), err, errlen) < 0 ||
+	    get_str(o, "version", h->version, sizeof(h->version), err, errlen) < 0 ||
+	    get_str(o, "os", h->os, sizeof(h->os), err, errlen) < 0 ||
+	    get_str(o, "kernel", h->kernel, sizeof(h->kernel), err, errlen) < 0 ||
+	    get_str(o, "state", h->state, sizeof(h->state), err, errlen) < 0 ||
+	    get_roles(o, h, err, errlen) < 0)
+		goto out;
+	if (!valid_hostname(h->hostname)) {
+		snprintf(err, errlen, "registry record: invalid hostname");
+		goto out;
+	}
+	if (!json_is_integer(hb) || json_integer_value(hb) < 1 || json_integer_value(hb) > 86400 ||
+	    !json_is_integer(pid) || !json_is_number(st) || !json_is_number(ls)) {
+		snprintf(err, errlen, "registry record: bad numeric field");
+		goto out;
+	}
+	h->heartbeat_s = (int)json_integer_value(hb);
+	h->pid = (long)json_integer_value(pid);
+	h->started = json_number_value(st);
+	h->last_seen = json_number_value(ls);
+	rc = 0;
+out:
+	json_decref(o);
+	return rc;
+}
+
+int registry_online(const struct host_rec *h, double now)
+{
+	int hb = h->heartbeat_s > 0 ? h->heartbeat_s : 1;
+	return strcmp(h->state, "running") == 0 && now - h->last_seen <= REG_ONLINE_INTERVALS * hb;
+}
+
+int registry_has_role(const struct host_rec *h, const char *role)
+{
+	for (int i = 0; i < h->nroles; i++)
+		if (strcmp(h->roles[i], role) == 0)
+			return 1;
+	return 0;
+}
