@@ -171,13 +171,25 @@ void tasks_start(struct net_state *st, struct celery_msg *m)
 	debug_f("task %s (%s) sent to priv as request %u", m->id, m->task, f->req_id);
 }
 
-static void tasks_finish(struct net_state *st, struct inflight *f)
+/* priv answers {"error": "..."} when it could not do what was asked: the
+ * task ran, the host failed it (a SUCCESS result with a failed record). */
+static json_t *tasks_record(struct net_state *st, struct inflight *f)
 {
-	json_t *rec = record_new(st->cfg->hostname, "unchanged");
-	json_t *data = f->def->data(st, f, f->reply);
+	const char *error = json_string_value(json_object_get(f->reply, "error"));
+	json_t *rec = record_new(st->cfg->hostname, error ? "failed" : "unchanged");
+	json_t *data = error ? NULL : f->def->data(st, f, f->reply);
 
+	if (error)
+		record_set_error(rec, error);
 	json_object_set_new(rec, "duration_s", json_real(now_mono() - f->started_mono));
 	json_object_set_new(rec, "data", data ? data : json_null());
+	return rec;
+}
+
+static void tasks_finish(struct net_state *st, struct inflight *f)
+{
+	json_t *rec = tasks_record(st, f);
+
 	if (result_write(st, f->msg.id, "SUCCESS", rec) == 0)
 		worker_ack(st, f->msg.delivery_tag);
 	info_f("task %s (%s) done in %.3fs", f->msg.id, f->msg.task, now_mono() - f->started_mono);
