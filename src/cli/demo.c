@@ -1,1 +1,377 @@
-/* placeholder */
+/* celeryroot demo: the embedded default.  A private redis-server on a free
+ * loopback port, a local APT repository, three sandbox hosts with their
+ * celeryrootd pairs, a short tour, and everything removed again on exit. */
+#include "config.h"
+#include "cli.h"
+#include "demo.h"
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rconn.h"
+#include "timeutil.h"
+
+#define DEMO_HOSTS 3
+#define REGISTER_TIMEOUT 15.0
+
+static const char *const demo_host[DEMO_HOSTS] = { "webserver01", "dbserver01", "appserver01" };
+static const char *const demo_role[DEMO_HOSTS] = { "webserver", "database", "application" };
+
+struct demo {
+	char dir[64];
+	char url[64];
+	int port;
+	pid_t redis;
+	pid_t pair[DEMO_HOSTS];
+	int keep;
+};
+
+static volatile sig_atomic_t demo_interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	demo_interrupted = 1;
+}
+
+static void demo_help(FILE *f)
+{
+	fprintf(f,
+		"usage: celeryroot demo [--keep]\n"
+		"\n"
+		"Starts a private redis-server on a free loopback port, builds a small local\n"
+		"APT repository, creates three sandbox hosts (webserver01, dbserver01,\n"
+		"appserver01) with their celeryrootd pairs, and tours them.  Everything is\n"
+		"removed on exit or Ctrl-C.  Must run as root, as celeryrootd does.\n"
+		"\n"
+		"  --keep   leave the fleet running and print how to use and stop it\n"
+		"\n"
+		"examples:\n"
+		"  celeryroot demo\n"
+		"  celeryroot demo --keep\n");
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+static int redis_ping(int port)
+{
+	struct broker_addr b = { .host = "127.0.0.1", .port = port };
+	char err[256];
+	redisContext *c = rconn_connect(&b, 0.5, err, sizeof(err));
+	redisReply *r = c ? rconn_cmd(c, "PING", NULL) : NULL;
+	int ok = r != NULL && r->type == REDIS_REPLY_STATUS;
+
+	if (r)
+		freeReplyObject(r);
+	if (c)
+		redisFree(c);
+	return ok;
+}
+
+static int start_redis(struct demo *d, const char *server)
+{
+	char conf[128], text[512], log[128];
+
+	snprintf(conf, sizeof(conf), "%s/redis.conf", d->dir);
+	snprintf(log, sizeof(log), "%s/redis.log", d->dir);
+	for (int attempt = 0; attempt < 5 && !demo_interrupted; attempt++) {
+		if ((d->port = free_port()) < 0)
+			return -1;
+		snprintf(text, sizeof(text),
+			 "port %d\nbind 127.0.0.1\nprotected-mode yes\ndir %s\nsave \"\"\nappendonly no\n"
+			 "daemonize no\nlogfile %s\n", d->port, d->dir, log);
+		const char *argv[] = { server, conf, NULL };
+		if (write_file(conf, text, 0600) < 0 || (d->redis = spawn_argv(argv, NULL, -1, -1, 1)) < 0)
+			return -1;
+		for (int i = 0; i < 50 && !demo_interrupted; i++) {
+			if (redis_ping(d->port)) {
+				snprintf(d->url, sizeof(d->url), "redis://127.0.0.1:%d/0", d->port);
+				return 0;
+			}
+			if (waitpid(d->redis, NULL, WNOHANG) == d->redis)
+				break;   /* lost the port to someone else: try another */
+			usleep(100000);
+		}
+		kill(d->redis, SIGKILL);
+		waitpid(d->redis, NULL, 0);
+		d->redis = 0;
+	}
+	return -1;
+}
+
+static int make_hosts(struct demo *d, const char *cli)
+{
+	char source[256], root[128];
+
+	snprintf(source, sizeof(source), "deb [trusted=yes] file:%s/repo ./", d->dir);
+	for (int i = 0; i < DEMO_HOSTS; i++) {
+		snprintf(root, sizeof(root), "%s/hosts/%s", d->dir, demo_host[i]);
+		const char *argv[] = { cli, "sandbox", "create", root, "--source", source, NULL };
+		int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		int rc = run_argv(argv, NULL, devnull, -1);
+		close(devnull);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int start_pairs(struct demo *d, const char *daemon)
+{
+	char conf[128], text[256], root[128], log[128];
+	const char *user = getpwnam("_celeryroot") ? "_celeryroot" : "nobody";
+
+	snprintf(conf, sizeof(conf), "%s/celeryroot.conf", d->dir);
+	snprintf(text, sizeof(text), "[broker]\nurl = %s\n[daemon]\nheartbeat_interval = 2\n", d->url);
+	if (write_file(conf, text, 0644) < 0)
+		return -1;
+	for (int i = 0; i < DEMO_HOSTS; i++) {
+		snprintf(root, sizeof(root), "%s/hosts/%s", d->dir, demo_host[i]);
+		snprintf(log, sizeof(log), "%s/%s.log", d->dir, demo_host[i]);
+		const char *argv[] = { daemon, "--foreground", "--hostname", demo_host[i], "--role", demo_role[i],
+				       "--sandbox", root, "--broker", d->url, "--config", conf, "--user", user, NULL };
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		d->pair[i] = fd < 0 ? -1 : spawn_argv(argv, NULL, fd, fd, 1);
+		if (fd >= 0)
+			close(fd);
+		if (d->pair[i] < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void show_log_tail(const struct demo *d, int i)
+{
+	char log[128], buf[2048];
+	FILE *f;
+	size_t n;
+
+	snprintf(log, sizeof(log), "%s/%s.log", d->dir, demo_host[i]);
+	if ((f = fopen(log, "re")) == NULL)
+		return;
+	fseek(f, -(long)sizeof(buf) + 1, SEEK_END);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	fprintf(stderr, "--- %s.log ---\n%s\n", demo_host[i], buf);
+}
+
+static int host_running(redisContext *c, const char *host)
+{
+	char key[128];
+	redisReply *r;
+	int ok;
+
+	snprintf(key, sizeof(key), REG_HOST_PREFIX "%s", host);
+	r = rconn_cmd(c, "GET", key, NULL);
+	ok = r && r->type == REDIS_REPLY_STRING && strstr(r->str, "\"state\":\"running\"");
+	if (r)
+		freeReplyObject(r);
+	return ok;
+}
+
+static int wait_registered(struct demo *d)
+{
+	struct broker_addr b = { .host = "127.0.0.1", .port = d->port };
+	char err[256];
+	redisContext *c = rconn_connect(&b, 2.0, err, sizeof(err));
+	double deadline = now_mono() + REGISTER_TIMEOUT;
+	int ready = 0;
+
+	while (c && !demo_interrupted && now_mono() < deadline) {
+		ready = 0;
+		for (int i = 0; i < DEMO_HOSTS; i++) {
+			if (waitpid(d->pair[i], NULL, WNOHANG) == d->pair[i]) {
+				cli_err("the pair for %s stopped; its log follows", demo_host[i]);
+				show_log_tail(d, i);
+				d->pair[i] = 0;
+				redisFree(c);
+				return -1;
+			}
+			ready += host_running(c, demo_host[i]);
+		}
+		if (ready == DEMO_HOSTS)
+			break;
+		usleep(100000);
+	}
+	if (c)
+		redisFree(c);
+	return ready == DEMO_HOSTS ? 0 : -1;
+}
+
+static int tour_step(const struct demo *d, const char *cli, const char *const args[])
+{
+	char env[96], line[256] = "";
+	const char *argv[8] = { cli };
+	const char *envv[] = { env, NULL };
+	int tty = isatty(STDOUT_FILENO), n = 1;
+
+	for (; args[n - 1] && n < 7; n++) {
+		argv[n] = args[n - 1];
+		strncat(line, " ", sizeof(line) - strlen(line) - 1);
+		strncat(line, args[n - 1], sizeof(line) - strlen(line) - 1);
+	}
+	argv[n] = NULL;
+	snprintf(env, sizeof(env), "CELERYROOT_BROKER_URL=%s", d->url);
+	printf("\n%s$ celeryroot%s%s\n", tty ? "\033[1m" : "", line, tty ? "\033[0m" : "");
+	fflush(stdout);
+	int rc = run_argv(argv, envv, -1, -1);
+	fflush(stdout);
+	return rc;
+}
+
+static int tour(const struct demo *d, const char *cli)
+{
+	static const char *const steps[][6] = {
+		{ "hosts", NULL },
+		{ "ping", "--all", NULL },
+		{ "facts", "--role", "webserver", NULL },
+	};
+	int rc = 0;
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]) && !demo_interrupted; i++)
+		if (tour_step(d, cli, steps[i]) != 0)
+			rc = 1;
+	return demo_interrupted ? 1 : rc;
+}
+
+static void stop_pid(pid_t pid, double grace)
+{
+	double deadline = now_mono() + grace;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	while (now_mono() < deadline) {
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			return;
+		usleep(50000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static void cleanup(struct demo *d)
+{
+	for (int i = 0; i < DEMO_HOSTS; i++)
+		stop_pid(d->pair[i], 10.0);
+	stop_pid(d->redis, 5.0);
+	rm_rf(d->dir);
+}
+
+static void print_kept(const struct demo *d)
+{
+	printf("\nThe demo fleet keeps running (redis pid %ld; pairs", (long)d->redis);
+	for (int i = 0; i < DEMO_HOSTS; i++)
+		printf(" %s=%ld", demo_host[i], (long)d->pair[i]);
+	printf(").\nUse it:\n  export CELERYROOT_BROKER_URL=%s\n  celeryroot ping --all\nStop it:\n  kill",
+	       d->url);
+	for (int i = 0; i < DEMO_HOSTS; i++)
+		printf(" %ld", (long)d->pair[i]);
+	printf(" %ld\n  rm -rf %s\n", (long)d->redis, d->dir);
+}
+
+static int demo_setup(struct demo *d, const char *server, const char *cli, const char *daemon)
+{
+	char repo[96];
+
+	printf("Starting a private Redis, a local APT repository and %d sandbox hosts in %s ...\n",
+	       DEMO_HOSTS, d->dir);
+	fflush(stdout);
+	if (start_redis(d, server) < 0) {
+		cli_err("could not start redis-server (see %s/redis.log)", d->dir);
+		return -1;
+	}
+	snprintf(repo, sizeof(repo), "%s/repo", d->dir);
+	if (demo_build_repo(repo) < 0) {
+		cli_err("could not build the demo repository (dpkg-deb and dpkg-scanpackages from dpkg-dev are needed)");
+		return -1;
+	}
+	if (make_hosts(d, cli) < 0 || start_pairs(d, daemon) < 0) {
+		cli_err("could not create the sandbox hosts or start their pairs");
+		return -1;
+	}
+	if (wait_registered(d) < 0) {
+		if (!demo_interrupted)
+			cli_err("the pairs did not register within %.0f s (logs in %s)", REGISTER_TIMEOUT, d->dir);
+		return -1;
+	}
+	return 0;
+}
+
+static int find_tools(char *server, char *cli, char *daemon, size_t len)
+{
+	if (find_program("redis-server", server, len) < 0) {
+		cli_err("redis-server is not installed: apt-get install redis-server");
+		return -1;
+	}
+	if (find_program("celeryroot", cli, len) < 0 || find_program("celeryrootd", daemon, len) < 0) {
+		cli_err("celeryrootd not found beside celeryroot or in PATH: run 'make' first");
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_demo(int argc, char **argv)
+{
+	char server[PATH_MAX], cli[PATH_MAX], daemon[PATH_MAX];
+	struct demo d = { 0 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	double t0 = now_mono();
+	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--keep")) {
+			d.keep = 1;
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			demo_help(stdout);
+			return EXIT_OK;
+		} else {
+			cli_err("unknown demo option '%s'; see 'celeryroot demo --help'", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (geteuid() != 0) {
+		cli_err("the demo runs celeryrootd pairs and dpkg sandboxes, which need root: run it as root (sudo celeryroot demo)");
+		return EXIT_USAGE;
+	}
+	if (find_tools(server, cli, daemon, sizeof(server)) < 0)
+		return EXIT_USAGE;
+	snprintf(d.dir, sizeof(d.dir), "/tmp/celeryroot-demo.XXXXXX");
+	if (mkdtemp(d.dir) == NULL) {
+		cli_err("cannot create a temporary directory: %s", strerror(errno));
+		return EXIT_USAGE;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	rc = demo_setup(&d, server, cli, daemon) == 0 ? tour(&d, cli) : 1;
+	if (d.keep && rc == 0)
+		print_kept(&d);
+	else
+		cleanup(&d);
+	printf("\ndemo %s in %.1fs\n", demo_interrupted ? "interrupted" : "finished", now_mono() - t0);
+	return rc == 0 ? EXIT_OK : EXIT_FAILED;
+}

@@ -15,6 +15,13 @@ pid_t spawn_argv(const char *const argv[], const char *const env_extra[], int ou
 /* Runs to completion; returns the exit status (0..255), or -1 if it could not
  * start or died of a signal. */
 int run_argv(const char *const argv[], const char *const env_extra[], int out_fd, int err_fd);
+/* The same, started in directory cwd (NULL: ours). */
+pid_t spawn_argv_in(const char *cwd, const char *const argv[], const char *const env_extra[],
+		    int out_fd, int err_fd, int new_session);
+int run_argv_in(const char *cwd, const char *const argv[], const char *const env_extra[], int out_fd,
+		int err_fd);
+/* Waits for pid; its exit status, or -1 if it died of a signal. */
+int wait_exit(pid_t pid);
 /* Directory of the running executable (for finding celeryrootd beside us). */
 int self_exe_dir(char *buf, size_t len);
 /* Finds a program: beside our executable first, then PATH, then /usr/sbin,

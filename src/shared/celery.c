@@ -2,6 +2,7 @@
 #include "config.h"
 #include "celery.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,19 @@ static int opt_id(json_t *v, char *dst, size_t len)
 	return copy_str(dst, len, json_string_value(v)) ? 0 : -1;
 }
 
+/* origin is informational (logs, audit): truncate it to fit and replace
+ * anything that is not printable ASCII, so it cannot forge log lines. */
+static void copy_origin(char *dst, size_t len, const char *src)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len && src[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)src[i];
+		dst[i] = (c < 0x20 || c > 0x7e) ? '?' : (char)c;
+	}
+	dst[i] = '\0';
+}
+
 static int parse_headers(json_t *h, struct celery_msg *m, char *err, size_t errlen)
 {
 	const char *task = json_string_value(json_object_get(h, "task"));
@@ -66,11 +80,13 @@ static int parse_headers(json_t *h, struct celery_msg *m, char *err, size_t errl
 	if (opt_id(json_object_get(h, "group"), m->group, sizeof(m->group)) < 0 ||
 	    opt_id(json_object_get(h, "root_id"), m->root_id, sizeof(m->root_id)) < 0)
 		return bad(err, errlen, "headers.group or headers.root_id is not a valid id");
-	if (retries && !json_is_null(retries) && !json_is_integer(retries))
-		return bad(err, errlen, "headers.retries is not an integer");
+	if (retries && !json_is_null(retries) &&
+	    (!json_is_integer(retries) || json_integer_value(retries) < 0 ||
+	     json_integer_value(retries) > INT_MAX))
+		return bad(err, errlen, "headers.retries is not a non-negative integer");
 	m->retries = (int)json_integer_value(retries);
 	if (origin)
-		snprintf(m->origin, sizeof(m->origin), "%s", origin);
+		copy_origin(m->origin, sizeof(m->origin), origin);
 	m->redelivered |= json_is_true(json_object_get(h, "redelivered"));
 	return 0;
 }
@@ -96,17 +112,33 @@ static int parse_properties(json_t *p, struct celery_msg *m, char *err, size_t e
 	return 0;
 }
 
+/* Only the RFC 4648 alphabet: libsodium 1.0.18 quietly decodes some bytes
+ * >= 0x80 as if they were base64 characters, so this is checked here too. */
+static int base64_alphabet(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '+' || c == '/' || c == '='))
+			return 0;
+	}
+	return 1;
+}
+
 /* The body: base64 of JSON [args, kwargs, embed]. */
 static int parse_body(json_t *env, struct celery_msg *m, char *err, size_t errlen)
 {
 	const char *b = json_string_value(json_object_get(env, "body"));
 	unsigned char *raw;
-	size_t rawlen;
+	size_t rawlen, blen;
 	json_t *body;
 
 	if (b == NULL)
 		return bad(err, errlen, "body is missing");
-	raw = b64_decode(b, strlen(b), CELERY_ENVELOPE_MAX, &rawlen);
+	blen = json_string_length(json_object_get(env, "body"));
+	if (blen != strlen(b) || !base64_alphabet(b, blen))
+		return bad(err, errlen, "body is not valid base64");
+	raw = b64_decode(b, blen, CELERY_ENVELOPE_MAX, &rawlen);
 	if (raw == NULL)
 		return bad(err, errlen, "body is not valid base64");
 	body = json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES, NULL);
@@ -196,6 +228,7 @@ static json_t *build_headers(const struct celery_out *o)
 	json_t *h = json_object();
 	char *ar = json_dumps(o->args, JSON_COMPACT | JSON_ENCODE_ANY);
 	char *kr = json_dumps(o->kwargs, JSON_COMPACT | JSON_ENCODE_ANY);
+	char origin[256];
 
 	json_object_set_new(h, "lang", json_string("c"));
 	json_object_set_new(h, "task", json_string(o->task));
@@ -211,7 +244,8 @@ static json_t *build_headers(const struct celery_out *o)
 	json_object_set_new(h, "parent_id", json_null());
 	json_object_set_new(h, "argsrepr", json_string(ar ? ar : "[]"));
 	json_object_set_new(h, "kwargsrepr", json_string(kr ? kr : "{}"));
-	json_object_set_new(h, "origin", json_string(o->origin ? o->origin : "celeryroot"));
+	copy_origin(origin, sizeof(origin), o->origin ? o->origin : "celeryroot");
+	json_object_set_new(h, "origin", json_string(origin));
 	json_object_set_new(h, "ignore_result", json_false());
 	if (o->extra_headers)
 		json_object_update(h, o->extra_headers);
@@ -239,8 +273,11 @@ char *celery_build(const struct celery_out *o)
 	json_t *body, *env;
 	char *bodys, *b64, *out;
 
-	if (!json_is_array(o->args) || !json_is_object(o->kwargs) || o->task == NULL || o->id == NULL ||
-	    o->queue == NULL)
+	/* Refuse what a worker would refuse, rather than send it. */
+	if (!json_is_array(o->args) || !json_is_object(o->kwargs) || !valid_task_name(o->task) ||
+	    !valid_task_id(o->id) || (o->group != NULL && !valid_task_id(o->group)) ||
+	    !valid_queue_name(o->queue) ||
+	    (o->extra_headers != NULL && !json_is_object(o->extra_headers)))
 		return NULL;
 	body = json_pack("[OO{s:n, s:n, s:n, s:n}]", o->args, o->kwargs, "callbacks", "errbacks", "chain", "chord");
 	bodys = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
@@ -272,13 +309,24 @@ char *celery_unacked_entry(const struct celery_msg *m)
 	return s;
 }
 
+/* A bounded printable exchange or queue name; only the exchange may be "". */
+static int bounded_name(json_t *v, int may_be_empty)
+{
+	const char *s = json_string_value(v);
+
+	return s != NULL && (may_be_empty || s[0] != '\0') && json_string_length(v) <= CELERY_QUEUE_MAX &&
+	       strlen(s) == json_string_length(v) && printable(s);
+}
+
 char *celery_restore_payload(const char *entry, size_t len, char *queue, size_t qlen)
 {
 	json_t *e, *env, *h, *di;
 	const char *rk;
 	char *out = NULL;
 
-	if (len > CELERY_ENVELOPE_MAX + 4096)
+	if (qlen > 0)
+		queue[0] = '\0';
+	if (entry == NULL || len > CELERY_ENVELOPE_MAX + 4096)
 		return NULL;
 	e = json_loadb(entry, len, JSON_REJECT_DUPLICATES, NULL);
 	env = json_array_get(e, 0);
@@ -288,7 +336,8 @@ char *celery_restore_payload(const char *entry, size_t len, char *queue, size_t 
 	/* With the anonymous exchange kombu routes by queue name; Celery's named
 	 * direct exchanges use the queue name as routing key too. */
 	if (json_is_array(e) && json_array_size(e) == 3 && json_is_object(h) && json_is_object(di) &&
-	    json_is_string(json_array_get(e, 1)) && rk && printable(rk) && copy_str(queue, qlen, rk)) {
+	    bounded_name(json_array_get(e, 1), 1) && bounded_name(json_array_get(e, 2), 0) &&
+	    copy_str(queue, qlen, rk)) {
 		json_object_set_new(h, "redelivered", json_true());
 		json_object_set_new(di, "redelivered", json_true());
 		out = json_dumps(env, PY_JSON);
@@ -299,10 +348,17 @@ char *celery_restore_payload(const char *entry, size_t len, char *queue, size_t 
 
 char *celery_result_meta(const char *status, json_t *result, const char *traceback, const char *task_id)
 {
-	json_t *m = json_object();
+	json_t *m;
 	char done[40];
-	int final = !strcmp(status, "SUCCESS") || !strcmp(status, "FAILURE") || !strcmp(status, "REVOKED");
+	int final;
 	char *s;
+
+	if (status == NULL || task_id == NULL) {
+		json_decref(result);    /* stolen even on refusal */
+		return NULL;
+	}
+	m = json_object();
+	final = !strcmp(status, "SUCCESS") || !strcmp(status, "FAILURE") || !strcmp(status, "REVOKED");
 
 	iso8601_celery(now_wall(), done, sizeof(done));
 	json_object_set_new(m, "status", json_string(status));
@@ -318,6 +374,14 @@ char *celery_result_meta(const char *status, json_t *result, const char *traceba
 
 json_t *celery_exception(const char *exc_type, const char *exc_module, const char *msg)
 {
-	return json_pack("{s:s, s:[s], s:s}", "exc_type", exc_type, "exc_message", msg ? msg : "",
-			 "exc_module", exc_module);
+	json_t *e = json_object();
+	json_t *text = json_string(msg ? msg : "");
+
+	/* A message that is not valid UTF-8 must not cost the whole FAILURE result. */
+	if (text == NULL)
+		text = json_string("(message is not valid UTF-8)");
+	json_object_set_new(e, "exc_type", json_string(exc_type ? exc_type : "Exception"));
+	json_object_set_new(e, "exc_message", json_pack("[o]", text));
+	json_object_set_new(e, "exc_module", json_string(exc_module ? exc_module : "builtins"));
+	return e;
 }

@@ -21,16 +21,30 @@ double now_mono(void)
 
 static void fmt(double t, char *buf, size_t len, const char *zone)
 {
-	time_t sec = (time_t)t;
-	long usec = (long)((t - (double)sec) * 1e6);
+	/* Round to whole microseconds first: truncating t - sec would turn
+	 * .886825 into .886824 because doubles near 2e9 carry ~0.2 us of error. */
+	double x = t * 1e6;
+	long long us, s, usec;
+	time_t sec;
 	struct tm tm;
 
-	if (usec < 0)
-		usec = 0;
-	if (usec > 999999)
-		usec = 999999;
-	gmtime_r(&sec, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06ld%s", tm.tm_year + 1900, tm.tm_mon + 1,
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	/* Years 0001..9999 only; also keeps the cast below defined (and NaN out). */
+	if (!(t > -62135596800.0 && t < 253402300800.0))
+		return;
+	us = (long long)(x >= 0 ? x + 0.5 : x - 0.5);   /* round half away; no libm needed */
+	s = us / 1000000;
+	usec = us % 1000000;
+	if (usec < 0) {         /* before 1970: floor, not truncate */
+		usec += 1000000;
+		s--;
+	}
+	sec = (time_t)s;
+	if (gmtime_r(&sec, &tm) == NULL)
+		return;
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06lld%s", tm.tm_year + 1900, tm.tm_mon + 1,
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, usec, zone);
 }
 
@@ -86,6 +100,14 @@ static int parse_zone(const char *p, int *offset)
 	return 0;
 }
 
+static int days_in_month(int y, int mo)
+{
+	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return mo == 2 && leap ? 29 : days[mo - 1];
+}
+
 int iso8601_parse(const char *s, double *out)
 {
 	struct tm tm;
@@ -101,7 +123,8 @@ int iso8601_parse(const char *s, double *out)
 	    digits(&p, 2, &h) < 0 || expect(&p, ':') < 0 || digits(&p, 2, &mi) < 0 ||
 	    expect(&p, ':') < 0 || digits(&p, 2, &sec) < 0)
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+	/* Refuse what timegm would silently normalise (Feb 30, 24:00, :60). */
+	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
 		return -1;
 	if (*p == '.') {
 		int n = 0;
