@@ -104,7 +104,13 @@ static int start_redis(struct demo *d, const char *server)
 			 "port %d\nbind 127.0.0.1\nprotected-mode yes\ndir %s\nsave \"\"\nappendonly no\n"
 			 "daemonize no\nlogfile %s\n", d->port, d->dir, log);
 		const char *argv[] = { server, conf, NULL };
-		if (write_file(conf, text, 0600) < 0 || (d->redis = spawn_argv(argv, NULL, -1, -1, 1)) < 0)
+		/* Not our stdout: with --keep, redis outlives us and must not hold a pipe open. */
+		int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (write_file(conf, text, 0600) == 0)
+			d->redis = spawn_argv(argv, NULL, devnull, devnull, 1);
+		if (devnull >= 0)
+			close(devnull);
+		if (d->redis <= 0)
 			return -1;
 		for (int i = 0; i < 50 && !demo_interrupted; i++) {
 			if (redis_ping(d->port)) {

@@ -22,8 +22,12 @@ unsigned char *b64_decode(const char *in, size_t inlen, size_t max, size_t *outl
 	unsigned char *out;
 	const char *end = NULL;
 
-	if (cap > max + 3)
+	if (inlen / 4 * 3 > max + 2)
 		return NULL;
+	/* libsodium 1.0.18 lets some bytes above 0x7f through; base64 is ASCII. */
+	for (size_t i = 0; i < inlen; i++)
+		if ((unsigned char)in[i] >= 0x80)
+			return NULL;
 	out = malloc(cap + 1);
 	if (out == NULL)
 		return NULL;

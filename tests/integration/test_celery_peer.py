@@ -25,6 +25,7 @@ class CeleryPeer(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
+        cls.app.close()
         cls.fleet.__exit__(None, None, None)
 
     def test_send_task_to_host_queue(self):

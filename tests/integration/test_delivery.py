@@ -80,8 +80,10 @@ class Delivery(unittest.TestCase):
         self.assertEqual(code, 4)
         self.assertEqual(len(err.strip().splitlines()), 1, err)
         self.assertIn("broker", err)
-        # The daemons keep trying and come back when Redis does.
+        # The daemons keep trying and come back when Redis does: this Redis
+        # restarts empty, so they must register again by themselves.
         self.fleet.redis.start()
+        self.fleet.wait_registered(["web01", "db01"], timeout=40)
         code, out, err = self.fleet.cli("ping", "--all", "--timeout", "30", "--json")
         self.assertEqual(code, 0, err)
 
