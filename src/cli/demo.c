@@ -282,6 +282,10 @@ static void stop_pid(pid_t pid, double grace)
 
 static void cleanup(struct demo *d)
 {
+	/* All at once: each pair takes up to a second to finish its BRPOP. */
+	for (int i = 0; i < DEMO_HOSTS; i++)
+		if (d->pair[i] > 0)
+			kill(d->pair[i], SIGTERM);
 	for (int i = 0; i < DEMO_HOSTS; i++)
 		stop_pid(d->pair[i], 10.0);
 	stop_pid(d->redis, 5.0);

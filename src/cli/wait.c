@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rconn.h"
 #include "timeutil.h"
@@ -185,7 +186,7 @@ static void follow(struct cli_opts *o, redisContext *s, const struct job *job, s
 		}
 		if (live)
 			live_draw(job, ts, &drawn, t0);
-		if (!live && !o->json)
+		if (!live && !o->json && isatty(STDERR_FILENO))
 			plain_report(job, ts, announced);
 	}
 	if (live)
