@@ -85,7 +85,7 @@ int cmd_hosts(int argc, char **argv)
 			for (size_t i = 0; i < n; i++)
 				json_array_append_new(arr, host_json(&hosts[i], now));
 			json_t *out = json_pack("{s:o}", "hosts", arr);
-			json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+			json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 			fputc('\n', stdout);
 			json_decref(out);
 		} else {

@@ -216,7 +216,7 @@ int cmd_jobs(int argc, char **argv)
 	}
 	if (rc == EXIT_OK && o->json) {
 		json_t *out = json_pack("{s:O}", "jobs", list);
-		json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 		fputc('\n', stdout);
 		json_decref(out);
 	} else if (rc == EXIT_OK) {

@@ -161,7 +161,7 @@ void render_job(const struct cli_opts *o, const struct job *job, json_t *records
 	if (o->json) {
 		json_t *out = json_pack("{s:s, s:s, s:O}", "job", job->id, "operation", job->operation,
 					"hosts", records);
-		json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 		fputc('\n', stdout);
 		json_decref(out);
 		return;

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "cli.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -217,7 +218,7 @@ static json_t *to_record(const struct job_task *t, const struct tstate *ts, doub
 		json_object_set_new(rec, "running", json_true());
 		if (json_is_object(ts->result) && json_object_get(ts->result, "percent"))
 			json_object_set(rec, "progress", ts->result);
-		json_object_set_new(rec, "duration_s", json_real(waited));
+		json_object_set_new(rec, "duration_s", json_real(round(waited * 1e3) / 1e3));
 	} else {
 		rec = record_new(host, "queued");
 		if (!t->online)

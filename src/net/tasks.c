@@ -181,7 +181,7 @@ static json_t *tasks_record(struct net_state *st, struct inflight *f)
 
 	if (error)
 		record_set_error(rec, error);
-	json_object_set_new(rec, "duration_s", json_real(now_mono() - f->started_mono));
+	json_object_set_new(rec, "duration_s", json_real(round((now_mono() - f->started_mono) * 1e6) / 1e6));
 	json_object_set_new(rec, "data", data ? data : json_null());
 	return rec;
 }

@@ -16,7 +16,7 @@ const char *const celery_priority_suffix[CELERY_PRIORITY_STEPS] = {
 };
 
 /* Python's json.dumps separators, so what we write looks like what Celery writes. */
-#define PY_JSON (JSON_PRESERVE_ORDER)
+#define PY_JSON (JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
 
 static int bad(char *err, size_t errlen, const char *what)
 {
