@@ -14,6 +14,7 @@
 #include "timeutil.h"
 
 #define LIVE_REFRESH_MS 200
+#define LIVE_DELAY_S 0.3
 
 struct tstate {
 	char status[16];    /* Celery state, "" when nothing is stored yet */
@@ -135,7 +136,7 @@ static void live_draw(const struct job *job, const struct tstate *ts, int *drawn
 		const char *detail = json_string_value(json_object_get(ts[i].result, "text"));
 		char el[32];
 		snprintf(el, sizeof(el), "%.1fs", now_mono() - t0);
-		render_status_line(stdout, name, state, ts[i].status[0] && !ts[i].final ? pct : -1,
+		render_status_line(stdout, name, state, !strcmp(ts[i].status, "PROGRESS") ? pct : -1,
 				   detail ? detail : el, 100);
 	}
 	*drawn = (int)job->n;
@@ -185,7 +186,8 @@ static void follow(struct cli_opts *o, redisContext *s, const struct job *job, s
 			on_message(job, ts, r);
 			freeReplyObject(r);
 		}
-		if (live)
+		/* Fast answers need no live display; it starts after a moment. */
+		if (live && now_mono() - t0 > LIVE_DELAY_S)
 			live_draw(job, ts, &drawn, t0);
 		if (!live && !o->json && isatty(STDERR_FILENO))
 			plain_report(job, ts, announced);

@@ -51,6 +51,14 @@ class CeleryPeer(unittest.TestCase):
         self.assertEqual(res.state, "SUCCESS")
         self.assertEqual(res.get(timeout=5)["host"], "db01")
 
+    def test_priority_sub_lists_are_consumed(self):
+        # kombu puts priority 9 on "host.web01\x06\x169"; the worker must serve it.
+        task_id = self.fleet.send_raw("web01", "celeryroot.ping", priority_suffix="\x06\x169")
+        meta = harness.wait_for(lambda: b"SUCCESS" in (self.fleet.redis.client().get("celery-task-meta-" + task_id) or b""), 20)
+        self.assertTrue(meta)
+        res = self.app.send_task("celeryroot.ping", queue="host.db01", priority=6)
+        self.assertEqual(res.get(timeout=20)["host"], "db01")
+
     def test_unknown_task_is_a_failure_not_a_crash(self):
         res = self.app.send_task("celeryroot.no.such.task", queue="host.web01")
         with self.assertRaises(NotRegistered):

@@ -278,8 +278,9 @@ class Fleet:
                            timeout=timeout)
         return p.returncode, p.stdout, p.stderr
 
-    def send_raw(self, host, task, args=None, kwargs=None, queue=None):
-        """LPUSHes an envelope built the way Python Celery builds one."""
+    def send_raw(self, host, task, args=None, kwargs=None, queue=None, priority_suffix=""):
+        """LPUSHes an envelope built the way Python Celery builds one (to the
+        priority sub-list queue + priority_suffix, as kombu does)."""
         task_id = str(uuid.uuid4())
         queue = queue or "host." + host
         body = [args or [], kwargs or {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}]
@@ -297,5 +298,5 @@ class Fleet:
                            "priority": 0, "body_encoding": "base64",
                            "delivery_tag": str(uuid.uuid4())},
         }
-        self.redis.client().lpush(queue, json.dumps(env))
+        self.redis.client().lpush(queue + priority_suffix, json.dumps(env))
         return task_id

@@ -1,1 +1,258 @@
-int main(void){return 0;}
+/* Unit tests for proto.c: the fixed net→priv schema (DESIGN §4).  priv
+ * decodes with these functions, so every refusal here is a line of defence
+ * against a compromised net. */
+#include "config.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+#define JOB "0f8fad5b-d9cb-469f-a165-70867728950e"
+#define TASK "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+
+static int req(uint8_t type, const char *json, struct proto_req *r, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	return proto_req_decode(type, (const uint8_t *)json, strlen(json), r, err, errlen);
+}
+
+static void refused(uint8_t type, const char *json, const char *why_part)
+{
+	struct proto_req r;
+	char err[PROTO_ERR_MAX];
+
+	ck_assert_msg(req(type, json, &r, err, sizeof(err)) == -1, "accepted %s", json);
+	ck_assert_msg(err[0] != '\0', "no reason for %s", json);
+	if (why_part)
+		ck_assert_msg(strstr(err, why_part) != NULL, "reason '%s' lacks '%s'", err, why_part);
+}
+
+START_TEST(req_round_trip)
+{
+	static const uint8_t types[] = { REQ_HELLO, REQ_PING, REQ_FACTS };
+	char err[PROTO_ERR_MAX];
+
+	for (size_t i = 0; i < sizeof(types); i++) {
+		struct proto_req in = { .type = types[i], .id = 4000000000u }, out;
+		size_t len = 0;
+		char *s;
+
+		strcpy(in.job, i == 1 ? "" : JOB);   /* a task may come without a job */
+		strcpy(in.task, TASK);
+		s = proto_req_encode(&in, &len);
+		ck_assert_ptr_nonnull(s);
+		ck_assert_uint_eq(len, strlen(s));
+		ck_assert_msg(proto_req_decode(types[i], (uint8_t *)s, len, &out, err, sizeof(err)) == 0,
+			      "refused own %s: %s", s, err);
+		ck_assert_uint_eq(out.type, types[i]);
+		ck_assert_uint_eq(out.id, 4000000000u);
+		if (types[i] == REQ_HELLO) {
+			ck_assert_str_eq(s, "{\"id\":4000000000}");
+			ck_assert_str_eq(out.task, "");
+		} else {
+			ck_assert_str_eq(out.job, in.job);
+			ck_assert_str_eq(out.task, TASK);
+		}
+		free(s);
+	}
+	ck_assert_str_eq(proto_type_name(REQ_FACTS), "FACTS");
+	ck_assert_str_eq(proto_type_name(99), "UNKNOWN");
+}
+END_TEST
+
+START_TEST(req_encode_refusals)
+{
+	struct proto_req r = { .type = REQ_PING, .id = 1 };
+	size_t len;
+
+	strcpy(r.task, "bad id;rm");
+	ck_assert_ptr_null(proto_req_encode(&r, &len));
+	strcpy(r.task, "");
+	ck_assert_ptr_null(proto_req_encode(&r, &len));
+	strcpy(r.task, TASK);
+	r.type = ANS_REPLY;
+	ck_assert_ptr_null(proto_req_encode(&r, &len));
+	r.type = 8;
+	ck_assert_ptr_null(proto_req_encode(&r, &len));
+}
+END_TEST
+
+START_TEST(req_refused_types)
+{
+	refused(8, "{\"id\":1}", "unknown message type");
+	refused(0, "{\"id\":1}", "unknown message type");
+	refused(254, "{\"id\":1}", "unknown message type");
+	/* An answer can never pass for a request. */
+	refused(ANS_REPLY, "{\"id\":1,\"data\":{}}", "answer type");
+	refused(ANS_PROGRESS, "{\"id\":1,\"percent\":1,\"pkg\":\"\",\"text\":\"\"}", "answer type");
+	refused(255, "{\"id\":1}", NULL);
+}
+END_TEST
+
+START_TEST(req_refused_shapes)
+{
+	refused(REQ_HELLO, "", "not a JSON object");
+	refused(REQ_HELLO, "{\"id\":1", "not a JSON object");
+	refused(REQ_HELLO, "[1]", "not a JSON object");
+	refused(REQ_HELLO, "1", "not a JSON object");
+	refused(REQ_HELLO, "null", "not a JSON object");
+	refused(REQ_HELLO, "{\"id\":1} {\"id\":2}", NULL);   /* trailing garbage */
+	refused(REQ_HELLO, "{\"id\":1}x", NULL);
+	refused(REQ_HELLO, "{\"id\":1,\"id\":2}", NULL);     /* duplicate keys */
+	refused(REQ_HELLO, "{\"id\":1,\"job\":\"\"}", "unexpected field 'job'");
+	refused(REQ_HELLO, "{}", "'id' is missing");
+	refused(REQ_PING, "{\"id\":1,\"job\":\"\",\"task\":\"" TASK "\",\"cmd\":\"rm -rf /\"}",
+		"unexpected field 'cmd'");
+	refused(REQ_PING, "{\"id\":1,\"job\":\"\"}", "'task' is missing");
+	refused(REQ_FACTS, "{\"id\":1,\"task\":\"" TASK "\"}", "'job' is missing");
+}
+END_TEST
+
+START_TEST(req_refused_values)
+{
+	static const char *const ids[] = { "\"1\"", "-1", "4294967296", "1.0", "1e3", "true", "null",
+					   "99999999999999999999" };
+	char buf[256];
+
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		snprintf(buf, sizeof(buf), "{\"id\":%s}", ids[i]);
+		refused(REQ_HELLO, buf, NULL);
+	}
+	refused(REQ_PING, "{\"id\":1,\"job\":5,\"task\":\"" TASK "\"}", "'job' is invalid");
+	refused(REQ_PING, "{\"id\":1,\"job\":null,\"task\":\"" TASK "\"}", "'job' is invalid");
+	refused(REQ_PING, "{\"id\":1,\"job\":\"\",\"task\":\"\"}", "'task' is invalid");
+	refused(REQ_PING, "{\"id\":1,\"job\":\"\",\"task\":\"../../etc\"}", "'task' is invalid");
+	refused(REQ_PING, "{\"id\":1,\"job\":\"\",\"task\":\"a b\"}", "'task' is invalid");
+	refused(REQ_PING, "{\"id\":1,\"job\":\"\",\"task\":\"a\\u0000b\"}", NULL);
+	refused(REQ_PING, "{\"id\":1,\"job\":\"x\\ny\",\"task\":\"" TASK "\"}", "'job' is invalid");
+	refused(REQ_PING, "{\"id\":1,\"job\":\"\",\"task\":[\"" TASK "\"]}", "'task' is invalid");
+	/* 65 characters: one over TASK_ID_MAX. */
+	refused(REQ_FACTS, "{\"id\":1,\"job\":\"\",\"task\":\"" TASK TASK "x\"}", "'task' is invalid");
+}
+END_TEST
+
+/* The request id is read before the checks that fail, so priv can address
+ * its refusal to the right request. */
+START_TEST(req_id_kept_on_refusal)
+{
+	struct proto_req r;
+	char err[PROTO_ERR_MAX];
+
+	ck_assert_int_eq(req(REQ_PING, "{\"id\":77,\"job\":\"\",\"task\":\"bad task\"}", &r, err,
+			     sizeof(err)), -1);
+	ck_assert_uint_eq(r.id, 77);
+	ck_assert_int_eq(req(REQ_PING, "{\"id\":78,\"evil\":1}", &r, err, sizeof(err)), -1);
+	ck_assert_uint_eq(r.id, 78);
+	ck_assert_int_eq(req(REQ_PING, "{\"id\":-5}", &r, err, sizeof(err)), -1);
+	ck_assert_uint_eq(r.id, 0);
+}
+END_TEST
+
+START_TEST(ans_round_trip)
+{
+	struct proto_ans p = { .type = ANS_PROGRESS, .id = 9, .percent = 100 }, out;
+	struct proto_ans rep = { .type = ANS_REPLY, .id = 10 };
+	struct proto_ans ref = { .type = ANS_REFUSED, .id = 11 };
+	char err[PROTO_ERR_MAX], *s;
+	size_t len;
+
+	strcpy(p.pkg, "nginx");
+	strcpy(p.text, "Installing nginx");
+	s = proto_ans_encode(&p, &len);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(proto_ans_decode(ANS_PROGRESS, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
+	ck_assert_uint_eq(out.id, 9);
+	ck_assert_int_eq(out.percent, 100);
+	ck_assert_str_eq(out.pkg, "nginx");
+	ck_assert_str_eq(out.text, "Installing nginx");
+	free(s);
+
+	rep.data = json_pack("{s:s, s:[i]}", "host", "web01", "n", 1);
+	s = proto_ans_encode(&rep, &len);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(proto_ans_decode(ANS_REPLY, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
+	ck_assert_uint_eq(out.id, 10);
+	ck_assert(json_equal(out.data, rep.data));
+	proto_ans_free(&out);
+	ck_assert_ptr_null(out.data);
+	proto_ans_free(&rep);
+	free(s);
+
+	strcpy(ref.text, "operation not permitted");
+	s = proto_ans_encode(&ref, &len);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(proto_ans_decode(ANS_REFUSED, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
+	ck_assert_str_eq(out.text, "operation not permitted");
+	free(s);
+
+	/* What the decoder would refuse is not encoded either. */
+	p.percent = 101;
+	ck_assert_ptr_null(proto_ans_encode(&p, &len));
+	p.percent = -1;
+	ck_assert_ptr_null(proto_ans_encode(&p, &len));
+	ck_assert_ptr_null(proto_ans_encode(&rep, &len));   /* REPLY without data */
+}
+END_TEST
+
+static void ans_refused(uint8_t type, const char *json)
+{
+	struct proto_ans a;
+	char err[PROTO_ERR_MAX];
+
+	ck_assert_msg(proto_ans_decode(type, (const uint8_t *)json, strlen(json), &a, err, sizeof(err)) == -1,
+		      "accepted answer %s", json);
+	ck_assert(err[0] != '\0');
+	ck_assert_ptr_null(a.data);
+}
+
+START_TEST(ans_refusals)
+{
+	char big[700];
+
+	ans_refused(REQ_PING, "{\"id\":1,\"job\":\"\",\"task\":\"" TASK "\"}");   /* request as answer */
+	ans_refused(9, "{\"id\":1}");
+	ans_refused(ANS_PROGRESS, "{\"id\":1,\"percent\":101,\"pkg\":\"\",\"text\":\"\"}");
+	ans_refused(ANS_PROGRESS, "{\"id\":1,\"percent\":\"5\",\"pkg\":\"\",\"text\":\"\"}");
+	ans_refused(ANS_PROGRESS, "{\"id\":1,\"percent\":5,\"pkg\":\"\"}");
+	ans_refused(ANS_REPLY, "{\"id\":1,\"data\":[]}");
+	ans_refused(ANS_REPLY, "{\"id\":1,\"data\":{},\"more\":1}");
+	ans_refused(ANS_REFUSED, "{\"id\":1,\"error\":null}");
+	/* An error of 512 characters is one too many. */
+	memset(big, 0, sizeof(big));
+	strcpy(big, "{\"id\":1,\"error\":\"");
+	memset(big + strlen(big), 'e', PROTO_ERR_MAX);
+	strcat(big, "\"}");
+	ans_refused(ANS_REFUSED, big);
+	/* And a pkg of 128. */
+	memset(big, 0, sizeof(big));
+	strcpy(big, "{\"id\":1,\"percent\":1,\"text\":\"\",\"pkg\":\"");
+	memset(big + strlen(big), 'p', 128);
+	strcat(big, "\"}");
+	ans_refused(ANS_PROGRESS, big);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("proto");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, req_round_trip);
+	tcase_add_test(tc, req_encode_refusals);
+	tcase_add_test(tc, req_refused_types);
+	tcase_add_test(tc, req_refused_shapes);
+	tcase_add_test(tc, req_refused_values);
+	tcase_add_test(tc, req_id_kept_on_refusal);
+	tcase_add_test(tc, ans_round_trip);
+	tcase_add_test(tc, ans_refusals);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
