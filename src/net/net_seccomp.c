@@ -59,6 +59,7 @@ static const struct net_rule net_rules[] = {
 	ALLOW("getsockname"), ALLOW("getpeername"),
 	ALLOW("sendto"), ALLOW("recvfrom"), ALLOW("sendmsg"), ALLOW("recvmsg"),
 	ALLOW("poll"), ALLOW("ppoll"),  /* hiredis waits with poll; net's loop with ppoll */
+	ALLOW("select"), ALLOW("pselect6"),   /* the same waits, should a library use select */
 
 	/* Memory: malloc and free; never executable. */
 	ALLOW("brk"), ALLOW("munmap"), ALLOW("mremap"), ALLOW("madvise"),

@@ -229,7 +229,8 @@ static int priv_receive(struct priv_ctx *p, uint8_t *buf, size_t cap, short reve
 		return -1;
 	}
 	if (rc == FRAME_EOF) {
-		if (stopping) {
+		if (stopping || p->net_pid <= 0) {
+			/* net finished after SIGTERM, or the test peer closed its end. */
 			info_f("net has finished; stopping");
 			return 0;
 		}
@@ -240,7 +241,7 @@ static int priv_receive(struct priv_ctx *p, uint8_t *buf, size_t cap, short reve
 	 * (whatever errno says) cannot keep priv spinning. */
 	if (rc == FRAME_IO && ++*io_errors >= PRIV_MAX_IO_ERRORS) {
 		error_f("cannot read from net: %s; stopping", strerror(errno));
-		return stopping ? 0 : 1;
+		return stopping || p->net_pid <= 0 ? 0 : 1;
 	}
 	if (rc == FRAME_IO && (errno == EINTR || errno == EAGAIN))
 		return -1;

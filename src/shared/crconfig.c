@@ -12,13 +12,15 @@
 #include <string.h>
 #include <sys/socket.h>
 
+/* inih reports the line of the first entry whose handler failed, so the
+ * handlers keep only the first message and finish() adds file and line. */
 struct parse_ctx {
 	struct cr_config *c;
 	const char *file;
 	char *err;
 	size_t errlen;
 	int failed;
-	char msg[400];   /* the first error; inih reports its line */
+	char msg[400];
 };
 
 struct int_key {
@@ -27,20 +29,22 @@ struct int_key {
 	long min, max;
 };
 
+#define TEN_YEARS 315360000L
 #define OFF(f) offsetof(struct cr_config, f)
 static const struct int_key int_keys[] = {
 	{ "daemon", "heartbeat_interval", OFF(heartbeat_s), 1, 3600 },
-	{ "daemon", "visibility_timeout", OFF(visibility_timeout_s), 1, 604800 },
+	{ "daemon", "visibility_timeout", OFF(visibility_timeout_s), 1, TEN_YEARS },
 	{ "daemon", "restore_interval", OFF(restore_interval_s), 1, 3600 },
-	{ "daemon", "result_expires", OFF(result_expires_s), 60, 31536000 },
-	{ "cli", "timeout", OFF(timeout_s), 0, 86400 },
-	{ "cli", "task_expires", OFF(task_expires_s), 1, 31536000 },
-	{ "cli", "job_ttl", OFF(job_ttl_s), 60, 31536000 },
+	{ "daemon", "result_expires", OFF(result_expires_s), 60, TEN_YEARS },
+	{ "cli", "timeout", OFF(timeout_s), 0, TEN_YEARS },   /* 0: do not wait */
+	{ "cli", "task_expires", OFF(task_expires_s), 1, TEN_YEARS },
+	{ "cli", "job_ttl", OFF(job_ttl_s), 60, TEN_YEARS },
 };
 
 void config_defaults(struct cr_config *c)
 {
 	memset(c, 0, sizeof(*c));
+	copy_str(c->broker_url, sizeof(c->broker_url), BROKER_DEFAULT_URL);
 	copy_str(c->user, sizeof(c->user), "_celeryroot");
 	c->heartbeat_s = 5;
 	c->visibility_timeout_s = 3600;
@@ -51,13 +55,11 @@ void config_defaults(struct cr_config *c)
 	c->job_ttl_s = 30 * 86400;
 }
 
-static int fail(struct parse_ctx *p, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(struct parse_ctx *p, int line, const char *fmt, ...)
+static int fail(struct parse_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct parse_ctx *p, const char *fmt, ...)
 {
 	va_list ap;
 
-	(void)line;
 	if (p->failed)
 		return 0;
 	va_start(ap, fmt);
@@ -67,106 +69,144 @@ static int fail(struct parse_ctx *p, int line, const char *fmt, ...)
 	return 0;
 }
 
-static int parse_roles(struct parse_ctx *p, int line, const char *v)
+static int parse_roles(struct parse_ctx *p, const char *v)
 {
 	char buf[1024], *save = NULL;
 
 	if (!copy_str(buf, sizeof(buf), v))
-		return fail(p, line, "roles: list too long");
+		return fail(p, "roles: list longer than %zu characters", sizeof(buf) - 1);
 	p->c->nroles = 0;
 	for (char *tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
 		if (!valid_role(tok))
-			return fail(p, line, "invalid role '%s' in roles", tok);
+			return fail(p, "invalid role '%.80s' in roles: use [a-z0-9][a-z0-9_-]{0,62}, separated by commas or spaces", tok);
 		if (p->c->nroles >= REG_MAX_ROLES)
-			return fail(p, line, "too many roles (at most 16)");
+			return fail(p, "roles: at most %d roles", REG_MAX_ROLES);
 		copy_str(p->c->roles[p->c->nroles++], ROLE_MAX + 1, tok);
 	}
 	return 1;
 }
 
-static int set_int(struct parse_ctx *p, int line, const struct int_key *k, const char *v)
+/* Decimal digits only: strtol alone would also take " 5", "+5" and "-0". */
+static int set_int(struct parse_ctx *p, const struct int_key *k, const char *v)
 {
-	char *end;
-	long n;
+	char *end = NULL;
+	long n = 0;
 
 	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || end == v || *end != '\0' || n < k->min || n > k->max) {
-		char range[64];
-		snprintf(range, sizeof(range), "between %ld and %ld", k->min, k->max);
-		return fail(p, line, "%s must be a whole number of seconds %s", k->key, range);
-	}
+	if (v[0] >= '0' && v[0] <= '9')
+		n = strtol(v, &end, 10);
+	if (end == NULL || errno || *end != '\0' || n < k->min || n > k->max)
+		return fail(p, "%s = '%.40s': must be a whole number of seconds between %ld and %ld",
+			    k->key, v, k->min, k->max);
 	*(int *)((char *)p->c + k->off) = (int)n;
 	return 1;
 }
 
-static int set_str(struct parse_ctx *p, int line, const char *key, char *dst, size_t len, const char *v)
+static int set_str(struct parse_ctx *p, const char *key, char *dst, size_t len, const char *v)
 {
 	if (!copy_str(dst, len, v))
-		return fail(p, line, "%s is too long", key);
+		return fail(p, "%s is longer than %zu characters", key, len - 1);
 	return 1;
 }
 
-static int on_broker(struct parse_ctx *p, int line, const char *k, const char *v)
+static int on_broker(struct parse_ctx *p, const char *k, const char *v)
 {
-	if (!strcmp(k, "url"))
-		return set_str(p, line, k, p->c->broker_url, sizeof(p->c->broker_url), v);
+	if (!strcmp(k, "url")) {
+		/* Checked here too, so that a bad URL is reported with its line. */
+		struct broker_addr b;
+		char why[256];
+		if (broker_parse_url(v, &b, why, sizeof(why)) < 0)
+			return fail(p, "url: %s", why);
+		return set_str(p, k, p->c->broker_url, sizeof(p->c->broker_url), v);
+	}
 	if (!strcmp(k, "username"))
-		return set_str(p, line, k, p->c->broker_user, sizeof(p->c->broker_user), v);
+		return set_str(p, k, p->c->broker_user, sizeof(p->c->broker_user), v);
 	if (!strcmp(k, "password"))
-		return set_str(p, line, k, p->c->broker_password, sizeof(p->c->broker_password), v);
-	return fail(p, line, "unknown key '%s' in [broker] (url, username, password)", k);
+		return set_str(p, k, p->c->broker_password, sizeof(p->c->broker_password), v);
+	return fail(p, "unknown key '%.64s' in [broker] (allowed: url, username, password)", k);
 }
 
-static int on_daemon(struct parse_ctx *p, int line, const char *k, const char *v)
+/* A POSIX portable user name: it ends up in getpwnam(). */
+static int valid_user(const char *s)
+{
+	size_t n = strnlen(s, 33);
+
+	if (n == 0 || n > 32 || s[0] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+		      s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static int on_daemon(struct parse_ctx *p, const char *k, const char *v)
 {
 	if (!strcmp(k, "hostname")) {
 		if (!valid_hostname(v))
-			return fail(p, line, "invalid hostname '%s'", v);
-		return set_str(p, line, k, p->c->hostname, sizeof(p->c->hostname), v);
+			return fail(p, "invalid hostname '%.80s': use lower-case letters, digits, '-' and '.'", v);
+		return set_str(p, k, p->c->hostname, sizeof(p->c->hostname), v);
 	}
 	if (!strcmp(k, "roles"))
-		return parse_roles(p, line, v);
-	if (!strcmp(k, "user"))
-		return set_str(p, line, k, p->c->user, sizeof(p->c->user), v);
+		return parse_roles(p, v);
+	if (!strcmp(k, "user")) {
+		if (!valid_user(v))
+			return fail(p, "invalid user '%.40s': use lower-case letters, digits, '_' and '-'", v);
+		return set_str(p, k, p->c->user, sizeof(p->c->user), v);
+	}
 	if (!strcmp(k, "sandbox")) {
 		if (v[0] != '/')
-			return fail(p, line, "sandbox must be an absolute path, got '%s'", v);
-		return set_str(p, line, k, p->c->sandbox, sizeof(p->c->sandbox), v);
+			return fail(p, "sandbox must be an absolute path, got '%.80s'", v);
+		return set_str(p, k, p->c->sandbox, sizeof(p->c->sandbox), v);
 	}
-	return fail(p, line, "unknown key '%s' in [daemon]", k);
+	return fail(p, "unknown key '%.64s' in [daemon] (allowed: hostname, roles, user, sandbox, "
+		    "heartbeat_interval, visibility_timeout, restore_interval, result_expires)", k);
 }
 
 static int on_entry(void *user, const char *section, const char *key, const char *value)
 {
 	struct parse_ctx *p = user;
-	const int line = 0;
 
 	if (p->failed)
 		return 0;
 	for (const char *c = value; *c; c++)
-		if ((unsigned char)*c < 0x20)
-			return fail(p, line, "control character in the value of '%s'", key);
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
+			return fail(p, "control character in the value of '%.64s'", key);
 	for (size_t i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++)
 		if (!strcmp(section, int_keys[i].section) && !strcmp(key, int_keys[i].key))
-			return set_int(p, line, &int_keys[i], value);
+			return set_int(p, &int_keys[i], value);
 	if (!strcmp(section, "broker"))
-		return on_broker(p, line, key, value);
+		return on_broker(p, key, value);
 	if (!strcmp(section, "daemon"))
-		return on_daemon(p, line, key, value);
+		return on_daemon(p, key, value);
 	if (!strcmp(section, "cli"))
-		return fail(p, line, "unknown key '%s' in [cli] (timeout, task_expires, job_ttl)", key);
-	return fail(p, line, "unknown section [%s] (broker, daemon, cli)", section);
+		return fail(p, "unknown key '%.64s' in [cli] (allowed: timeout, task_expires, job_ttl)", key);
+	if (section[0] == '\0')
+		return fail(p, "key '%.64s' outside any section: put it under [broker], [daemon] or [cli]", key);
+	return fail(p, "unknown section [%.64s] (allowed: broker, daemon, cli)", section);
 }
 
-static int finish(struct parse_ctx *p, int rc)
+static int accept_all(void *user, const char *section, const char *key, const char *value)
 {
-	if (p->failed) {
-		snprintf(p->err, p->errlen, "%s:%d: %s", p->file, rc, p->msg);
+	(void)user, (void)section, (void)key, (void)value;
+	return 1;
+}
+
+/* inih returns only the line of the first error, be it a syntax error or a
+ * refusal by our handler; syntax_line (from a pass that accepts every entry)
+ * tells the two apart, so the message matches the line. */
+static int finish(struct parse_ctx *p, int syntax_line, int rc)
+{
+	if (rc < 0) {
+		snprintf(p->err, p->errlen, "%s: cannot parse (out of memory)", p->file);
 		return -1;
 	}
-	if (rc != 0) {
+	if (syntax_line > 0 && syntax_line == rc) {
 		snprintf(p->err, p->errlen, "%s:%d: syntax error (expected [section] or key = value)", p->file, rc);
+		return -1;
+	}
+	if (p->failed) {
+		snprintf(p->err, p->errlen, "%s:%d: %s", p->file, rc, p->msg);
 		return -1;
 	}
 	return 0;
@@ -175,14 +215,16 @@ static int finish(struct parse_ctx *p, int rc)
 int config_parse_string(struct cr_config *c, const char *text, char *err, size_t errlen)
 {
 	struct parse_ctx p = { .c = c, .file = "config", .err = err, .errlen = errlen };
-	return finish(&p, ini_parse_string(text, on_entry, &p));
+	int syntax = ini_parse_string(text, accept_all, NULL);
+
+	return finish(&p, syntax, ini_parse_string(text, on_entry, &p));
 }
 
 int config_load(struct cr_config *c, const char *path, int must_exist, char *err, size_t errlen)
 {
 	struct parse_ctx p = { .c = c, .file = path, .err = err, .errlen = errlen };
 	FILE *f = fopen(path, "re");
-	int rc;
+	int syntax, rc;
 
 	if (f == NULL) {
 		if (errno == ENOENT && !must_exist)
@@ -190,9 +232,11 @@ int config_load(struct cr_config *c, const char *path, int must_exist, char *err
 		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
 		return -1;
 	}
+	syntax = ini_parse_file(f, accept_all, NULL);
+	rewind(f);
 	rc = ini_parse_file(f, on_entry, &p);
 	fclose(f);
-	return finish(&p, rc);
+	return finish(&p, syntax, rc);
 }
 
 /* ---- broker URL ------------------------------------------------------- */
@@ -227,6 +271,19 @@ static int parse_userinfo(const char *ui, size_t len, struct broker_addr *b, cha
 	return 0;
 }
 
+/* A name or IPv4 address, or inside [] an IPv6 address (with an optional
+ * %zone): nothing that could smuggle another URL part into getaddrinfo. */
+static int host_chars_ok(const char *h, size_t len, int ipv6)
+{
+	for (size_t i = 0; i < len; i++) {
+		char c = h[i];
+		int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (!alnum && c != '.' && c != '-' && c != '_' && !(ipv6 && (c == ':' || c == '%')))
+			return 0;
+	}
+	return 1;
+}
+
 static int parse_number(const char *s, size_t len, long min, long max, long *out)
 {
 	char buf[16], *end;
@@ -235,6 +292,8 @@ static int parse_number(const char *s, size_t len, long min, long max, long *out
 		return -1;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
+	if (buf[0] < '0' || buf[0] > '9')   /* no sign, no blanks */
+		return -1;
 	*out = strtol(buf, &end, 10);
 	return (*end != '\0' || *out < min || *out > max) ? -1 : 0;
 }
@@ -242,9 +301,10 @@ static int parse_number(const char *s, size_t len, long min, long max, long *out
 static int parse_hostport(const char *hp, size_t len, struct broker_addr *b, char *err, size_t errlen)
 {
 	const char *port = NULL, *hend = hp + len, *all_end = hp + len;
+	int bracketed = len > 0 && hp[0] == '[';
 	long v;
 
-	if (len > 0 && hp[0] == '[') {
+	if (bracketed) {
 		const char *close = memchr(hp, ']', len);
 		if (close == NULL)
 			goto bad;
@@ -258,7 +318,7 @@ static int parse_hostport(const char *hp, size_t len, struct broker_addr *b, cha
 		if (port)
 			hend = port++;
 	}
-	if (hend <= hp || (size_t)(hend - hp) >= sizeof(b->host))
+	if (hend <= hp || (size_t)(hend - hp) >= sizeof(b->host) || !host_chars_ok(hp, (size_t)(hend - hp), bracketed))
 		goto bad;
 	memcpy(b->host, hp, (size_t)(hend - hp));
 	b->host[hend - hp] = '\0';
@@ -271,7 +331,7 @@ static int parse_hostport(const char *hp, size_t len, struct broker_addr *b, cha
 		b->port = (int)v;
 	return 0;
 bad:
-	snprintf(err, errlen, "broker URL: bad host (use redis://host:port/db)");
+	snprintf(err, errlen, "broker URL: bad host (use redis://host:port/db, or [ipv6]:port)");
 	return -1;
 }
 
@@ -287,8 +347,11 @@ int broker_parse_url(const char *url, struct broker_addr *b, char *err, size_t e
 	}
 	if (strncmp(url, "redis://", 8) != 0) {
 		const char *colon = strstr(url, "://");
-		snprintf(err, errlen, "unsupported broker URL scheme '%.*s': celeryroot speaks Redis only (redis://host:port/db)",
-			 colon ? (int)(colon - url) : (int)strlen(url), url);
+		if (colon == NULL)
+			snprintf(err, errlen, "broker URL '%.80s' has no scheme: use redis://host:port/db", url);
+		else
+			snprintf(err, errlen, "unsupported broker URL scheme '%.*s': celeryroot speaks Redis only (redis://host:port/db)",
+				 (int)(colon - url < 20 ? colon - url : 20), url);
 		return -1;
 	}
 	rest = url + 8;

@@ -72,7 +72,7 @@ static int check_kind(json_t *v, enum kind k)
 	case K_STR255:
 		return s != NULL && len <= 255 && strlen(s) == len;
 	case K_ERR:
-		return s != NULL && strlen(s) == len;
+		return s != NULL && len < PROTO_ERR_MAX && strlen(s) == len;
 	case K_OBJECT:
 		return json_is_object(v);
 	}
@@ -87,6 +87,30 @@ static int field_known(const struct schema *sc, const char *key)
 	return 0;
 }
 
+/* Exactly the schema's keys, each of the right kind: unknown keys are refused
+ * first so that a hostile peer learns nothing from which check failed. */
+static int check_schema(const struct schema *sc, json_t *o, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(o, key, v) {
+		if (!field_known(sc, key)) {
+			snprintf(err, errlen, "%s has an unexpected field '%.64s'", sc->name, key);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < sc->nfields; i++) {
+		v = json_object_get(o, sc->fields[i].key);
+		if (v == NULL || !check_kind(v, sc->fields[i].kind)) {
+			snprintf(err, errlen, "%s field '%s' is %s", sc->name, sc->fields[i].key,
+				 v ? "invalid" : "missing");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Parses and checks the payload against the type's schema; sets *id early. */
 static json_t *decode(uint8_t type, const uint8_t *payload, size_t len, uint32_t *id, char *err,
 		      size_t errlen)
@@ -94,7 +118,6 @@ static json_t *decode(uint8_t type, const uint8_t *payload, size_t len, uint32_t
 	const struct schema *sc = schema_for(type);
 	json_error_t je;
 	json_t *o, *v;
-	const char *key;
 
 	if (sc == NULL) {
 		snprintf(err, errlen, "unknown message type %u", type);
@@ -110,29 +133,31 @@ static json_t *decode(uint8_t type, const uint8_t *payload, size_t len, uint32_t
 	v = json_object_get(o, "id");
 	if (check_kind(v, K_ID))
 		*id = (uint32_t)json_integer_value(v);
-	json_object_foreach(o, key, v) {
-		if (!field_known(sc, key)) {
-			snprintf(err, errlen, "%s has an unexpected field '%.64s'", sc->name, key);
-			json_decref(o);
-			return NULL;
-		}
-	}
-	for (size_t i = 0; i < sc->nfields; i++) {
-		v = json_object_get(o, sc->fields[i].key);
-		if (v == NULL || !check_kind(v, sc->fields[i].kind)) {
-			snprintf(err, errlen, "%s field '%s' is %s", sc->name, sc->fields[i].key,
-				 v ? "invalid" : "missing");
-			json_decref(o);
-			return NULL;
-		}
+	if (check_schema(sc, o, err, errlen) < 0) {
+		json_decref(o);
+		return NULL;
 	}
 	return o;
+}
+
+/* Dumps o if it passes the same schema the peer will apply: we never send
+ * what we would refuse to receive. */
+static char *encode(uint8_t type, json_t *o, size_t *len)
+{
+	char err[PROTO_ERR_MAX];
+	char *s = NULL;
+
+	if (o != NULL && check_schema(schema_for(type), o, err, sizeof(err)) == 0)
+		s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (s)
+		*len = strlen(s);
+	return s;
 }
 
 char *proto_req_encode(const struct proto_req *r, size_t *len)
 {
 	json_t *o;
-	char *s;
 
 	if (schema_for(r->type) == NULL || (r->type & 1))
 		return NULL;
@@ -140,11 +165,7 @@ char *proto_req_encode(const struct proto_req *r, size_t *len)
 		o = json_pack("{s:I}", "id", (json_int_t)r->id);
 	else
 		o = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)r->id, "job", r->job, "task", r->task);
-	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	if (s)
-		*len = strlen(s);
-	return s;
+	return encode(r->type, o, len);
 }
 
 int proto_req_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_req *r,
@@ -172,7 +193,6 @@ int proto_req_decode(uint8_t type, const uint8_t *payload, size_t len, struct pr
 char *proto_ans_encode(const struct proto_ans *a, size_t *len)
 {
 	json_t *o = NULL;
-	char *s;
 
 	if (a->type == ANS_PROGRESS)
 		o = json_pack("{s:I, s:i, s:s, s:s}", "id", (json_int_t)a->id, "percent", a->percent,
@@ -181,11 +201,7 @@ char *proto_ans_encode(const struct proto_ans *a, size_t *len)
 		o = json_pack("{s:I, s:O}", "id", (json_int_t)a->id, "data", a->data);
 	else if (a->type == ANS_REFUSED)
 		o = json_pack("{s:I, s:s}", "id", (json_int_t)a->id, "error", a->text);
-	s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	if (s)
-		*len = strlen(s);
-	return s;
+	return encode(a->type, o, len);
 }
 
 int proto_ans_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_ans *a,

@@ -2,6 +2,7 @@
 #include "registry.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,13 +26,24 @@ char *registry_encode(const struct host_rec *h)
 	return s;
 }
 
+/* Anyone who can write to Redis can write a registry record, and the CLI
+ * prints these strings on a terminal: printable ASCII only, no escapes. */
+static int printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return 0;
+	return 1;
+}
+
 static int get_str(json_t *o, const char *key, char *dst, size_t len, char *err, size_t errlen)
 {
 	json_t *v = json_object_get(o, key);
 
 	if (!json_is_string(v) || json_string_length(v) != strlen(json_string_value(v)) ||
-	    !copy_str(dst, len, json_string_value(v))) {
-		snprintf(err, errlen, "registry record: '%s' is missing, not a string or too long", key);
+	    !printable(json_string_value(v)) || !copy_str(dst, len, json_string_value(v))) {
+		snprintf(err, errlen, "registry record: '%s' is missing, not a printable string or longer than %zu",
+			 key, len - 1);
 		return -1;
 	}
 	return 0;
@@ -48,7 +60,7 @@ static int get_roles(json_t *o, struct host_rec *h, char *err, size_t errlen)
 	}
 	json_array_foreach(roles, i, r) {
 		if (!valid_role(json_string_value(r))) {
-			snprintf(err, errlen, "registry record: invalid role");
+			snprintf(err, errlen, "registry record: role #%zu is not a valid role name", i);
 			return -1;
 		}
 		copy_str(h->roles[i], sizeof(h->roles[i]), json_string_value(r));
@@ -57,6 +69,7 @@ static int get_roles(json_t *o, struct host_rec *h, char *err, size_t errlen)
 	return 0;
 }
 
+/* Unknown keys are tolerated so that a newer daemon's record still reads. */
 int registry_decode(const char *json, size_t len, struct host_rec *h, char *err, size_t errlen)
 {
 	json_t *o, *hb, *pid, *st, *ls;
@@ -88,8 +101,13 @@ int registry_decode(const char *json, size_t len, struct host_rec *h, char *err,
 		snprintf(err, errlen, "registry record: invalid hostname");
 		goto out;
 	}
+	if (strcmp(h->state, "running") != 0 && strcmp(h->state, "stopped") != 0) {
+		snprintf(err, errlen, "registry record: state must be running or stopped");
+		goto out;
+	}
 	if (!json_is_integer(hb) || json_integer_value(hb) < 1 || json_integer_value(hb) > 86400 ||
-	    !json_is_integer(pid) || !json_is_number(st) || !json_is_number(ls)) {
+	    !json_is_integer(pid) || json_integer_value(pid) < 0 || json_integer_value(pid) > INT_MAX ||
+	    !json_is_number(st) || !json_is_number(ls)) {
 		snprintf(err, errlen, "registry record: bad numeric field");
 		goto out;
 	}

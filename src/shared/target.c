@@ -31,6 +31,10 @@ int target_add(struct target_spec *t, const char *kind, const char *value, char 
 {
 	int rc;
 
+	if (kind == NULL) {
+		snprintf(err, errlen, "target kind missing");
+		return -1;
+	}
 	if (strcmp(kind, "all") == 0) {
 		t->all = 1;
 		return 0;
@@ -48,7 +52,7 @@ int target_add(struct target_spec *t, const char *kind, const char *value, char 
 		}
 		rc = kind[0] == 'r' ? add_role(t->roles, &t->nroles, value) : add_role(t->oneof, &t->noneof, value);
 	} else {
-		snprintf(err, errlen, "unknown target kind '%s'", kind);
+		snprintf(err, errlen, "unknown target kind '%.20s' (all, role, host, one-of)", kind);
 		return -1;
 	}
 	if (rc < 0)

@@ -148,6 +148,11 @@ START_TEST(socket_hostile)
 	raw[4] = 4;
 	ck_assert_int_eq(send(sv[0], raw, rawlen, 0), (ssize_t)rawlen);
 	ck_assert_int_eq(frame_recv(sv[1], buf, BUFCAP, &type, &payload, &len), FRAME_OVERSIZED);
+	/* Bigger than the caller's buffer, however honest: MSG_TRUNC, not a
+	 * misleading "truncated" from whatever part fitted. */
+	put_len(raw, 96);
+	ck_assert_int_eq(send(sv[0], raw, 100, 0), 100);
+	ck_assert_int_eq(frame_recv(sv[1], buf, 64, &type, &payload, &len), FRAME_OVERSIZED);
 	/* A small packet with a lying length field. */
 	put_len(raw, 0x7fffffff);
 	ck_assert_int_eq(send(sv[0], raw, 16, 0), 16);
