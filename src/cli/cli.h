@@ -12,7 +12,7 @@
 
 #define JOB_PREFIX "celeryroot:job:"
 #define JOBS_INDEX "celeryroot:jobs"
-#define META_PREFIX "celery-task-meta-"
+#define META_PREFIX CELERY_META_PREFIX
 
 /* Options common to the commands that talk to the broker. */
 struct cli_opts {

@@ -8,19 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <uuid/uuid.h>
 
 #include "rconn.h"
 #include "timeutil.h"
 
 #define REGISTRY_MAX_HOSTS 10000
-
-static void new_uuid(char out[TASK_ID_MAX + 1])
-{
-	uuid_t u;
-	uuid_generate_random(u);
-	uuid_unparse_lower(u, out);
-}
 
 static int registry_members(redisContext *c, redisReply **members)
 {
@@ -156,7 +148,7 @@ int cli_submit(struct cli_opts *o, redisContext *c, struct job *job, json_t *arg
 	char *jobjson;
 	int rc = 0;
 
-	new_uuid(job->id);
+	celery_new_id(job->id);
 	job->created = now_wall();
 	expires = job->created + o->cfg.task_expires_s;
 	job->n = nd;
@@ -170,7 +162,7 @@ int cli_submit(struct cli_opts *o, redisContext *c, struct job *job, json_t *arg
 		copy_str(t->host, sizeof(t->host), d[i].host);
 		copy_str(t->queue, sizeof(t->queue), d[i].queue);
 		t->online = d[i].online;
-		new_uuid(t->task_id);
+		celery_new_id(t->task_id);
 		struct celery_out out = { .task = job->task, .id = t->task_id, .group = job->id,
 					  .queue = t->queue, .origin = origin, .expires = expires,
 					  .args = args, .kwargs = kwargs };

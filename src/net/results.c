@@ -12,7 +12,7 @@
 #include "log.h"
 #include "rconn.h"
 
-#define META_PREFIX "celery-task-meta-"
+#define META_PREFIX CELERY_META_PREFIX
 
 static int results_send(struct net_state *st, const char *key, const char *meta)
 {

@@ -203,13 +203,19 @@ void celery_msg_free(struct celery_msg *m)
 	memset(m, 0, sizeof(*m));
 }
 
-static json_t *fresh_uuid(void)
+void celery_new_id(char out[TASK_ID_MAX + 1])
 {
 	uuid_t u;
-	char s[37];
 
 	uuid_generate_random(u);
-	uuid_unparse_lower(u, s);
+	uuid_unparse_lower(u, out);
+}
+
+static json_t *fresh_uuid(void)
+{
+	char s[TASK_ID_MAX + 1];
+
+	celery_new_id(s);
 	return json_string(s);
 }
 

@@ -11,6 +11,12 @@
 #define CELERY_ENVELOPE_MAX (1024 * 1024)
 #define CELERY_QUEUE_MAX 300
 
+/* Where Celery's Redis backend keeps a task's result, and its channel. */
+#define CELERY_META_PREFIX "celery-task-meta-"
+
+/* A fresh random task/job id (lower-case uuid4). */
+void celery_new_id(char out[TASK_ID_MAX + 1]);
+
 /* kombu's priority sub-lists: Q, Q\x06\x163, Q\x06\x166, Q\x06\x169. */
 #define CELERY_PRIORITY_STEPS 4
 extern const char *const celery_priority_suffix[CELERY_PRIORITY_STEPS];
