@@ -312,14 +312,20 @@ static int demo_setup(struct demo *d, const char *server, const char *cli, const
 	       DEMO_HOSTS, d->dir);
 	fflush(stdout);
 	if (start_redis(d, server) < 0) {
+		if (demo_interrupted)
+			return -1;
 		cli_err("could not start redis-server (see %s/redis.log)", d->dir);
 		return -1;
 	}
 	snprintf(repo, sizeof(repo), "%s/repo", d->dir);
+	if (demo_interrupted)
+		return -1;
 	if (demo_build_repo(repo) < 0) {
 		cli_err("could not build the demo repository (dpkg-deb and dpkg-scanpackages from dpkg-dev are needed)");
 		return -1;
 	}
+	if (demo_interrupted)
+		return -1;
 	if (make_hosts(d, cli) < 0 || start_pairs(d, daemon) < 0) {
 		cli_err("could not create the sandbox hosts or start their pairs");
 		return -1;

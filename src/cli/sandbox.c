@@ -157,12 +157,20 @@ static int sandbox_create(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *dir = argv[optind];
-	if (dir[0] != '/' || strcmp(dir, "/") == 0 || strlen(dir) > PATH_MAX - 128) {
+	char resolved[PATH_MAX];
+	/* "//", "/.", "/tmp/.." are / too. */
+	int is_root = strcmp(dir, "/") == 0 ||
+		      (realpath(dir, resolved) != NULL && strcmp(resolved, "/") == 0);
+	if (dir[0] != '/' || is_root || strlen(dir) > PATH_MAX - 128) {
 		cli_err("sandbox DIR must be an absolute path other than /, got '%s'", dir);
 		return EXIT_USAGE;
 	}
 	if (geteuid() != 0) {
 		cli_err("sandbox create must run as root (dpkg works on a root-owned sandbox); try: sudo celeryroot sandbox create %s", dir);
+		return EXIT_USAGE;
+	}
+	if (access(os_release, R_OK) != 0) {
+		cli_err("cannot read --os-release %s: %s", os_release, strerror(errno));
 		return EXIT_USAGE;
 	}
 	if ((state = check_target(dir)) < 0) {

@@ -71,6 +71,8 @@ class Sandbox(unittest.TestCase):
     def test_refusals(self):
         for args, message in (
             (["/"], "absolute path other than /"),
+            (["/tmp/.."], "absolute path other than /"),
+            ([self.root, "--os-release", "/nonexistent/os-release"], "cannot read --os-release"),
             (["relative/dir"], "absolute path"),
             ([self.root, "--source", "deb file:/x ./\ndeb http://evil/ ./"], "invalid --source"),
             ([self.root, "--source", "rm -rf /"], "invalid --source"),
