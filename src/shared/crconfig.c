@@ -235,6 +235,14 @@ int config_load(struct cr_config *c, const char *path, int must_exist, char *err
 	syntax = ini_parse_file(f, accept_all, NULL);
 	rewind(f);
 	rc = ini_parse_file(f, on_entry, &p);
+	/* inih treats a read error as the end of the file: a directory or an
+	 * unreadable device would otherwise pass as an empty configuration. */
+	if (ferror(f)) {
+		int e = errno;
+		fclose(f);
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
+		return -1;
+	}
 	fclose(f);
 	return finish(&p, syntax, rc);
 }
@@ -378,7 +386,12 @@ static void mask_url(const char *url, const struct broker_addr *b, char *out, si
 		copy_str(out, len, url);
 		return;
 	}
-	snprintf(out, len, "redis://%s:***@%s:%d/%d", b->user, b->host, b->port, b->db);
+	/* An IPv6 address needs its brackets back, or the port would read as
+	 * part of it. */
+	if (strchr(b->host, ':'))
+		snprintf(out, len, "redis://%s:***@[%s]:%d/%d", b->user, b->host, b->port, b->db);
+	else
+		snprintf(out, len, "redis://%s:***@%s:%d/%d", b->user, b->host, b->port, b->db);
 }
 
 int broker_from(const char *explicit_url, const struct cr_config *c, struct broker_addr *b,

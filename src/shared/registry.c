@@ -15,8 +15,14 @@ char *registry_encode(const struct host_rec *h)
 		json_decref(roles);
 		return NULL;
 	}
-	for (int i = 0; i < h->nroles; i++)
+	/* We never publish what registry_decode() would refuse to read back. */
+	for (int i = 0; i < h->nroles; i++) {
+		if (!valid_role(h->roles[i])) {
+			json_decref(roles);
+			return NULL;
+		}
 		json_array_append_new(roles, json_string(h->roles[i]));
+	}
 	o = json_pack("{s:s, s:o, s:s, s:s, s:s, s:s, s:f, s:f, s:i, s:I}", "hostname", h->hostname,
 		      "roles", roles, "version", h->version, "os", h->os, "kernel", h->kernel, "state",
 		      h->state, "started", h->started, "last_seen", h->last_seen, "heartbeat_s",
@@ -59,7 +65,9 @@ static int get_roles(json_t *o, struct host_rec *h, char *err, size_t errlen)
 		return -1;
 	}
 	json_array_foreach(roles, i, r) {
-		if (!valid_role(json_string_value(r))) {
+		/* The length check catches "web\u0000x", which C would read as "web". */
+		if (!valid_role(json_string_value(r)) ||
+		    json_string_length(r) != strlen(json_string_value(r))) {
 			snprintf(err, errlen, "registry record: role #%zu is not a valid role name", i);
 			return -1;
 		}

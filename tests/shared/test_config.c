@@ -161,6 +161,13 @@ START_TEST(load_file)
 	ck_assert_int_eq(config_load(&c, path, 0, err, sizeof(err)), 0);
 	ck_assert_int_eq(config_load(&c, path, 1, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "cannot read"));
+	/* /dev/null is an empty configuration: the defaults stand. */
+	config_defaults(&c);
+	ck_assert_msg(config_load(&c, "/dev/null", 1, err, sizeof(err)) == 0, "refused: %s", err);
+	ck_assert_int_eq(c.heartbeat_s, 5);
+	ck_assert_str_eq(c.hostname, "");
+	/* A directory exists but is not a configuration. */
+	ck_assert_int_eq(config_load(&c, "/", 0, err, sizeof(err)), -1);
 }
 END_TEST
 
@@ -197,6 +204,7 @@ START_TEST(broker_urls)
 	url_ok("redis://lonepw@redis", "redis", 6379, 0, "", "lonepw");
 	url_ok("redis://u:p@ss@redis", "redis", 6379, 0, "u", "p@ss");
 	url_ok("redis://[::1]:7000/1", "::1", 7000, 1, "", "");
+	url_ok("redis://u:p@[::1]:6380/2", "::1", 6380, 2, "u", "p");
 	url_ok("redis://[fe80::1%eth0]", "fe80::1%eth0", 6379, 0, "", "");
 
 	url_bad("amqp://guest:guest@localhost//", "unsupported broker URL scheme 'amqp': celeryroot speaks Redis only");
@@ -267,6 +275,14 @@ START_TEST(broker_precedence)
 	ck_assert_str_eq(b.user, "");
 	ck_assert_ptr_null(strstr(url, "urlpw"));
 	ck_assert_ptr_nonnull(strstr(url, "***"));
+	ck_assert_str_eq(url, "redis://:***@h:6379/0");
+	/* An IPv6 broker keeps its brackets in the shown URL. */
+	ck_assert_int_eq(broker_from("redis://cr:pw@[::1]:6380/2", &c, &b, url, sizeof(url), err, sizeof(err)), 0);
+	ck_assert_str_eq(url, "redis://cr:***@[::1]:6380/2");
+	/* No password in the URL: shown as given. */
+	c.broker_password[0] = '\0';
+	ck_assert_int_eq(broker_from("redis://h:1/1", &c, &b, url, sizeof(url), err, sizeof(err)), 0);
+	ck_assert_str_eq(url, "redis://h:1/1");
 }
 END_TEST
 

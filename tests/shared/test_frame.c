@@ -81,7 +81,10 @@ START_TEST(decode_refusals)
 	ck_assert_int_eq(frame_decode(buf, 10, &type, &payload, &len), FRAME_OVERSIZED);
 	put_len(buf, 0xffffffffu);
 	ck_assert_int_eq(frame_decode(buf, 10, &type, &payload, &len), FRAME_OVERSIZED);
-	/* The largest legal length still decodes when the packet matches. */
+	/* The largest legal length field is not "oversized", only short here. */
+	put_len(buf, FRAME_MAX_PAYLOAD + 1);
+	ck_assert_int_eq(frame_decode(buf, 10, &type, &payload, &len), FRAME_TRUNCATED);
+	/* A matching length decodes. */
 	put_len(buf, 3);
 	ck_assert_int_eq(frame_decode(buf, 7, &type, &payload, &len), FRAME_OK);
 	ck_assert_uint_eq(len, 2);
