@@ -169,28 +169,56 @@ static int start_pairs(struct demo *d, const char *daemon)
 	return 0;
 }
 
-static void show_log_tail(const struct demo *d, int i)
+/* Has it exited?  Left unreaped (WNOWAIT), so its process group id stays
+ * ours until stop_pid has killed what is left in the group. */
+static int pair_exited(pid_t pid)
+{
+	siginfo_t si = { 0 };
+
+	return pid > 0 && waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	       si.si_pid == pid;
+}
+
+/* The end of a log, shown before cleanup removes it. */
+static void show_tail(const struct demo *d, const char *name)
 {
 	char log[128], buf[2048];
 	FILE *f;
 	size_t n;
 
-	snprintf(log, sizeof(log), "%s/%s.log", d->dir, demo_host[i]);
+	snprintf(log, sizeof(log), "%s/%s", d->dir, name);
 	if ((f = fopen(log, "re")) == NULL)
 		return;
-	fseek(f, -(long)sizeof(buf) + 1, SEEK_END);
+	if (fseek(f, -(long)sizeof(buf) + 1, SEEK_END) != 0)
+		rewind(f);   /* shorter than that: all of it */
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	fprintf(stderr, "--- %s.log ---\n%s\n", demo_host[i], buf);
+	fprintf(stderr, "--- %s ---\n%s%s", name, buf, n > 0 && buf[n - 1] != '\n' ? "\n" : "");
 }
 
+static void show_log_tail(const struct demo *d, int i)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s.log", demo_host[i]);
+	show_tail(d, name);
+}
+
+/* Registered the way the CLI looks hosts up: named in the registry set, and
+ * its record says running. */
 static int host_running(redisContext *c, const char *host)
 {
 	char key[128];
 	redisReply *r;
 	int ok;
 
+	r = rconn_cmd(c, "SISMEMBER", REG_HOSTS_KEY, host, NULL);
+	ok = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+	if (r)
+		freeReplyObject(r);
+	if (!ok)
+		return 0;
 	snprintf(key, sizeof(key), REG_HOST_PREFIX "%s", host);
 	r = rconn_cmd(c, "GET", key, NULL);
 	ok = r && r->type == REDIS_REPLY_STRING && strstr(r->str, "\"state\":\"running\"");
@@ -205,19 +233,18 @@ static int wait_registered(struct demo *d)
 	char err[256];
 	redisContext *c = rconn_connect(&b, 2.0, err, sizeof(err));
 	double deadline = now_mono() + REGISTER_TIMEOUT;
-	int ready = 0;
+	int ready = 0, up[DEMO_HOSTS] = { 0 };
 
 	while (c && !demo_interrupted && now_mono() < deadline) {
 		ready = 0;
 		for (int i = 0; i < DEMO_HOSTS; i++) {
-			if (waitpid(d->pair[i], NULL, WNOHANG) == d->pair[i]) {
+			if (pair_exited(d->pair[i])) {
 				cli_err("the pair for %s stopped; its log follows", demo_host[i]);
 				show_log_tail(d, i);
-				d->pair[i] = 0;
 				redisFree(c);
 				return -1;
 			}
-			ready += host_running(c, demo_host[i]);
+			ready += up[i] = host_running(c, demo_host[i]);
 		}
 		if (ready == DEMO_HOSTS)
 			break;
@@ -225,7 +252,13 @@ static int wait_registered(struct demo *d)
 	}
 	if (c)
 		redisFree(c);
-	return ready == DEMO_HOSTS ? 0 : -1;
+	if (ready == DEMO_HOSTS || demo_interrupted)
+		return ready == DEMO_HOSTS ? 0 : -1;
+	cli_err("the pairs did not register within %.0f s; their logs follow", REGISTER_TIMEOUT);
+	for (int i = 0; i < DEMO_HOSTS; i++)
+		if (!up[i])
+			show_log_tail(d, i);
+	return -1;
 }
 
 static int tour_step(const struct demo *d, const char *cli, const char *const args[])
@@ -244,9 +277,17 @@ static int tour_step(const struct demo *d, const char *cli, const char *const ar
 	snprintf(env, sizeof(env), "CELERYROOT_BROKER_URL=%s", d->url);
 	printf("\n%s$ celeryroot%s%s\n", tty ? "\033[1m" : "", line, tty ? "\033[0m" : "");
 	fflush(stdout);
-	int rc = run_argv(argv, envv, -1, -1);
+	pid_t pid = spawn_argv(argv, envv, -1, -1, 0);
+	int status = 0, stopped = 0;
+	/* Ctrl-C reaches the step too (same process group); SIGTERM only us. */
+	while (pid > 0 && waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return -1;
+		if (demo_interrupted && !stopped++)
+			kill(pid, SIGTERM);
+	}
 	fflush(stdout);
-	return rc;
+	return pid > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 static int tour(const struct demo *d, const char *cli)
@@ -264,32 +305,34 @@ static int tour(const struct demo *d, const char *cli)
 	return demo_interrupted ? 1 : rc;
 }
 
-static void stop_pid(pid_t pid, double grace)
+/* SIGTERM, wait until the deadline (now_mono), then SIGKILL to its whole
+ * process group (spawned with setsid: pgid == pid), which takes net and any
+ * dpkg with it. */
+static void stop_pid(pid_t pid, double deadline)
 {
-	double deadline = now_mono() + grace;
-
 	if (pid <= 0)
 		return;
 	kill(pid, SIGTERM);
-	while (now_mono() < deadline) {
-		if (waitpid(pid, NULL, WNOHANG) == pid)
-			return;
+	while (now_mono() < deadline && !pair_exited(pid))
 		usleep(50000);
-	}
-	kill(pid, SIGKILL);
+	kill(-pid, SIGKILL);   /* still unreaped here, so the group is ours */
 	waitpid(pid, NULL, 0);
 }
 
 static void cleanup(struct demo *d)
 {
-	/* All at once: each pair takes up to a second to finish its BRPOP. */
+	/* All at once, with one deadline: each pair takes up to a second to
+	 * finish its BRPOP. */
+	double deadline = now_mono() + 10.0;
+
 	for (int i = 0; i < DEMO_HOSTS; i++)
 		if (d->pair[i] > 0)
 			kill(d->pair[i], SIGTERM);
 	for (int i = 0; i < DEMO_HOSTS; i++)
-		stop_pid(d->pair[i], 10.0);
-	stop_pid(d->redis, 5.0);
-	rm_rf(d->dir);
+		stop_pid(d->pair[i], deadline);
+	stop_pid(d->redis, now_mono() + 5.0);
+	if (rm_rf(d->dir) < 0)
+		cli_err("could not remove all of %s", d->dir);
 }
 
 static void print_kept(const struct demo *d)
@@ -301,7 +344,18 @@ static void print_kept(const struct demo *d)
 	       d->url);
 	for (int i = 0; i < DEMO_HOSTS; i++)
 		printf(" %ld", (long)d->pair[i]);
-	printf(" %ld\n  rm -rf %s\n", (long)d->redis, d->dir);
+	printf(" %ld\n  rm -rf %s\nLogs: %s/*.log\n", (long)d->redis, d->dir, d->dir);
+}
+
+/* After Ctrl-C a step fails because we stopped it: no misleading message. */
+static int setup_failed(const struct demo *d, const char *msg, const char *log)
+{
+	if (demo_interrupted)
+		return -1;
+	cli_err("%s", msg);
+	if (log)
+		show_tail(d, log);
+	return -1;
 }
 
 static int demo_setup(struct demo *d, const char *server, const char *cli, const char *daemon)
@@ -311,31 +365,15 @@ static int demo_setup(struct demo *d, const char *server, const char *cli, const
 	printf("Starting a private Redis, a local APT repository and %d sandbox hosts in %s ...\n",
 	       DEMO_HOSTS, d->dir);
 	fflush(stdout);
-	if (start_redis(d, server) < 0) {
-		if (demo_interrupted)
-			return -1;
-		cli_err("could not start redis-server (see %s/redis.log)", d->dir);
-		return -1;
-	}
+	if (start_redis(d, server) < 0)
+		return setup_failed(d, "could not start redis-server; its log follows", "redis.log");
 	snprintf(repo, sizeof(repo), "%s/repo", d->dir);
-	if (demo_interrupted)
-		return -1;
-	if (demo_build_repo(repo) < 0) {
-		cli_err("could not build the demo repository (dpkg-deb and dpkg-scanpackages from dpkg-dev are needed)");
-		return -1;
-	}
-	if (demo_interrupted)
-		return -1;
-	if (make_hosts(d, cli) < 0 || start_pairs(d, daemon) < 0) {
-		cli_err("could not create the sandbox hosts or start their pairs");
-		return -1;
-	}
-	if (wait_registered(d) < 0) {
-		if (!demo_interrupted)
-			cli_err("the pairs did not register within %.0f s (logs in %s)", REGISTER_TIMEOUT, d->dir);
-		return -1;
-	}
-	return 0;
+	if (demo_interrupted || demo_build_repo(repo) < 0)
+		return setup_failed(d, "could not build the demo repository (dpkg-deb and dpkg-scanpackages from dpkg-dev are needed)",
+				    NULL);
+	if (demo_interrupted || make_hosts(d, cli) < 0 || start_pairs(d, daemon) < 0)
+		return setup_failed(d, "could not create the sandbox hosts or start their pairs", NULL);
+	return wait_registered(d);
 }
 
 static int find_tools(char *server, char *cli, char *daemon, size_t len)
@@ -357,7 +395,7 @@ int cmd_demo(int argc, char **argv)
 	struct demo d = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	double t0 = now_mono();
-	int rc;
+	int rc, interrupted;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--keep")) {
@@ -381,13 +419,24 @@ int cmd_demo(int argc, char **argv)
 		cli_err("cannot create a temporary directory: %s", strerror(errno));
 		return EXIT_USAGE;
 	}
+	/* No SA_RESTART: a signal interrupts our waits, and cleanup runs.
+	 * SIGHUP (terminal gone) and SIGPIPE (reader gone) as well, so the
+	 * fleet never outlives us by accident. */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	rc = demo_setup(&d, server, cli, daemon) == 0 ? tour(&d, cli) : 1;
-	if (d.keep && rc == 0)
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	if (demo_setup(&d, server, cli, daemon) < 0)
+		rc = EXIT_USAGE;
+	else
+		rc = tour(&d, cli) == 0 ? EXIT_OK : EXIT_FAILED;
+	interrupted = demo_interrupted;   /* a signal during cleanup changes nothing */
+	if (interrupted)
+		rc = EXIT_USAGE;
+	if (d.keep && rc == EXIT_OK)
 		print_kept(&d);
 	else
 		cleanup(&d);
-	printf("\ndemo %s in %.1fs\n", demo_interrupted ? "interrupted" : "finished", now_mono() - t0);
-	return rc == 0 ? EXIT_OK : EXIT_FAILED;
+	printf("\ndemo %s in %.1fs\n", interrupted ? "interrupted" : "finished", now_mono() - t0);
+	return rc;
 }

@@ -13,18 +13,50 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void child_setup(const char *const env_extra[], int out_fd, int err_fd, int new_session,
-			const char *cwd)
+extern char **environ;
+
+#define ENV_EXTRA_MAX 32
+
+/* environ with env_extra applied: a "K=V" replaces any inherited K (so
+ * CELERYROOT_BROKER_URL=… really points the child at our broker), others are
+ * appended.  Built before fork so the child only assigns a pointer.  Returns
+ * NULL (use environ as is) when there is nothing to add or on error. */
+static char **env_merge(const char *const env_extra[])
 {
-	for (size_t i = 0; env_extra && env_extra[i]; i++) {
-		char kv[4096];
-		char *eq;
-		if (snprintf(kv, sizeof(kv), "%s", env_extra[i]) >= (int)sizeof(kv) ||
-		    (eq = strchr(kv, '=')) == NULL)
-			continue;
-		*eq = '\0';
-		setenv(kv, eq + 1, 1);
+	size_t n = 0, extra = 0, k = 0;
+	char **out;
+
+	if (env_extra == NULL || env_extra[0] == NULL)
+		return NULL;
+	while (environ && environ[n])
+		n++;
+	while (env_extra[extra] && extra < ENV_EXTRA_MAX)
+		extra++;
+	if ((out = calloc(n + extra + 1, sizeof(*out))) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		int replaced = 0;
+		for (size_t j = 0; j < extra && !replaced; j++) {
+			const char *eq = strchr(env_extra[j], '=');
+			size_t klen = eq ? (size_t)(eq - env_extra[j]) : 0;
+			replaced = klen > 0 && strncmp(environ[i], env_extra[j], klen + 1) == 0;
+		}
+		if (!replaced)
+			out[k++] = environ[i];
 	}
+	for (size_t j = 0; j < extra; j++)
+		if (strchr(env_extra[j], '=') != NULL && env_extra[j][0] != '=')
+			out[k++] = (char *)env_extra[j];
+	out[k] = NULL;
+	return out;
+}
+
+/* Only async-signal-safe calls between fork and exec. */
+static void child_exec(const char *cwd, const char *const argv[], char **envp, int out_fd,
+		       int err_fd, int new_session)
+{
+	static const char msg[] = "celeryroot: cannot run ";
+
 	if (out_fd >= 0 && dup2(out_fd, STDOUT_FILENO) < 0)
 		_exit(127);
 	if (err_fd >= 0 && dup2(err_fd, STDERR_FILENO) < 0)
@@ -33,19 +65,30 @@ static void child_setup(const char *const env_extra[], int out_fd, int err_fd, i
 		setsid();
 	if (cwd && chdir(cwd) < 0)
 		_exit(127);
+	if (envp)
+		environ = envp;
+	execvp(argv[0], (char *const *)argv);
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) >= 0 &&
+	    write(STDERR_FILENO, argv[0], strlen(argv[0])) >= 0)
+		(void)!write(STDERR_FILENO, "\n", 1);
+	_exit(127);
 }
 
 pid_t spawn_argv_in(const char *cwd, const char *const argv[], const char *const env_extra[],
 		    int out_fd, int err_fd, int new_session)
 {
-	pid_t pid = fork();
+	char **envp;
+	pid_t pid;
 
-	if (pid != 0)
-		return pid;
-	child_setup(env_extra, out_fd, err_fd, new_session, cwd);
-	execvp(argv[0], (char *const *)argv);
-	fprintf(stderr, "celeryroot: cannot run %s: %s\n", argv[0], strerror(errno));
-	_exit(127);
+	if (argv == NULL || argv[0] == NULL)
+		return -1;
+	envp = env_merge(env_extra);
+	fflush(NULL);   /* or the child's exit path could repeat our buffered output */
+	pid = fork();
+	if (pid == 0)
+		child_exec(cwd, argv, envp, out_fd, err_fd, new_session);
+	free(envp);
+	return pid;
 }
 
 pid_t spawn_argv(const char *const argv[], const char *const env_extra[], int out_fd, int err_fd,
@@ -58,7 +101,7 @@ int wait_exit(pid_t pid)
 {
 	int status;
 
-	if (pid < 0)
+	if (pid <= 0)
 		return -1;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
@@ -79,9 +122,12 @@ int run_argv(const char *const argv[], const char *const env_extra[], int out_fd
 
 int self_exe_dir(char *buf, size_t len)
 {
-	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+	ssize_t n;
 	char *slash;
 
+	if (len < 2)
+		return -1;
+	n = readlink("/proc/self/exe", buf, len - 1);
 	if (n <= 0 || (size_t)n >= len - 1)
 		return -1;
 	buf[n] = '\0';
@@ -92,11 +138,14 @@ int self_exe_dir(char *buf, size_t len)
 	return 0;
 }
 
+/* An executable regular file: a directory is "executable" to access() too. */
 static int try_dir(const char *dir, const char *name, char *out, size_t len)
 {
+	struct stat sb;
+
 	if (snprintf(out, len, "%.*s/%s", (int)strnlen(dir, PATH_MAX), dir, name) >= (int)len)
 		return -1;
-	return access(out, X_OK) == 0 ? 0 : -1;
+	return stat(out, &sb) == 0 && S_ISREG(sb.st_mode) && access(out, X_OK) == 0 ? 0 : -1;
 }
 
 int find_program(const char *name, char *out, size_t len)
@@ -105,10 +154,13 @@ int find_program(const char *name, char *out, size_t len)
 	char dir[PATH_MAX], path[4096];
 	const char *env = getenv("PATH");
 
+	if (name == NULL || name[0] == '\0' || strchr(name, '/') != NULL)
+		return -1;
 	if (self_exe_dir(dir, sizeof(dir)) == 0 && try_dir(dir, name, out, len) == 0)
 		return 0;
 	if (env && snprintf(path, sizeof(path), "%s", env) < (int)sizeof(path)) {
 		char *save = NULL;
+		/* Relative PATH entries would depend on our cwd: skipped. */
 		for (char *d = strtok_r(path, ":", &save); d; d = strtok_r(NULL, ":", &save))
 			if (d[0] == '/' && try_dir(d, name, out, len) == 0)
 				return 0;
@@ -119,25 +171,36 @@ int find_program(const char *name, char *out, size_t len)
 	return -1;
 }
 
+static int rm_failed;
+
+/* Keeps going after a failure, so as much as possible is removed. */
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
 	(void)sb;
 	(void)ftw;
-	return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
+	if ((flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT)
+		rm_failed = 1;
+	return 0;
 }
 
+/* FTW_PHYS: a symlink is removed, never followed.  FTW_MOUNT: nothing on
+ * another file system (a bind mount into a sandbox) is ever entered; the
+ * mount point then stays and rm_rf reports the failure. */
 int rm_rf(const char *path)
 {
 	if (path == NULL || path[0] != '/' || strcmp(path, "/") == 0)
 		return -1;
-	return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	rm_failed = 0;
+	if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)
+		return -1;
+	return rm_failed ? -1 : 0;
 }
 
 int mkdir_p(const char *path, unsigned mode)
 {
 	char buf[PATH_MAX];
 
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+	if (path == NULL || path[0] == '\0' || snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
 		return -1;
 	for (char *p = buf + 1; *p; p++) {
 		if (*p != '/')
@@ -162,7 +225,9 @@ int write_file(const char *path, const char *content, unsigned mode)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
+			int saved = errno;
 			close(fd);
+			errno = saved;
 			return -1;
 		}
 		off += (size_t)w;

@@ -45,15 +45,20 @@ class Sandbox(unittest.TestCase):
         host_status = digest("/var/lib/dpkg/status")
         p = self.create(self.root, "--source", self.repo)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertIn("created (1 source)", p.stdout)
-        for d in ("etc/apt/apt.conf.d", "etc/apt/preferences.d", "var/lib/dpkg/info",
-                  "var/lib/dpkg/updates", "var/lib/apt/lists/partial",
-                  "var/cache/apt/archives/partial", "var/log/celeryroot"):
+        self.assertEqual(p.stdout, "sandbox %s created (sources: 1)\n" % self.root)
+        for d in ("etc/apt/apt.conf.d", "etc/apt/preferences.d", "etc/apt/sources.list.d",
+                  "etc/apt/trusted.gpg.d", "var/lib/dpkg/info", "var/lib/dpkg/updates",
+                  "var/lib/dpkg/triggers", "var/lib/apt/lists/partial",
+                  "var/cache/apt/archives/partial", "var/log/celeryroot", "var/log/apt"):
             self.assertTrue(os.path.isdir(os.path.join(self.root, d)), d)
-        self.assertEqual(os.path.getsize(os.path.join(self.root, "var/lib/dpkg/status")), 0)
+        for f in ("var/lib/dpkg/status", "var/lib/dpkg/available"):
+            self.assertEqual(os.path.getsize(os.path.join(self.root, f)), 0, f)
+        self.assertTrue(os.path.isfile(os.path.join(self.root, "etc/celeryroot-sandbox")))
+        self.assertEqual(digest(os.path.join(self.root, "etc/os-release")), digest("/etc/os-release"))
         with open(os.path.join(self.root, "etc/apt/sources.list")) as f:
             self.assertEqual(f.read(), self.repo + "\n")
-        self.assertEqual(self.apt_get("update").returncode, 0)
+        p = self.apt_get("update")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         p = self.apt_get("install", "-y", "celeryroot-test-a")
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         q = subprocess.run(["dpkg-query", "--admindir=%s/var/lib/dpkg" % self.root, "-W",
@@ -62,11 +67,32 @@ class Sandbox(unittest.TestCase):
         self.assertEqual(q.stdout, "install ok installed 1.0")
         self.assertTrue(os.path.exists(os.path.join(self.root, "usr/share/doc/celeryroot-test-a/README")))
         self.assertEqual(digest("/var/lib/dpkg/status"), host_status)
-        # Re-running keeps the dpkg database.
-        p = self.create(self.root, "--source", self.repo)
-        self.assertEqual(p.returncode, 0, p.stderr)
+        # Re-running changes nothing and keeps the dpkg database; without
+        # --source the sources stay as they are.
+        for args in ([self.root, "--source", self.repo], [self.root]):
+            p = self.create(*args)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout, "sandbox %s unchanged (sources: 1)\n" % self.root)
         with open(os.path.join(self.root, "var/lib/dpkg/status")) as f:
             self.assertIn("install ok installed", f.read())
+        with open(os.path.join(self.root, "etc/apt/sources.list")) as f:
+            self.assertEqual(f.read(), self.repo + "\n")
+
+    def test_sources_and_os_release_replaced_on_request(self):
+        osr = os.path.join(self.tmp.name, "os-release")
+        with open(osr, "w") as f:
+            f.write('PRETTY_NAME="Test OS 1"\nID=testos\n')
+        p = self.create(self.root, "--os-release", osr)
+        self.assertEqual(p.stdout, "sandbox %s created (sources: 0)\n" % self.root, p.stderr)
+        with open(os.path.join(self.root, "etc/os-release")) as f:
+            self.assertIn("Test OS 1", f.read())
+        second = "deb-src [trusted=yes] file:/nonexistent ./"
+        p = self.create(self.root, "--source", self.repo, "--source", second)
+        self.assertEqual(p.stdout, "sandbox %s updated (sources: 2)\n" % self.root, p.stderr)
+        with open(os.path.join(self.root, "etc/apt/sources.list")) as f:
+            self.assertEqual(f.read(), self.repo + "\n" + second + "\n")
+        with open(os.path.join(self.root, "etc/os-release")) as f:
+            self.assertIn("Test OS 1", f.read())   # kept: no --os-release this time
 
     def test_refusals(self):
         for args, message in (
@@ -76,6 +102,9 @@ class Sandbox(unittest.TestCase):
             (["relative/dir"], "absolute path"),
             ([self.root, "--source", "deb file:/x ./\ndeb http://evil/ ./"], "invalid --source"),
             ([self.root, "--source", "rm -rf /"], "invalid --source"),
+            ([self.root, "--source", "deb file:/x ./\x1b[2J"], "invalid --source"),
+            ([self.root, "--source", "deb file:/" + "x" * 600 + " ./"], "invalid --source"),
+            ([self.root, "--os-release", "/dev/null"], "not a regular file"),
             ([], "needs one DIR"),
         ):
             with self.subTest(args=args):
@@ -88,6 +117,8 @@ class Sandbox(unittest.TestCase):
         p = self.create(os.path.join(self.tmp.name, "busy"))
         self.assertEqual(p.returncode, 1)
         self.assertIn("neither empty nor a sandbox", p.stderr)
+        self.assertEqual(os.listdir(os.path.join(self.tmp.name, "busy")), ["file"])
+        self.assertFalse(os.path.exists(self.root))   # nothing made by any refusal
 
     def test_needs_root(self):
         p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",

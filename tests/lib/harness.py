@@ -22,9 +22,10 @@ REDIS_SERVER = os.environ.get("REDIS_SERVER", "/usr/bin/redis-server")
 
 
 def require_root():
+    """Fails (never skips) the calling test: a skipped suite would look green."""
     if os.geteuid() != 0:
-        raise RuntimeError("integration tests start celeryrootd pairs and dpkg sandboxes: "
-                           "run make check as root")
+        raise AssertionError("integration tests start celeryrootd pairs and dpkg sandboxes, "
+                             "which need root: run 'make check' as root")
 
 
 def cli_path():
@@ -54,6 +55,56 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def cli(*args, url=None, env=None, timeout=60):
+    """Runs the built celeryroot; returns (rc, stdout, stderr)."""
+    e = dict(os.environ)
+    if url:
+        e["CELERYROOT_BROKER_URL"] = url
+    e.update(env or {})
+    p = subprocess.run([cli_path()] + list(args), capture_output=True, text=True, env=e,
+                       timeout=timeout)
+    return p.returncode, p.stdout, p.stderr
+
+
+def wait_registered(redis_, hosts, timeout=15):
+    """Waits until every host is in the registry set with a running record."""
+    r = redis_.client()
+
+    def ready():
+        members = r.smembers("celeryroot:hosts")
+        for h in hosts:
+            rec = r.get("celeryroot:host:" + h)
+            if h.encode() not in members or rec is None or \
+                    json.loads(rec).get("state") != "running":
+                return False
+        return True
+    wait_for(ready, timeout)
+
+
+def processes_mentioning(text):
+    """Pids whose command line contains text (a temp dir: our strays)."""
+    found = []
+    needle = text.encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                if needle in f.read():
+                    found.append(int(entry))
+        except OSError:
+            pass
+    return found
+
+
+def kill_strays(text):
+    for pid in processes_mentioning(text):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def make_sandbox(root, sources):
@@ -108,19 +159,50 @@ def build_repo(directory, packages, security=False):
 
 
 class Redis:
+    """A private redis-server on a free loopback port, in its own temp dir."""
+
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="celeryroot-redis.")
-        self.port = free_port()
-        self.url = "redis://127.0.0.1:%d/0" % self.port
         self.proc = None
-        self.start()
+        for attempt in range(5):   # the free port can be taken before we bind it
+            self.port = free_port()
+            self.url = "redis://127.0.0.1:%d/0" % self.port
+            if self._launch():
+                return
+        log = self._log()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        raise AssertionError("redis-server did not start: " + log)
 
-    def start(self):
+    def _launch(self):
         self.proc = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir, "--logfile", os.path.join(self.dir, "log")],
+             "--appendonly", "no", "--protected-mode", "yes", "--dir", self.dir,
+             "--logfile", os.path.join(self.dir, "log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self._ping, 10)
+        try:
+            wait_for(lambda: self.proc.poll() is not None or self._ping(), 10)
+        except AssertionError:
+            pass
+        if self._ping():
+            return True
+        self.stop()
+        return False
+
+    def start(self):
+        """(Re)starts on the same port and url, empty."""
+        if not self._launch():
+            raise AssertionError("redis-server did not restart on port %d: %s"
+                                 % (self.port, self._log()))
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+    def _log(self):
+        try:
+            return open(os.path.join(self.dir, "log"), errors="replace").read()[-2000:]
+        except OSError:
+            return "(no log)"
 
     def _ping(self):
         try:
@@ -129,7 +211,7 @@ class Redis:
             return False
 
     def client(self):
-        return redis.Redis(host="127.0.0.1", port=self.port)
+        return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=False)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -161,20 +243,22 @@ class Pair:
         self.proc = subprocess.Popen(args, stdout=log, stderr=log)
         log.close()
 
-    def net_pid(self):
-        def find():
-            try:
-                kids = open("/proc/%d/task/%d/children" % (self.pid, self.pid)).read().split()
-            except OSError:
-                return None
-            for k in kids:
-                try:
-                    if open("/proc/%s/comm" % k).read().strip() == "celeryroot-net":
-                        return int(k)
-                except OSError:
-                    pass
+    def _find_net(self):
+        try:
+            kids = open("/proc/%d/task/%d/children" % (self.pid, self.pid)).read().split()
+        except OSError:
             return None
-        return wait_for(find, 5)
+        for k in kids:
+            try:
+                if open("/proc/%s/comm" % k).read().strip() == "celeryroot-net":
+                    return int(k)
+            except OSError:
+                pass
+        return None
+
+    def net_pid(self):
+        """The unprivileged child (waits up to 5 s for it to appear)."""
+        return wait_for(self._find_net, 5)
 
     def wait(self, timeout):
         return self.proc.wait(timeout)
@@ -190,13 +274,15 @@ class Pair:
             return self.proc.returncode
 
     def kill(self):
+        """SIGKILL to net, then priv: nothing gets to clean up or ack."""
         if self.proc is None or self.proc.poll() is not None:
             return
-        try:
-            net = self.net_pid()
-            os.kill(net, signal.SIGKILL)
-        except (AssertionError, ProcessLookupError):
-            pass
+        net = self._find_net()
+        if net:
+            try:
+                os.kill(net, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self.proc.kill()
         self.proc.wait(10)
 
@@ -210,24 +296,39 @@ class Pair:
 class Fleet:
     """Redis + one sandbox host and pair per entry of hosts {name: [roles]}."""
 
-    def __init__(self, hosts, config=None, sources=None):
+    def __init__(self, hosts, config=None, sources=None, packages=None, security=False):
+        """config: overrides, "key" for [daemon] or "section.key"; packages:
+        build_repo dicts for a repository in the fleet's temp dir, added to
+        sources."""
         self.hosts = hosts
         self.config = config or {}
-        self.sources = sources or []
+        self.sources = list(sources or [])
+        self.packages = packages
+        self.security = security
         self.pairs = {}
         self.redis = None
         self.tmp = None
+
+    def write_config(self):
+        sections = {"daemon": {"heartbeat_interval": 1}}
+        for key, value in self.config.items():
+            section, _, name = key.rpartition(".")
+            sections.setdefault(section or "daemon", {})[name] = value
+        self.config_path = os.path.join(self.tmp, "celeryroot.conf")
+        with open(self.config_path, "w") as f:
+            for section, items in sections.items():
+                f.write("[%s]\n" % section)
+                f.writelines("%s = %s\n" % kv for kv in items.items())
 
     def __enter__(self):
         require_root()
         self.tmp = tempfile.mkdtemp(prefix="celeryroot-test.")
         try:
             self.redis = Redis()
-            self.config_path = os.path.join(self.tmp, "celeryroot.conf")
-            lines = ["[daemon]", "heartbeat_interval = 1"]
-            lines += ["%s = %s" % kv for kv in self.config.items()]
-            with open(self.config_path, "w") as f:
-                f.write("\n".join(lines) + "\n")
+            self.write_config()
+            if self.packages:
+                self.repo = os.path.join(self.tmp, "repo")
+                self.sources.append(build_repo(self.repo, self.packages, self.security))
             for name, roles in self.hosts.items():
                 root = make_sandbox(os.path.join(self.tmp, "hosts", name), self.sources)
                 pair = Pair(name, roles, root, self.redis.url, self.config_path,
@@ -241,16 +342,8 @@ class Fleet:
         return self
 
     def wait_registered(self, names, timeout=15):
-        r = self.redis.client()
-
-        def ready():
-            for n in names:
-                rec = r.get("celeryroot:host:" + n)
-                if rec is None or json.loads(rec).get("state") != "running":
-                    return False
-            return True
         try:
-            wait_for(ready, timeout)
+            wait_registered(self.redis, names, timeout)
         except AssertionError:
             for p in self.pairs.values():
                 sys.stderr.write("--- %s ---\n%s\n" % (p.name, p.log()[-3000:]))
@@ -268,15 +361,13 @@ class Fleet:
         if self.redis:
             self.redis.close()
         if self.tmp:
+            # Anything still naming our temp dir (an orphaned net, a dpkg) goes too.
+            kill_strays(self.tmp)
             shutil.rmtree(self.tmp, ignore_errors=True)
         return False
 
     def cli(self, *args, env=None, timeout=60):
-        e = dict(os.environ, CELERYROOT_BROKER_URL=self.redis.url)
-        e.update(env or {})
-        p = subprocess.run([cli_path()] + list(args), capture_output=True, text=True, env=e,
-                           timeout=timeout)
-        return p.returncode, p.stdout, p.stderr
+        return cli(*args, url=self.redis.url, env=env, timeout=timeout)
 
     def send_raw(self, host, task, args=None, kwargs=None, queue=None, priority_suffix=""):
         """LPUSHes an envelope built the way Python Celery builds one (to the
