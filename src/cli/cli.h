@@ -22,6 +22,9 @@ struct cli_opts {
 	int no_wait;              /* --no-wait */
 	int wait;                 /* --wait (job) */
 	double timeout_s;         /* --timeout; <0: from the config */
+	/* apt options (only with CLI_APT) */
+	int check, purge, security, upgradable;
+	double max_age_s;         /* --max-age; <0: not given */
 	int tty;                  /* stdout is a terminal */
 	struct target_spec target;
 	struct cr_config cfg;
@@ -55,9 +58,12 @@ int cmd_demo(int argc, char **argv);
 
 /* main.c */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Parses the common options (and TARGET when want_target); returns the index
- * of the first positional argument, or -1 after printing an error. */
-int cli_parse(int argc, char **argv, struct cli_opts *o, int want_target, void (*help)(FILE *));
+/* Parses the common options (TARGET with CLI_TARGET, the apt options with
+ * CLI_APT); returns the index of the first positional argument, or -1 after
+ * printing an error. */
+#define CLI_TARGET 1
+#define CLI_APT 2
+int cli_parse(int argc, char **argv, struct cli_opts *o, int flags, void (*help)(FILE *));
 /* Loads config and connects; prints the error and returns NULL on failure. */
 redisContext *cli_connect(struct cli_opts *o);
 
@@ -65,6 +71,11 @@ redisContext *cli_connect(struct cli_opts *o);
 int cli_load_registry(redisContext *c, struct host_rec **hosts, size_t *n);
 int cli_submit(struct cli_opts *o, redisContext *c, struct job *job, json_t *args,
 	       json_t *kwargs, const struct dest *d, size_t nd);
+/* Resolves o->target through the registry: 0, or an exit code after an error. */
+int cli_resolve(struct cli_opts *o, redisContext *c, struct dest **d, size_t *nd);
+/* Sends the job, then waits and renders unless --no-wait; returns the exit code. */
+int cli_run_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,
+		const struct dest *d, size_t nd);
 int job_load(redisContext *c, const char *id, struct job *job, json_t **raw);
 void job_free(struct job *job);
 

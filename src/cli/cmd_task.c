@@ -32,46 +32,6 @@ static void task_help(FILE *f)
 		task_op, task_op, task_op, task_op);
 }
 
-/* Resolution happens before anything is sent: an unknown name sends nothing. */
-static int resolve(struct cli_opts *o, redisContext *c, struct dest **d, size_t *nd)
-{
-	struct host_rec *hosts;
-	size_t nhosts;
-	char err[2048];
-	int rc;
-
-	if (cli_load_registry(c, &hosts, &nhosts) < 0)
-		return EXIT_BROKER;
-	rc = target_resolve(&o->target, hosts, nhosts, now_wall(), d, nd, err, sizeof(err));
-	free(hosts);
-	if (rc < 0) {
-		cli_err("%s; nothing was sent", err);
-		return EXIT_USAGE;
-	}
-	return 0;
-}
-
-static int finish(struct cli_opts *o, redisContext *c, struct job *job)
-{
-	json_t *records;
-	int rc;
-
-	if (o->no_wait) {
-		if (o->json)
-			printf("{\"job\": \"%s\", \"operation\": \"%s\"}\n", job->id, job->operation);
-		else
-			printf("%s\n", job->id);
-		return EXIT_OK;
-	}
-	records = cli_wait(o, c, job, o->timeout_s);
-	if (records == NULL)
-		return EXIT_BROKER;
-	render_job(o, job, records);
-	rc = record_exit_code(records);
-	json_decref(records);
-	return rc;
-}
-
 int cmd_task(const char *operation, int argc, char **argv)
 {
 	struct cli_opts *o = calloc(1, sizeof(*o));
@@ -91,15 +51,12 @@ int cmd_task(const char *operation, int argc, char **argv)
 	}
 	if ((c = cli_connect(o)) == NULL)
 		return EXIT_BROKER;
-	rc = resolve(o, c, &d, &nd);
+	rc = cli_resolve(o, c, &d, &nd);
 	if (rc == 0) {
 		copy_str(job.operation, sizeof(job.operation), operation);
 		snprintf(job.task, sizeof(job.task), "celeryroot.%s", operation);
 		json_t *args = json_array(), *kwargs = json_object();
-		if (cli_submit(o, c, &job, args, kwargs, d, nd) < 0)
-			rc = EXIT_BROKER;
-		else
-			rc = finish(o, c, &job);
+		rc = cli_run_job(o, c, &job, args, kwargs, d, nd);
 		json_decref(args);
 		json_decref(kwargs);
 	}

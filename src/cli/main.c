@@ -39,6 +39,7 @@ static void usage(FILE *f)
 		"  facts TARGET              OS, kernel, uptime, packages and APT lists age\n"
 		"  job JOB_ID [--wait]       show (or keep waiting for) the results of a job\n"
 		"  jobs                      recent jobs\n"
+
 		"  sandbox create DIR        make a sandbox host root for tests and demos\n"
 		"  demo [--keep]             run a private fleet of three sandbox hosts\n"
 		"\n"
@@ -68,7 +69,12 @@ static int parse_timeout(const char *s, double *out)
 	return 0;
 }
 
-int cli_parse(int argc, char **argv, struct cli_opts *o, int want_target, void (*help)(FILE *))
+static const char *apt_option(int c)
+{
+	return c == 'C' ? "check" : c == 'P' ? "purge" : c == 'S' ? "security" : c == 'U' ? "upgradable" : "max-age";
+}
+
+int cli_parse(int argc, char **argv, struct cli_opts *o, int flags, void (*help)(FILE *))
 {
 	static const struct option lo[] = {
 		{ "all", no_argument, 0, 'a' },          { "role", required_argument, 0, 'r' },
@@ -76,15 +82,21 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, int want_target, void (
 		{ "json", no_argument, 0, 'j' },         { "timeout", required_argument, 0, 't' },
 		{ "no-wait", no_argument, 0, 'n' },      { "wait", no_argument, 0, 'w' },
 		{ "broker", required_argument, 0, 'b' }, { "config", required_argument, 0, 'c' },
+		{ "check", no_argument, 0, 'C' },        { "purge", no_argument, 0, 'P' },
+		{ "security", no_argument, 0, 'S' },     { "upgradable", no_argument, 0, 'U' },
+		{ "max-age", required_argument, 0, 'M' },
 		{ "help", no_argument, 0, 'h' },         { 0, 0, 0, 0 }
 	};
 	static const char *const kinds[] = { ['a'] = "all", ['r'] = "role", ['H'] = "host", ['o'] = "one-of" };
 	char err[512];
 	int c;
 
+	const int want_target = flags & CLI_TARGET;
 	o->timeout_s = -1;
+	o->max_age_s = -1;
 	o->tty = isatty(STDOUT_FILENO);
 	optind = 1;
+	opterr = 0;   /* our own one-line messages */
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'a': case 'r': case 'H': case 'o':
@@ -108,9 +120,28 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, int want_target, void (
 				return -1;
 			}
 			break;
+		case 'C': case 'P': case 'S': case 'U': case 'M':
+			if (!(flags & CLI_APT)) {
+				cli_err("%s does not take --%s; see '%s --help'", argv[0], apt_option(c), argv[0]);
+				return -1;
+			}
+			if (c == 'M' && parse_timeout(optarg, &o->max_age_s) < 0) {
+				cli_err("--max-age needs seconds between 0 and 86400, got '%s'", optarg);
+				return -1;
+			}
+			o->check |= c == 'C';
+			o->purge |= c == 'P';
+			o->security |= c == 'S';
+			o->upgradable |= c == 'U';
+			break;
 		case 'h': help(stdout); exit(0);
 		default:
-			cli_err("see '%s --help'", argv[0]);
+			if (optopt)
+				snprintf(err, sizeof(err), "-%c", optopt);
+			else
+				snprintf(err, sizeof(err), "%.100s", argv[optind - 1]);
+			cli_err("unknown option '%s'%s; see 'celeryroot %s --help'", err,
+				(flags & CLI_APT) ? " (package names never start with '-')" : "", argv[0]);
 			return -1;
 		}
 	}

@@ -189,3 +189,46 @@ void job_free(struct job *job)
 	job->t = NULL;
 	job->n = 0;
 }
+
+/* Resolution happens before anything is sent: an unknown name sends nothing. */
+int cli_resolve(struct cli_opts *o, redisContext *c, struct dest **d, size_t *nd)
+{
+	struct host_rec *hosts;
+	size_t nhosts;
+	char err[2048];
+	int rc;
+
+	if (cli_load_registry(c, &hosts, &nhosts) < 0)
+		return EXIT_BROKER;
+	rc = target_resolve(&o->target, hosts, nhosts, now_wall(), d, nd, err, sizeof(err));
+	free(hosts);
+	if (rc < 0) {
+		cli_err("%s; nothing was sent", err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+int cli_run_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,
+		const struct dest *d, size_t nd)
+{
+	json_t *records;
+	int rc;
+
+	if (cli_submit(o, c, job, args, kwargs, d, nd) < 0)
+		return EXIT_BROKER;
+	if (o->no_wait) {
+		if (o->json)
+			printf("{\"job\": \"%s\", \"operation\": \"%s\"}\n", job->id, job->operation);
+		else
+			printf("%s\n", job->id);
+		return EXIT_OK;
+	}
+	records = cli_wait(o, c, job, o->timeout_s);
+	if (records == NULL)
+		return EXIT_BROKER;
+	render_job(o, job, records);
+	rc = record_exit_code(records);
+	json_decref(records);
+	return rc;
+}
