@@ -53,6 +53,7 @@ int cmd_hosts(int argc, char **argv);
 int cmd_task(const char *operation, int argc, char **argv);   /* ping, facts */
 int cmd_job(int argc, char **argv);
 int cmd_jobs(int argc, char **argv);
+int cmd_apt(int argc, char **argv);
 int cmd_sandbox(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 
@@ -87,6 +88,8 @@ json_t *cli_wait(struct cli_opts *o, redisContext *c, const struct job *job, dou
 void render_job(const struct cli_opts *o, const struct job *job, json_t *records);
 void render_status_line(FILE *f, const char *name, const char *state, int percent,
 			const char *detail, int width);
+/* render_apt.c: 1 when the operation is an apt one and was rendered. */
+int render_apt_table(const struct job *job, json_t *records, int w);
 const char *render_age(double seconds, char *buf, size_t len);
 
 #endif

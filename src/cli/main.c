@@ -39,7 +39,8 @@ static void usage(FILE *f)
 		"  facts TARGET              OS, kernel, uptime, packages and APT lists age\n"
 		"  job JOB_ID [--wait]       show (or keep waiting for) the results of a job\n"
 		"  jobs                      recent jobs\n"
-
+		"  apt install|remove|upgrade|autoremove|clean|query|list|update\n"
+		"                            package operations (see 'celeryroot apt --help')\n"
 		"  sandbox create DIR        make a sandbox host root for tests and demos\n"
 		"  demo [--keep]             run a private fleet of three sandbox hosts\n"
 		"\n"
@@ -201,6 +202,8 @@ int main(int argc, char **argv)
 		return cmd_job(argc - 1, argv + 1);
 	if (!strcmp(cmd, "jobs"))
 		return cmd_jobs(argc - 1, argv + 1);
+	if (!strcmp(cmd, "apt"))
+		return cmd_apt(argc - 1, argv + 1);
 	if (!strcmp(cmd, "sandbox"))
 		return cmd_sandbox(argc - 1, argv + 1);
 	if (!strcmp(cmd, "demo"))

@@ -114,6 +114,8 @@ static void table(const struct job *job, json_t *records)
 	size_t i;
 	json_t *rec;
 
+	if (render_apt_table(job, records, w))
+		return;
 	if (facts)
 		printf("%-*s  %-32s  %-20s  %7s  %8s  %s\n", w, "HOST", "OS", "KERNEL", "UPTIME",
 		       "PACKAGES", "APT LISTS AGE");

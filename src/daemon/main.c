@@ -167,7 +167,8 @@ static int run_net(struct cr_config *cfg, struct broker_addr *b, int fd, pid_t p
 static int run_priv(struct cr_config *cfg, int fd, pid_t net)
 {
 	const char *root = cfg->sandbox[0] ? cfg->sandbox : "/";
-	struct priv_ctx p = { .fd = fd, .root = root, .hostname = cfg->hostname, .net_pid = net };
+	struct priv_ctx p = { .fd = fd, .root = root, .hostname = cfg->hostname, .net_pid = net,
+			      .lock_timeout_s = cfg->lock_timeout_s, .audit_log = cfg->audit_log };
 	int status = 0, rc;
 
 	log_set_prog("priv");
@@ -204,7 +205,8 @@ int main(int argc, char **argv)
 	check_root(cfg.sandbox[0] ? cfg.sandbox : "/");
 	if (o.priv_fd >= 0) {
 		struct priv_ctx p = { .fd = o.priv_fd, .root = cfg.sandbox[0] ? cfg.sandbox : "/",
-				      .hostname = cfg.hostname, .net_pid = 0 };
+				      .hostname = cfg.hostname, .net_pid = 0,
+				      .lock_timeout_s = cfg.lock_timeout_s, .audit_log = cfg.audit_log };
 		log_set_prog("priv");
 		return priv_sandbox_apply() < 0 ? 1 : priv_serve(&p);
 	}

@@ -95,25 +95,15 @@ int net_redis_ensure(struct net_state *st)
 	}
 }
 
-int net_priv_send(struct net_state *st, uint8_t type, uint32_t id)
+int net_priv_request(struct net_state *st, const struct proto_req *r)
 {
-	struct proto_req r = { .type = type, .id = id };
-	const struct inflight *f = NULL;
 	size_t len;
-	char *payload;
+	char *payload = proto_req_encode(r, &len);
 	int rc;
 
-	for (int i = 0; i < NET_MAX_INFLIGHT; i++)
-		if (st->fl[i].used && st->fl[i].req_id == id)
-			f = &st->fl[i];
-	if (f != NULL) {
-		copy_str(r.job, sizeof(r.job), f->msg.group);
-		copy_str(r.task, sizeof(r.task), f->msg.id);
-	}
-	payload = proto_req_encode(&r, &len);
 	if (payload == NULL)
 		return -1;
-	rc = frame_send(st->privfd, type, payload, len);
+	rc = frame_send(st->privfd, r->type, payload, len);
 	free(payload);
 	return rc == FRAME_OK ? 0 : -1;
 }
@@ -136,7 +126,15 @@ static int net_hello(struct net_state *st)
 	size_t len;
 	struct pollfd pfd = { .fd = st->privfd, .events = POLLIN };
 
-	if (net_priv_send(st, REQ_HELLO, 0) < 0)
+	struct proto_req *hello = calloc(1, sizeof(*hello));
+	int sent = hello != NULL;
+
+	if (sent) {
+		hello->type = REQ_HELLO;
+		sent = net_priv_request(st, hello) == 0;
+		free(hello);
+	}
+	if (!sent)
 		return -1;
 	if (poll(&pfd, 1, NET_HELLO_TIMEOUT_MS) != 1)
 		return -1;

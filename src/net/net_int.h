@@ -13,8 +13,9 @@
 
 #define NET_MAX_QUEUES (1 + REG_MAX_ROLES)
 #define NET_MAX_KEYS (NET_MAX_QUEUES * CELERY_PRIORITY_STEPS)
-/* One change at a time per host; room for more once priv runs several. */
-#define NET_MAX_INFLIGHT 1
+/* priv serialises changes itself and answers queries meanwhile, so net can
+ * hold a few tasks at once: a query is not stuck behind a long upgrade. */
+#define NET_MAX_INFLIGHT 4
 
 struct inflight {
 	int used;
@@ -50,7 +51,8 @@ extern volatile sig_atomic_t net_stop_flag;
 /* net.c */
 int net_redis_ensure(struct net_state *st);
 void net_redis_drop(struct net_state *st);
-int net_priv_send(struct net_state *st, uint8_t type, uint32_t id);
+struct proto_req;
+int net_priv_request(struct net_state *st, const struct proto_req *r);
 int net_inflight_count(const struct net_state *st);
 
 /* worker.c: consuming and kombu's unacked bookkeeping */
@@ -79,10 +81,19 @@ struct task_def {
 	uint8_t req_type;
 	/* Checks args/kwargs; -1 with a reason refuses the task (FAILURE). */
 	int (*check)(const struct celery_msg *m, char *err, size_t errlen);
+	/* Fills the task's own request fields (NULL: only id, job and task). */
+	void (*fill)(const struct celery_msg *m, struct proto_req *r);
 	/* Builds the record data from priv's reply data (borrowed). */
 	json_t *(*data)(struct net_state *st, const struct inflight *f, json_t *reply);
 };
 const struct task_def *task_lookup(const char *name);
+/* tasks_apt.c: the celeryroot.apt.* tasks */
+const struct task_def *tasks_apt_lookup(const char *name);
+/* audit.c: priv's audit records, to the capped stream for central review */
+#define AUDIT_STREAM "celeryroot:audit"
+#define AUDIT_STREAM_MAXLEN 100000
+void audit_publish(struct net_state *st, json_t *rec);
+void audit_publish_refusal(struct net_state *st, const char *task_id, const char *task, const char *why);
 void tasks_start(struct net_state *st, struct celery_msg *m);
 void tasks_on_answer(struct net_state *st, uint8_t type, const uint8_t *payload, size_t len);
 void tasks_tick(struct net_state *st);

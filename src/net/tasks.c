@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "pkgspec.h"
 #include "proto.h"
 #include "record.h"
 #include "timeutil.h"
@@ -87,8 +88,8 @@ static json_t *data_facts(struct net_state *st, const struct inflight *f, json_t
 }
 
 static const struct task_def task_table[] = {
-	{ "celeryroot.ping", REQ_PING, check_ping, data_ping },
-	{ "celeryroot.facts", REQ_FACTS, check_facts, data_facts },
+	{ "celeryroot.ping", REQ_PING, check_ping, NULL, data_ping },
+	{ "celeryroot.facts", REQ_FACTS, check_facts, NULL, data_facts },
 };
 
 const struct task_def *task_lookup(const char *name)
@@ -96,7 +97,7 @@ const struct task_def *task_lookup(const char *name)
 	for (size_t i = 0; i < sizeof(task_table) / sizeof(task_table[0]); i++)
 		if (strcmp(task_table[i].name, name) == 0)
 			return &task_table[i];
-	return NULL;
+	return tasks_apt_lookup(name);
 }
 
 static struct inflight *tasks_slot(struct net_state *st)
@@ -132,6 +133,24 @@ static void tasks_release(struct inflight *f)
 	memset(f, 0, sizeof(*f));
 }
 
+static int tasks_send(struct net_state *st, const struct inflight *f)
+{
+	struct proto_req *r = calloc(1, sizeof(*r));
+	int rc;
+
+	if (r == NULL)
+		return -1;
+	r->type = f->def->req_type;
+	r->id = f->req_id;
+	copy_str(r->job, sizeof(r->job), f->msg.group);
+	copy_str(r->task, sizeof(r->task), f->msg.id);
+	if (f->def->fill)
+		f->def->fill(&f->msg, r);
+	rc = net_priv_request(st, r);
+	free(r);
+	return rc;
+}
+
 void tasks_start(struct net_state *st, struct celery_msg *m)
 {
 	const struct task_def *def = task_lookup(m->task);
@@ -161,7 +180,7 @@ void tasks_start(struct net_state *st, struct celery_msg *m)
 	f->started_wall = now_wall();
 	f->started_mono = now_mono();
 	result_started(st, m->id);
-	if (net_priv_send(st, def->req_type, f->req_id) < 0) {
+	if (tasks_send(st, f) < 0) {
 		error_f("cannot reach priv for task %s; stopping", m->id);
 		/* Left in the unacked hash: it is redelivered after the visibility timeout. */
 		tasks_release(f);
@@ -176,9 +195,23 @@ void tasks_start(struct net_state *st, struct celery_msg *m)
 static json_t *tasks_record(struct net_state *st, struct inflight *f)
 {
 	const char *error = json_string_value(json_object_get(f->reply, "error"));
-	json_t *rec = record_new(st->cfg->hostname, error ? "failed" : "unchanged");
-	json_t *data = error ? NULL : f->def->data(st, f, f->reply);
+	int changed = json_is_true(json_object_get(f->reply, "changed"));
+	json_t *rec = record_new(st->cfg->hostname, error ? "failed" : changed ? "changed" : "unchanged");
+	json_t *data = error && f->def->req_type != REQ_APT ? NULL : f->def->data(st, f, f->reply);
+	static const char *const own[] = { "changes", "rollback", "check", "reason" };
 
+	/* The record's own fields (DESIGN §5) come out of the data. */
+	for (size_t i = 0; data && i < sizeof(own) / sizeof(own[0]); i++) {
+		json_t *v = json_object_get(data, own[i]);
+		if (v)
+			json_object_set(rec, own[i], v);
+		json_object_del(data, own[i]);
+	}
+	if (data) {
+		json_object_del(data, "changed");
+		json_object_del(data, "error");
+	}
+	json_object_set_new(rec, "changed", json_boolean(changed && !error));
 	if (error)
 		record_set_error(rec, error);
 	json_object_set_new(rec, "duration_s", json_real(round((now_mono() - f->started_mono) * 1e6) / 1e6));
@@ -188,7 +221,14 @@ static json_t *tasks_record(struct net_state *st, struct inflight *f)
 
 static void tasks_finish(struct net_state *st, struct inflight *f)
 {
-	json_t *rec = tasks_record(st, f);
+	json_t *audit = json_object_get(f->reply, "audit");
+	json_t *rec;
+
+	if (audit) {
+		audit_publish(st, audit);
+		json_object_del(f->reply, "audit");
+	}
+	rec = tasks_record(st, f);
 
 	if (result_write(st, f->msg.id, "SUCCESS", rec) == 0)
 		worker_ack(st, f->msg.delivery_tag);
@@ -223,6 +263,8 @@ void tasks_on_answer(struct net_state *st, uint8_t type, const uint8_t *payload,
 		result_write(st, f->msg.id, "PROGRESS", p);
 	} else if (type == ANS_REFUSED) {
 		error_f("priv refused task %s: %s", f->msg.id, a.text);
+		if (f->def->req_type == REQ_APT)
+			audit_publish_refusal(st, f->msg.id, f->msg.task, a.text);
 		tasks_refused(st, f, a.text);
 	} else {
 		double hold = json_number_value(json_object_get(f->msg.kwargs, "hold"));

@@ -11,6 +11,7 @@
  * something. */
 #include "config.h"
 #include "apt_shim.h"
+#include "apt_shim_int.h"
 
 #include <apt-pkg/cachefile.h>
 #include <apt-pkg/configuration.h>
@@ -28,28 +29,7 @@
 #include <new>
 #include <string>
 
-namespace {
-
-/* When the cache was opened, as seen on disk: a change in either means dpkg
- * or apt-get update ran since, and the open cache is stale. */
-struct stamp {
-	bool valid = false;
-	struct timespec status_mtime = {};
-	off_t status_size = 0;
-	struct timespec lists_mtime = {};
-};
-
-struct shim_state {
-	bool inited = false;
-	std::string root;
-	pkgCacheFile *cache = nullptr;
-	stamp opened;
-	/* A failed open is remembered until the files change: apt writes a
-	 * pkgcache.bin even when the status file does not parse, and a second
-	 * open would happily read that empty cache. */
-	stamp failed;
-	std::string failed_msg;
-};
+namespace shim {
 
 shim_state S;
 
@@ -248,29 +228,9 @@ int do_installed_count(long *count, char *err, size_t errlen)
 	return 0;
 }
 
-/* The C boundary: no exception may unwind into C frames.  The handlers
- * format with snprintf only, so that they cannot throw themselves. */
-void exc_err(char *err, size_t errlen, const char *why)
-{
-	if (err != nullptr && errlen > 0)
-		std::snprintf(err, errlen, "libapt-pkg: %s", why);
-}
+} // namespace shim
 
-template <typename F> int guarded(char *err, size_t errlen, F f)
-{
-	try {
-		return f();
-	} catch (const std::bad_alloc &) {
-		exc_err(err, errlen, "out of memory");
-	} catch (const std::exception &e) {
-		exc_err(err, errlen, e.what());   /* e dies with this handler */
-	} catch (...) {
-		exc_err(err, errlen, "unknown exception");
-	}
-	return -1;
-}
-
-} // namespace
+using namespace shim;
 
 extern "C" int aptshim_init(const char *root, char *err, size_t errlen)
 {
@@ -284,4 +244,14 @@ extern "C" int aptshim_installed_count(long *count, char *err, size_t errlen)
 		return -1;
 	}
 	return guarded(err, errlen, [&] { return do_installed_count(count, err, errlen); });
+}
+
+extern "C" int aptshim_native_arch(char *out, size_t len)
+{
+	if (out == nullptr || len == 0 || !S.inited)
+		return -1;
+	return guarded(nullptr, 0, [&] {
+		std::snprintf(out, len, "%s", _config->Find("APT::Architecture").c_str());
+		return out[0] ? 0 : -1;
+	});
 }

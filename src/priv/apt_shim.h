@@ -9,11 +9,96 @@
 extern "C" {
 #endif
 
+#define APTSHIM_NAME_MAX 161   /* name:arch */
+#define APTSHIM_VER_MAX 129
+#define APTSHIM_ORIGIN_MAX 64
+
 /* Sets Dir to root BEFORE pkgInitConfig (so the host's apt.conf.d is never
  * read for a sandbox), then pkgInitSystem.  Once per process. */
 int aptshim_init(const char *root, char *err, size_t errlen);
+/* The native architecture apt is configured for ("amd64"). */
+int aptshim_native_arch(char *out, size_t len);
 /* Opens (or reuses) the cache without the lock and counts installed packages. */
 int aptshim_installed_count(long *count, char *err, size_t errlen);
+
+/* ---- read-only (no lock) ------------------------------------------------ */
+
+struct aptshim_pkg_info {
+	char name[APTSHIM_NAME_MAX];
+	int known;                               /* apt has heard of it */
+	char installed[APTSHIM_VER_MAX];         /* "" when not installed */
+	char candidate[APTSHIM_VER_MAX];         /* "" when none */
+	int upgradable;                          /* candidate newer than installed */
+	char origin[APTSHIM_ORIGIN_MAX], archive[APTSHIM_ORIGIN_MAX], label[APTSHIM_ORIGIN_MAX];
+	int security;                            /* the candidate is from a security origin */
+	int security_upgradable;                 /* a security origin has a newer version */
+	char security_version[APTSHIM_VER_MAX];
+};
+
+/* One entry per name ("pkg" or "pkg:arch"), in order; unknown ones have known = 0. */
+int aptshim_query(const char *const *names, size_t n, struct aptshim_pkg_info *out, char *err,
+		  size_t errlen);
+/* Installed packages, or only the upgradable ones, or only those a security
+ * origin upgrades.  *out is malloc'd (free()). */
+int aptshim_list(int upgradable_only, int security_only, struct aptshim_pkg_info **out, size_t *n,
+		 char *err, size_t errlen);
+/* apt-get update: refreshes the lists from the sources. */
+int aptshim_update(char *err, size_t errlen);
+
+/* ---- changes (take the dpkg lock) --------------------------------------- */
+
+enum aptshim_op {
+	APTSHIM_INSTALL = 1,
+	APTSHIM_REMOVE,
+	APTSHIM_UPGRADE,     /* items: only these (none: everything upgradable) */
+	APTSHIM_AUTOREMOVE,
+	APTSHIM_RESTORE,     /* rollback: remove some, install exact versions of others */
+};
+
+struct aptshim_item {
+	char name[APTSHIM_NAME_MAX];   /* "pkg" or "pkg:arch" */
+	char version[APTSHIM_VER_MAX]; /* "" for the candidate */
+	int remove;                    /* APTSHIM_RESTORE only */
+};
+
+/* One line of a plan, as apt's depcache marks it. */
+struct aptshim_action {
+	char name[APTSHIM_NAME_MAX];
+	char old_ver[APTSHIM_VER_MAX];   /* "" when not installed */
+	char new_ver[APTSHIM_VER_MAX];   /* "" when removed */
+	char what[12];                   /* install, upgrade, downgrade, reinstall, remove, purge */
+	int requested;                   /* asked for, not pulled in */
+};
+
+/* stage: "lock", "download", "dpkg"; percent 0..100. */
+typedef void (*aptshim_progress_fn)(void *ctx, const char *stage, const char *pkg, double percent,
+				    const char *text);
+
+struct aptshim_change_req {
+	enum aptshim_op op;
+	const struct aptshim_item *items;
+	size_t nitems;
+	int purge, security, check;
+	int lock_timeout_s;
+	aptshim_progress_fn progress;
+	void *ctx;
+};
+
+struct aptshim_change_res {
+	struct aptshim_action *plan;   /* malloc'd; aptshim_change_res_free */
+	size_t nplan;
+	int dpkg_ran;                  /* dpkg was started: the host may have changed */
+	char dpkg_error[1024];         /* what dpkg said when it failed */
+};
+
+/* Plans the change with the dpkg lock held (waiting up to lock_timeout_s),
+ * and unless check is set carries it out.  0 on success (an empty plan is a
+ * success); -1 with the reason in err: when dpkg_ran is 0 nothing changed. */
+int aptshim_change(const struct aptshim_change_req *q, struct aptshim_change_res *r, char *err,
+		   size_t errlen);
+void aptshim_change_res_free(struct aptshim_change_res *r);
+/* apt-get clean: empties the archives cache (under the lock). */
+int aptshim_clean(int lock_timeout_s, long *files, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -23,12 +23,18 @@
 /* Consecutive socket read errors after which net is taken to be gone. */
 #define PRIV_MAX_IO_ERRORS 3
 
-static volatile sig_atomic_t priv_stop_flag;
+static volatile sig_atomic_t priv_stop_flag, priv_child_flag;
 
 static void priv_on_stop(int sig)
 {
 	(void)sig;
 	priv_stop_flag = 1;
+}
+
+static void priv_on_child(int sig)
+{
+	(void)sig;
+	priv_child_flag = 1;
 }
 
 /* ---- answers ------------------------------------------------------------ */
@@ -72,7 +78,7 @@ static void priv_refuse(struct priv_ctx *p, uint32_t id, const char *reason)
 
 /* Sends data (stolen) as the final reply; an unencodable reply (too big,
  * say) becomes a refusal, so net always hears back. */
-static void priv_reply(struct priv_ctx *p, uint32_t id, json_t *data)
+void priv_reply(struct priv_ctx *p, uint32_t id, json_t *data)
 {
 	struct proto_ans a;
 
@@ -87,6 +93,19 @@ static void priv_reply(struct priv_ctx *p, uint32_t id, json_t *data)
 	if (priv_send(p, &a) < 0)
 		priv_refuse(p, id, "the answer could not be sent");
 	json_decref(data);
+}
+
+void priv_progress(struct priv_ctx *p, uint32_t id, int percent, const char *pkg, const char *text)
+{
+	struct proto_ans a;
+
+	memset(&a, 0, sizeof(a));
+	a.type = ANS_PROGRESS;
+	a.id = id;
+	a.percent = percent < 0 ? 0 : percent > 100 ? 100 : percent;
+	snprintf(a.pkg, sizeof(a.pkg), "%s", pkg ? pkg : "");
+	snprintf(a.text, sizeof(a.text), "%s", text ? text : "");
+	priv_send(p, &a);
 }
 
 /* ---- handlers ----------------------------------------------------------- */
@@ -127,6 +146,28 @@ static void h_facts(struct priv_ctx *p, const struct proto_req *r)
 	priv_reply(p, r->id, facts);
 }
 
+/* Queries are answered here and now; changes go to the worker queue.  As
+ * with facts, an APT failure is a reply that says why, not a refusal. */
+static void h_apt(struct priv_ctx *p, const struct proto_req *r)
+{
+	char err[512] = "";
+	json_t *d;
+
+	if (!priv_apt_readonly(r)) {
+		if (priv_jobs_submit(p, r, err, sizeof(err)) < 0) {
+			audit_refusal(p, r->id, "APT", err);
+			priv_refuse(p, r->id, err);
+		}
+		return;
+	}
+	if ((d = priv_apt(p, r, err, sizeof(err))) == NULL) {
+		error_f("apt %s for task %s failed: %s", r->op, r->task, err);
+		priv_reply(p, r->id, json_pack("{s:s}", "error", err[0] ? err : "apt operation failed"));
+		return;
+	}
+	priv_reply(p, r->id, d);
+}
+
 /* The dispatch table: the only requests priv serves. */
 struct priv_handler {
 	uint8_t type;
@@ -137,6 +178,7 @@ static const struct priv_handler priv_handlers[] = {
 	{ REQ_HELLO, h_hello },
 	{ REQ_PING, h_ping },
 	{ REQ_FACTS, h_facts },
+	{ REQ_APT, h_apt },
 };
 
 static const struct priv_handler *priv_lookup(uint8_t type)
@@ -169,6 +211,8 @@ static void priv_dispatch(struct priv_ctx *p, uint8_t type, const uint8_t *paylo
 	if (proto_req_decode(type, payload, len, &r, err, sizeof(err)) < 0) {
 		snprintf(why, sizeof(why), "malformed %s: %s", proto_type_name(type),
 			 err[0] ? err : "rejected by the decoder");
+		if (type == REQ_APT)
+			audit_refusal(p, r.id, "APT", why);
 		priv_refuse(p, r.id, why);
 		return;
 	}
@@ -194,15 +238,19 @@ static void priv_signals(sigset_t *waitmask, sigset_t *oldmask)
 	sa.sa_handler = priv_on_stop;   /* no SA_RESTART: ppoll must return */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = priv_on_child;
+	sigaction(SIGCHLD, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &block, oldmask);
 	*waitmask = *oldmask;
 	sigdelset(waitmask, SIGTERM);
 	sigdelset(waitmask, SIGINT);
+	sigdelset(waitmask, SIGCHLD);
 }
 
 /* One packet from net.  Returns -1 to keep serving, or the exit status when
@@ -278,6 +326,10 @@ int priv_serve(struct priv_ctx *p)
 			kill(p->net_pid, SIGTERM);
 		}
 		int n = ppoll(&pfd, 1, NULL, &waitmask);
+		if (priv_child_flag) {
+			priv_child_flag = 0;
+			priv_jobs_reap(p);
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 || (pfd.revents & POLLNVAL)) {

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@
 static const char *const os_keys[] = { "ID", "VERSION_ID", "VERSION_CODENAME", "PRETTY_NAME" };
 
 /* root + "/" + rel, or just "/" + rel for the real root; 0 if it does not fit. */
-static int root_path(char *buf, size_t len, const char *root, const char *rel)
+int priv_root_path(char *buf, size_t len, const char *root, const char *rel)
 {
 	int n = snprintf(buf, len, "%s/%s", strcmp(root, "/") == 0 ? "" : root, rel);
 	return n > 0 && (size_t)n < len;
@@ -113,7 +114,7 @@ static json_t *os_release(const char *root)
 		return NULL;
 	}
 	for (size_t i = 0; i < 2 && n < 0; i++)
-		if (root_path(path, sizeof(path), root, where[i]))
+		if (priv_root_path(path, sizeof(path), root, where[i]))
 			n = read_small(path, buf, OS_RELEASE_MAX);
 	if (n < 0)
 		debug_f("no os-release under %s", root);
@@ -153,38 +154,73 @@ static json_t *uptime_s(void)
 	return json_real(up);
 }
 
-/* Age of the newest list file: when apt last fetched anything.  Null when
- * there is none (never updated).  Symlinks are not followed. */
-static json_t *lists_age_s(const char *root)
+/* When apt last fetched anything: the newest list file, or the stamp priv
+ * (and apt's own daily job) touch after a successful update, whichever is
+ * newer.  -1 when there is neither (never updated).  Symlinks are not
+ * followed. */
+static int newest_in(const char *dir, struct timespec *newest, int *found)
 {
-	char dir[PATH_MAX];
-	struct timespec newest = { 0, 0 };
 	struct dirent *de;
 	struct stat st;
 	long scanned = 0;
-	int found = 0;
-	DIR *d;
+	DIR *d = opendir(dir);
 
-	if (!root_path(dir, sizeof(dir), root, "var/lib/apt/lists") || (d = opendir(dir)) == NULL)
-		return json_null();
+	if (d == NULL)
+		return -1;
 	while ((de = readdir(d)) != NULL && scanned++ < LISTS_SCAN_MAX) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
 		    strcmp(de->d_name, "partial") == 0 || strcmp(de->d_name, "lock") == 0)
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
 			continue;
-		if (!found || st.st_mtim.tv_sec > newest.tv_sec ||
-		    (st.st_mtim.tv_sec == newest.tv_sec && st.st_mtim.tv_nsec > newest.tv_nsec))
-			newest = st.st_mtim;
-		found = 1;
+		if (!*found || st.st_mtim.tv_sec > newest->tv_sec ||
+		    (st.st_mtim.tv_sec == newest->tv_sec && st.st_mtim.tv_nsec > newest->tv_nsec))
+			*newest = st.st_mtim;
+		*found = 1;
 	}
 	closedir(d);
+	return 0;
+}
+
+int priv_lists_age(const char *root, double *age)
+{
+	char dir[PATH_MAX];
+	struct timespec newest = { 0, 0 }, now;
+	int found = 0;
+
+	if (priv_root_path(dir, sizeof(dir), root, "var/lib/apt/lists"))
+		newest_in(dir, &newest, &found);
+	if (priv_root_path(dir, sizeof(dir), root, "var/lib/apt/periodic"))
+		newest_in(dir, &newest, &found);
 	if (!found)
-		return json_null();
-	struct timespec now;
+		return -1;
 	clock_gettime(CLOCK_REALTIME, &now);
-	double age = (double)(now.tv_sec - newest.tv_sec) + (now.tv_nsec - newest.tv_nsec) / 1e9;
-	return json_real(age < 0 ? 0 : age);   /* a clock step must not give a negative age */
+	*age = (double)(now.tv_sec - newest.tv_sec) + (now.tv_nsec - newest.tv_nsec) / 1e9;
+	if (*age < 0)
+		*age = 0;   /* a clock step must not give a negative age */
+	return 0;
+}
+
+json_t *priv_lists_age_json(const char *root)
+{
+	double age;
+	return priv_lists_age(root, &age) == 0 ? json_real(round(age * 1000) / 1000) : json_null();
+}
+
+void priv_lists_touch(const char *root)
+{
+	char dir[PATH_MAX], file[PATH_MAX];
+	int fd;
+
+	if (!priv_root_path(dir, sizeof(dir), root, "var/lib/apt/periodic") ||
+	    !priv_root_path(file, sizeof(file), root, "var/lib/apt/periodic/update-success-stamp"))
+		return;
+	mkdir(dir, 0755);
+	fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd >= 0) {
+		futimens(fd, NULL);
+		close(fd);
+	}
 }
 
 struct json_t *priv_facts(const char *root, char *err, size_t errlen)
@@ -201,6 +237,6 @@ struct json_t *priv_facts(const char *root, char *err, size_t errlen)
 	}
 	json_object_set_new(facts, "uptime_s", uptime_s());
 	json_object_set_new(facts, "installed_packages", json_integer(installed));
-	json_object_set_new(facts, "apt_lists_age_s", lists_age_s(root));
+	json_object_set_new(facts, "apt_lists_age_s", priv_lists_age_json(root));
 	return facts;
 }

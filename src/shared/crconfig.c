@@ -36,6 +36,7 @@ static const struct int_key int_keys[] = {
 	{ "daemon", "visibility_timeout", OFF(visibility_timeout_s), 1, TEN_YEARS },
 	{ "daemon", "restore_interval", OFF(restore_interval_s), 1, 3600 },
 	{ "daemon", "result_expires", OFF(result_expires_s), 60, TEN_YEARS },
+	{ "daemon", "lock_timeout", OFF(lock_timeout_s), 0, 3600 },
 	{ "cli", "timeout", OFF(timeout_s), 0, TEN_YEARS },   /* 0: do not wait */
 	{ "cli", "task_expires", OFF(task_expires_s), 1, TEN_YEARS },
 	{ "cli", "job_ttl", OFF(job_ttl_s), 60, TEN_YEARS },
@@ -50,6 +51,7 @@ void config_defaults(struct cr_config *c)
 	c->visibility_timeout_s = 3600;
 	c->restore_interval_s = 10;
 	c->result_expires_s = 30 * 86400;
+	c->lock_timeout_s = 120;
 	c->timeout_s = 60;
 	c->task_expires_s = 86400;
 	c->job_ttl_s = 30 * 86400;
@@ -159,7 +161,12 @@ static int on_daemon(struct parse_ctx *p, const char *k, const char *v)
 			return fail(p, "sandbox must be an absolute path, got '%.80s'", v);
 		return set_str(p, k, p->c->sandbox, sizeof(p->c->sandbox), v);
 	}
-	return fail(p, "unknown key '%.64s' in [daemon] (allowed: hostname, roles, user, sandbox, "
+	if (!strcmp(k, "audit_log")) {
+		if (v[0] != '/')
+			return fail(p, "audit_log must be an absolute path, got '%.80s'", v);
+		return set_str(p, k, p->c->audit_log, sizeof(p->c->audit_log), v);
+	}
+	return fail(p, "unknown key '%.64s' in [daemon] (allowed: hostname, roles, user, sandbox, audit_log, lock_timeout, "
 		    "heartbeat_interval, visibility_timeout, restore_interval, result_expires)", k);
 }
 

@@ -33,6 +33,8 @@ struct cr_config {
 	int visibility_timeout_s;   /* default 3600, as kombu */
 	int restore_interval_s;     /* default 10 */
 	int result_expires_s;       /* default 30 days */
+	int lock_timeout_s;         /* dpkg lock wait, default 120 */
+	char audit_log[PATH_MAX];   /* default: /var/log/celeryroot/audit.log under the host root */
 	/* [cli] */
 	int timeout_s;              /* default 60 */
 	int task_expires_s;         /* default 24 h */

@@ -7,7 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_ID, K_TASKID, K_JOBID, K_PERCENT, K_STR127, K_STR255, K_ERR, K_OBJECT };
+enum kind { K_ID, K_TASKID, K_JOBID, K_PERCENT, K_STR127, K_STR255, K_ERR, K_OBJECT,
+	    K_APTOP, K_PKGS, K_BOOL, K_AGE };
+
+static const char *const apt_ops[] = { PROTO_APT_OPS };
+
+/* The longest --max-age anyone means: ten years. */
+#define MAX_AGE_LIMIT (10.0 * 365 * 86400)
 
 struct field {
 	const char *key;
@@ -23,6 +29,10 @@ struct schema {
 
 static const struct field f_hello[] = { { "id", K_ID } };
 static const struct field f_task[] = { { "id", K_ID }, { "job", K_JOBID }, { "task", K_TASKID } };
+static const struct field f_apt[] = { { "id", K_ID }, { "job", K_JOBID }, { "task", K_TASKID },
+				      { "op", K_APTOP }, { "pkgs", K_PKGS }, { "upgradable", K_BOOL },
+				      { "security", K_BOOL }, { "check", K_BOOL }, { "purge", K_BOOL },
+				      { "max_age", K_AGE } };
 static const struct field f_progress[] = { { "id", K_ID }, { "percent", K_PERCENT },
 					   { "pkg", K_STR127 }, { "text", K_STR255 } };
 static const struct field f_reply[] = { { "id", K_ID }, { "data", K_OBJECT } };
@@ -33,6 +43,7 @@ static const struct schema schemas[] = {
 	{ REQ_HELLO, "HELLO", f_hello, N(f_hello) },
 	{ REQ_PING, "PING", f_task, N(f_task) },
 	{ REQ_FACTS, "FACTS", f_task, N(f_task) },
+	{ REQ_APT, "APT", f_apt, N(f_apt) },
 	{ ANS_PROGRESS, "PROGRESS", f_progress, N(f_progress) },
 	{ ANS_REPLY, "REPLY", f_reply, N(f_reply) },
 	{ ANS_REFUSED, "REFUSED", f_refused, N(f_refused) },
@@ -50,6 +61,32 @@ const char *proto_type_name(uint8_t type)
 {
 	const struct schema *s = schema_for(type);
 	return s ? s->name : "UNKNOWN";
+}
+
+static int is_apt_op(const char *s)
+{
+	for (size_t i = 0; s && i < N(apt_ops); i++)
+		if (strcmp(s, apt_ops[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Every package spec is re-validated here, in priv's decoder. */
+static int check_pkgs(json_t *v)
+{
+	struct pkgspec p;
+	char err[256];
+	size_t i;
+	json_t *e;
+
+	if (!json_is_array(v) || json_array_size(v) > PKG_SPECS_MAX)
+		return 0;
+	json_array_foreach(v, i, e) {
+		const char *s = json_string_value(e);
+		if (s == NULL || strlen(s) != json_string_length(e) || pkgspec_parse(s, &p, err, sizeof(err)) < 0)
+			return 0;
+	}
+	return 1;
 }
 
 static int check_kind(json_t *v, enum kind k)
@@ -75,6 +112,14 @@ static int check_kind(json_t *v, enum kind k)
 		return s != NULL && len < PROTO_ERR_MAX && strlen(s) == len;
 	case K_OBJECT:
 		return json_is_object(v);
+	case K_APTOP:
+		return s != NULL && strlen(s) == len && is_apt_op(s);
+	case K_PKGS:
+		return check_pkgs(v);
+	case K_BOOL:
+		return json_is_boolean(v);
+	case K_AGE:
+		return json_is_number(v) && json_number_value(v) >= -1 && json_number_value(v) <= MAX_AGE_LIMIT;
 	}
 	return 0;
 }
@@ -155,6 +200,52 @@ static char *encode(uint8_t type, json_t *o, size_t *len)
 	return s;
 }
 
+static json_t *apt_encode(const struct proto_req *r)
+{
+	json_t *pkgs = json_array();
+
+	for (size_t i = 0; i < r->npkgs && i < PKG_SPECS_MAX; i++) {
+		char spec[PKG_SPEC_MAX + 1];
+		pkgspec_format(&r->pkgs[i], spec, sizeof(spec));
+		json_array_append_new(pkgs, json_string(spec));
+	}
+	return json_pack("{s:I, s:s, s:s, s:s, s:o, s:b, s:b, s:b, s:b, s:f}", "id", (json_int_t)r->id, "job",
+			 r->job, "task", r->task, "op", r->op, "pkgs", pkgs, "upgradable", r->upgradable, "security",
+			 r->security, "check", r->check, "purge", r->purge, "max_age", r->max_age);
+}
+
+/* Which operations name packages: install, remove and query need some;
+ * upgrade may; the others take none. */
+static int apt_semantics(const struct proto_req *r, char *err, size_t errlen)
+{
+	int need = !strcmp(r->op, "install") || !strcmp(r->op, "remove") || !strcmp(r->op, "query");
+	int may = need || !strcmp(r->op, "upgrade");
+
+	if ((need && r->npkgs == 0) || (!may && r->npkgs > 0)) {
+		snprintf(err, errlen, "APT %s %s", r->op, need ? "needs at least one package" : "takes no packages");
+		return -1;
+	}
+	return 0;
+}
+
+static void apt_decode(json_t *o, struct proto_req *r)
+{
+	char err[256];
+	size_t i;
+	json_t *e;
+
+	copy_str(r->op, sizeof(r->op), json_string_value(json_object_get(o, "op")));
+	/* check_pkgs() has validated every entry; the bound is kept anyway. */
+	json_array_foreach(json_object_get(o, "pkgs"), i, e)
+		if (r->npkgs < PKG_SPECS_MAX && pkgspec_parse(json_string_value(e), &r->pkgs[r->npkgs], err, sizeof(err)) == 0)
+			r->npkgs++;
+	r->upgradable = json_is_true(json_object_get(o, "upgradable"));
+	r->security = json_is_true(json_object_get(o, "security"));
+	r->check = json_is_true(json_object_get(o, "check"));
+	r->purge = json_is_true(json_object_get(o, "purge"));
+	r->max_age = json_number_value(json_object_get(o, "max_age"));
+}
+
 char *proto_req_encode(const struct proto_req *r, size_t *len)
 {
 	json_t *o;
@@ -163,6 +254,8 @@ char *proto_req_encode(const struct proto_req *r, size_t *len)
 		return NULL;
 	if (r->type == REQ_HELLO)
 		o = json_pack("{s:I}", "id", (json_int_t)r->id);
+	else if (r->type == REQ_APT)
+		o = apt_encode(r);
 	else
 		o = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)r->id, "job", r->job, "task", r->task);
 	return encode(r->type, o, len);
@@ -186,8 +279,10 @@ int proto_req_decode(uint8_t type, const uint8_t *payload, size_t len, struct pr
 		copy_str(r->job, sizeof(r->job), json_string_value(json_object_get(o, "job")));
 		copy_str(r->task, sizeof(r->task), json_string_value(json_object_get(o, "task")));
 	}
+	if (type == REQ_APT)
+		apt_decode(o, r);
 	json_decref(o);
-	return 0;
+	return type == REQ_APT ? apt_semantics(r, err, errlen) : 0;
 }
 
 char *proto_ans_encode(const struct proto_ans *a, size_t *len)

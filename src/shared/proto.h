@@ -10,12 +10,17 @@
 #include <stdint.h>
 
 #include "names.h"
+#include "pkgspec.h"
+
+/* The APT operations priv performs; anything else is refused. */
+#define PROTO_APT_OPS "query", "list", "update", "install", "remove", "upgrade", "autoremove", "clean"
 
 enum proto_type {
 	/* requests: even */
 	REQ_HELLO = 2,
 	REQ_PING = 4,
 	REQ_FACTS = 6,
+	REQ_APT = 8,
 	/* answers: odd */
 	ANS_PROGRESS = 3,
 	ANS_REPLY = 5,
@@ -29,6 +34,12 @@ struct proto_req {
 	uint32_t id;                    /* net's request id, echoed in answers */
 	char job[TASK_ID_MAX + 1];      /* empty when the task came without a job */
 	char task[TASK_ID_MAX + 1];
+	/* REQ_APT only */
+	char op[16];
+	size_t npkgs;
+	struct pkgspec pkgs[PKG_SPECS_MAX];
+	int upgradable, security, check, purge;
+	double max_age;                 /* seconds; -1 when not given */
 };
 
 /* Encodes a request as a JSON payload (malloc'd, *len set); NULL on bad input. */

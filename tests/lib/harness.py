@@ -117,7 +117,8 @@ def make_sandbox(root, sources):
 
 
 def build_repo(directory, packages, security=False):
-    """packages: dicts with name, version, depends, preinst_fail, files."""
+    """packages: dicts with name, version, depends, preinst_fail, preinst_sleep
+    (seconds), files ({path: content}; those under etc/ become conffiles)."""
     os.makedirs(directory, exist_ok=True)
     with tempfile.TemporaryDirectory() as build:
         for pkg in packages:
@@ -130,10 +131,13 @@ def build_repo(directory, packages, security=False):
             control.append("Description: test package %s" % pkg["name"])
             with open(os.path.join(root, "DEBIAN", "control"), "w") as f:
                 f.write("\n".join(control) + "\n")
-            if pkg.get("preinst_fail"):
+            if pkg.get("preinst_fail") or pkg.get("preinst_sleep"):
                 path = os.path.join(root, "DEBIAN", "preinst")
                 with open(path, "w") as f:
-                    f.write("#!/bin/sh\necho 'preinst refuses on purpose' >&2\nexit 1\n")
+                    if pkg.get("preinst_sleep"):
+                        f.write("#!/bin/sh\nsleep %s\n" % pkg["preinst_sleep"])
+                    else:
+                        f.write("#!/bin/sh\necho 'preinst refuses on purpose' >&2\nexit 1\n")
                 os.chmod(path, 0o755)
             files = pkg.get("files") or {"usr/share/doc/%s/README" % pkg["name"]: pkg["name"] + "\n"}
             for rel, content in files.items():
@@ -141,6 +145,10 @@ def build_repo(directory, packages, security=False):
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open(path, "w") as f:
                     f.write(content)
+            conffiles = [rel for rel in files if rel.startswith("etc/")]
+            if conffiles:
+                with open(os.path.join(root, "DEBIAN", "conffiles"), "w") as f:
+                    f.write("".join("/%s\n" % rel for rel in conffiles))
             deb = os.path.join(directory, "%s_%s_all.deb" % (pkg["name"], pkg["version"]))
             subprocess.run(["dpkg-deb", "--root-owner-group", "-b", root, deb], check=True,
                            stdout=subprocess.DEVNULL)

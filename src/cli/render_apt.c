@@ -1,0 +1,171 @@
+/* Tables for the apt operations: query as a host x package matrix. */
+#include "config.h"
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *s(json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+	return v ? v : "";
+}
+
+/* "1.0", "1.0 -> 1.1", "1.0 -> 1.1 (security)", "- (1.1 available)", "unknown". */
+static void cell(json_t *p, char *buf, size_t len)
+{
+	const char *inst = s(p, "installed"), *cand = s(p, "candidate");
+	int sec = json_is_true(json_object_get(p, "security"));
+
+	if (!json_is_true(json_object_get(p, "known")))
+		snprintf(buf, len, "unknown");
+	else if (inst[0] == '\0')
+		snprintf(buf, len, "- (%s available)", cand[0] ? cand : "none");
+	else if (json_is_true(json_object_get(p, "upgradable")))
+		snprintf(buf, len, "%s -> %s%s", inst, cand, sec ? " (security)" : "");
+	else
+		snprintf(buf, len, "%s", inst);
+}
+
+static void matrix(json_t *records, int w)
+{
+	json_t *first = NULL, *rec;
+	const char *name;
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(records, i, rec) {
+		if (json_is_object(json_object_get(json_object_get(rec, "data"), "packages"))) {
+			first = json_object_get(json_object_get(rec, "data"), "packages");
+			break;
+		}
+	}
+	printf("%-*s", w, "HOST");
+	json_object_foreach(first, name, v)
+		printf("  %-24s", name);
+	printf("\n");
+	json_array_foreach(records, i, rec) {
+		json_t *pk = json_object_get(json_object_get(rec, "data"), "packages");
+		printf("%-*s", w, s(rec, "host"));
+		if (!json_is_object(pk)) {
+			printf("  %s: %s\n", s(rec, "status"), json_is_string(json_object_get(rec, "error")) ? s(rec, "error") : "no answer");
+			continue;
+		}
+		json_object_foreach(first, name, v) {
+			char c[160];
+			cell(json_object_get(pk, name), c, sizeof(c));
+			printf("  %-24s", c);
+		}
+		printf("\n");
+	}
+}
+
+static void listing(json_t *records, int w)
+{
+	size_t i, j;
+	json_t *rec, *p;
+
+	printf("%-*s  %-32s  %-20s  %s\n", w, "HOST", "PACKAGE", "INSTALLED", "CANDIDATE");
+	json_array_foreach(records, i, rec) {
+		json_t *pk = json_object_get(json_object_get(rec, "data"), "packages");
+		if (!json_is_array(pk)) {
+			printf("%-*s  %s: %s\n", w, s(rec, "host"), s(rec, "status"), s(rec, "error"));
+			continue;
+		}
+		if (json_array_size(pk) == 0)
+			printf("%-*s  (none)\n", w, s(rec, "host"));
+		json_array_foreach(pk, j, p) {
+			int newer = strcmp(s(p, "candidate"), s(p, "installed")) != 0;
+			printf("%-*s  %-32s  %-20s  %s%s\n", w, s(rec, "host"), s(p, "name"), s(p, "installed"),
+			       newer ? s(p, "candidate") : "",
+			       newer && json_is_true(json_object_get(p, "security")) ? " (security)" : "");
+		}
+		if (json_is_true(json_object_get(json_object_get(rec, "data"), "truncated")))
+			printf("%-*s  ... %lld in all\n", w, s(rec, "host"),
+			       (long long)json_integer_value(json_object_get(json_object_get(rec, "data"), "total")));
+	}
+}
+
+static void updates(json_t *records, int w)
+{
+	size_t i;
+	json_t *rec;
+
+	printf("%-*s  %-9s  %8s  %s\n", w, "HOST", "STATUS", "TIME", "DETAIL");
+	json_array_foreach(records, i, rec) {
+		json_t *d = json_object_get(rec, "data");
+		char detail[256];
+		char age[32];
+		if (json_is_string(json_object_get(rec, "error")))
+			snprintf(detail, sizeof(detail), "%s", s(rec, "error"));
+		else if (json_is_object(d))
+			snprintf(detail, sizeof(detail), "%s; lists age %s", json_is_true(json_object_get(d, "refreshed")) ? "lists refreshed" : "lists fresh, download skipped",
+				 render_age(json_number_value(json_object_get(d, "cache_age_s")), age, sizeof(age)));
+		else
+			snprintf(detail, sizeof(detail), "%s", s(rec, "status"));
+		printf("%-*s  %-9s  %7.3fs  %s\n", w, s(rec, "host"), s(rec, "status"),
+		       json_number_value(json_object_get(rec, "duration_s")), detail);
+	}
+}
+
+static const char *ver(json_t *v)
+{
+	return json_is_string(v) ? json_string_value(v) : "-";
+}
+
+/* The lines under a host's status: what changed (or would), why nothing
+ * did, or what failed and what the rollback put back. */
+static void change_lines(json_t *rec, int w)
+{
+	json_t *changes = json_object_get(rec, "changes"), *rb = json_object_get(rec, "rollback"), *v;
+	const char *name, *pad = "";
+	int check = json_is_true(json_object_get(rec, "check")), n = 0;
+	char indent[64];
+
+	snprintf(indent, sizeof(indent), "%*s", w + 23, "");
+	json_object_foreach(changes, name, v) {
+		printf("%s%s%-28s %s -> %s\n", n++ ? indent : pad, check ? "would: " : "", name,
+		       ver(json_object_get(v, "old")), ver(json_object_get(v, "new")));
+	}
+	if (json_is_string(json_object_get(rec, "error")))
+		printf("%s%s\n", n++ ? indent : pad, s(rec, "error"));
+	if (json_is_object(rb)) {
+		char *removed = json_dumps(json_object_get(rb, "removed"), JSON_COMPACT);
+		char *restored = json_dumps(json_object_get(rb, "restored"), JSON_COMPACT);
+		printf("%srollback %s: removed %s, restored %s\n", n++ ? indent : pad,
+		       json_is_true(json_object_get(rb, "ok")) ? "ok" : "INCOMPLETE", removed ? removed : "[]",
+		       restored ? restored : "{}");
+		free(removed);
+		free(restored);
+	}
+	if (n == 0)
+		printf("%s\n", json_is_string(json_object_get(rec, "reason")) ? s(rec, "reason") : "");
+}
+
+static void changes(json_t *records, int w)
+{
+	size_t i;
+	json_t *rec;
+
+	printf("%-*s  %-9s  %8s  %s\n", w, "HOST", "STATUS", "TIME", "CHANGES");
+	json_array_foreach(records, i, rec) {
+		printf("%-*s  %-9s  %7.3fs  ", w, s(rec, "host"), s(rec, "status"),
+		       json_number_value(json_object_get(rec, "duration_s")));
+		change_lines(rec, w);
+	}
+}
+
+int render_apt_table(const struct job *job, json_t *records, int w)
+{
+	if (!strcmp(job->operation, "apt.query"))
+		matrix(records, w);
+	else if (!strcmp(job->operation, "apt.list"))
+		listing(records, w);
+	else if (!strcmp(job->operation, "apt.update"))
+		updates(records, w);
+	else if (!strncmp(job->operation, "apt.", 4))
+		changes(records, w);
+	else
+		return 0;
+	return 1;
+}

@@ -1,0 +1,420 @@
+/* Changes through libapt-pkg: mark what the request asks for on a depcache
+ * opened with the dpkg lock, let apt's resolver pull in or remove what that
+ * needs, read the plan back from the marks, and (unless checking) fetch and
+ * hand it to dpkg.  The caller (priv_change.c) reads dpkg's status before and
+ * after, so the reported changes never depend on what is said here. */
+#include "config.h"
+#include "apt_shim.h"
+#include "apt_shim_int.h"
+
+#include <apt-pkg/acquire-item.h>
+#include <apt-pkg/acquire.h>
+#include <apt-pkg/algorithms.h>
+#include <apt-pkg/cachefile.h>
+#include <apt-pkg/configuration.h>
+#include <apt-pkg/depcache.h>
+#include <apt-pkg/error.h>
+#include <apt-pkg/fileutl.h>
+#include <apt-pkg/install-progress.h>
+#include <apt-pkg/packagemanager.h>
+#include <apt-pkg/pkgrecords.h>
+#include <apt-pkg/pkgsystem.h>
+#include <apt-pkg/policy.h>
+#include <apt-pkg/progress.h>
+#include <apt-pkg/sourcelist.h>
+#include <apt-pkg/version.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace shim;
+
+namespace {
+
+void report(const aptshim_change_req *q, const char *stage, const char *pkg, double pct, const char *text)
+{
+	if (q->progress != nullptr)
+		q->progress(q->ctx, stage, pkg, pct < 0 ? 0 : pct > 100 ? 100 : pct, text);
+}
+
+/* Waiting for the lock (and building the cache) reports here; apt's own
+ * message names the holder of the lock. */
+class lock_progress : public OpProgress {
+	const aptshim_change_req *q;
+
+public:
+	explicit lock_progress(const aptshim_change_req *req) : q(req) {}
+	void Update() override
+	{
+		if (CheckChange(1.0) && Op.find("lock") != std::string::npos)
+			report(q, "lock", "", Percent, Op.c_str());
+	}
+};
+
+class fetch_progress : public pkgAcquireStatus {
+	const aptshim_change_req *q;
+
+public:
+	explicit fetch_progress(const aptshim_change_req *req) : q(req) {}
+	bool MediaChange(std::string, std::string) override { return false; }
+	bool Pulse(pkgAcquire *owner) override
+	{
+		pkgAcquireStatus::Pulse(owner);
+		report(q, "download", "", Percent, "downloading");
+		return true;
+	}
+};
+
+/* dpkg's progress and errors, as apt's status-fd reader hands them on. */
+class dpkg_progress : public APT::Progress::PackageManager {
+	const aptshim_change_req *q;
+
+public:
+	std::string errors;
+	explicit dpkg_progress(const aptshim_change_req *req) : q(req) {}
+	bool StatusChanged(std::string pkg, unsigned int done, unsigned int total, std::string action) override
+	{
+		APT::Progress::PackageManager::StatusChanged(pkg, done, total, action);
+		report(q, "dpkg", pkg.c_str(), total ? 100.0 * done / total : 0, action.c_str());
+		return true;
+	}
+	void Error(std::string pkg, unsigned int, unsigned int, std::string msg) override
+	{
+		if (errors.size() < 2048)
+			errors.append(errors.empty() ? "" : "; ").append(pkg).append(": ").append(msg);
+	}
+};
+
+bool requested(const aptshim_change_req *q, pkgCache::PkgIterator p)
+{
+	std::string full = p.FullName(true), name = p.Name();
+	for (size_t i = 0; i < q->nitems; i++)
+		if (full == q->items[i].name || name == q->items[i].name)
+			return true;
+	return false;
+}
+
+pkgCache::VerIterator find_version(pkgCache::PkgIterator p, const char *ver)
+{
+	for (pkgCache::VerIterator v = p.VersionList(); !v.end(); ++v)
+		if (std::strcmp(v.VerStr(), ver) == 0)
+			return v;
+	return pkgCache::VerIterator();
+}
+
+int no_pkg(const aptshim_item &it, char *err, size_t errlen)
+{
+	set_err(err, errlen, std::string("unknown package '") + it.name +
+				     "': not in this host's apt lists (run 'celeryroot apt update' first?)");
+	return -1;
+}
+
+/* Marks one install; an installed package with no version asked for is left
+ * as it is (install means "present", upgrade is its own operation). */
+int mark_install(pkgDepCache &dc, pkgProblemResolver &fix, const aptshim_item &it, char *err, size_t errlen)
+{
+	pkgCache::PkgIterator p = find_pkg(&dc.GetCache(), it.name);
+	if (p.end() || p.VersionList().end())
+		return no_pkg(it, err, errlen);
+	pkgCache::VerIterator cur = p.CurrentVer();
+	if (it.version[0] != '\0') {
+		pkgCache::VerIterator v = find_version(p, it.version);
+		if (v.end()) {
+			pkgCache::VerIterator cand = dc.GetCandidateVersion(p);
+			set_err(err, errlen, std::string("version ") + it.version + " of " + it.name +
+						     " is not available (candidate: " +
+						     (cand.end() ? "none" : cand.VerStr()) + ")");
+			return -1;
+		}
+		if (!cur.end() && cur == v)
+			return 0;
+		dc.SetCandidateVersion(v);
+	} else if (!cur.end()) {
+		return 0;
+	}
+	if (dc.GetCandidateVersion(p).end()) {
+		set_err(err, errlen, std::string(it.name) + " has no installable version");
+		return -1;
+	}
+	dc.MarkInstall(p, true);
+	dc.MarkAuto(p, false);
+	fix.Clear(p);
+	fix.Protect(p);
+	return 0;
+}
+
+int mark_remove(pkgDepCache &dc, pkgProblemResolver &fix, const aptshim_item &it, bool purge, char *err,
+		size_t errlen)
+{
+	pkgCache::PkgIterator p = find_pkg(&dc.GetCache(), it.name);
+	if (p.end()) {
+		set_err(err, errlen, std::string("unknown package '") + it.name + "'");
+		return -1;
+	}
+	bool has_conf = p->CurrentState == pkgCache::State::ConfigFiles;
+	if (p.CurrentVer().end() && !(purge && has_conf))
+		return 0;
+	dc.MarkDelete(p, purge);
+	fix.Clear(p);
+	fix.Protect(p);
+	fix.Remove(p);
+	return 0;
+}
+
+/* The version an upgrade goes to: the candidate, or with --security the
+ * newest from a security origin; an end iterator when there is none newer. */
+pkgCache::VerIterator upgrade_target(pkgDepCache &dc, pkgCache::PkgIterator p, bool security)
+{
+	pkgCache::VerIterator cur = p.CurrentVer(), to;
+	to = security ? security_candidate(p) : dc.GetCandidateVersion(p);
+	if (cur.end() || to.end() || _system->VS->CmpVersion(to.VerStr(), cur.VerStr()) <= 0)
+		return pkgCache::VerIterator();
+	return to;
+}
+
+int mark_upgrade(pkgDepCache &dc, pkgProblemResolver &fix, pkgCache::PkgIterator p, bool security)
+{
+	pkgCache::VerIterator to = upgrade_target(dc, p, security);
+	if (to.end())
+		return 0;
+	dc.SetCandidateVersion(to);
+	dc.MarkInstall(p, true, 0, false);
+	fix.Clear(p);
+	fix.Protect(p);
+	return 0;
+}
+
+int mark_upgrades(pkgDepCache &dc, pkgProblemResolver &fix, const aptshim_change_req *q, char *err,
+		  size_t errlen)
+{
+	pkgCache &cache = dc.GetCache();
+	for (size_t i = 0; i < q->nitems; i++) {
+		pkgCache::PkgIterator p = find_pkg(&cache, q->items[i].name);
+		if (p.end() || p.CurrentVer().end()) {
+			set_err(err, errlen, std::string(q->items[i].name) +
+						     " is not installed, so it cannot be upgraded (use 'apt install')");
+			return -1;
+		}
+		mark_upgrade(dc, fix, p, q->security);
+	}
+	if (q->nitems == 0)
+		for (pkgCache::PkgIterator p = cache.PkgBegin(); !p.end(); ++p)
+			mark_upgrade(dc, fix, p, q->security);
+	return 0;
+}
+
+void mark_autoremove(pkgDepCache &dc, bool purge)
+{
+	dc.MarkAndSweep();
+	for (pkgCache::PkgIterator p = dc.GetCache().PkgBegin(); !p.end(); ++p)
+		if (!p.CurrentVer().end() && dc[p].Garbage)
+			dc.MarkDelete(p, purge, 0, false);
+}
+
+/* Rollback: purge what the failed run left behind, put back what it replaced. */
+int mark_restore(pkgDepCache &dc, pkgProblemResolver &fix, const aptshim_change_req *q, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < q->nitems; i++) {
+		const aptshim_item &it = q->items[i];
+		int rc = it.remove ? mark_remove(dc, fix, it, true, err, errlen) : mark_install(dc, fix, it, err, errlen);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int mark(pkgDepCache &dc, pkgProblemResolver &fix, const aptshim_change_req *q, char *err, size_t errlen)
+{
+	pkgDepCache::ActionGroup group(dc);
+	switch (q->op) {
+	case APTSHIM_INSTALL:
+		for (size_t i = 0; i < q->nitems; i++)
+			if (mark_install(dc, fix, q->items[i], err, errlen) < 0)
+				return -1;
+		return 0;
+	case APTSHIM_REMOVE:
+		for (size_t i = 0; i < q->nitems; i++)
+			if (mark_remove(dc, fix, q->items[i], q->purge, err, errlen) < 0)
+				return -1;
+		return 0;
+	case APTSHIM_UPGRADE:
+		return mark_upgrades(dc, fix, q, err, errlen);
+	case APTSHIM_AUTOREMOVE:
+		mark_autoremove(dc, q->purge);
+		return 0;
+	case APTSHIM_RESTORE:
+		return mark_restore(dc, fix, q, err, errlen);
+	}
+	set_err(err, errlen, "unknown operation");
+	return -1;
+}
+
+const char *action_of(pkgDepCache::StateCache &s, pkgCache::PkgIterator p)
+{
+	if (s.Delete())
+		return s.Purge() ? "purge" : "remove";
+	if (s.NewInstall())
+		return "install";
+	if (s.Upgrade())
+		return "upgrade";
+	if (s.Downgrade())
+		return "downgrade";
+	if (s.ReInstall() && !p.CurrentVer().end())
+		return "reinstall";
+	return nullptr;
+}
+
+void read_plan(pkgDepCache &dc, const aptshim_change_req *q, std::vector<aptshim_action> &plan)
+{
+	for (pkgCache::PkgIterator p = dc.GetCache().PkgBegin(); !p.end(); ++p) {
+		pkgDepCache::StateCache &s = dc[p];
+		const char *what = action_of(s, p);
+		if (what == nullptr)
+			continue;
+		aptshim_action a;
+		std::memset(&a, 0, sizeof(a));
+		std::snprintf(a.name, sizeof(a.name), "%s", p.FullName(true).c_str());
+		if (!p.CurrentVer().end())
+			std::snprintf(a.old_ver, sizeof(a.old_ver), "%s", p.CurrentVer().VerStr());
+		pkgCache::VerIterator to = s.InstVerIter(dc.GetCache());
+		if (!s.Delete() && !to.end())
+			std::snprintf(a.new_ver, sizeof(a.new_ver), "%s", to.VerStr());
+		std::snprintf(a.what, sizeof(a.what), "%s", what);
+		a.requested = requested(q, p);
+		plan.push_back(a);
+	}
+}
+
+int fetch(pkgCacheFile &c, pkgPackageManager &pm, const aptshim_change_req *q, char *err, size_t errlen)
+{
+	fetch_progress status(q);
+	pkgAcquire fetcher(&status);
+	pkgRecords recs(c);
+
+	if (!pm.GetArchives(&fetcher, c.GetSourceList(), &recs))
+		return fail(err, errlen, "cannot find the packages to download");
+	if (fetcher.Run() != pkgAcquire::Continue)
+		return fail(err, errlen, "the download was interrupted");
+	for (auto i = fetcher.ItemsBegin(); i != fetcher.ItemsEnd(); ++i)
+		if ((*i)->Status != pkgAcquire::Item::StatDone || !(*i)->Complete) {
+			set_err(err, errlen, "cannot download " + (*i)->DescURI() + ": " + (*i)->ErrorText);
+			return -1;
+		}
+	return 0;
+}
+
+int apply(pkgCacheFile &c, const aptshim_change_req *q, aptshim_change_res *r, char *err, size_t errlen)
+{
+	std::unique_ptr<pkgPackageManager> pm(_system->CreatePM(c.GetDepCache()));
+	dpkg_progress prog(q);
+
+	if (fetch(c, *pm, q, err, errlen) < 0)
+		return -1;
+	/* dpkg takes the inner lock itself; apt keeps the frontend lock. */
+	_system->UnLockInner();
+	r->dpkg_ran = 1;
+	pkgPackageManager::OrderResult res = pm->DoInstall(&prog);
+	std::string msg;
+	bool had_error = drain_errors(msg);
+	if (res == pkgPackageManager::Completed && !had_error)
+		return 0;
+	std::string why = prog.errors.empty() ? msg : prog.errors + (msg.empty() ? "" : "; " + msg);
+	std::snprintf(r->dpkg_error, sizeof(r->dpkg_error), "%s", why.empty() ? "dpkg failed" : why.c_str());
+	set_err(err, errlen, why.empty() ? "dpkg failed" : why);
+	return -1;
+}
+
+int broken(pkgDepCache &dc, char *err, size_t errlen)
+{
+	std::string names;
+	for (pkgCache::PkgIterator p = dc.GetCache().PkgBegin(); !p.end(); ++p)
+		if (dc[p].InstBroken() && names.size() < 300)
+			names.append(names.empty() ? "" : ", ").append(p.FullName(true));
+	std::string msg;
+	drain_errors(msg);
+	set_err(err, errlen, "unmet dependencies (" + names + ")" + (msg.empty() ? "" : ": " + msg));
+	return -1;
+}
+
+int do_change(const aptshim_change_req *q, aptshim_change_res *r, char *err, size_t errlen)
+{
+	lock_progress lp(q);
+	pkgCacheFile c;
+
+	_error->Discard();
+	cache_close();
+	_config->Set("DPkg::Lock::Timeout", q->lock_timeout_s);
+	if (!c.Open(&lp, true) || c.GetDepCache() == nullptr)
+		return fail(err, errlen, "cannot open the package cache with the dpkg lock");
+	pkgDepCache &dc = *c.GetDepCache();
+	pkgProblemResolver fix(&dc);
+	if (mark(dc, fix, q, err, errlen) < 0)
+		return -1;
+	if (!fix.Resolve(true) || dc.BrokenCount() != 0)
+		return broken(dc, err, errlen);
+	std::vector<aptshim_action> plan;
+	read_plan(dc, q, plan);
+	r->nplan = plan.size();
+	r->plan = static_cast<aptshim_action *>(std::calloc(plan.size() + 1, sizeof(aptshim_action)));
+	if (r->plan == nullptr)
+		return set_err(err, errlen, "out of memory"), -1;
+	if (!plan.empty())
+		std::memcpy(r->plan, plan.data(), plan.size() * sizeof(aptshim_action));
+	if (q->check || plan.empty())
+		return 0;
+	return apply(c, q, r, err, errlen);
+}
+
+int do_clean(int lock_timeout_s, long *files, char *err, size_t errlen)
+{
+	_error->Discard();
+	_config->Set("DPkg::Lock::Timeout", lock_timeout_s);
+	if (!_system->Lock())
+		return fail(err, errlen, "cannot take the dpkg lock");
+	std::string archives = _config->FindDir("Dir::Cache::archives");
+	long n = 0;
+	for (const std::string &d : { archives, archives + "partial/" }) {
+		std::vector<std::string> debs = GetListOfFilesInDir(d, std::vector<std::string>(), true);
+		n += static_cast<long>(debs.size());
+	}
+	pkgAcquire fetcher;
+	bool ok = fetcher.GetLock(archives) && fetcher.Clean(archives) && fetcher.Clean(archives + "partial/");
+	_system->UnLock();
+	if (!ok)
+		return fail(err, errlen, "cannot clean the archives cache");
+	*files = n;
+	return 0;
+}
+
+} // namespace
+
+extern "C" int aptshim_change(const struct aptshim_change_req *q, struct aptshim_change_res *r, char *err,
+			      size_t errlen)
+{
+	if (q == nullptr || r == nullptr || (q->nitems > 0 && q->items == nullptr))
+		return set_err(err, errlen, "no request"), -1;
+	std::memset(r, 0, sizeof(*r));
+	if (!S.inited)
+		return set_err(err, errlen, "apt is not initialised (aptshim_init)"), -1;
+	return guarded(err, errlen, [&] { return do_change(q, r, err, errlen); });
+}
+
+extern "C" void aptshim_change_res_free(struct aptshim_change_res *r)
+{
+	if (r != nullptr) {
+		std::free(r->plan);
+		r->plan = nullptr;
+		r->nplan = 0;
+	}
+}
+
+extern "C" int aptshim_clean(int lock_timeout_s, long *files, char *err, size_t errlen)
+{
+	if (files == nullptr || !S.inited)
+		return set_err(err, errlen, "apt is not initialised (aptshim_init)"), -1;
+	*files = 0;
+	return guarded(err, errlen, [&] { return do_clean(lock_timeout_s, files, err, errlen); });
+}

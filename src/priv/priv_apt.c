@@ -1,0 +1,107 @@
+/* The read-only APT requests (query, list), answered by priv itself from the
+ * cache it keeps open: they never take the dpkg lock, so they are answered
+ * while a change runs in the worker.  Requests arrive decoded by proto.c,
+ * which re-validated every package spec; nothing here builds a command line. */
+#include "config.h"
+#include "priv.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apt_shim.h"
+#include "log.h"
+#include "proto.h"
+
+/* A list answer must fit one frame; past this it says it was cut. */
+#define LIST_MAX_BYTES (48 * 1024)
+
+int priv_apt_readonly(const struct proto_req *r)
+{
+	return strcmp(r->op, "query") == 0 || strcmp(r->op, "list") == 0;
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s[0] ? json_string(s) : json_null();
+}
+
+static json_t *pkg_json(const struct aptshim_pkg_info *i)
+{
+	json_t *o = json_pack("{s:b, s:o, s:o, s:b, s:s, s:s, s:s, s:b}", "known", i->known, "installed",
+			      str_or_null(i->installed), "candidate", str_or_null(i->candidate), "upgradable",
+			      i->upgradable, "origin", i->origin, "archive", i->archive, "label", i->label,
+			      "security", i->security);
+	if (o && i->security_upgradable)
+		json_object_set_new(o, "security_version", json_string(i->security_version));
+	return o;
+}
+
+static json_t *answer(const struct priv_ctx *p, json_t *pkgs)
+{
+	return json_pack("{s:o, s:b, s:o}", "packages", pkgs, "refreshed", 0, "cache_age_s",
+			 priv_lists_age_json(p->root));
+}
+
+static json_t *apt_query(const struct priv_ctx *p, const struct proto_req *r, char *err, size_t errlen)
+{
+	const char *names[PKG_SPECS_MAX];
+	char full[PKG_SPECS_MAX][APTSHIM_NAME_MAX];
+	struct aptshim_pkg_info *info = calloc(PKG_SPECS_MAX, sizeof(*info));
+	json_t *pkgs;
+
+	if (info == NULL)
+		return snprintf(err, errlen, "out of memory"), NULL;
+	for (size_t i = 0; i < r->npkgs && i < PKG_SPECS_MAX; i++) {
+		snprintf(full[i], sizeof(full[i]), "%s%s%s", r->pkgs[i].name, r->pkgs[i].arch[0] ? ":" : "",
+			 r->pkgs[i].arch);
+		names[i] = full[i];
+	}
+	if (aptshim_query(names, r->npkgs, info, err, errlen) < 0) {
+		free(info);
+		return NULL;
+	}
+	pkgs = json_object();
+	for (size_t i = 0; i < r->npkgs; i++)
+		json_object_set_new(pkgs, full[i], pkg_json(&info[i]));
+	free(info);
+	return answer(p, pkgs);
+}
+
+/* Compact entries: a host can have thousands of packages installed. */
+static json_t *apt_list(const struct priv_ctx *p, const struct proto_req *r, char *err, size_t errlen)
+{
+	struct aptshim_pkg_info *info = NULL;
+	size_t n = 0, bytes = 0, i;
+	json_t *pkgs, *d;
+
+	if (aptshim_list(r->upgradable, r->security, &info, &n, err, errlen) < 0)
+		return NULL;
+	pkgs = json_array();
+	for (i = 0; i < n && bytes < LIST_MAX_BYTES; i++) {
+		const struct aptshim_pkg_info *e = &info[i];
+		const char *to = r->security ? e->security_version : e->candidate;
+		json_array_append_new(pkgs, json_pack("{s:s, s:o, s:o, s:b}", "name", e->name, "installed",
+						      str_or_null(e->installed), "candidate", str_or_null(to),
+						      "security", r->security || e->security));
+		bytes += strlen(e->name) + strlen(e->installed) + strlen(to) + 64;
+	}
+	d = answer(p, pkgs);
+	json_object_set_new(d, "total", json_integer((json_int_t)n));
+	json_object_set_new(d, "truncated", json_boolean(i < n));
+	free(info);
+	return d;
+}
+
+json_t *priv_apt(struct priv_ctx *p, const struct proto_req *r, char *err, size_t errlen)
+{
+	if (aptshim_init(p->root, err, errlen) < 0)
+		return NULL;
+	if (!strcmp(r->op, "query"))
+		return apt_query(p, r, err, errlen);
+	if (!strcmp(r->op, "list"))
+		return apt_list(p, r, err, errlen);
+	snprintf(err, errlen, "operation '%s' is not a query", r->op);
+	return NULL;
+}

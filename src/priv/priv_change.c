@@ -1,0 +1,313 @@
+/* The changes, in DESIGN §5's order: facts (dpkg status, lists age), plan
+ * (apt's marks on a depcache under the dpkg lock), apply (dpkg through
+ * libapt-pkg), verify (dpkg status again).  The reported changes are the
+ * difference between the two status readings, never apt's prose.  Runs in
+ * the worker (priv_jobs.c), one change at a time. */
+#include "config.h"
+#include "priv.h"
+#include "priv_change.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apt_shim.h"
+#include "dpkg_status.h"
+#include "log.h"
+#include "proto.h"
+#include "timeutil.h"
+
+static const struct {
+	const char *op;
+	enum aptshim_op shim;
+} ops[] = {
+	{ "install", APTSHIM_INSTALL }, { "remove", APTSHIM_REMOVE },         { "upgrade", APTSHIM_UPGRADE },
+	{ "autoremove", APTSHIM_AUTOREMOVE },
+};
+
+/* ---- progress ------------------------------------------------------------ */
+
+/* apt reports often; net publishes each one to Redis, so they are thinned
+ * to a few a second (and one per package). */
+static void on_progress(void *ctx, const char *stage, const char *pkg, double pct, const char *text)
+{
+	struct change_ctx *c = ctx;
+	double now = now_mono(), overall;
+
+	overall = !strcmp(stage, "dpkg") ? 10 + pct * 0.9 : !strcmp(stage, "download") ? pct * 0.1 : 0;
+	if (now - c->last_progress < 0.2 && strcmp(pkg, c->last_pkg) == 0 && overall < 100)
+		return;
+	c->last_progress = now;
+	snprintf(c->last_pkg, sizeof(c->last_pkg), "%s", pkg);
+	priv_progress(c->p, c->r->id, (int)overall, pkg, text);
+}
+
+/* ---- facts ---------------------------------------------------------------- */
+
+int change_snap(struct change_ctx *c, struct dpkg_snap *s)
+{
+	return dpkg_snap_read(c->p->root, c->native, s, c->err, sizeof(c->err));
+}
+
+static json_t *ver_json(const struct dpkg_pkg *p)
+{
+	return dpkg_present(p) ? json_string(p->version) : json_null();
+}
+
+static int same(const struct dpkg_pkg *a, const struct dpkg_pkg *b)
+{
+	if (dpkg_present(a) != dpkg_present(b))
+		return 0;
+	return !dpkg_present(a) || strcmp(a->version, b->version) == 0;
+}
+
+/* {pkg: {old, new}} for every package whose installed version differs. */
+json_t *change_diff(const struct dpkg_snap *before, const struct dpkg_snap *after)
+{
+	json_t *d = json_object();
+
+	for (size_t i = 0; i < before->n; i++) {
+		const struct dpkg_pkg *a = &before->p[i], *b = dpkg_snap_find(after, a->name);
+		if (!same(a, b))
+			json_object_set_new(d, a->name, json_pack("{s:o, s:o}", "old", ver_json(a), "new", ver_json(b)));
+	}
+	for (size_t i = 0; i < after->n; i++) {
+		const struct dpkg_pkg *b = &after->p[i];
+		if (dpkg_present(b) && dpkg_snap_find(before, b->name) == NULL)
+			json_object_set_new(d, b->name, json_pack("{s:n, s:o}", "old", "new", ver_json(b)));
+	}
+	return d;
+}
+
+/* ---- plan ------------------------------------------------------------------ */
+
+static void spec_name(const struct pkgspec *s, char *out, size_t len)
+{
+	snprintf(out, len, "%s%s%s", s->name, s->arch[0] ? ":" : "", s->arch);
+}
+
+/* Install where everything asked for is there at the wanted version, and
+ * remove where nothing is: answered from dpkg status alone. */
+static int fast_path(struct change_ctx *c, const struct dpkg_snap *s, char *why, size_t len)
+{
+	int install = !strcmp(c->r->op, "install"), remove = !strcmp(c->r->op, "remove");
+	size_t used = 0;
+
+	if ((!install && !remove) || c->r->npkgs == 0)
+		return 0;
+	for (size_t i = 0; i < c->r->npkgs; i++) {
+		const struct pkgspec *ps = &c->r->pkgs[i];
+		char name[APTSHIM_NAME_MAX];
+		spec_name(ps, name, sizeof(name));
+		const struct dpkg_pkg *d = dpkg_snap_find(s, name);
+		int ok = install ? dpkg_present(d) && !dpkg_broken(d) && (!ps->version[0] || !strcmp(d->version, ps->version))
+				 : !dpkg_present(d) && !(c->r->purge && d && !strcmp(d->state, "config-files"));
+		if (!ok)
+			return 0;
+		if (used < len)
+			used += (size_t)snprintf(why + used, len - used, "%s%s%s%s", i ? ", " : "", name,
+						 install ? " " : "", install ? d->version : "");
+	}
+	if (used >= len && len > 4)
+		memcpy(why + len - 4, "...", 4);
+	return 1;
+}
+
+static void fill_items(const struct proto_req *r, struct aptshim_item *items)
+{
+	for (size_t i = 0; i < r->npkgs; i++) {
+		memset(&items[i], 0, sizeof(items[i]));
+		spec_name(&r->pkgs[i], items[i].name, sizeof(items[i].name));
+		snprintf(items[i].version, sizeof(items[i].version), "%s", r->pkgs[i].version);
+	}
+}
+
+static json_t *plan_json(const struct aptshim_change_res *res, json_t **predicted)
+{
+	json_t *plan = json_array();
+
+	*predicted = json_object();
+	for (size_t i = 0; i < res->nplan; i++) {
+		const struct aptshim_action *a = &res->plan[i];
+		json_t *old = a->old_ver[0] ? json_string(a->old_ver) : json_null();
+		json_t *nw = a->new_ver[0] ? json_string(a->new_ver) : json_null();
+		json_array_append_new(plan, json_pack("{s:s, s:s, s:O, s:O, s:b}", "package", a->name, "action",
+						      a->what, "old", old, "new", nw, "requested", a->requested));
+		if (a->old_ver[0] || a->new_ver[0])
+			json_object_set_new(*predicted, a->name, json_pack("{s:o, s:o}", "old", old, "new", nw));
+		else
+			json_decref(old), json_decref(nw);
+	}
+	return plan;
+}
+
+/* ---- the operation ---------------------------------------------------------- */
+
+static int shim_op(const char *op, enum aptshim_op *out)
+{
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (!strcmp(op, ops[i].op))
+			return *out = ops[i].shim, 0;
+	return -1;
+}
+
+static int run_apt(struct change_ctx *c, struct aptshim_change_res *res)
+{
+	struct aptshim_item *items = calloc(c->r->npkgs + 1, sizeof(*items));
+	struct aptshim_change_req q = { .nitems = c->r->npkgs, .purge = c->r->purge, .security = c->r->security,
+					.check = c->r->check, .lock_timeout_s = c->p->lock_timeout_s,
+					.progress = on_progress, .ctx = c };
+	int rc;
+
+	if (items == NULL || shim_op(c->r->op, &q.op) < 0) {
+		free(items);
+		snprintf(c->err, sizeof(c->err), items ? "unknown operation" : "out of memory");
+		return -1;
+	}
+	fill_items(c->r, items);
+	q.items = items;
+	rc = aptshim_change(&q, res, c->err, sizeof(c->err));
+	free(items);
+	return rc;
+}
+
+static void finish(struct change_ctx *c, json_t *d, const struct dpkg_snap *before, const struct aptshim_change_res *res,
+		   int rc)
+{
+	struct dpkg_snap after;
+	json_t *predicted = NULL, *plan = plan_json(res, &predicted);
+
+	json_object_set_new(d, "plan", plan);
+	if (c->r->check || (rc < 0 && !res->dpkg_ran)) {
+		/* Nothing ran: a check reports what would change. */
+		json_object_set_new(d, "changes", c->r->check && rc == 0 ? predicted : json_object());
+		if (!c->r->check || rc < 0)
+			json_decref(predicted);
+		json_object_set_new(d, "changed", json_boolean(c->r->check && rc == 0 && res->nplan > 0));
+		if (rc < 0)
+			json_object_set_new(d, "error", json_string(c->err));
+		return;
+	}
+	if (rc < 0) {
+		json_object_set_new(d, "dpkg_error", json_string(res->dpkg_error));
+		json_object_set_new(d, "error", json_string(c->err));
+		json_object_set_new(d, "rollback", change_rollback(c, before));
+	}
+	if (change_snap(c, &after) < 0) {
+		json_object_set_new(d, "changes", json_object());
+		json_object_set_new(d, "error", json_string(c->err));
+		json_decref(predicted);
+		return;
+	}
+	json_t *changes = change_diff(before, &after);
+	json_object_set_new(d, "changed", json_boolean(json_object_size(changes) > 0));
+	if (rc == 0)
+		json_object_set_new(d, "verified", json_boolean(json_equal(changes, predicted)));
+	json_object_set_new(d, "changes", changes);
+	json_decref(predicted);
+	dpkg_snap_free(&after);
+}
+
+static json_t *unchanged(json_t *d, const char *reason)
+{
+	json_object_set_new(d, "changed", json_false());
+	json_object_set_new(d, "changes", json_object());
+	json_object_set_new(d, "reason", json_string(reason));
+	return d;
+}
+
+static int lists_refresh(struct change_ctx *c, json_t *d)
+{
+	double age;
+	int fresh = c->r->max_age >= 0 && priv_lists_age(c->p->root, &age) == 0 && age <= c->r->max_age;
+
+	if (fresh || (strcmp(c->r->op, "update") != 0 && c->r->max_age < 0))
+		return 0;
+	on_progress(c, "download", "", 0, "updating the package lists");
+	if (aptshim_update(c->err, sizeof(c->err)) < 0) {
+		json_object_set_new(d, "error", json_string(c->err));
+		return -1;
+	}
+	priv_lists_touch(c->p->root);
+	json_object_set_new(d, "refreshed", json_true());
+	return 0;
+}
+
+static json_t *op_update(struct change_ctx *c, json_t *d)
+{
+	if (lists_refresh(c, d) < 0)
+		return json_object_set_new(d, "changed", json_false()), d;
+	if (!json_is_true(json_object_get(d, "refreshed")))
+		return unchanged(d, "the lists are fresh (younger than --max-age)");
+	json_object_set_new(d, "changed", json_true());
+	json_object_set_new(d, "changes", json_object());
+	return d;
+}
+
+static json_t *op_clean(struct change_ctx *c, json_t *d)
+{
+	long files = 0;
+
+	if (aptshim_clean(c->p->lock_timeout_s, &files, c->err, sizeof(c->err)) < 0)
+		return json_object_set_new(d, "error", json_string(c->err)), d;
+	json_object_set_new(d, "files_removed", json_integer(files));
+	if (files == 0)
+		return unchanged(d, "the archives cache is already empty");
+	json_object_set_new(d, "changed", json_true());
+	json_object_set_new(d, "changes", json_object());
+	return d;
+}
+
+static json_t *op_packages(struct change_ctx *c, json_t *d)
+{
+	struct aptshim_change_res res;
+	struct dpkg_snap before;
+	char why[512];
+	int rc;
+
+	if (change_repair(c, d) < 0 || change_snap(c, &before) < 0)
+		return json_object_set_new(d, "error", json_string(c->err)), d;
+	if (fast_path(c, &before, why, sizeof(why))) {
+		char reason[600];
+		snprintf(reason, sizeof(reason), "%s: %s", !strcmp(c->r->op, "install") ? "already installed" : "not installed", why);
+		dpkg_snap_free(&before);
+		return unchanged(d, reason);
+	}
+	if (lists_refresh(c, d) < 0) {
+		dpkg_snap_free(&before);
+		return d;
+	}
+	rc = run_apt(c, &res);
+	finish(c, d, &before, &res, rc);
+	if (rc == 0 && res.nplan == 0)
+		json_object_set_new(d, "reason", json_string(c->r->check ? "nothing would change" : "nothing to do"));
+	aptshim_change_res_free(&res);
+	dpkg_snap_free(&before);
+	return d;
+}
+
+json_t *priv_change(struct priv_ctx *p, const struct proto_req *r)
+{
+	struct change_ctx c = { .p = p, .r = r };
+	json_t *d = json_pack("{s:s, s:b, s:b}", "operation", r->op, "check", r->check, "refreshed", 0);
+
+	if (d == NULL)
+		return NULL;
+	if (aptshim_init(p->root, c.err, sizeof(c.err)) < 0 || aptshim_native_arch(c.native, sizeof(c.native)) < 0) {
+		json_object_set_new(d, "error", json_string(c.err[0] ? c.err : "cannot initialise apt"));
+	} else if (!strcmp(r->op, "update")) {
+		op_update(&c, d);
+	} else if (!strcmp(r->op, "clean")) {
+		op_clean(&c, d);
+	} else {
+		op_packages(&c, d);
+	}
+	if (json_object_get(d, "changes") == NULL)
+		json_object_set_new(d, "changes", json_object());
+	if (json_object_get(d, "changed") == NULL)
+		json_object_set_new(d, "changed", json_false());
+	json_object_set_new(d, "cache_age_s", priv_lists_age_json(p->root));
+	return d;
+}
