@@ -24,6 +24,10 @@
 #include <apt-pkg/sourcelist.h>
 #include <apt-pkg/version.h>
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -368,6 +372,25 @@ int do_change(const aptshim_change_req *q, aptshim_change_res *r, char *err, siz
 	return apply(c, q, r, err, errlen);
 }
 
+/* Regular files apt's Clean will remove (everything but its lock). */
+long count_files(const std::string &dir)
+{
+	DIR *d = opendir(dir.c_str());
+	long n = 0;
+	struct dirent *de;
+
+	if (d == nullptr)
+		return 0;
+	while ((de = readdir(d)) != nullptr && n < 1000000) {
+		struct stat st;
+		if (std::strcmp(de->d_name, "lock") == 0 || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;
+		n += S_ISREG(st.st_mode) ? 1 : 0;
+	}
+	closedir(d);
+	return n;
+}
+
 int do_clean(int lock_timeout_s, long *files, char *err, size_t errlen)
 {
 	_error->Discard();
@@ -375,11 +398,7 @@ int do_clean(int lock_timeout_s, long *files, char *err, size_t errlen)
 	if (!_system->Lock())
 		return fail(err, errlen, "cannot take the dpkg lock");
 	std::string archives = _config->FindDir("Dir::Cache::archives");
-	long n = 0;
-	for (const std::string &d : { archives, archives + "partial/" }) {
-		std::vector<std::string> debs = GetListOfFilesInDir(d, std::vector<std::string>(), true);
-		n += static_cast<long>(debs.size());
-	}
+	long n = count_files(archives) + count_files(archives + "partial/");
 	pkgAcquire fetcher;
 	bool ok = fetcher.GetLock(archives) && fetcher.Clean(archives) && fetcher.Clean(archives + "partial/");
 	_system->UnLock();

@@ -51,6 +51,9 @@ struct json_t *priv_lists_age_json(const char *root);
 /* Marks the lists fresh (apt's update-success-stamp). */
 void priv_lists_touch(const char *root);
 
+/* priv_lock.c: "var/lib/dpkg/lock-frontend is held by process N (comm)"; 0 if unheld. */
+int priv_lock_holder(const char *root, char *out, size_t len);
+
 /* priv.c: answers, for the worker too. */
 void priv_reply(struct priv_ctx *p, uint32_t id, struct json_t *data);   /* steals data */
 void priv_progress(struct priv_ctx *p, uint32_t id, int percent, const char *pkg, const char *text);

@@ -8,6 +8,7 @@
 #include "priv_change.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,11 @@ static int same(const struct dpkg_pkg *a, const struct dpkg_pkg *b)
 	return !dpkg_present(a) || strcmp(a->version, b->version) == 0;
 }
 
+static json_t *config_purged(void)
+{
+	return json_pack("{s:n, s:n, s:s}", "old", "new", "config", "purged");
+}
+
 /* {pkg: {old, new}} for every package whose installed version differs. */
 json_t *change_diff(const struct dpkg_snap *before, const struct dpkg_snap *after)
 {
@@ -77,6 +83,12 @@ json_t *change_diff(const struct dpkg_snap *before, const struct dpkg_snap *afte
 		const struct dpkg_pkg *b = &after->p[i];
 		if (dpkg_present(b) && dpkg_snap_find(before, b->name) == NULL)
 			json_object_set_new(d, b->name, json_pack("{s:n, s:o}", "old", "new", ver_json(b)));
+	}
+	/* A purge of what was only configuration changes no version. */
+	for (size_t i = 0; i < before->n; i++) {
+		const struct dpkg_pkg *a = &before->p[i], *b = dpkg_snap_find(after, a->name);
+		if (!strcmp(a->state, "config-files") && (b == NULL || !strcmp(b->state, "not-installed")))
+			json_object_set_new(d, a->name, config_purged());
 	}
 	return d;
 }
@@ -136,9 +148,11 @@ static json_t *plan_json(const struct aptshim_change_res *res, json_t **predicte
 		json_array_append_new(plan, json_pack("{s:s, s:s, s:O, s:O, s:b}", "package", a->name, "action",
 						      a->what, "old", old, "new", nw, "requested", a->requested));
 		if (a->old_ver[0] || a->new_ver[0])
-			json_object_set_new(*predicted, a->name, json_pack("{s:o, s:o}", "old", old, "new", nw));
-		else
-			json_decref(old), json_decref(nw);
+			json_object_set_new(*predicted, a->name, json_pack("{s:O, s:O}", "old", old, "new", nw));
+		else if (!strcmp(a->what, "purge"))
+			json_object_set_new(*predicted, a->name, config_purged());
+		json_decref(old);
+		json_decref(nw);
 	}
 	return plan;
 }
@@ -288,6 +302,20 @@ static json_t *op_packages(struct change_ctx *c, json_t *d)
 	return d;
 }
 
+/* apt says only that it could not get a lock; the operator wants to know who
+ * has it.  Read now, after the bounded wait, it is who still holds it. */
+static void name_lock_holder(const struct priv_ctx *p, json_t *d)
+{
+	const char *e = json_string_value(json_object_get(d, "error"));
+	char holder[512], msg[2200];
+
+	if (e == NULL || strstr(e, "lock") == NULL || !priv_lock_holder(p->root, holder, sizeof(holder)))
+		return;
+	snprintf(msg, sizeof(msg), "gave up waiting for the dpkg lock after %d s: %s (%.1500s)", p->lock_timeout_s,
+		 holder, e);
+	json_object_set_new(d, "error", json_string(msg));
+}
+
 json_t *priv_change(struct priv_ctx *p, const struct proto_req *r)
 {
 	struct change_ctx c = { .p = p, .r = r };
@@ -304,6 +332,7 @@ json_t *priv_change(struct priv_ctx *p, const struct proto_req *r)
 	} else {
 		op_packages(&c, d);
 	}
+	name_lock_holder(p, d);
 	if (json_object_get(d, "changes") == NULL)
 		json_object_set_new(d, "changes", json_object());
 	if (json_object_get(d, "changed") == NULL)

@@ -399,3 +399,15 @@ class Fleet:
         }
         self.redis.client().lpush(queue + priority_suffix, json.dumps(env))
         return task_id
+
+
+# Package arguments that every layer must refuse (CLI, net, priv): option
+# injection, shell syntax, spaces, upper case, look-alike unicode, empty,
+# too long, paths, patterns.
+HOSTILE_PKGS = [
+    "-oAPT::Get::Force=1", "--allow-downgrades", "--allow-unauthenticated", "-y",
+    "nginx;rm -rf /", "$(reboot)", "`id`", "nginx&&reboot", "nginx|true", "nginx>out",
+    "nginx curl", "nginx\t", "nginx\n", "Nginx", "ng\u0456nx", "\uff4e\uff47\uff49\uff4e\uff58",
+    "", "a", "x" * 200, "nginx:", "nginx=", "nginx=abc", "nginx=1.0;id", "nginx:amd64:x",
+    "../../etc/passwd", "/etc/shadow", "*", "nginx*",
+]
