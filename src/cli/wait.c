@@ -133,11 +133,17 @@ static void live_draw(const struct job *job, const struct tstate *ts, int *drawn
 		const char *name = job->t[i].host[0] ? job->t[i].host : job->t[i].queue;
 		const char *state = ts[i].final ? "done" : ts[i].status[0] ? "running" : job->t[i].online ? "waiting" : "queued (offline)";
 		int pct = (int)json_integer_value(json_object_get(ts[i].result, "percent"));
-		const char *detail = json_string_value(json_object_get(ts[i].result, "text"));
-		char el[32];
-		snprintf(el, sizeof(el), "%.1fs", now_mono() - t0);
-		render_status_line(stdout, name, state, !strcmp(ts[i].status, "PROGRESS") ? pct : -1,
-				   detail ? detail : el, 100);
+		const char *text = json_string_value(json_object_get(ts[i].result, "text"));
+		const char *pkg = json_string_value(json_object_get(ts[i].result, "package"));
+		char detail[160];
+		/* apt's own words for the step name the package; else the package, else the time */
+		if (text && text[0])
+			snprintf(detail, sizeof(detail), "%.150s", text);
+		else if (pkg && pkg[0])
+			snprintf(detail, sizeof(detail), "%.150s", pkg);
+		else
+			snprintf(detail, sizeof(detail), "%.1fs", now_mono() - t0);
+		render_status_line(stdout, name, state, !strcmp(ts[i].status, "PROGRESS") ? pct : -1, detail, 100);
 	}
 	*drawn = (int)job->n;
 	fflush(stdout);

@@ -10,8 +10,8 @@ import unittest
 
 import harness
 
-REQ_HELLO, REQ_PING, REQ_FACTS = 2, 4, 6
-ANS_REPLY, ANS_REFUSED = 5, 7
+REQ_HELLO, REQ_PING, REQ_FACTS, REQ_APT = 2, 4, 6, 8
+ANS_PROGRESS, ANS_REPLY, ANS_REFUSED = 3, 5, 7
 TASK = "6c2ac3b8-8757-4c9c-9bbf-83abd8089478"
 
 
@@ -41,6 +41,31 @@ HOSTILE = {
     "path smuggling": frame(REQ_FACTS, {"id": 1, "job": "", "task": TASK, "root": "/"}),
     "duplicate keys": frame(REQ_PING, b'{"id": 1, "id": 2, "job": "", "task": "%s"}' % TASK.encode()),
 }
+
+
+def apt(op="install", pkgs=("ct-one",), **over):
+    body = {"id": 11, "job": TASK, "task": TASK, "op": op, "pkgs": list(pkgs), "upgradable": False,
+            "security": False, "check": True, "purge": False, "max_age": -1}
+    body.update(over)
+    return frame(REQ_APT, body)
+
+
+# APT requests that are well framed but must be refused: every hostile
+# package spec, and every field out of its schema.
+HOSTILE_APT = dict(("package %r" % bad, apt(pkgs=[bad])) for bad in harness.HOSTILE_PKGS)
+HOSTILE_APT.update({
+    "101 packages": apt(pkgs=["p%03d" % i for i in range(101)]),
+    "operation not allowed": apt(op="shell"),
+    "operation as option": apt(op="--install"),
+    "install without packages": apt(pkgs=[]),
+    "clean with packages": apt(op="clean"),
+    "package not a string": apt(pkgs=[1]),
+    "check not a boolean": apt(check="yes"),
+    "max_age negative": apt(max_age=-5),
+    "max_age absurd": apt(max_age=1e12),
+    "root smuggled": frame(REQ_APT, dict(json.loads(apt()[5:]), root="/")),
+    "apt options smuggled": frame(REQ_APT, dict(json.loads(apt()[5:]), options=["-oDebug=1"])),
+})
 
 
 class Hostile(unittest.TestCase):
@@ -82,6 +107,34 @@ class Hostile(unittest.TestCase):
                 ftype, body = self.exchange(frame(REQ_PING, {"id": 7, "job": "", "task": TASK}))
                 self.assertEqual(ftype, ANS_REPLY, body)
                 self.assertEqual(body["id"], 7)
+
+    def audit(self):
+        path = os.path.join(self.root, "var/log/celeryroot/audit.log")
+        if not os.path.exists(path):
+            return []
+        with open(path) as f:
+            return [json.loads(line) for line in f]
+
+    def test_hostile_apt_requests_are_refused_and_audited(self):
+        self.assertGreaterEqual(len(harness.HOSTILE_PKGS), 20)
+        for name, data in HOSTILE_APT.items():
+            with self.subTest(name):
+                before = len(self.audit())
+                ftype, body = self.exchange(data)
+                self.assertEqual(ftype, ANS_REFUSED, body)
+                self.assertIsNone(self.proc.poll())
+                lines = self.audit()
+                self.assertEqual(len(lines), before + 1, name)
+                self.assertEqual(lines[-1]["outcome"], "refused")
+                self.assertIn("APT", lines[-1]["error"])
+        # Nothing was acted on: dpkg's database is as empty as it started.
+        with open(os.path.join(self.root, "var/lib/dpkg/status")) as f:
+            self.assertEqual(f.read().strip(), "")
+
+    def test_well_formed_apt_query_answered(self):
+        ftype, body = self.exchange(apt(op="query", pkgs=["ct-one"]))
+        self.assertEqual(ftype, ANS_REPLY, body)
+        self.assertFalse(body["data"]["packages"]["ct-one"]["known"])
 
     def test_well_formed_facts_answered(self):
         ftype, body = self.exchange(frame(REQ_FACTS, {"id": 9, "job": TASK, "task": TASK}))
