@@ -123,10 +123,16 @@ static void change_lines(json_t *rec, int w)
 	char indent[64];
 
 	snprintf(indent, sizeof(indent), "%*s", w + 23, "");
-	json_object_foreach(changes, name, v) {
+	/* Sorted, so that a check and the real run read the same. */
+	char *sorted = json_dumps(changes, JSON_SORT_KEYS | JSON_COMPACT);
+	json_t *ordered = sorted ? json_loads(sorted, JSON_DECODE_ANY, NULL) : NULL;
+	free(sorted);
+	json_object_foreach(ordered, name, v) {
+		int purged = json_is_string(json_object_get(v, "config"));
 		printf("%s%s%-28s %s -> %s\n", n++ ? indent : pad, check ? "would: " : "", name,
-		       ver(json_object_get(v, "old")), ver(json_object_get(v, "new")));
+		       ver(json_object_get(v, "old")), purged ? "configuration purged" : ver(json_object_get(v, "new")));
 	}
+	json_decref(ordered);
 	if (json_is_string(json_object_get(rec, "error")))
 		printf("%s%s\n", n++ ? indent : pad, s(rec, "error"));
 	if (json_is_object(rb)) {
