@@ -11,8 +11,7 @@
 
 #define JOB "0f8fad5b-d9cb-469f-a165-70867728950e"
 #define TASK "7c9e6679-7425-40de-944b-e07fc1f90ae7"
-/* An even (request-shaped) type no schema will ever use; not 8, which is
- * the next request type to be added (REQ_APT). */
+/* An even (request-shaped) type no schema will ever use. */
 #define UNUSED_REQ 200
 
 static int req(uint8_t type, const char *json, struct proto_req *r, char *err, size_t errlen)
@@ -153,6 +152,74 @@ START_TEST(req_id_kept_on_refusal)
 }
 END_TEST
 
+
+#define APT_OK "{\"id\":3,\"job\":\"" JOB "\",\"task\":\"" TASK "\",\"op\":\"install\",\"pkgs\":[%s]," \
+	       "\"upgradable\":false,\"security\":false,\"check\":%s,\"purge\":false,\"max_age\":%s}"
+
+START_TEST(apt_round_trip)
+{
+	struct proto_req in = { .type = REQ_APT, .id = 12, .npkgs = 2, .check = 1, .purge = 1, .max_age = 3600 }, out;
+	char err[PROTO_ERR_MAX];
+	size_t len = 0;
+	char *s;
+
+	strcpy(in.job, JOB);
+	strcpy(in.task, TASK);
+	strcpy(in.op, "remove");
+	strcpy(in.pkgs[0].name, "nginx");
+	strcpy(in.pkgs[1].name, "libssl3");
+	strcpy(in.pkgs[1].arch, "amd64");
+	strcpy(in.pkgs[1].version, "3.0.11-1~deb12u2");
+	s = proto_req_encode(&in, &len);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_msg(proto_req_decode(REQ_APT, (uint8_t *)s, len, &out, err, sizeof(err)) == 0, "%s: %s", s, err);
+	ck_assert_str_eq(out.op, "remove");
+	ck_assert_uint_eq(out.npkgs, 2);
+	ck_assert_str_eq(out.pkgs[1].name, "libssl3");
+	ck_assert_str_eq(out.pkgs[1].arch, "amd64");
+	ck_assert_str_eq(out.pkgs[1].version, "3.0.11-1~deb12u2");
+	ck_assert_int_eq(out.check, 1);
+	ck_assert_int_eq(out.purge, 1);
+	ck_assert(out.max_age == 3600);
+	free(s);
+}
+END_TEST
+
+static void apt_refused(const char *pkgs, const char *check, const char *max_age, const char *why)
+{
+	char json[4096];
+	snprintf(json, sizeof(json), APT_OK, pkgs, check, max_age);
+	refused(REQ_APT, json, why);
+}
+
+START_TEST(apt_refusals)
+{
+	struct proto_req r;
+	char json[4096], err[PROTO_ERR_MAX], many[2048] = "";
+
+	snprintf(json, sizeof(json), APT_OK, "\"nginx\"", "true", "-1");
+	ck_assert_msg(req(REQ_APT, json, &r, err, sizeof(err)) == 0, "%s", err);
+	apt_refused("\"-oAPT::Get::Force=1\"", "true", "-1", "pkgs");
+	apt_refused("\"nginx;id\"", "true", "-1", "pkgs");
+	apt_refused("\"Nginx\"", "true", "-1", "pkgs");
+	apt_refused("\"ng\\u0456nx\"", "true", "-1", "pkgs");
+	apt_refused("\"ng\\u0000x\"", "true", "-1", NULL);   /* the JSON reader refuses NUL itself */
+	apt_refused("1", "true", "-1", "pkgs");
+	apt_refused("", "true", "-1", "needs at least one package");
+	apt_refused("\"nginx\"", "1", "-1", "check");
+	apt_refused("\"nginx\"", "true", "-2", "max_age");
+	apt_refused("\"nginx\"", "true", "1e12", "max_age");
+	apt_refused("\"nginx\"", "true", "\"3600\"", "max_age");
+	for (int i = 0; i < 101; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s\"p%03d\"", i ? "," : "", i);
+	apt_refused(many, "true", "-1", "pkgs");
+	refused(REQ_APT, "{\"id\":3,\"job\":\"\",\"task\":\"" TASK "\",\"op\":\"sh\",\"pkgs\":[],\"upgradable\":false,"
+		"\"security\":false,\"check\":false,\"purge\":false,\"max_age\":-1}", "op");
+	refused(REQ_APT, "{\"id\":3,\"job\":\"\",\"task\":\"" TASK "\",\"op\":\"clean\",\"pkgs\":[\"nginx\"],"
+		"\"upgradable\":false,\"security\":false,\"check\":false,\"purge\":false,\"max_age\":-1}", "takes no packages");
+}
+END_TEST
+
 START_TEST(ans_round_trip)
 {
 	struct proto_ans p = { .type = ANS_PROGRESS, .id = 9, .percent = 100 }, out;
@@ -250,6 +317,8 @@ int main(void)
 	tcase_add_test(tc, req_refused_shapes);
 	tcase_add_test(tc, req_refused_values);
 	tcase_add_test(tc, req_id_kept_on_refusal);
+	tcase_add_test(tc, apt_round_trip);
+	tcase_add_test(tc, apt_refusals);
 	tcase_add_test(tc, ans_round_trip);
 	tcase_add_test(tc, ans_refusals);
 	suite_add_tcase(s, tc);
