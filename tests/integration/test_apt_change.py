@@ -28,6 +28,8 @@ MAIN = [
     {"name": "ct-bad", "version": "1.0", "depends": "ct-badlib", "preinst_fail": True},
     {"name": "ct-old", "version": "1.0"},
     {"name": "ct-old", "version": "2.0", "depends": "ct-badlib", "preinst_fail": True},
+    {"name": "ct-cfg", "version": "1.0"},
+    {"name": "ct-cfg", "version": "2.0", "postinst_fail": True},
     {"name": "ct-slow", "version": "1.0", "preinst_sleep": 4},
     {"name": "ct-one", "version": "1.0"},
     {"name": "ct-two", "version": "1.0"},
@@ -232,6 +234,17 @@ class AptChange(unittest.TestCase):
         self.assertIsNone(self.installed("web01", "ct-badlib"))
         self.assert_audit_clean("web01")
 
+    def test_failing_configure_reinstalls_the_replaced_version(self):
+        self.run_json("apt", "install", "ct-cfg=1.0", "--host", "web02")
+        rec = self.run_json("apt", "upgrade", "ct-cfg", "--host", "web02", rc=2)["web02"]
+        self.assertEqual(rec["status"], "failed")
+        self.assertIn("post-installation", rec["data"]["dpkg_error"])
+        self.assertEqual(rec["rollback"]["restored"], {"ct-cfg": "1.0"})
+        self.assertTrue(rec["rollback"]["ok"], rec)
+        self.assertEqual(rec["changes"], {})
+        self.assertEqual(self.installed("web02", "ct-cfg"), "1.0")
+        self.assert_audit_clean("web02")
+
     def test_interrupted_dpkg_is_repaired_first(self):
         deb = os.path.join(self.repo, "ct-half_1.0_all.deb")
         subprocess.run(["dpkg", "--root=" + self.root("app01"), "--force-script-chrootless",
@@ -283,9 +296,13 @@ class AptChange(unittest.TestCase):
         job = out.strip().split()[-1]
         r = self.fleet.redis.client()
         task = json.loads(r.get("celeryroot:job:" + job))["tasks"][0]["task_id"]
-        # The install is under way (priv has started it) ...
-        harness.wait_for(lambda: (json.loads(r.get("celery-task-meta-" + task) or "{}")
-                                  .get("status") in ("STARTED", "PROGRESS")), 20)
+        # The install is under way, and says how far it got ...
+        meta = json.loads(harness.wait_for(
+            lambda: (lambda m: m if m and json.loads(m)["status"] == "PROGRESS" else None)(
+                r.get("celery-task-meta-" + task)), 20))
+        self.assertEqual(meta["result"]["host"], "db01")
+        self.assertGreaterEqual(meta["result"]["percent"], 0)
+        self.assertLess(meta["result"]["percent"], 100)
         rec = self.run_json("apt", "query", "ct-slow", "--host", "db01")["db01"]
         # ... and the query was answered before it finished.
         meta = json.loads(r.get("celery-task-meta-" + task))

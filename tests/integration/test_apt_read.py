@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 import unittest
 
 import harness
@@ -54,6 +55,19 @@ class AptRead(unittest.TestCase):
             self.assertFalse(rec["data"]["refreshed"])
         lists = os.path.join(self.fleet.pairs["db01"].root, "var/lib/apt/lists")
         self.assertTrue(any(f.endswith("Packages") for f in os.listdir(lists)))
+        # Make db01's lists two hours old: a one-hour max age refreshes them there only.
+        old = time.time() - 7200
+        root = self.fleet.pairs["db01"].root
+        for d in ("var/lib/apt/lists", "var/lib/apt/periodic"):
+            for f in os.listdir(os.path.join(root, d)):
+                path = os.path.join(root, d, f)
+                if os.path.isfile(path):
+                    os.utime(path, (old, old))
+        recs = self.run_json("apt", "update", "--all", "--max-age", "3600")
+        self.assertTrue(recs["db01"]["data"]["refreshed"])
+        self.assertEqual(recs["db01"]["status"], "changed")
+        self.assertFalse(recs["web01"]["data"]["refreshed"])
+        self.assertLess(recs["db01"]["data"]["cache_age_s"], 60)
 
     def test_2_query_matrix(self):
         recs = self.run_json("apt", "query", "celeryroot-t-app", "celeryroot-t-nosuch", "--all")

@@ -117,7 +117,7 @@ def make_sandbox(root, sources):
 
 
 def build_repo(directory, packages, security=False):
-    """packages: dicts with name, version, depends, preinst_fail, preinst_sleep
+    """packages: dicts with name, version, depends, preinst_fail, postinst_fail, preinst_sleep
     (seconds), files ({path: content}; those under etc/ become conffiles)."""
     os.makedirs(directory, exist_ok=True)
     with tempfile.TemporaryDirectory() as build:
@@ -138,6 +138,12 @@ def build_repo(directory, packages, security=False):
                         f.write("#!/bin/sh\nsleep %s\n" % pkg["preinst_sleep"])
                     else:
                         f.write("#!/bin/sh\necho 'preinst refuses on purpose' >&2\nexit 1\n")
+                os.chmod(path, 0o755)
+            if pkg.get("postinst_fail"):
+                path = os.path.join(root, "DEBIAN", "postinst")
+                with open(path, "w") as f:
+                    f.write("#!/bin/sh\n[ \"$1\" = configure ] || exit 0\n"
+                            "echo 'postinst refuses on purpose' >&2\nexit 1\n")
                 os.chmod(path, 0o755)
             files = pkg.get("files") or {"usr/share/doc/%s/README" % pkg["name"]: pkg["name"] + "\n"}
             for rel, content in files.items():
