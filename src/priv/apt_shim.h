@@ -92,7 +92,7 @@ struct aptshim_change_res {
 };
 
 /* Plans the change with the dpkg lock held (waiting up to lock_timeout_s),
- * and unless check is set carries it out.  0 on success (an empty plan is a
+ * and unless check is set carries it out (a check takes no lock).  0 on success (an empty plan is a
  * success); -1 with the reason in err: when dpkg_ran is 0 nothing changed. */
 int aptshim_change(const struct aptshim_change_req *q, struct aptshim_change_res *r, char *err,
 		   size_t errlen);

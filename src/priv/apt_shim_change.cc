@@ -351,8 +351,10 @@ int do_change(const aptshim_change_req *q, aptshim_change_res *r, char *err, siz
 	_error->Discard();
 	cache_close();
 	_config->Set("DPkg::Lock::Timeout", q->lock_timeout_s);
-	if (!c.Open(&lp, true) || c.GetDepCache() == nullptr)
-		return fail(err, errlen, "cannot open the package cache with the dpkg lock");
+	/* A check changes nothing, so it neither takes nor waits for the lock. */
+	if (!c.Open(&lp, !q->check) || c.GetDepCache() == nullptr)
+		return fail(err, errlen, q->check ? "cannot open the package cache"
+						  : "cannot open the package cache with the dpkg lock");
 	pkgDepCache &dc = *c.GetDepCache();
 	pkgProblemResolver fix(&dc);
 	if (mark(dc, fix, q, err, errlen) < 0)

@@ -262,6 +262,10 @@ class AptChange(unittest.TestCase):
         path = os.path.join(self.root("web02"), "var/lib/dpkg/lock-frontend")
         with open(path, "a+") as f:
             fcntl.lockf(f, fcntl.LOCK_EX)
+            # A check changes nothing and needs no lock: it answers (had it
+            # waited, it would have failed after the 3 s bound).
+            check = self.run_json("apt", "install", "ct-one", "--host", "web02", "--check")["web02"]
+            self.assertEqual(check["changes"], {"ct-one": {"old": None, "new": "1.0"}})
             rec = self.run_json("apt", "install", "ct-one", "--host", "web02", rc=2)["web02"]
         self.assertEqual(rec["status"], "failed")
         self.assertIn("lock", rec["error"])
