@@ -3,6 +3,7 @@
 #ifndef CR_APT_SHIM_INT_H
 #define CR_APT_SHIM_INT_H
 
+#include <apt-pkg/algorithms.h>
 #include <apt-pkg/cachefile.h>
 #include <apt-pkg/pkgcache.h>
 
@@ -55,6 +56,10 @@ bool is_security_file(pkgCache::PkgFileIterator f);
 pkgCache::VerIterator security_candidate(pkgCache::PkgIterator p);
 void fill_info(pkgCacheFile &c, pkgCache::PkgIterator p, const char *asked, aptshim_pkg_info *out);
 pkgCache::PkgIterator find_pkg(pkgCache *cache, const char *spec);
+
+/* apt_shim_mark.cc: the request as marks on dc; -1 with err when it names
+ * something apt cannot do. */
+int mark_request(pkgDepCache &dc, pkgProblemResolver &fix, const aptshim_change_req *q, char *err, size_t errlen);
 
 /* The C boundary: no exception may unwind into C frames.  The handlers
  * format with snprintf only, so that they cannot throw themselves. */
