@@ -6,6 +6,7 @@ during a long install, security upgrades, the audit trail, hostile input and
 the Python Celery peer.  Each test uses its own packages (or its own host),
 so the tests do not depend on each other's order."""
 import fcntl
+import gc
 import json
 import os
 import subprocess
@@ -370,17 +371,24 @@ class AptChange(unittest.TestCase):
         url = self.fleet.redis.url
         app = Celery("peer", broker=url, backend=url)
         app.conf.update(task_serializer="json", result_serializer="json", accept_content=["json"])
+        results = []
+
+        def call(task, **kw):
+            results.append(app.send_task(task, queue="host.web02", **kw))
+            return results[-1].get(timeout=60)
+
         try:
-            rec = app.send_task("celeryroot.apt.install", args=[["ct-peer"]], kwargs={"check": True},
-                                queue="host.web02").get(timeout=60)
+            rec = call("celeryroot.apt.install", args=[["ct-peer"]], kwargs={"check": True})
             self.assertEqual((rec["status"], rec["check"]), ("changed", True))
             self.assertIsNone(self.dpkg("web02", "ct-peer"))
-            rec = app.send_task("celeryroot.apt.install", args=[["ct-peer"]],
-                                queue="host.web02").get(timeout=60)
+            rec = call("celeryroot.apt.install", args=[["ct-peer"]])
             self.assertEqual(rec["changes"], {"ct-peer": {"old": None, "new": "1.0"}})
-            rec = app.send_task("celeryroot.apt.query", args=[["ct-peer"]], queue="host.web02").get(timeout=60)
+            rec = call("celeryroot.apt.query", args=[["ct-peer"]])
             self.assertEqual(rec["data"]["packages"]["ct-peer"]["installed"], "1.0")
         finally:
+            # Let the results go while Redis is still there to say goodbye to.
+            results.clear()
+            gc.collect()
             app.close()
 
 

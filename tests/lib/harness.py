@@ -302,7 +302,8 @@ class Pair:
 
     def log(self):
         try:
-            return open(self.log_path, errors="replace").read()
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
         except OSError:
             return ""
 
@@ -372,12 +373,19 @@ class Fleet:
         if exc and exc[0] is not None:
             for p in self.pairs.values():
                 sys.stderr.write("--- %s ---\n%s\n" % (p.name, p.log()[-3000:]))
+        # In a sanitizer build, a report in any daemon's log fails the test.
+        reports = [p.name for p in self.pairs.values()
+                   if any(m in p.log() for m in ("ERROR: AddressSanitizer", "runtime error:"))]
         if self.redis:
             self.redis.close()
         if self.tmp:
             # Anything still naming our temp dir (an orphaned net, a dpkg) goes too.
             kill_strays(self.tmp)
+            for name in reports:
+                sys.stderr.write("--- sanitizer report from %s ---\n%s\n" % (name, self.pairs[name].log()[-6000:]))
             shutil.rmtree(self.tmp, ignore_errors=True)
+        if reports and not (exc and exc[0] is not None):
+            raise AssertionError("sanitizer reports in the logs of " + ", ".join(reports))
         return False
 
     def cli(self, *args, env=None, timeout=60):
