@@ -136,6 +136,17 @@ static void table(const struct job *job, json_t *records)
 	}
 }
 
+static int any_check(json_t *records)
+{
+	size_t i;
+	json_t *rec;
+
+	json_array_foreach(records, i, rec)
+		if (json_is_true(json_object_get(rec, "check")))
+			return 1;
+	return 0;
+}
+
 static void summary(const struct job *job, json_t *records)
 {
 	static const char *const order[] = { "changed", "unchanged", "failed", "timeout", "queued",
@@ -154,6 +165,8 @@ static void summary(const struct job *job, json_t *records)
 	}
 	printf("\n%zu host%s: %s   (job %s)\n", json_array_size(records),
 	       json_array_size(records) == 1 ? "" : "s", used ? line : "none", job->id);
+	if (any_check(records))
+		printf("check mode: nothing was changed; \"changed\" means it would change\n");
 	if (record_exit_code(records) == EXIT_PENDING)
 		printf("some hosts have not answered yet; see 'celeryroot job %s --wait'\n", job->id);
 }
