@@ -54,6 +54,7 @@ int cmd_task(const char *operation, int argc, char **argv);   /* ping, facts */
 int cmd_job(int argc, char **argv);
 int cmd_jobs(int argc, char **argv);
 int cmd_apt(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 int cmd_sandbox(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 

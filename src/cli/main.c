@@ -41,6 +41,7 @@ static void usage(FILE *f)
 		"  jobs                      recent jobs\n"
 		"  apt install|remove|upgrade|autoremove|clean|query|list|update\n"
 		"                            package operations (see 'celeryroot apt --help')\n"
+		"  audit [--host H] [--since T]  what each host's root helper did or refused\n"
 		"  sandbox create DIR        make a sandbox host root for tests and demos\n"
 		"  demo [--keep]             run a private fleet of three sandbox hosts\n"
 		"\n"
@@ -204,6 +205,8 @@ int main(int argc, char **argv)
 		return cmd_jobs(argc - 1, argv + 1);
 	if (!strcmp(cmd, "apt"))
 		return cmd_apt(argc - 1, argv + 1);
+	if (!strcmp(cmd, "audit"))
+		return cmd_audit(argc - 1, argv + 1);
 	if (!strcmp(cmd, "sandbox"))
 		return cmd_sandbox(argc - 1, argv + 1);
 	if (!strcmp(cmd, "demo"))

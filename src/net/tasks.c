@@ -169,6 +169,9 @@ void tasks_start(struct net_state *st, struct celery_msg *m)
 	}
 	if (def->check(m, err, sizeof(err)) < 0 || f == NULL) {
 		info_f("task %s refused: %s", m->id, f ? err : "busy");
+		/* A refused package operation is worth a line in the central trail. */
+		if (f && def->req_type == REQ_APT)
+			audit_publish_refusal(st, m->id, m->task, err);
 		tasks_settle(st, m, "FAILURE", celery_exception("ValueError", "builtins", f ? err : "worker busy"));
 		return;
 	}

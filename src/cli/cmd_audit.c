@@ -1,0 +1,228 @@
+/* celeryroot audit: the fleet's audit trail, as net copies priv's records
+ * into the capped Redis stream celeryroot:audit (the authoritative copy is
+ * each host's own audit file). */
+#include "config.h"
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "names.h"
+#include "rconn.h"
+#include "timeutil.h"
+
+#define AUDIT_STREAM "celeryroot:audit"
+#define AUDIT_LIMIT_DEFAULT 50
+#define AUDIT_LIMIT_MAX 10000
+
+struct audit_opts {
+	const char *host;
+	double since;      /* unix time; 0: from the start */
+	long limit;
+};
+
+static void audit_help(FILE *f)
+{
+	fprintf(f,
+		"usage: celeryroot audit [--host H] [--since T] [--limit N] [--json]\n"
+		"\n"
+		"Shows the audit trail of APT requests: what each host's root helper did or\n"
+		"refused, newest last (the last %d unless --limit says otherwise).  T is a\n"
+		"duration back from now (30m, 2h, 7d) or a UTC date or time\n"
+		"(2026-11-22, 2026-11-22T08:00:00).  Each host also keeps its own copy in\n"
+		"/var/log/celeryroot/audit.log, which net cannot alter.\n"
+		"\n"
+		"examples:\n"
+		"  celeryroot audit\n"
+		"  celeryroot audit --host web01 --since 24h\n"
+		"  celeryroot audit --since 2026-11-01 --limit 1000 --json\n", AUDIT_LIMIT_DEFAULT);
+}
+
+/* "30m", "2h", "7d", "90s", "2026-11-22", "2026-11-22T08:00:00": unix time. */
+static int parse_since(const char *s, double *out)
+{
+	struct tm tm;
+	char unit = 0, extra;
+	double n;
+
+	if (sscanf(s, "%lf%c%c", &n, &unit, &extra) == 2 && n >= 0 && n <= 3650.0 * 86400) {
+		double mult = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
+		if (mult == 0)
+			return -1;
+		*out = now_wall() - n * mult;
+		return 0;
+	}
+	memset(&tm, 0, sizeof(tm));
+	const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (end == NULL || *end != '\0') {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, "%Y-%m-%d", &tm);
+	}
+	if (end == NULL || *end != '\0')
+		return -1;
+	*out = (double)timegm(&tm);
+	return 0;
+}
+
+/* Takes out --host, --since and --limit; the rest goes to cli_parse. */
+static int audit_args(int argc, char **argv, struct audit_opts *a, char **rest, int *nrest)
+{
+	*nrest = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int ours = !strcmp(k, "--host") || !strcmp(k, "--since") || !strcmp(k, "--limit");
+		if (!ours) {
+			rest[(*nrest)++] = argv[i];
+			continue;
+		}
+		if (v == NULL)
+			return cli_err("%s needs a value; see 'celeryroot audit --help'", k), -1;
+		i++;
+		if (!strcmp(k, "--host") && !valid_hostname(v))
+			return cli_err("invalid host name '%.64s'", v), -1;
+		if (!strcmp(k, "--since") && parse_since(v, &a->since) < 0)
+			return cli_err("--since takes a duration (30m, 2h, 7d) or a UTC date/time "
+				       "(2026-11-22 or 2026-11-22T08:00:00), not '%.64s'", v), -1;
+		if (!strcmp(k, "--limit") && ((a->limit = strtol(v, NULL, 10)) < 1 || a->limit > AUDIT_LIMIT_MAX))
+			return cli_err("--limit takes a number from 1 to %d", AUDIT_LIMIT_MAX), -1;
+		if (!strcmp(k, "--host"))
+			a->host = v;
+	}
+	rest[*nrest] = NULL;
+	return 0;
+}
+
+static const char *str(json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+	return v ? v : "";
+}
+
+/* One stream entry: {"id", "host", "record"}; NULL if it is not ours. */
+static json_t *entry_json(const redisReply *e, const struct audit_opts *a)
+{
+	const redisReply *f;
+	const char *host = NULL, *rec = NULL;
+	size_t reclen = 0;
+
+	if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[1]->type != REDIS_REPLY_ARRAY)
+		return NULL;
+	f = e->element[1];
+	for (size_t i = 0; i + 1 < f->elements; i += 2) {
+		if (f->element[i]->type != REDIS_REPLY_STRING || f->element[i + 1]->type != REDIS_REPLY_STRING)
+			continue;
+		if (!strcmp(f->element[i]->str, "host"))
+			host = f->element[i + 1]->str;
+		if (!strcmp(f->element[i]->str, "record"))
+			rec = f->element[i + 1]->str, reclen = f->element[i + 1]->len;
+	}
+	if (host == NULL || rec == NULL || (a->host && strcmp(host, a->host) != 0))
+		return NULL;
+	json_t *r = json_loadb(rec, reclen, 0, NULL);
+	if (!json_is_object(r))
+		return json_decref(r), NULL;
+	return json_pack("{s:s, s:s, s:o}", "id", e->element[0]->str ? e->element[0]->str : "", "host", host,
+			 "record", r);
+}
+
+static void detail(json_t *r, char *buf, size_t len)
+{
+	json_t *changes = json_object_get(r, "changes"), *v, *rb = json_object_get(r, "rollback");
+	const char *name;
+	size_t used = 0;
+
+	buf[0] = '\0';
+	if (json_is_string(json_object_get(r, "error")))
+		used += (size_t)snprintf(buf, len, "%.120s", str(r, "error"));
+	json_object_foreach(changes, name, v) {
+		if (used >= len)
+			break;
+		used += (size_t)snprintf(buf + used, len - used, "%s%s %s->%s", used ? "; " : "", name,
+					 json_is_string(json_object_get(v, "old")) ? str(v, "old") : "-",
+					 json_is_string(json_object_get(v, "new")) ? str(v, "new") : "-");
+	}
+	if (json_is_object(rb) && used < len)
+		snprintf(buf + used, len - used, "%srollback %s", used ? "; " : "",
+			 json_is_true(json_object_get(rb, "ok")) ? "ok" : "INCOMPLETE");
+}
+
+static void table(json_t *entries)
+{
+	size_t i, j;
+	json_t *e, *p;
+
+	printf("%-24s  %-14s  %-10s  %-24s  %-9s  %s\n", "TIME", "HOST", "OPERATION", "PACKAGES", "OUTCOME", "DETAIL");
+	json_array_foreach(entries, i, e) {
+		json_t *r = json_object_get(e, "record");
+		char pkgs[25] = "", d[300];
+		json_array_foreach(json_object_get(r, "packages"), j, p)
+			snprintf(pkgs + strlen(pkgs), sizeof(pkgs) - strlen(pkgs), "%s%s", j ? "," : "", json_string_value(p));
+		detail(r, d, sizeof(d));
+		printf("%-24.24s  %-14.14s  %-10.10s  %-24.24s  %-9.9s  %s%s\n", str(r, "time")[0] ? str(r, "time") : str(e, "id"),
+		       str(e, "host"), str(r, "operation"), pkgs, str(r, "outcome"),
+		       json_is_true(json_object_get(r, "check")) ? "(check) " : "", d);
+	}
+	if (json_array_size(entries) == 0)
+		printf("(no entries)\n");
+}
+
+/* Newest first from Redis, so that --limit keeps the most recent; printed
+ * oldest first. */
+static int audit_read(redisContext *c, const struct audit_opts *a, json_t *entries)
+{
+	char start[40], count[24];
+	redisReply *r;
+
+	snprintf(start, sizeof(start), a->since > 0 ? "%.0f" : "-", a->since * 1000);
+	snprintf(count, sizeof(count), "%ld", a->host ? AUDIT_LIMIT_MAX : a->limit);
+	r = rconn_cmd(c, "XREVRANGE", AUDIT_STREAM, "+", start, "COUNT", count, NULL);
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+		cli_err("cannot read the audit stream: %s", r && r->str ? r->str : c->errstr);
+		if (r)
+			freeReplyObject(r);
+		return -1;
+	}
+	for (size_t i = r->elements; i-- > 0;) {
+		json_t *e = entry_json(r->element[i], a);
+		if (e)
+			json_array_append_new(entries, e);
+	}
+	freeReplyObject(r);
+	while (json_array_size(entries) > (size_t)a->limit)
+		json_array_remove(entries, 0);
+	return 0;
+}
+
+int cmd_audit(int argc, char **argv)
+{
+	struct audit_opts a = { .limit = AUDIT_LIMIT_DEFAULT };
+	struct cli_opts *o = calloc(1, sizeof(*o));
+	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
+	json_t *entries = json_array();
+	redisContext *c = NULL;
+	int nrest = 0, first = -1, rc = EXIT_USAGE;
+
+	if (o && rest && audit_args(argc, argv, &a, rest, &nrest) == 0)
+		first = cli_parse(nrest, rest, o, 0, audit_help);
+	if (first >= 0 && first < nrest)
+		cli_err("unexpected argument '%s'; see 'celeryroot audit --help'", rest[first]);
+	else if (first >= 0 && (c = cli_connect(o)) == NULL)
+		rc = EXIT_BROKER;
+	else if (first >= 0)
+		rc = audit_read(c, &a, entries) < 0 ? EXIT_BROKER : EXIT_OK;
+	if (rc == EXIT_OK && o->json) {
+		json_t *out = json_pack("{s:O}", "entries", entries);
+		json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		fputc('\n', stdout);
+		json_decref(out);
+	} else if (rc == EXIT_OK) {
+		table(entries);
+	}
+	if (c)
+		redisFree(c);
+	json_decref(entries);
+	free(rest);
+	free(o);
+	return rc;
+}
