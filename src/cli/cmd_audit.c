@@ -138,7 +138,7 @@ static void detail(json_t *r, char *buf, size_t len)
 	json_object_foreach(changes, name, v) {
 		if (used >= len)
 			break;
-		used += (size_t)snprintf(buf + used, len - used, "%s%s %s->%s", used ? "; " : "", name,
+		used += (size_t)snprintf(buf + used, len - used, "%s%s %s -> %s", used ? "; " : "", name,
 					 json_is_string(json_object_get(v, "old")) ? str(v, "old") : "-",
 					 json_is_string(json_object_get(v, "new")) ? str(v, "new") : "-");
 	}

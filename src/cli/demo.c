@@ -22,22 +22,12 @@
 #include "rconn.h"
 #include "timeutil.h"
 
-#define DEMO_HOSTS 3
 #define REGISTER_TIMEOUT 15.0
 
 static const char *const demo_host[DEMO_HOSTS] = { "webserver01", "dbserver01", "appserver01" };
 static const char *const demo_role[DEMO_HOSTS] = { "webserver", "database", "application" };
 
-struct demo {
-	char dir[64];
-	char url[64];
-	int port;
-	pid_t redis;
-	pid_t pair[DEMO_HOSTS];
-	int keep;
-};
-
-static volatile sig_atomic_t demo_interrupted;
+volatile sig_atomic_t demo_interrupted;
 
 static void on_signal(int sig)
 {
@@ -261,50 +251,6 @@ static int wait_registered(struct demo *d)
 	return -1;
 }
 
-static int tour_step(const struct demo *d, const char *cli, const char *const args[])
-{
-	char env[96], line[256] = "";
-	const char *argv[8] = { cli };
-	const char *envv[] = { env, NULL };
-	int tty = isatty(STDOUT_FILENO), n = 1;
-
-	for (; args[n - 1] && n < 7; n++) {
-		argv[n] = args[n - 1];
-		strncat(line, " ", sizeof(line) - strlen(line) - 1);
-		strncat(line, args[n - 1], sizeof(line) - strlen(line) - 1);
-	}
-	argv[n] = NULL;
-	snprintf(env, sizeof(env), "CELERYROOT_BROKER_URL=%s", d->url);
-	printf("\n%s$ celeryroot%s%s\n", tty ? "\033[1m" : "", line, tty ? "\033[0m" : "");
-	fflush(stdout);
-	pid_t pid = spawn_argv(argv, envv, -1, -1, 0);
-	int status = 0, stopped = 0;
-	/* Ctrl-C reaches the step too (same process group); SIGTERM only us. */
-	while (pid > 0 && waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return -1;
-		if (demo_interrupted && !stopped++)
-			kill(pid, SIGTERM);
-	}
-	fflush(stdout);
-	return pid > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static int tour(const struct demo *d, const char *cli)
-{
-	static const char *const steps[][6] = {
-		{ "hosts", NULL },
-		{ "ping", "--all", NULL },
-		{ "facts", "--role", "webserver", NULL },
-	};
-	int rc = 0;
-
-	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]) && !demo_interrupted; i++)
-		if (tour_step(d, cli, steps[i]) != 0)
-			rc = 1;
-	return demo_interrupted ? 1 : rc;
-}
-
 /* SIGTERM, wait until the deadline (now_mono), then SIGKILL to its whole
  * process group (spawned with setsid: pgid == pid), which takes net and any
  * dpkg with it. */
@@ -429,7 +375,7 @@ int cmd_demo(int argc, char **argv)
 	if (demo_setup(&d, server, cli, daemon) < 0)
 		rc = EXIT_USAGE;
 	else
-		rc = tour(&d, cli) == 0 ? EXIT_OK : EXIT_FAILED;
+		rc = demo_tour(&d, cli) == 0 ? EXIT_OK : EXIT_FAILED;
 	interrupted = demo_interrupted;   /* a signal during cleanup changes nothing */
 	if (interrupted)
 		rc = EXIT_USAGE;

@@ -12,13 +12,20 @@
 
 struct demo_pkg {
 	const char *name, *version, *depends, *description;
+	const char *preinst;   /* maintainer script, or NULL */
 };
 
+/* hello takes a moment to install, so that the progress bars show; broken's
+ * preinst fails, so that the tour can show a rollback (of its helper). */
 static const struct demo_pkg demo_pkgs[] = {
-	{ "celeryroot-demo-lib", "1.0", NULL, "library the hello demo depends on" },
-	{ "celeryroot-demo-hello", "1.0", "celeryroot-demo-lib", "says hello from a sandbox host" },
-	{ "celeryroot-demo-tools", "1.0", NULL, "demo tools, old version" },
-	{ "celeryroot-demo-tools", "1.1", NULL, "demo tools, new version" },
+	{ "celeryroot-demo-lib", "1.0", NULL, "library the hello demo depends on", NULL },
+	{ "celeryroot-demo-hello", "1.0", "celeryroot-demo-lib", "says hello from a sandbox host",
+	  "#!/bin/sh\nsleep 1\n" },
+	{ "celeryroot-demo-tools", "1.0", NULL, "demo tools, old version", NULL },
+	{ "celeryroot-demo-tools", "1.1", NULL, "demo tools, new version", NULL },
+	{ "celeryroot-demo-helper", "1.0", NULL, "pulled in by the broken demo package", NULL },
+	{ "celeryroot-demo-broken", "1.0", "celeryroot-demo-helper", "fails to install, on purpose",
+	  "#!/bin/sh\necho 'celeryroot-demo-broken: this preinst fails on purpose' >&2\nexit 1\n" },
 };
 
 static int build_one(const char *repo, const struct demo_pkg *p)
@@ -37,6 +44,9 @@ static int build_one(const char *repo, const struct demo_pkg *p)
 		 p->depends ? "\n" : "", p->description);
 	snprintf(path, sizeof(path), "%s/DEBIAN/control", root);
 	if (write_file(path, control, 0644) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/DEBIAN/preinst", root);
+	if (p->preinst && write_file(path, p->preinst, 0755) < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/usr/share/doc/%s", root, p->name);
 	if (mkdir_p(path, 0755) < 0)

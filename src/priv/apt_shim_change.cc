@@ -87,6 +87,10 @@ public:
 	}
 	void Error(std::string pkg, unsigned int, unsigned int, std::string msg) override
 	{
+		/* dpkg names an archive by its path: the file name says enough. */
+		size_t slash = pkg.rfind('/');
+		if (slash != std::string::npos)
+			pkg = pkg.substr(slash + 1);
 		if (errors.size() < 2048)
 			errors.append(errors.empty() ? "" : "; ").append(pkg).append(": ").append(msg);
 	}

@@ -15,8 +15,10 @@ def demo_processes():
     found = []
     for comm in glob.glob("/proc/[0-9]*/comm"):
         try:
-            name = open(comm).read().strip()
-            cmdline = open(comm[:-4] + "cmdline", "rb").read()
+            with open(comm) as f:
+                name = f.read().strip()
+            with open(comm[:-4] + "cmdline", "rb") as f:
+                cmdline = f.read()
         except OSError:
             continue
         if name.startswith("celeryroot-") and b"celeryroot-demo." in cmdline:
@@ -37,6 +39,25 @@ class Demo(unittest.TestCase):
         self.assertIn("$ celeryroot ping --all", p.stdout)
         self.assertIn("3 hosts: 3 unchanged", p.stdout)
         self.assertIn("$ celeryroot facts --role webserver", p.stdout)
+        # The package part of the tour: each step's own output, in order.
+        steps = p.stdout.split("\n$ celeryroot ")
+        def step(prefix):
+            found = [s for s in steps if s.startswith(prefix)]
+            self.assertTrue(found, "no step " + prefix)
+            return found
+        first, again = step("apt install celeryroot-demo-hello --role webserver")
+        self.assertRegex(first, r"webserver01\s+changed .*celeryroot-demo-hello\s+- -> 1\.0")
+        self.assertRegex(again, r"webserver01\s+unchanged .*already installed: celeryroot-demo-hello 1\.0")
+        query = step("apt query")[0]
+        self.assertRegex(query, r"webserver01\s+1\.0\s+- \(1\.1 available\)")
+        self.assertRegex(query, r"dbserver01\s+- \(1\.0 available\)")
+        check = step("apt remove celeryroot-demo-hello --role webserver --check")[0]
+        self.assertIn("would: celeryroot-demo-hello", check)
+        broken = step("apt install celeryroot-demo-broken --host appserver01")[0]
+        self.assertRegex(broken, r"appserver01\s+failed .*pre-installation script")
+        self.assertIn('rollback ok: removed ["celeryroot-demo-helper"]', broken)
+        audit = step("audit")[0]
+        self.assertRegex(audit, r"appserver01\s+install\s+celeryroot-demo-broken\s+failed")
         self.assertEqual(set(glob.glob("/tmp/celeryroot-demo.*")), before)
         self.assertEqual(demo_processes(), [])
 
