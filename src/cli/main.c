@@ -60,12 +60,12 @@ static void usage(FILE *f)
 		"else " BROKER_DEFAULT_URL "\n");
 }
 
-static int parse_timeout(const char *s, double *out)
+static int parse_seconds(const char *s, double max, double *out)
 {
 	char *end;
 	double v = strtod(s, &end);
 
-	if (end == s || *end != '\0' || !(v >= 0 && v <= 86400))
+	if (end == s || *end != '\0' || !(v >= 0 && v <= max))
 		return -1;
 	*out = v;
 	return 0;
@@ -117,7 +117,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, int flags, void (*help)
 		case 'b': o->broker_url = optarg; break;
 		case 'c': o->config_path = optarg; break;
 		case 't':
-			if (parse_timeout(optarg, &o->timeout_s) < 0) {
+			if (parse_seconds(optarg, 86400, &o->timeout_s) < 0) {
 				cli_err("--timeout needs seconds between 0 and 86400, got '%s'", optarg);
 				return -1;
 			}
@@ -127,8 +127,9 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, int flags, void (*help)
 				cli_err("%s does not take --%s; see '%s --help'", argv[0], apt_option(c), argv[0]);
 				return -1;
 			}
-			if (c == 'M' && parse_timeout(optarg, &o->max_age_s) < 0) {
-				cli_err("--max-age needs seconds between 0 and 86400, got '%s'", optarg);
+			/* A lists age worth refreshing for is at most a year. */
+			if (c == 'M' && parse_seconds(optarg, 366.0 * 86400, &o->max_age_s) < 0) {
+				cli_err("--max-age needs seconds between 0 and 31622400 (a year), got '%s'", optarg);
 				return -1;
 			}
 			o->check |= c == 'C';
