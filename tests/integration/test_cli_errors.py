@@ -20,6 +20,15 @@ BAD = [
     (["facts", "--all", "--host", "web01", "--host", "nosuch"], "unknown host 'nosuch'"),
     (["job", "not a job id"], "JOB_ID"),
     (["frobnicate"], "unknown command"),
+    (["apt"], "apt needs an operation"),
+    (["apt", "frobnicate", "--all"], "apt needs an operation"),
+    (["apt", "install", "--all"], "usage: celeryroot apt install"),
+    (["apt", "install", "nginx", "--all", "--purge"], "does not apply to 'apt install'"),
+    (["apt", "remove", "nginx", "--all", "--security"], "does not apply to 'apt remove'"),
+    (["apt", "clean", "nginx", "--all"], "takes no packages"),
+    (["apt", "install", "nginx", "--all", "--max-age", "-1"], "--max-age"),
+    (["apt", "install", "nginx", "--host", "nosuch"], "unknown host 'nosuch'"),
+    (["audit", "--since", "yesterday"], "--since"),
 ]
 
 
@@ -55,7 +64,8 @@ class CliErrors(unittest.TestCase):
         self.assertIn("no job", err)
 
     def test_help_has_examples(self):
-        for cmd in (["--help"], ["ping", "--help"], ["hosts", "--help"], ["job", "--help"]):
+        for cmd in (["--help"], ["ping", "--help"], ["hosts", "--help"], ["job", "--help"],
+                    ["apt", "--help"], ["audit", "--help"]):
             code, out, err = self.fleet.cli(*cmd)
             self.assertEqual(code, 0)
             self.assertIn("example", out)
