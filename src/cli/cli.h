@@ -8,6 +8,7 @@
 
 #include "crconfig.h"
 #include "record.h"
+#include "sign.h"
 #include "target.h"
 
 #define JOB_PREFIX "celeryroot:job:"
@@ -30,6 +31,8 @@ struct cli_opts {
 	struct cr_config cfg;
 	struct broker_addr broker;
 	char url[512];
+	int signing;              /* a signing key is configured: every task is signed */
+	struct signing_key signer;
 };
 
 struct job_task {
@@ -55,6 +58,7 @@ int cmd_job(int argc, char **argv);
 int cmd_jobs(int argc, char **argv);
 int cmd_apt(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_key(int argc, char **argv);
 int cmd_sandbox(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "cli.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,7 +121,8 @@ static json_t *apt_kwargs(const struct apt_op *op, const struct cli_opts *o)
 	if (op->opts & O_PURGE)
 		json_object_set_new(kw, "purge", json_boolean(o->purge));
 	if ((op->opts & O_MAX_AGE) && o->max_age_s >= 0)
-		json_object_set_new(kw, "max_age", json_real(o->max_age_s));
+		/* Whole seconds: a signed task carries no real numbers (canon.h). */
+		json_object_set_new(kw, "max_age", json_integer((json_int_t)llround(o->max_age_s)));
 	return kw;
 }
 

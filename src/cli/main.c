@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -42,6 +43,7 @@ static void usage(FILE *f)
 		"  apt install|remove|upgrade|autoremove|clean|query|list|update\n"
 		"                            package operations (see 'celeryroot apt --help')\n"
 		"  audit [--host H] [--since T]  what each host's root helper did or refused\n"
+		"  key generate KEYID        an operator's signing key (see 'celeryroot key --help')\n"
 		"  sandbox create DIR        make a sandbox host root for tests and demos\n"
 		"  demo [--keep]             run a private fleet of three sandbox hosts\n"
 		"\n"
@@ -57,7 +59,8 @@ static void usage(FILE *f)
 		"exit codes: 0 ok, 1 usage or validation error (nothing sent), 2 a host failed,\n"
 		"3 a host timed out, is queued, deferred or expired, 4 broker unreachable\n"
 		"broker: --broker, else $CELERYROOT_BROKER_URL, else " CONFIG_DEFAULT_PATH ",\n"
-		"else " BROKER_DEFAULT_URL "\n");
+		"else " BROKER_DEFAULT_URL "\n"
+		"signing: every task is signed with $CELERYROOT_SIGNING_KEY, else [cli] signing_key\n");
 }
 
 static int parse_seconds(const char *s, double max, double *out)
@@ -183,6 +186,10 @@ int main(int argc, char **argv)
 	const char *cmd;
 
 	log_init("celeryroot", LOG_L_ERROR, 0);
+	if (sodium_init() < 0) {
+		fputs("celeryroot: libsodium could not initialise\n", stderr);
+		return EXIT_USAGE;
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -208,10 +215,12 @@ int main(int argc, char **argv)
 		return cmd_apt(argc - 1, argv + 1);
 	if (!strcmp(cmd, "audit"))
 		return cmd_audit(argc - 1, argv + 1);
+	if (!strcmp(cmd, "key"))
+		return cmd_key(argc - 1, argv + 1);
 	if (!strcmp(cmd, "sandbox"))
 		return cmd_sandbox(argc - 1, argv + 1);
 	if (!strcmp(cmd, "demo"))
 		return cmd_demo(argc - 1, argv + 1);
-	cli_err("unknown command '%s'; commands: hosts ping facts job jobs sandbox demo (see 'celeryroot --help')", cmd);
+	cli_err("unknown command '%s'; commands: hosts ping facts job jobs apt audit key sandbox demo (see 'celeryroot --help')", cmd);
 	return EXIT_USAGE;
 }

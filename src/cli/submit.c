@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include <pwd.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -140,6 +141,49 @@ static int send_all(redisContext *c, const struct cli_opts *o, const struct job 
 	return ok ? 0 : -1;
 }
 
+/* The celeryroot_sig header for one destination; NULL when not signing. */
+static json_t *sign_task(const struct cli_opts *o, const struct job *job, json_t *args, json_t *kwargs,
+			 const char *queue, double expires)
+{
+	char err[256];
+	json_t *sig, *h;
+
+	if (!o->signing)
+		return NULL;
+	sig = sig_make_header(&o->signer, job->task, args, kwargs, queue, job->id, (long long)expires, err,
+			      sizeof(err));
+	if (sig == NULL) {
+		cli_err("cannot sign the task: %s; nothing was sent", err);
+		return NULL;
+	}
+	h = json_object();
+	json_object_set_new(h, SIG_HEADER, sig);
+	return h;
+}
+
+/* The operator's key: CELERYROOT_SIGNING_KEY, else [cli] signing_key. */
+static int load_signer(struct cli_opts *o)
+{
+	const char *env = getenv("CELERYROOT_SIGNING_KEY");
+	const char *path = env && env[0] ? env : o->cfg.signing_key;
+	char err[600];
+
+	o->signing = 0;
+	if (path[0] == '\0')
+		return 0;
+	if (key_load_secret(path, &o->signer, err, sizeof(err)) < 0) {
+		cli_err("%s; nothing was sent", err);
+		return -1;
+	}
+	if (o->cfg.task_expires_s > SIG_MAX_LIFETIME) {
+		cli_err("task_expires is %d s, longer than a signed task may live (%d days): lower it; nothing was sent",
+			o->cfg.task_expires_s, SIG_MAX_LIFETIME / 86400);
+		return -1;
+	}
+	o->signing = 1;
+	return 0;
+}
+
 int cli_submit(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,
 	       const struct dest *d, size_t nd)
 {
@@ -163,17 +207,23 @@ int cli_submit(struct cli_opts *o, redisContext *c, struct job *job, json_t *arg
 		copy_str(t->queue, sizeof(t->queue), d[i].queue);
 		t->online = d[i].online;
 		celery_new_id(t->task_id);
+		json_t *hdr = sign_task(o, job, args, kwargs, t->queue, expires);
 		struct celery_out out = { .task = job->task, .id = t->task_id, .group = job->id,
 					  .queue = t->queue, .origin = origin, .expires = expires,
-					  .args = args, .kwargs = kwargs };
-		if ((envs[i] = celery_build(&out)) == NULL)
+					  .args = args, .kwargs = kwargs, .extra_headers = hdr };
+		if (o->signing && hdr == NULL)
+			rc = -2;
+		else if ((envs[i] = celery_build(&out)) == NULL)
 			rc = -1;
+		json_decref(hdr);
 	}
 	json_t *rec = job_record(o, job, args, kwargs, expires);
+	if (rec && o->signing)
+		json_object_set_new(rec, "key", json_string(o->signer.id));
 	jobjson = rec ? json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	if (rc == 0 && jobjson != NULL)
 		rc = send_all(c, o, job, jobjson, envs);
-	else
+	else if (rc == 0)
 		rc = -1;
 	for (size_t i = 0; i < nd; i++)
 		free(envs[i]);
@@ -215,8 +265,12 @@ int cli_run_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *ar
 	json_t *records;
 	int rc;
 
-	if (cli_submit(o, c, job, args, kwargs, d, nd) < 0)
-		return EXIT_BROKER;
+	if (load_signer(o) < 0)
+		return EXIT_USAGE;
+	rc = cli_submit(o, c, job, args, kwargs, d, nd);
+	sodium_memzero(&o->signer, sizeof(o->signer));
+	if (rc < 0)
+		return rc == -2 ? EXIT_USAGE : EXIT_BROKER;
 	if (o->no_wait) {
 		if (o->json)
 			printf("{\"job\": \"%s\", \"operation\": \"%s\"}\n", job->id, job->operation);

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include "names.h"
 #include "net.h"
 #include "priv.h"
+#include "sign.h"
 
 struct dopts {
 	const char *config_path;
@@ -149,6 +151,41 @@ static void check_root(const char *root)
 		    root);
 }
 
+/* The trusted keys, read once as root before the fork: net's sandbox
+ * cannot open files, and priv never rereads them from a path net names. */
+static struct keyring keys;
+
+static void load_keys(const struct cr_config *cfg)
+{
+	struct stat sb;
+	char err[600];
+
+	if (!cfg->require_signed && stat(cfg->trusted_keys, &sb) != 0 && errno == ENOENT)
+		return;
+	if (keyring_load(cfg->trusted_keys, &keys, err, sizeof(err)) < 0)
+		die("%s", err);
+	if (cfg->require_signed && keys.n == 0)
+		die("require_signed = true but %s holds no trusted key (KEYID.pub): copy in one made with "
+		    "'celeryroot key generate', or set require_signed = false", cfg->trusted_keys);
+	info_f("%d trusted key(s) from %s; unsigned tasks are %s", keys.n, cfg->trusted_keys,
+	       cfg->require_signed ? "refused" : "accepted");
+}
+
+static void priv_init(struct priv_ctx *p, const struct cr_config *cfg, int fd, pid_t net)
+{
+	memset(p, 0, sizeof(*p));
+	p->fd = fd;
+	p->root = cfg->sandbox[0] ? cfg->sandbox : "/";
+	p->hostname = cfg->hostname;
+	p->roles = cfg->roles;
+	p->nroles = cfg->nroles;
+	p->net_pid = net;
+	p->lock_timeout_s = cfg->lock_timeout_s;
+	p->audit_log = cfg->audit_log;
+	p->keys = &keys;
+	p->require_signed = cfg->require_signed;
+}
+
 static int run_net(struct cr_config *cfg, struct broker_addr *b, int fd, pid_t priv)
 {
 	log_set_prog("net");
@@ -161,16 +198,15 @@ static int run_net(struct cr_config *cfg, struct broker_addr *b, int fd, pid_t p
 		return 1;
 	if (net_sandbox_apply() < 0)
 		return 1;
-	return net_run(cfg, b, fd);
+	return net_run(cfg, b, fd, &keys);
 }
 
 static int run_priv(struct cr_config *cfg, int fd, pid_t net)
 {
-	const char *root = cfg->sandbox[0] ? cfg->sandbox : "/";
-	struct priv_ctx p = { .fd = fd, .root = root, .hostname = cfg->hostname, .net_pid = net,
-			      .lock_timeout_s = cfg->lock_timeout_s, .audit_log = cfg->audit_log };
+	struct priv_ctx p;
 	int status = 0, rc;
 
+	priv_init(&p, cfg, fd, net);
 	log_set_prog("priv");
 	prctl(PR_SET_NAME, "celeryroot-priv", 0, 0, 0);
 	if (priv_sandbox_apply() < 0) {
@@ -198,18 +234,21 @@ int main(int argc, char **argv)
 
 	o.priv_fd = -1;
 	parse_args(argc, argv, &o);
+	if (sodium_init() < 0)
+		die("%s", "libsodium could not initialise");
 	merge_config(&cfg, &o);
 	log_init("celeryrootd", o.debug ? LOG_L_DEBUG : LOG_L_INFO, !o.foreground);
 	if (geteuid() != 0)
 		die("%s", "must be started as root (it keeps root only in the small priv helper and drops net to --user); to try it out as a user, see 'celeryroot demo'");
 	check_root(cfg.sandbox[0] ? cfg.sandbox : "/");
 	if (o.priv_fd >= 0) {
-		struct priv_ctx p = { .fd = o.priv_fd, .root = cfg.sandbox[0] ? cfg.sandbox : "/",
-				      .hostname = cfg.hostname, .net_pid = 0,
-				      .lock_timeout_s = cfg.lock_timeout_s, .audit_log = cfg.audit_log };
+		struct priv_ctx p;
+		load_keys(&cfg);
+		priv_init(&p, &cfg, o.priv_fd, 0);
 		log_set_prog("priv");
 		return priv_sandbox_apply() < 0 ? 1 : priv_serve(&p);
 	}
+	load_keys(&cfg);
 	if (broker_from(o.broker_url, &cfg, &broker, url, sizeof(url), err, sizeof(err)) < 0 ||
 	    broker_resolve(&broker, err, sizeof(err)) < 0)
 		die("%s", err);

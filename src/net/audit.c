@@ -39,11 +39,15 @@ void audit_publish(struct net_state *st, json_t *rec)
 	}
 }
 
-void audit_publish_refusal(struct net_state *st, const char *task_id, const char *task, const char *why)
+void audit_publish_refusal(struct net_state *st, const char *task_id, const char *task, const char *key,
+			   const char *why)
 {
-	json_t *rec = json_pack("{s:f, s:s, s:s, s:s, s:s, s:s}", "time_unix", now_wall(), "host", st->cfg->hostname,
-				"task", task_id, "operation", task, "outcome", "refused", "error", why);
+	json_t *rec = json_pack("{s:f, s:s, s:s, s:s, s:s, s:s, s:s}", "time_unix", now_wall(), "host",
+				st->cfg->hostname, "task", task_id, "operation", task, "outcome", "refused", "error",
+				why, "by", "net");
 
+	if (rec && key && key[0])
+		json_object_set_new(rec, "key", json_string(key));
 	if (rec) {
 		audit_publish(st, rec);
 		json_decref(rec);

@@ -273,7 +273,8 @@ static int net_loop(struct net_state *st, const sigset_t *waitmask)
 	return 0;
 }
 
-int net_run(const struct cr_config *cfg, const struct broker_addr *broker, int privfd)
+int net_run(const struct cr_config *cfg, const struct broker_addr *broker, int privfd,
+	    const struct keyring *keys)
 {
 	struct net_state *st = calloc(1, sizeof(*st));
 	sigset_t waitmask;
@@ -284,6 +285,7 @@ int net_run(const struct cr_config *cfg, const struct broker_addr *broker, int p
 	st->cfg = cfg;
 	st->broker = broker;
 	st->privfd = privfd;
+	st->trusted = keys;
 	srandom((unsigned)getpid() ^ (unsigned)(now_wall() * 1e6));
 	net_signals(&waitmask);
 	net_self_init(st);

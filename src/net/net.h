@@ -17,6 +17,9 @@ int net_sandbox_apply(void);
 
 /* Runs the worker until SIGTERM (clean stop: 0) or a fatal error (1).
  * broker must already be resolved to a numeric address. */
-int net_run(const struct cr_config *cfg, const struct broker_addr *broker, int privfd);
+struct keyring;
+/* keys: the trusted public keys (loaded before the sandbox); may be empty. */
+int net_run(const struct cr_config *cfg, const struct broker_addr *broker, int privfd,
+	    const struct keyring *keys);
 
 #endif

@@ -10,6 +10,7 @@
 #include "celery.h"
 #include "crconfig.h"
 #include "registry.h"
+#include "sign.h"
 
 #define NET_MAX_QUEUES (1 + REG_MAX_ROLES)
 #define NET_MAX_KEYS (NET_MAX_QUEUES * CELERY_PRIORITY_STEPS)
@@ -26,11 +27,13 @@ struct inflight {
 	double started_mono;
 	double hold_until;       /* mono time; 0 when not holding */
 	json_t *reply;           /* priv's answer data, kept while holding */
+	struct sig_claims claims; /* a signed task's claims (owned); key[0] == 0 if unsigned */
 };
 
 struct net_state {
 	const struct cr_config *cfg;
 	const struct broker_addr *broker;
+	const struct keyring *trusted; /* public keys that may sign; loaded before the sandbox */
 	int privfd;
 	redisContext *bc;        /* blocking consumer: BRPOP only */
 	redisContext *cc;        /* everything else */
@@ -78,11 +81,7 @@ int heartbeat_stopped(struct net_state *st);
 /* tasks.c: the task table */
 struct task_def {
 	const char *name;
-	uint8_t req_type;
-	/* Checks args/kwargs; -1 with a reason refuses the task (FAILURE). */
-	int (*check)(const struct celery_msg *m, char *err, size_t errlen);
-	/* Fills the task's own request fields (NULL: only id, job and task). */
-	void (*fill)(const struct celery_msg *m, struct proto_req *r);
+	uint8_t req_type;   /* args and kwargs are checked by taskreq.c */
 	/* Builds the record data from priv's reply data (borrowed). */
 	json_t *(*data)(struct net_state *st, const struct inflight *f, json_t *reply);
 };
@@ -93,7 +92,13 @@ const struct task_def *tasks_apt_lookup(const char *name);
 #define AUDIT_STREAM "celeryroot:audit"
 #define AUDIT_STREAM_MAXLEN 100000
 void audit_publish(struct net_state *st, json_t *rec);
-void audit_publish_refusal(struct net_state *st, const char *task_id, const char *task, const char *why);
+void audit_publish_refusal(struct net_state *st, const char *task_id, const char *task, const char *key,
+			   const char *why);
+/* netsig.c: signed tasks */
+int netsig_check(struct net_state *st, const struct celery_msg *m, struct sig_claims *c, char *err, size_t errlen);
+int netsig_take_nonce(struct net_state *st, const struct sig_claims *c, const char *task_id, char *err,
+		      size_t errlen);
+void netsig_nonce_done(struct net_state *st, const struct sig_claims *c, const char *task_id);
 void tasks_start(struct net_state *st, struct celery_msg *m);
 void tasks_on_answer(struct net_state *st, uint8_t type, const uint8_t *payload, size_t len);
 void tasks_tick(struct net_state *st);

@@ -14,51 +14,8 @@
 #include "pkgspec.h"
 #include "proto.h"
 #include "record.h"
+#include "taskreq.h"
 #include "timeutil.h"
-
-/* A ping may be asked to hold for a while before answering: it is how an
- * operator (and the tests) can see queueing, redelivery and the heartbeat
- * during a long task without changing anything on the host. */
-#define PING_HOLD_MAX 300.0
-
-static int check_no_args(const struct celery_msg *m, char *err, size_t errlen)
-{
-	if (!json_is_array(m->args) || json_array_size(m->args) != 0) {
-		snprintf(err, errlen, "%s takes no positional arguments", m->task);
-		return -1;
-	}
-	return 0;
-}
-
-static int check_ping(const struct celery_msg *m, char *err, size_t errlen)
-{
-	const char *key;
-	json_t *v;
-
-	if (check_no_args(m, err, errlen) < 0)
-		return -1;
-	json_object_foreach(m->kwargs, key, v) {
-		double hold = json_number_value(v);
-		if (strcmp(key, "hold") != 0 || !json_is_number(v) || !isfinite(hold) || hold < 0 ||
-		    hold > PING_HOLD_MAX) {
-			snprintf(err, errlen, "celeryroot.ping accepts only hold=<0..%.0f seconds>",
-				 PING_HOLD_MAX);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int check_facts(const struct celery_msg *m, char *err, size_t errlen)
-{
-	if (check_no_args(m, err, errlen) < 0)
-		return -1;
-	if (json_object_size(m->kwargs) != 0) {
-		snprintf(err, errlen, "celeryroot.facts takes no keyword arguments");
-		return -1;
-	}
-	return 0;
-}
 
 static json_t *roles_json(const struct net_state *st)
 {
@@ -88,8 +45,8 @@ static json_t *data_facts(struct net_state *st, const struct inflight *f, json_t
 }
 
 static const struct task_def task_table[] = {
-	{ "celeryroot.ping", REQ_PING, check_ping, NULL, data_ping },
-	{ "celeryroot.facts", REQ_FACTS, check_facts, NULL, data_facts },
+	{ "celeryroot.ping", REQ_PING, data_ping },
+	{ "celeryroot.facts", REQ_FACTS, data_facts },
 };
 
 const struct task_def *task_lookup(const char *name)
@@ -128,6 +85,7 @@ static void tasks_settle(struct net_state *st, struct celery_msg *m, const char 
 static void tasks_release(struct inflight *f)
 {
 	celery_msg_free(&f->msg);
+	sig_claims_free(&f->claims);
 	if (f->reply)
 		json_decref(f->reply);
 	memset(f, 0, sizeof(*f));
@@ -140,13 +98,44 @@ static int tasks_send(struct net_state *st, const struct inflight *f)
 
 	if (r == NULL)
 		return -1;
-	r->type = f->def->req_type;
+	char err[256];
+
+	/* tasks_start() checked the arguments with the same call. */
+	if (taskreq_build(f->msg.task, f->msg.args, f->msg.kwargs, r, err, sizeof(err)) < 0) {
+		free(r);
+		return -1;
+	}
 	r->id = f->req_id;
 	copy_str(r->job, sizeof(r->job), f->msg.group);
 	copy_str(r->task, sizeof(r->task), f->msg.id);
-	if (f->def->fill)
-		f->def->fill(&f->msg, r);
-	rc = net_priv_request(st, r);
+	/* priv checks the signature again, on what was signed. */
+	if (f->claims.key[0])
+		r->sig = sig_claims_to_json(&f->claims);
+	rc = f->claims.key[0] && r->sig == NULL ? -1 : net_priv_request(st, r);
+	proto_req_clear(r);
+	free(r);
+	return rc;
+}
+
+/* Refuses before anything reaches priv; package operations and every
+ * signature failure are worth a line in the central trail. */
+static void tasks_refuse(struct net_state *st, struct celery_msg *m, const char *exc, int audit, const char *key,
+			 const char *err)
+{
+	info_f("task %s (%s) refused: %s", m->id, m->task, err);
+	if (audit)
+		audit_publish_refusal(st, m->id, m->task, key, err);
+	tasks_settle(st, m, "FAILURE", celery_exception(exc, "builtins", err));
+}
+
+/* The arguments, as priv will get them (taskreq.c, shared with priv). */
+static int tasks_check_args(const struct celery_msg *m, char *err, size_t errlen)
+{
+	struct proto_req *r = calloc(1, sizeof(*r));
+	int rc = r ? taskreq_build(m->task, m->args, m->kwargs, r, err, errlen) : -1;
+
+	if (r == NULL)
+		snprintf(err, errlen, "out of memory");
 	free(r);
 	return rc;
 }
@@ -155,6 +144,7 @@ void tasks_start(struct net_state *st, struct celery_msg *m)
 {
 	const struct task_def *def = task_lookup(m->task);
 	struct inflight *f = tasks_slot(st);
+	struct sig_claims c;
 	char err[512];
 
 	if (def == NULL) {
@@ -167,18 +157,27 @@ void tasks_start(struct net_state *st, struct celery_msg *m)
 		tasks_settle(st, m, "REVOKED", celery_exception("TaskRevokedError", "celery.exceptions", "expired"));
 		return;
 	}
-	if (def->check(m, err, sizeof(err)) < 0 || f == NULL) {
-		info_f("task %s refused: %s", m->id, f ? err : "busy");
-		/* A refused package operation is worth a line in the central trail. */
-		if (f && def->req_type == REQ_APT)
-			audit_publish_refusal(st, m->id, m->task, err);
-		tasks_settle(st, m, "FAILURE", celery_exception("ValueError", "builtins", f ? err : "worker busy"));
+	if (netsig_check(st, m, &c, err, sizeof(err)) < 0) {
+		char key[KEY_ID_MAX + 1] = "";
+		const char *k = m->sig ? json_string_value(json_object_get(m->sig, "key")) : NULL;
+		if (k && valid_key_id(k))
+			copy_str(key, sizeof(key), k);
+		tasks_refuse(st, m, "PermissionError", 1, key, err);
+		return;
+	}
+	if (tasks_check_args(m, err, sizeof(err)) < 0 || f == NULL ||
+	    (c.key[0] && netsig_take_nonce(st, &c, m->id, err, sizeof(err)) < 0)) {
+		int replay = f && c.key[0] && strstr(err, "nonce");
+		tasks_refuse(st, m, replay ? "PermissionError" : "ValueError", replay || def->req_type == REQ_APT, c.key,
+			     f ? err : "worker busy");
+		sig_claims_free(&c);
 		return;
 	}
 	memset(f, 0, sizeof(*f));
 	f->used = 1;
 	f->def = def;
 	f->msg = *m;   /* ownership moves into the slot */
+	f->claims = c;
 	f->req_id = ++st->next_req;
 	f->started_wall = now_wall();
 	f->started_mono = now_mono();
@@ -233,6 +232,8 @@ static void tasks_finish(struct net_state *st, struct inflight *f)
 	}
 	rec = tasks_record(st, f);
 
+	if (f->claims.key[0])
+		netsig_nonce_done(st, &f->claims, f->msg.id);
 	if (result_write(st, f->msg.id, "SUCCESS", rec) == 0)
 		worker_ack(st, f->msg.delivery_tag);
 	info_f("task %s (%s) done in %.3fs", f->msg.id, f->msg.task, now_mono() - f->started_mono);
@@ -241,6 +242,8 @@ static void tasks_finish(struct net_state *st, struct inflight *f)
 
 static void tasks_refused(struct net_state *st, struct inflight *f, const char *why)
 {
+	if (f->claims.key[0])
+		netsig_nonce_done(st, &f->claims, f->msg.id);
 	if (result_write(st, f->msg.id, "FAILURE",
 			 celery_exception("PermissionError", "builtins", why)) == 0)
 		worker_ack(st, f->msg.delivery_tag);
@@ -266,8 +269,8 @@ void tasks_on_answer(struct net_state *st, uint8_t type, const uint8_t *payload,
 		result_write(st, f->msg.id, "PROGRESS", p);
 	} else if (type == ANS_REFUSED) {
 		error_f("priv refused task %s: %s", f->msg.id, a.text);
-		if (f->def->req_type == REQ_APT)
-			audit_publish_refusal(st, f->msg.id, f->msg.task, a.text);
+		if (f->def->req_type == REQ_APT || f->claims.key[0] || st->cfg->require_signed)
+			audit_publish_refusal(st, f->msg.id, f->msg.task, f->claims.key, a.text);
 		tasks_refused(st, f, a.text);
 	} else {
 		double hold = json_number_value(json_object_get(f->msg.kwargs, "hold"));

@@ -55,11 +55,18 @@ json_t *audit_record(const struct priv_ctx *p, const struct proto_req *r, const 
 {
 	char when[64];
 
+	const char *op = r->op[0] ? r->op : r->type == REQ_PING ? "ping" : r->type == REQ_FACTS ? "facts" : "";
+	json_t *rec;
+
 	iso_now(when, sizeof(when));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:s, s:o, s:o, s:o}", "time", when, "host", p->hostname ? p->hostname : "",
-			 "job", r->job, "task", r->task, "operation", r->op, "packages", pkgs_json(r), "check",
-			 r->check, "outcome", outcome, "changes", field_or_null(data, "changes"), "rollback",
-			 field_or_null(data, "rollback"), "error", field_or_null(data, "error"));
+	rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:s, s:o, s:o, s:o}", "time", when, "host", p->hostname ? p->hostname : "",
+			"job", r->job, "task", r->task, "operation", op, "packages", pkgs_json(r), "check",
+			r->check, "outcome", outcome, "changes", field_or_null(data, "changes"), "rollback",
+			field_or_null(data, "rollback"), "error", field_or_null(data, "error"));
+	/* The key that signed the task (claimed, when the signature was refused). */
+	if (rec && r->key[0])
+		json_object_set_new(rec, "key", json_string(r->key));
+	return rec;
 }
 
 static int audit_path(const struct priv_ctx *p, char *buf, size_t len)
@@ -113,4 +120,15 @@ void audit_refusal(const struct priv_ctx *p, uint32_t id, const char *type, cons
 			(json_int_t)id, "type", type, "outcome", "refused", "error", reason);
 	audit_write(p, rec);
 	json_decref(rec);
+}
+
+/* A request refused for its signature: the record says which key it claimed. */
+void audit_refusal_req(const struct priv_ctx *p, const struct proto_req *r, const char *reason)
+{
+	json_t *why = json_pack("{s:s}", "error", reason);
+	json_t *rec = audit_record(p, r, "refused", why);
+
+	audit_write(p, rec);
+	json_decref(rec);
+	json_decref(why);
 }

@@ -217,6 +217,13 @@ static void priv_dispatch(struct priv_ctx *p, uint8_t type, const uint8_t *paylo
 		return;
 	}
 	r.type = type;   /* the frame's type is the one that was checked */
+	if (priv_sig_check(p, &r, err, sizeof(err)) < 0) {
+		audit_refusal_req(p, &r, err);
+		proto_req_clear(&r);
+		priv_refuse(p, r.id, err);
+		return;
+	}
+	proto_req_clear(&r);   /* checked: the handlers act on the request itself */
 	debug_f("request %u: %s (job %s, task %s)", r.id, proto_type_name(type),
 		r.job[0] ? r.job : "-", r.task[0] ? r.task : "-");
 	h->fn(p, &r);

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "names.h"
+
 /* Changes waiting for the one worker that makes them (serialised per host). */
 #define PRIV_QUEUE_MAX 16
 
@@ -16,9 +18,13 @@ struct priv_ctx {
 	int fd;                 /* priv's end of the socketpair */
 	const char *root;       /* "/" or the sandbox directory, fixed at start */
 	const char *hostname;
+	const char (*roles)[ROLE_MAX + 1];
+	int nroles;
 	pid_t net_pid;          /* 0 in --priv-fd test mode */
 	int lock_timeout_s;     /* dpkg lock wait bound */
 	const char *audit_log;  /* "" for the default under root */
+	const struct keyring *keys;   /* trusted public keys (read at start) */
+	int require_signed;
 	/* the change worker (priv_jobs.c) */
 	pid_t worker;
 	uint32_t worker_req;
@@ -74,10 +80,16 @@ int priv_jobs_submit(struct priv_ctx *p, const struct proto_req *r, char *err, s
 void priv_jobs_reap(struct priv_ctx *p);
 int priv_jobs_busy(const struct priv_ctx *p);
 
+/* priv_sig.c: a signed request checked again, on the claims net forwards:
+ * signature, expiry, target, the key's limits, replay, and that the request
+ * asks for exactly what was signed.  Sets r->key; -1 with the reason. */
+int priv_sig_check(struct priv_ctx *p, struct proto_req *r, char *err, size_t errlen);
+
 /* audit.c: one JSON line per request acted on or refused. */
 struct json_t *audit_record(const struct priv_ctx *p, const struct proto_req *r, const char *outcome,
 			    struct json_t *data);
 void audit_write(const struct priv_ctx *p, struct json_t *rec);
 void audit_refusal(const struct priv_ctx *p, uint32_t id, const char *type, const char *reason);
+void audit_refusal_req(const struct priv_ctx *p, const struct proto_req *r, const char *reason);
 
 #endif

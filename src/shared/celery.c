@@ -9,6 +9,7 @@
 #include <uuid/uuid.h>
 
 #include "b64.h"
+#include "sign.h"
 #include "timeutil.h"
 
 const char *const celery_priority_suffix[CELERY_PRIORITY_STEPS] = {
@@ -88,6 +89,13 @@ static int parse_headers(json_t *h, struct celery_msg *m, char *err, size_t errl
 	if (origin)
 		copy_origin(m->origin, sizeof(m->origin), origin);
 	m->redelivered |= json_is_true(json_object_get(h, "redelivered"));
+	/* Checked field by field when the task is verified (net/netsig.c). */
+	json_t *sig = json_object_get(h, SIG_HEADER);
+	if (sig && !json_is_null(sig)) {
+		if (!json_is_object(sig))
+			return bad(err, errlen, "headers." SIG_HEADER " is not an object");
+		m->sig = json_incref(sig);
+	}
 	return 0;
 }
 
@@ -200,6 +208,7 @@ void celery_msg_free(struct celery_msg *m)
 	json_decref(m->args);
 	json_decref(m->kwargs);
 	json_decref(m->envelope);
+	json_decref(m->sig);
 	memset(m, 0, sizeof(*m));
 }
 

@@ -39,6 +39,7 @@ struct celery_msg {
 	json_t *args;                    /* list, owned */
 	json_t *kwargs;                  /* object, owned */
 	json_t *envelope;                /* the whole envelope, owned (for unacked) */
+	json_t *sig;                     /* the celeryroot_sig header, owned; NULL if unsigned */
 };
 
 /* Parses an envelope with bounds.  On failure returns -1, writes a one-line

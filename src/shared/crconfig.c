@@ -53,6 +53,7 @@ void config_defaults(struct cr_config *c)
 	c->timeout_s = 60;
 	c->task_expires_s = 86400;
 	c->job_ttl_s = 30 * 86400;
+	copy_str(c->trusted_keys, sizeof(c->trusted_keys), TRUSTED_KEYS_DEFAULT);
 }
 
 static int fail(struct parse_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -140,6 +141,22 @@ static int valid_user(const char *s)
 	return 1;
 }
 
+static int set_path(struct parse_ctx *p, const char *key, char *dst, size_t len, const char *v)
+{
+	if (v[0] != '/')
+		return fail(p, "%s must be an absolute path, got '%.80s'", key, v);
+	return set_str(p, key, dst, len, v);
+}
+
+static int set_bool(struct parse_ctx *p, const char *key, int *dst, const char *v)
+{
+	if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1"))
+		return *dst = 1;
+	if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0"))
+		return (*dst = 0), 1;
+	return fail(p, "%s = '%.40s': use true or false", key, v);
+}
+
 static int on_daemon(struct parse_ctx *p, const char *k, const char *v)
 {
 	if (!strcmp(k, "hostname")) {
@@ -159,13 +176,14 @@ static int on_daemon(struct parse_ctx *p, const char *k, const char *v)
 			return fail(p, "sandbox must be an absolute path, got '%.80s'", v);
 		return set_str(p, k, p->c->sandbox, sizeof(p->c->sandbox), v);
 	}
-	if (!strcmp(k, "audit_log")) {
-		if (v[0] != '/')
-			return fail(p, "audit_log must be an absolute path, got '%.80s'", v);
-		return set_str(p, k, p->c->audit_log, sizeof(p->c->audit_log), v);
-	}
+	if (!strcmp(k, "audit_log"))
+		return set_path(p, k, p->c->audit_log, sizeof(p->c->audit_log), v);
+	if (!strcmp(k, "trusted_keys"))
+		return set_path(p, k, p->c->trusted_keys, sizeof(p->c->trusted_keys), v);
+	if (!strcmp(k, "require_signed"))
+		return set_bool(p, k, &p->c->require_signed, v);
 	return fail(p, "unknown key '%.64s' in [daemon] (allowed: hostname, roles, user, sandbox, audit_log, lock_timeout, "
-		    "heartbeat_interval, visibility_timeout, restore_interval, result_expires)", k);
+		    "heartbeat_interval, visibility_timeout, restore_interval, result_expires, trusted_keys, require_signed)", k);
 }
 
 static int on_entry(void *user, const char *section, const char *key, const char *value)
@@ -184,8 +202,10 @@ static int on_entry(void *user, const char *section, const char *key, const char
 		return on_broker(p, key, value);
 	if (!strcmp(section, "daemon"))
 		return on_daemon(p, key, value);
+	if (!strcmp(section, "cli") && !strcmp(key, "signing_key"))
+		return set_path(p, key, p->c->signing_key, sizeof(p->c->signing_key), value);
 	if (!strcmp(section, "cli"))
-		return fail(p, "unknown key '%.64s' in [cli] (allowed: timeout, task_expires, job_ttl)", key);
+		return fail(p, "unknown key '%.64s' in [cli] (allowed: timeout, task_expires, job_ttl, signing_key)", key);
 	if (section[0] == '\0')
 		return fail(p, "key '%.64s' outside any section: put it under [broker], [daemon] or [cli]", key);
 	return fail(p, "unknown section [%.64s] (allowed: broker, daemon, cli)", section);

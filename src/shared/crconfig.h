@@ -8,6 +8,7 @@
 #include "registry.h"
 
 #define CONFIG_DEFAULT_PATH "/etc/celeryroot/celeryroot.conf"
+#define TRUSTED_KEYS_DEFAULT "/etc/celeryroot/trusted-keys"
 #define BROKER_DEFAULT_URL "redis://127.0.0.1:6379/0"
 
 struct broker_addr {
@@ -35,10 +36,13 @@ struct cr_config {
 	int result_expires_s;       /* default 30 days */
 	int lock_timeout_s;         /* dpkg lock wait, default 120 */
 	char audit_log[PATH_MAX];   /* default: /var/log/celeryroot/audit.log under the host root */
+	char trusted_keys[PATH_MAX]; /* public keys of those who may sign tasks */
+	int require_signed;         /* refuse unsigned tasks; default 0 */
 	/* [cli] */
 	int timeout_s;              /* default 60 */
 	int task_expires_s;         /* default 24 h */
 	int job_ttl_s;              /* default 30 days */
+	char signing_key[PATH_MAX]; /* the operator's secret key: sign every task; "" = do not */
 };
 
 void config_defaults(struct cr_config *c);

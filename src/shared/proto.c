@@ -8,7 +8,7 @@
 #include <string.h>
 
 enum kind { K_ID, K_TASKID, K_JOBID, K_PERCENT, K_STR127, K_STR255, K_ERR, K_OBJECT,
-	    K_APTOP, K_PKGS, K_BOOL, K_AGE };
+	    K_APTOP, K_PKGS, K_BOOL, K_AGE, K_SIG };
 
 static const char *const apt_ops[] = { PROTO_APT_OPS };
 
@@ -17,7 +17,7 @@ static const char *const apt_ops[] = { PROTO_APT_OPS };
 
 struct field {
 	const char *key;
-	enum kind kind;
+	enum kind kind;   /* K_SIG is the one optional field */
 };
 
 struct schema {
@@ -28,11 +28,12 @@ struct schema {
 };
 
 static const struct field f_hello[] = { { "id", K_ID } };
-static const struct field f_task[] = { { "id", K_ID }, { "job", K_JOBID }, { "task", K_TASKID } };
+static const struct field f_task[] = { { "id", K_ID }, { "job", K_JOBID }, { "task", K_TASKID },
+				       { "sig", K_SIG } };
 static const struct field f_apt[] = { { "id", K_ID }, { "job", K_JOBID }, { "task", K_TASKID },
 				      { "op", K_APTOP }, { "pkgs", K_PKGS }, { "upgradable", K_BOOL },
 				      { "security", K_BOOL }, { "check", K_BOOL }, { "purge", K_BOOL },
-				      { "max_age", K_AGE } };
+				      { "max_age", K_AGE }, { "sig", K_SIG } };
 static const struct field f_progress[] = { { "id", K_ID }, { "percent", K_PERCENT },
 					   { "pkg", K_STR127 }, { "text", K_STR255 } };
 static const struct field f_reply[] = { { "id", K_ID }, { "data", K_OBJECT } };
@@ -89,6 +90,17 @@ static int check_pkgs(json_t *v)
 	return 1;
 }
 
+/* The claims of a signed task, each field of its kind and bounds. */
+static int check_sig(json_t *v)
+{
+	struct sig_claims c;
+	char err[256];
+	int ok = sig_claims_from_json(v, &c, err, sizeof(err)) == 0;
+
+	sig_claims_free(&c);
+	return ok;
+}
+
 static int check_kind(json_t *v, enum kind k)
 {
 	const char *s = json_string_value(v);
@@ -120,6 +132,8 @@ static int check_kind(json_t *v, enum kind k)
 		return json_is_boolean(v);
 	case K_AGE:
 		return json_is_number(v) && json_number_value(v) >= -1 && json_number_value(v) <= MAX_AGE_LIMIT;
+	case K_SIG:
+		return check_sig(v);
 	}
 	return 0;
 }
@@ -147,6 +161,8 @@ static int check_schema(const struct schema *sc, json_t *o, char *err, size_t er
 	}
 	for (size_t i = 0; i < sc->nfields; i++) {
 		v = json_object_get(o, sc->fields[i].key);
+		if (v == NULL && sc->fields[i].kind == K_SIG)
+			continue;
 		if (v == NULL || !check_kind(v, sc->fields[i].kind)) {
 			snprintf(err, errlen, "%s field '%s' is %s", sc->name, sc->fields[i].key,
 				 v ? "invalid" : "missing");
@@ -258,6 +274,8 @@ char *proto_req_encode(const struct proto_req *r, size_t *len)
 		o = apt_encode(r);
 	else
 		o = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)r->id, "job", r->job, "task", r->task);
+	if (o && r->type != REQ_HELLO && r->sig)
+		json_object_set(o, "sig", r->sig);
 	return encode(r->type, o, len);
 }
 
@@ -281,8 +299,20 @@ int proto_req_decode(uint8_t type, const uint8_t *payload, size_t len, struct pr
 	}
 	if (type == REQ_APT)
 		apt_decode(o, r);
+	if (type != REQ_HELLO && json_object_get(o, "sig"))
+		r->sig = json_incref(json_object_get(o, "sig"));
 	json_decref(o);
-	return type == REQ_APT ? apt_semantics(r, err, errlen) : 0;
+	if (type == REQ_APT && apt_semantics(r, err, errlen) < 0) {
+		proto_req_clear(r);
+		return -1;
+	}
+	return 0;
+}
+
+void proto_req_clear(struct proto_req *r)
+{
+	json_decref(r->sig);
+	r->sig = NULL;
 }
 
 char *proto_ans_encode(const struct proto_ans *a, size_t *len)

@@ -11,6 +11,7 @@
 
 #include "names.h"
 #include "pkgspec.h"
+#include "sign.h"
 
 /* The APT operations priv performs; anything else is refused. */
 #define PROTO_APT_OPS "query", "list", "update", "install", "remove", "upgrade", "autoremove", "clean"
@@ -40,10 +41,15 @@ struct proto_req {
 	struct pkgspec pkgs[PKG_SPECS_MAX];
 	int upgradable, security, check, purge;
 	double max_age;                 /* seconds; -1 when not given */
+	/* PING, FACTS, APT: a signed task's claims as net forwards them
+	 * (sign.h), NULL when unsigned.  Owned: proto_req_clear() frees it. */
+	json_t *sig;
+	char key[KEY_ID_MAX + 1];       /* set by priv once the signature checked out */
 };
 
 /* Encodes a request as a JSON payload (malloc'd, *len set); NULL on bad input. */
 char *proto_req_encode(const struct proto_req *r, size_t *len);
+void proto_req_clear(struct proto_req *r);
 /* Strictly decodes a request of the given frame type.  -1 with a one-line
  * reason in err (and r->id set when it could be read) on anything unexpected. */
 int proto_req_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_req *r,

@@ -391,10 +391,12 @@ class Fleet:
     def cli(self, *args, env=None, timeout=60):
         return cli(*args, url=self.redis.url, env=env, timeout=timeout)
 
-    def send_raw(self, host, task, args=None, kwargs=None, queue=None, priority_suffix=""):
+    def send_raw(self, host, task, args=None, kwargs=None, queue=None, priority_suffix="",
+                 headers=None, group=None, task_id=None):
         """LPUSHes an envelope built the way Python Celery builds one (to the
-        priority sub-list queue + priority_suffix, as kombu does)."""
-        task_id = str(uuid.uuid4())
+        priority sub-list queue + priority_suffix, as kombu does); headers
+        are added to the message's headers."""
+        task_id = task_id or str(uuid.uuid4())
         queue = queue or "host." + host
         body = [args or [], kwargs or {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}]
         env = {
@@ -411,6 +413,8 @@ class Fleet:
                            "priority": 0, "body_encoding": "base64",
                            "delivery_tag": str(uuid.uuid4())},
         }
+        env["headers"]["group"] = group
+        env["headers"].update(headers or {})
         self.redis.client().lpush(queue + priority_suffix, json.dumps(env))
         return task_id
 

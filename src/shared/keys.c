@@ -1,0 +1,322 @@
+/* Key files.  An operator's secret key and its public half are small INI
+ * files named after the key id; a daemon trusts the public keys it finds in
+ * its trusted_keys directory, each optionally limited to some operations
+ * and to hosts of some roles. */
+#include "config.h"
+#include "sign.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "b64.h"
+
+#define KEYFILE_MAX 4096
+
+static const char *const known_ops[] = { "ping", "facts", "query", "list", "update", "install",
+					 "remove", "upgrade", "autoremove", "clean", NULL };
+
+int valid_key_id(const char *s)
+{
+	size_t n = s ? strnlen(s, KEY_ID_MAX + 1) : 0;
+
+	if (n == 0 || n > KEY_ID_MAX || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
+		      s[i] == '_' || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+/* Reads a small file whole; refuses anything that is not a regular file. */
+static char *read_small(const char *path, int secret, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat sb;
+	char *buf = NULL;
+	ssize_t n;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size > KEYFILE_MAX) {
+		snprintf(err, errlen, "%s is not a key file (a regular file of at most %d bytes)", path, KEYFILE_MAX);
+	} else if (secret && (sb.st_mode & 077)) {
+		snprintf(err, errlen, "%s is readable by others: run 'chmod 600 %s'", path, path);
+	} else if ((buf = calloc(1, KEYFILE_MAX + 1)) != NULL) {
+		n = read(fd, buf, KEYFILE_MAX);
+		if (n < 0 || memchr(buf, '\0', (size_t)n)) {
+			snprintf(err, errlen, "cannot read %s: %s", path, n < 0 ? strerror(errno) : "binary content");
+			free(buf);
+			buf = NULL;
+		}
+	}
+	close(fd);
+	return buf;
+}
+
+static int decode_key(const char *b64, unsigned char *out, size_t want)
+{
+	size_t n = 0;
+	unsigned char *raw = b64_decode(b64, strlen(b64), want, &n);
+	int ok = raw != NULL && n == want;
+
+	if (ok)
+		memcpy(out, raw, want);
+	if (raw)
+		sodium_memzero(raw, n);
+	free(raw);
+	return ok;
+}
+
+/* ---- secret keys -------------------------------------------------------- */
+
+struct secret_ctx {
+	struct signing_key *k;
+	int has_id, has_secret, bad;
+};
+
+static int on_secret(void *user, const char *section, const char *key, const char *value)
+{
+	struct secret_ctx *c = user;
+
+	if (section[0] != '\0')
+		c->bad = 1;
+	else if (!strcmp(key, "id") && valid_key_id(value))
+		c->has_id = copy_str(c->k->id, sizeof(c->k->id), value);
+	else if (!strcmp(key, "secret"))
+		c->has_secret = decode_key(value, c->k->sk, sizeof(c->k->sk));
+	else
+		c->bad = 1;
+	return 1;
+}
+
+int key_load_secret(const char *path, struct signing_key *k, char *err, size_t errlen)
+{
+	struct secret_ctx c = { .k = k };
+	char *text = read_small(path, 1, err, errlen);
+	int rc;
+
+	if (text == NULL)
+		return -1;
+	memset(k, 0, sizeof(*k));
+	rc = ini_parse_string(text, on_secret, &c);
+	sodium_memzero(text, KEYFILE_MAX);
+	free(text);
+	if (rc != 0 || c.bad || !c.has_id || !c.has_secret) {
+		sodium_memzero(k, sizeof(*k));
+		snprintf(err, errlen, "%s is not a celeryroot secret key (want 'id = ...' and 'secret = ...'; "
+			 "make one with 'celeryroot key generate ID')", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- public keys -------------------------------------------------------- */
+
+struct public_ctx {
+	struct trusted_key *k;
+	int has_id, has_pk;
+	char why[160];
+};
+
+static int known_op(const char *s)
+{
+	for (int i = 0; known_ops[i]; i++)
+		if (!strcmp(s, known_ops[i]))
+			return 1;
+	return 0;
+}
+
+/* "a, b c" into fixed slots, each checked by ok(); 0 on a bad or extra item. */
+static int split_list(const char *v, char *slots, size_t slotlen, int max, int *n, int (*ok)(const char *))
+{
+	char buf[1024], *save = NULL;
+
+	if (!copy_str(buf, sizeof(buf), v))
+		return 0;
+	*n = 0;
+	for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+		if (*n >= max || !ok(t) || !copy_str(slots + (size_t)*n * slotlen, slotlen, t))
+			return 0;
+		(*n)++;
+	}
+	return 1;
+}
+
+static int on_public(void *user, const char *section, const char *key, const char *value)
+{
+	struct public_ctx *c = user;
+	struct trusted_key *k = c->k;
+
+	if (c->why[0])
+		return 1;
+	if (section[0] != '\0')
+		snprintf(c->why, sizeof(c->why), "unexpected section [%.32s]", section);
+	else if (!strcmp(key, "id"))
+		c->has_id = valid_key_id(value) && copy_str(k->id, sizeof(k->id), value);
+	else if (!strcmp(key, "public"))
+		c->has_pk = decode_key(value, k->pk, sizeof(k->pk));
+	else if (!strcmp(key, "operations")) {
+		if (!split_list(value, &k->ops[0][0], sizeof(k->ops[0]), SIG_OPS_MAX, &k->nops, known_op))
+			snprintf(c->why, sizeof(c->why), "operations: use ping facts query list update install remove upgrade autoremove clean");
+	} else if (!strcmp(key, "roles")) {
+		if (!split_list(value, &k->roles[0][0], sizeof(k->roles[0]), REG_MAX_ROLES, &k->nroles, valid_role))
+			snprintf(c->why, sizeof(c->why), "roles: a list of at most %d valid role names", REG_MAX_ROLES);
+	} else
+		snprintf(c->why, sizeof(c->why), "unknown key '%.32s' (allowed: id, public, operations, roles)", key);
+	return 1;
+}
+
+int key_parse_public(const char *text, const char *file_id, struct trusted_key *k, char *err, size_t errlen)
+{
+	struct public_ctx c = { .k = k };
+	int rc;
+
+	memset(k, 0, sizeof(*k));
+	rc = ini_parse_string(text, on_public, &c);
+	if (rc != 0 && !c.why[0])
+		snprintf(c.why, sizeof(c.why), "syntax error on line %d", rc);
+	if (!c.why[0] && (!c.has_id || !c.has_pk))
+		snprintf(c.why, sizeof(c.why), "needs 'id = KEYID' and 'public = BASE64' (32 bytes)");
+	/* The file name is what an auditor sees in the directory: it must not lie. */
+	if (!c.why[0] && file_id && strcmp(file_id, k->id) != 0)
+		snprintf(c.why, sizeof(c.why), "its id '%s' differs from its file name", k->id);
+	if (c.why[0]) {
+		snprintf(err, errlen, "%s", c.why);
+		return -1;
+	}
+	return 0;
+}
+
+static int load_one(const char *dir, const char *name, struct keyring *kr, char *err, size_t errlen)
+{
+	char path[4096], id[KEY_ID_MAX + 1], why[256];
+	size_t n = strlen(name);
+	char *text;
+
+	if (n > 4 && n - 4 <= KEY_ID_MAX) {
+		memcpy(id, name, n - 4);
+		id[n - 4] = '\0';
+	}
+	if (n <= 4 || n - 4 > KEY_ID_MAX || !valid_key_id(id)) {
+		snprintf(err, errlen, "%s/%s: a trusted key file is named KEYID.pub", dir, name);
+		return -1;
+	}
+	if (kr->n >= KEYRING_MAX) {
+		snprintf(err, errlen, "%s: more than %d trusted keys", dir, KEYRING_MAX);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((text = read_small(path, 0, err, errlen)) == NULL)
+		return -1;
+	int rc = key_parse_public(text, id, &kr->k[kr->n], why, sizeof(why));
+	free(text);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		return -1;
+	}
+	kr->n++;
+	return 0;
+}
+
+static int ends_with_pub(const char *s)
+{
+	size_t n = strlen(s);
+	return n > 4 && !strcmp(s + n - 4, ".pub");
+}
+
+int keyring_load(const char *dir, struct keyring *kr, char *err, size_t errlen)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int rc = 0;
+
+	memset(kr, 0, sizeof(*kr));
+	if (d == NULL) {
+		snprintf(err, errlen, "cannot read the trusted keys directory %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	while (rc == 0 && (e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.' && ends_with_pub(e->d_name))
+			rc = load_one(dir, e->d_name, kr, err, errlen);
+	closedir(d);
+	return rc;
+}
+
+const struct trusted_key *keyring_find(const struct keyring *kr, const char *id)
+{
+	for (int i = 0; kr && i < kr->n; i++)
+		if (!strcmp(kr->k[i].id, id))
+			return &kr->k[i];
+	return NULL;
+}
+
+/* ---- generation --------------------------------------------------------- */
+
+static int write_new(const char *path, const char *text, mode_t mode, int force, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (force ? O_TRUNC : O_EXCL), mode);
+	size_t len = strlen(text);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create %s: %s%s", path, strerror(errno),
+			 errno == EEXIST ? " (use --force to replace it)" : "");
+		return -1;
+	}
+	if (fchmod(fd, mode) < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+int key_generate(const char *dir, const char *id, int force, char *err, size_t errlen)
+{
+	unsigned char pk[32], sk[64];
+	char path[4096], text[512];
+	char *pk64, *sk64;
+	int rc = -1;
+
+	if (!valid_key_id(id)) {
+		snprintf(err, errlen, "invalid key id '%.80s': use [a-z0-9][a-z0-9._-]{0,63}, e.g. your name", id);
+		return -1;
+	}
+	crypto_sign_keypair(pk, sk);
+	pk64 = b64_encode(pk, sizeof(pk));
+	sk64 = b64_encode(sk, sizeof(sk));
+	sodium_memzero(sk, sizeof(sk));
+	if (pk64 && sk64) {
+		snprintf(path, sizeof(path), "%s/%s.key", dir, id);
+		snprintf(text, sizeof(text),
+			 "# celeryroot signing key '%s' (SECRET: keep it 0600, never copy it to a server)\n"
+			 "id = %s\nsecret = %s\n", id, id, sk64);
+		rc = write_new(path, text, 0600, force, err, errlen);
+		sodium_memzero(text, sizeof(text));
+	}
+	if (rc == 0) {
+		snprintf(path, sizeof(path), "%s/%s.pub", dir, id);
+		snprintf(text, sizeof(text),
+			 "# celeryroot public key '%s': copy it into the trusted_keys directory of each server\n"
+			 "# (default /etc/celeryroot/trusted-keys/); uncomment to limit what it may sign.\n"
+			 "id = %s\npublic = %s\n"
+			 ";operations = ping facts query list update install remove upgrade autoremove clean\n"
+			 ";roles = webserver database\n", id, id, pk64);
+		rc = write_new(path, text, 0644, force, err, errlen);
+	}
+	if (sk64)
+		sodium_memzero(sk64, strlen(sk64));
+	free(pk64);
+	free(sk64);
+	return rc;
+}
