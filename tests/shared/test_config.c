@@ -125,6 +125,28 @@ START_TEST(parse_bad_values)
 	refused("[daemon]\nsandbox = relative/path\n", "absolute path", NULL);
 	refused("[broker]\npassword = a\x01b\n", "control character", NULL);
 	refused("[broker]\n\nurl = amqp://guest@rabbit//\n", "config:3: url: unsupported broker URL scheme 'amqp'", NULL);
+	refused("[daemon]\ntrusted_keys = keys\n", "trusted_keys must be an absolute path", NULL);
+	refused("[daemon]\nrequire_signed = maybe\n", "require_signed = 'maybe': use true or false", NULL);
+	refused("[cli]\nsigning_key = ~/alice.key\n", "signing_key must be an absolute path", NULL);
+}
+END_TEST
+
+START_TEST(parse_signing)
+{
+	struct cr_config c;
+	char err[512] = "";
+
+	config_defaults(&c);
+	ck_assert_str_eq(c.trusted_keys, "/etc/celeryroot/trusted-keys");
+	ck_assert_int_eq(c.require_signed, 0);
+	ck_assert_str_eq(c.signing_key, "");
+	ck_assert_msg(config_parse_string(&c, "[daemon]\ntrusted_keys = /srv/keys\nrequire_signed = true\n"
+					  "[cli]\nsigning_key = /root/alice.key\n", err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(c.trusted_keys, "/srv/keys");
+	ck_assert_int_eq(c.require_signed, 1);
+	ck_assert_str_eq(c.signing_key, "/root/alice.key");
+	ck_assert_int_eq(config_parse_string(&c, "[daemon]\nrequire_signed = no\n", err, sizeof(err)), 0);
+	ck_assert_int_eq(c.require_signed, 0);
 }
 END_TEST
 
@@ -314,6 +336,7 @@ int main(void)
 	tcase_add_test(tc, parse_full);
 	tcase_add_test(tc, parse_unknown);
 	tcase_add_test(tc, parse_bad_values);
+	tcase_add_test(tc, parse_signing);
 	tcase_add_test(tc, parse_limits_ok);
 	tcase_add_test(tc, load_file);
 	tcase_add_test(tc, broker_urls);

@@ -192,6 +192,42 @@ static void apt_refused(const char *pkgs, const char *check, const char *max_age
 	refused(REQ_APT, json, why);
 }
 
+/* A signed request carries the claims (sign.h); they are checked field by
+ * field by the decoder, and anything else in "sig" is refused. */
+START_TEST(sig_field)
+{
+	static const char head[] = "{\"id\":4,\"job\":\"\",\"task\":\"" TASK "\",\"sig\":";
+	static const char claims[] = "{\"v\":1,\"key\":\"alice\",\"nonce\":\"00112233445566778899aabbccddeeff\","
+				     "\"expires\":1900000000,\"target\":\"host.web01\",\"job\":\"\",\"sig\":"
+				     "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\","
+				     "\"task\":\"celeryroot.ping\",\"args\":[],\"kwargs\":{}%s}";
+	char json[2048], inner[1024], err[PROTO_ERR_MAX];
+	struct proto_req r;
+	size_t len;
+	char *enc;
+
+	snprintf(inner, sizeof(inner), claims, "");
+	snprintf(json, sizeof(json), "%s%s}", head, inner);
+	ck_assert_msg(req(REQ_PING, json, &r, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_ptr_nonnull(r.sig);
+	enc = proto_req_encode(&r, &len);   /* net forwards it as it came */
+	ck_assert_ptr_nonnull(strstr(enc, "\"nonce\":\"00112233445566778899aabbccddeeff\""));
+	free(enc);
+	proto_req_clear(&r);
+	ck_assert_ptr_null(r.sig);
+	snprintf(inner, sizeof(inner), claims, ",\"cmd\":\"sh\"");
+	snprintf(json, sizeof(json), "%s%s}", head, inner);
+	refused(REQ_PING, json, "sig");
+	snprintf(json, sizeof(json), "%s\"yes\"}", head);
+	refused(REQ_PING, json, "sig");
+	snprintf(inner, sizeof(inner), claims, "");
+	*strstr(inner, "host.web01") = '/';
+	snprintf(json, sizeof(json), "%s%s}", head, inner);
+	refused(REQ_FACTS, json, "sig");
+	refused(REQ_HELLO, "{\"id\":1,\"sig\":{}}", "unexpected field 'sig'");
+}
+END_TEST
+
 START_TEST(apt_refusals)
 {
 	struct proto_req r;
@@ -319,6 +355,7 @@ int main(void)
 	tcase_add_test(tc, req_id_kept_on_refusal);
 	tcase_add_test(tc, apt_round_trip);
 	tcase_add_test(tc, apt_refusals);
+	tcase_add_test(tc, sig_field);
 	tcase_add_test(tc, ans_round_trip);
 	tcase_add_test(tc, ans_refusals);
 	suite_add_tcase(s, tc);
