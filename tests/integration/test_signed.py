@@ -175,6 +175,10 @@ class Signed(unittest.TestCase):
         code, out, err = self.fleet.cli("ping", "--all", "--json", env=self.signed_env())
         self.assertEqual(code, 0, err + out)
         self.assertEqual(sorted(h["host"] for h in json.loads(out)["hosts"]), ["db01", "web01"])
+        # Through a role queue the signed target is the role.
+        code, out, err = self.fleet.cli("facts", "--one-of", "database", "--json", env=self.signed_env())
+        self.assertEqual(code, 0, err + out)
+        self.assertEqual(json.loads(out)["hosts"][0]["host"], "db01")
 
     def test_cli_without_a_key_is_refused_by_the_hosts(self):
         code, out, err = self.fleet.cli("ping", "--host", "web01", "--json")
