@@ -51,6 +51,21 @@ struct job {
 	struct job_task *t;
 };
 
+/* One operation as the command line asked for it, before any target. */
+struct cli_task {
+	char operation[32];              /* "ping", "apt.install" */
+	char task[TASK_NAME_MAX + 1];    /* "celeryroot.apt.install" */
+	json_t *args, *kwargs;           /* owned */
+};
+void cli_task_free(struct cli_task *t);
+/* Parsers of "ping|facts ..." and "apt OP ..." (argv[0] is the command):
+ * with CLI_TARGET in flags a TARGET is required, without it none may be
+ * given.  -1 after printing a one-line error. */
+int task_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_task *t);
+int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_task *t);
+/* Connects, resolves o->target, sends t and waits: the exit code. */
+int cli_send_task(struct cli_opts *o, const struct cli_task *t);
+
 /* commands */
 int cmd_hosts(int argc, char **argv);
 int cmd_task(const char *operation, int argc, char **argv);   /* ping, facts */

@@ -138,49 +138,43 @@ static int apt_options_fit(const struct apt_op *op, const struct cli_opts *o)
 	return 1;
 }
 
-int cmd_apt(int argc, char **argv)
+/* Parses "apt OP [PKG...] [options]" (argv[0] is "apt") into t; with
+ * CLI_TARGET in flags a TARGET is required, without it none is allowed. */
+int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_task *t)
 {
 	const struct apt_op *op = argc >= 2 ? apt_lookup(argv[1]) : NULL;
-	struct cli_opts *o;
-	struct job job = { 0 };
-	struct dest *d = NULL;
-	size_t nd = 0;
-	redisContext *c;
-	json_t *pkgs, *kwargs, *args;
-	int first, rc;
+	json_t *pkgs;
+	int first;
 
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		apt_help(stdout);
-		return EXIT_OK;
+		exit(EXIT_OK);
 	}
 	if (op == NULL) {
 		cli_err("apt needs an operation: install, remove, upgrade, autoremove, clean, query, list or update "
 			"(see 'celeryroot apt --help')");
-		return EXIT_USAGE;
+		return -1;
 	}
-	if ((o = calloc(1, sizeof(*o))) == NULL)
+	first = cli_parse(argc - 1, argv + 1, o, flags | CLI_APT, apt_help);
+	if (first < 0 || !apt_options_fit(op, o) || (pkgs = apt_pkgs(op, argc - 1, argv + 1, first)) == NULL)
+		return -1;
+	snprintf(t->operation, sizeof(t->operation), "apt.%s", op->name);
+	snprintf(t->task, sizeof(t->task), "celeryroot.apt.%s", op->name);
+	t->kwargs = apt_kwargs(op, o);
+	t->args = json_pack("[o]", pkgs);
+	return 0;
+}
+
+int cmd_apt(int argc, char **argv)
+{
+	struct cli_opts *o = calloc(1, sizeof(*o));
+	struct cli_task t = { 0 };
+	int rc;
+
+	if (o == NULL)
 		return EXIT_USAGE;
-	first = cli_parse(argc - 1, argv + 1, o, CLI_TARGET | CLI_APT, apt_help);
-	if (first < 0 || !apt_options_fit(op, o) || (pkgs = apt_pkgs(op, argc - 1, argv + 1, first)) == NULL) {
-		free(o);
-		return EXIT_USAGE;
-	}
-	kwargs = apt_kwargs(op, o);
-	args = json_pack("[o]", pkgs);
-	if ((c = cli_connect(o)) == NULL) {
-		rc = EXIT_BROKER;
-	} else {
-		rc = cli_resolve(o, c, &d, &nd);
-		snprintf(job.operation, sizeof(job.operation), "apt.%s", op->name);
-		snprintf(job.task, sizeof(job.task), "celeryroot.apt.%s", op->name);
-		if (rc == 0)
-			rc = cli_run_job(o, c, &job, args, kwargs, d, nd);
-		redisFree(c);
-	}
-	json_decref(args);
-	json_decref(kwargs);
-	free(d);
-	job_free(&job);
+	rc = apt_build(argc, argv, o, CLI_TARGET, &t) < 0 ? EXIT_USAGE : cli_send_task(o, &t);
+	cli_task_free(&t);
 	free(o);
 	return rc;
 }

@@ -32,37 +32,35 @@ static void task_help(FILE *f)
 		task_op, task_op, task_op, task_op);
 }
 
+/* Parses "ping|facts [options]" (argv[0] is the operation) into t. */
+int task_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_task *t)
+{
+	int first;
+
+	task_op = argv[0];
+	first = cli_parse(argc, argv, o, flags, task_help);
+	if (first >= 0 && first < argc)
+		cli_err("unexpected argument '%s'; see 'celeryroot %s --help'", argv[first], argv[0]);
+	if (first < 0 || first < argc)
+		return -1;
+	copy_str(t->operation, sizeof(t->operation), argv[0]);
+	snprintf(t->task, sizeof(t->task), "celeryroot.%s", argv[0]);
+	t->args = json_array();
+	t->kwargs = json_object();
+	return 0;
+}
+
 int cmd_task(const char *operation, int argc, char **argv)
 {
 	struct cli_opts *o = calloc(1, sizeof(*o));
-	struct job job = { 0 };
-	struct dest *d = NULL;
-	size_t nd = 0;
-	redisContext *c;
+	struct cli_task t = { 0 };
 	int rc;
 
-	task_op = operation;
-	int first = o ? cli_parse(argc, argv, o, 1, task_help) : -1;
-	if (first >= 0 && first < argc)
-		cli_err("unexpected argument '%s'; see 'celeryroot %s --help'", argv[first], operation);
-	if (first < 0 || first < argc) {
-		free(o);
+	(void)operation;   /* argv[0] */
+	if (o == NULL)
 		return EXIT_USAGE;
-	}
-	if ((c = cli_connect(o)) == NULL)
-		return EXIT_BROKER;
-	rc = cli_resolve(o, c, &d, &nd);
-	if (rc == 0) {
-		copy_str(job.operation, sizeof(job.operation), operation);
-		snprintf(job.task, sizeof(job.task), "celeryroot.%s", operation);
-		json_t *args = json_array(), *kwargs = json_object();
-		rc = cli_run_job(o, c, &job, args, kwargs, d, nd);
-		json_decref(args);
-		json_decref(kwargs);
-	}
-	redisFree(c);
-	free(d);
-	job_free(&job);
+	rc = task_build(argc, argv, o, CLI_TARGET, &t) < 0 ? EXIT_USAGE : cli_send_task(o, &t);
+	cli_task_free(&t);
 	free(o);
 	return rc;
 }

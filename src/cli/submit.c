@@ -286,3 +286,31 @@ int cli_run_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *ar
 	json_decref(records);
 	return rc;
 }
+
+void cli_task_free(struct cli_task *t)
+{
+	json_decref(t->args);
+	json_decref(t->kwargs);
+	t->args = t->kwargs = NULL;
+}
+
+int cli_send_task(struct cli_opts *o, const struct cli_task *t)
+{
+	struct job job = { 0 };
+	struct dest *d = NULL;
+	size_t nd = 0;
+	redisContext *c = cli_connect(o);
+	int rc;
+
+	if (c == NULL)
+		return EXIT_BROKER;
+	rc = cli_resolve(o, c, &d, &nd);
+	copy_str(job.operation, sizeof(job.operation), t->operation);
+	copy_str(job.task, sizeof(job.task), t->task);
+	if (rc == 0)
+		rc = cli_run_job(o, c, &job, t->args, t->kwargs, d, nd);
+	redisFree(c);
+	free(d);
+	job_free(&job);
+	return rc;
+}
