@@ -4,39 +4,56 @@
 #include "config.h"
 #include "cli.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "auditchain.h"
 #include "names.h"
+#include "sign.h"
 #include "rconn.h"
 #include "timeutil.h"
 
 #define AUDIT_STREAM "celeryroot:audit"
+#define AUDIT_FILE_DEFAULT "/var/log/celeryroot/audit.log"
 #define AUDIT_LIMIT_DEFAULT 50
 #define AUDIT_LIMIT_MAX 10000
 
 struct audit_opts {
-	const char *host;
+	const char *host, *key, *op, *package, *file;
 	double since;      /* unix time; 0: from the start */
+	double until;      /* unix time; 0: up to now */
 	long limit;
+	int verify;
 };
 
 static void audit_help(FILE *f)
 {
 	fprintf(f,
-		"usage: celeryroot audit [--host H] [--since T] [--limit N] [--json]\n"
+		"usage: celeryroot audit [--host H] [--key K] [--op OP] [--package P] [--since T] [--until T]\n"
+		"                        [--limit N] [--file FILE] [--json]\n"
+		"       celeryroot audit --verify [--file FILE] [--json]\n"
 		"\n"
-		"Shows the audit trail of APT requests: what each host's root helper did or\n"
-		"refused, newest last (the last %d unless --limit says otherwise).  T is a\n"
-		"duration back from now (30m, 2h, 7d) or a UTC date or time\n"
-		"(2026-11-22, 2026-11-22T08:00:00).  Each host also keeps its own copy in\n"
-		"/var/log/celeryroot/audit.log, which net cannot alter.\n"
+		"Shows the audit trail: what each host's root helper did or refused, newest\n"
+		"last (the last %d unless --limit says otherwise), from the fleet's Redis\n"
+		"stream, or with --file from a host's own audit log.  Filters: --host, --key\n"
+		"(the operator key that signed the task), --op (install, remove, ...),\n"
+		"--package, --since and --until.  T is a duration back from now (30m, 2h,\n"
+		"7d) or a UTC date or time (2026-11-22, 2026-11-22T08:00:00).\n"
+		"\n"
+		"--verify checks a host's audit log (default " AUDIT_FILE_DEFAULT "):\n"
+		"every line is chained to the one before by its hash, so an edited, removed,\n"
+		"inserted or reordered line is reported with its line number (exit 2); the\n"
+		"last lines are also compared with their copies in the Redis stream when the\n"
+		"broker is reachable.\n"
 		"\n"
 		"examples:\n"
 		"  celeryroot audit\n"
 		"  celeryroot audit --host web01 --since 24h\n"
-		"  celeryroot audit --since 2026-11-01 --limit 1000 --json\n", AUDIT_LIMIT_DEFAULT);
+		"  celeryroot audit --key alice --op install --package openssl\n"
+		"  celeryroot audit --since 2026-11-01 --limit 1000 --json\n"
+		"  celeryroot audit --verify\n", AUDIT_LIMIT_DEFAULT);
 }
 
 /* "30m", "2h", "7d", "90s", "2026-11-22", "2026-11-22T08:00:00": unix time. */
@@ -65,13 +82,43 @@ static int parse_since(const char *s, double *out)
 	return 0;
 }
 
-/* Takes out --host, --since and --limit; the rest goes to cli_parse. */
+static int take_value(struct audit_opts *a, const char *k, const char *v)
+{
+	if (!strcmp(k, "--host") && !valid_hostname(v))
+		return cli_err("invalid host name '%.64s'", v), -1;
+	if ((!strcmp(k, "--since") && parse_since(v, &a->since) < 0) || (!strcmp(k, "--until") && parse_since(v, &a->until) < 0))
+		return cli_err("%s takes a duration (30m, 2h, 7d) or a UTC date/time "
+			       "(2026-11-22 or 2026-11-22T08:00:00), not '%.64s'", k, v), -1;
+	if (!strcmp(k, "--limit") && ((a->limit = strtol(v, NULL, 10)) < 1 || a->limit > AUDIT_LIMIT_MAX))
+		return cli_err("--limit takes a number from 1 to %d", AUDIT_LIMIT_MAX), -1;
+	if (!strcmp(k, "--key") && !valid_key_id(v))
+		return cli_err("invalid key id '%.64s'", v), -1;
+	if (!strcmp(k, "--op") && !valid_role(v))
+		return cli_err("invalid operation '%.64s' (install, remove, upgrade, ...)", v), -1;
+	if (!strcmp(k, "--package") && (strlen(v) > 128 || strchr(v, ' ')))
+		return cli_err("invalid package name '%.64s'", v), -1;
+	const char **dst = !strcmp(k, "--host") ? &a->host : !strcmp(k, "--key") ? &a->key : !strcmp(k, "--op") ? &a->op :
+			   !strcmp(k, "--package") ? &a->package : !strcmp(k, "--file") ? &a->file : NULL;
+	if (dst)
+		*dst = v;
+	return 0;
+}
+
+/* Takes out audit's own options; the rest goes to cli_parse. */
 static int audit_args(int argc, char **argv, struct audit_opts *a, char **rest, int *nrest)
 {
+	static const char *const valued[] = { "--host", "--since", "--until", "--limit", "--key", "--op", "--package", "--file" };
+
 	*nrest = 0;
 	for (int i = 0; i < argc; i++) {
 		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		int ours = !strcmp(k, "--host") || !strcmp(k, "--since") || !strcmp(k, "--limit");
+		int ours = 0;
+		for (size_t j = 0; j < sizeof(valued) / sizeof(valued[0]); j++)
+			ours |= !strcmp(k, valued[j]);
+		if (!strcmp(k, "--verify")) {
+			a->verify = 1;
+			continue;
+		}
 		if (!ours) {
 			rest[(*nrest)++] = argv[i];
 			continue;
@@ -79,15 +126,8 @@ static int audit_args(int argc, char **argv, struct audit_opts *a, char **rest, 
 		if (v == NULL)
 			return cli_err("%s needs a value; see 'celeryroot audit --help'", k), -1;
 		i++;
-		if (!strcmp(k, "--host") && !valid_hostname(v))
-			return cli_err("invalid host name '%.64s'", v), -1;
-		if (!strcmp(k, "--since") && parse_since(v, &a->since) < 0)
-			return cli_err("--since takes a duration (30m, 2h, 7d) or a UTC date/time "
-				       "(2026-11-22 or 2026-11-22T08:00:00), not '%.64s'", v), -1;
-		if (!strcmp(k, "--limit") && ((a->limit = strtol(v, NULL, 10)) < 1 || a->limit > AUDIT_LIMIT_MAX))
-			return cli_err("--limit takes a number from 1 to %d", AUDIT_LIMIT_MAX), -1;
-		if (!strcmp(k, "--host"))
-			a->host = v;
+		if (take_value(a, k, v) < 0)
+			return -1;
 	}
 	rest[*nrest] = NULL;
 	return 0;
@@ -97,6 +137,52 @@ static const char *str(json_t *o, const char *k)
 {
 	const char *v = json_string_value(json_object_get(o, k));
 	return v ? v : "";
+}
+
+static const char *str(json_t *o, const char *k);
+
+/* The record's time: "time" (ISO, priv) or "time_unix" (net). */
+static double record_time(json_t *r)
+{
+	struct tm tm;
+	const char *t = json_string_value(json_object_get(r, "time"));
+
+	if (json_is_number(json_object_get(r, "time_unix")))
+		return json_number_value(json_object_get(r, "time_unix"));
+	memset(&tm, 0, sizeof(tm));
+	if (t == NULL || strptime(t, "%Y-%m-%dT%H:%M:%S", &tm) == NULL)
+		return 0;
+	return (double)timegm(&tm);
+}
+
+static int has_package(json_t *r, const char *name)
+{
+	size_t i, n = strlen(name);
+	json_t *p;
+
+	json_array_foreach(json_object_get(r, "packages"), i, p) {
+		const char *s = json_string_value(p);
+		if (s && !strncmp(s, name, n) && (s[n] == '\0' || s[n] == '=' || s[n] == ':'))
+			return 1;
+	}
+	return 0;
+}
+
+/* Every filter given must match. */
+static int matches(const struct audit_opts *a, const char *host, json_t *r)
+{
+	double t = record_time(r);
+
+	if (a->host && strcmp(host, a->host) != 0)
+		return 0;
+	if (a->key && strcmp(str(r, "key"), a->key) != 0)
+		return 0;
+	/* priv names the operation ("install"), net the task ("celeryroot.apt.install"). */
+	if (a->op && strcmp(sig_operation(str(r, "operation")), a->op) != 0)
+		return 0;
+	if (a->package && !has_package(r, a->package))
+		return 0;
+	return !((a->since > 0 && t < a->since) || (a->until > 0 && t > a->until));
 }
 
 /* One stream entry: {"id", "host", "record"}; NULL if it is not ours. */
@@ -120,7 +206,7 @@ static json_t *entry_json(const redisReply *e, const struct audit_opts *a)
 	if (host == NULL || rec == NULL || (a->host && strcmp(host, a->host) != 0))
 		return NULL;
 	json_t *r = json_loadb(rec, reclen, 0, NULL);
-	if (!json_is_object(r))
+	if (!json_is_object(r) || !matches(a, host, r))
 		return json_decref(r), NULL;
 	return json_pack("{s:s, s:s, s:o}", "id", e->element[0]->str ? e->element[0]->str : "", "host", host,
 			 "record", r);
@@ -171,12 +257,14 @@ static void table(json_t *entries)
  * oldest first. */
 static int audit_read(redisContext *c, const struct audit_opts *a, json_t *entries)
 {
-	char start[40], count[24];
+	char start[40], end[40], count[24];
+	int filtered = a->host || a->key || a->op || a->package;
 	redisReply *r;
 
 	snprintf(start, sizeof(start), a->since > 0 ? "%.0f" : "-", a->since * 1000);
-	snprintf(count, sizeof(count), "%ld", a->host ? AUDIT_LIMIT_MAX : a->limit);
-	r = rconn_cmd(c, "XREVRANGE", AUDIT_STREAM, "+", start, "COUNT", count, NULL);
+	snprintf(end, sizeof(end), a->until > 0 ? "%.0f" : "+", a->until * 1000);
+	snprintf(count, sizeof(count), "%ld", filtered ? AUDIT_LIMIT_MAX : a->limit);
+	r = rconn_cmd(c, "XREVRANGE", AUDIT_STREAM, end, start, "COUNT", count, NULL);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
 		cli_err("cannot read the audit stream: %s", r && r->str ? r->str : c->errstr);
 		if (r)
@@ -194,6 +282,31 @@ static int audit_read(redisContext *c, const struct audit_opts *a, json_t *entri
 	return 0;
 }
 
+/* A host's own audit log, filtered the same way; the last --limit entries. */
+static int audit_read_file(const struct audit_opts *a, json_t *entries)
+{
+	FILE *f = fopen(a->file, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (f == NULL) {
+		cli_err("cannot read %s: %s", a->file, strerror(errno));
+		return -1;
+	}
+	while ((n = getline(&line, &cap, f)) > 0) {
+		json_t *r = n <= AUDIT_LINE_MAX ? json_loadb(line, (size_t)n, 0, NULL) : NULL;
+		if (json_is_object(r) && matches(a, str(r, "host"), r))
+			json_array_append_new(entries, json_pack("{s:s, s:s, s:O}", "id", "", "host", str(r, "host"), "record", r));
+		json_decref(r);
+		while (json_array_size(entries) > (size_t)a->limit)
+			json_array_remove(entries, 0);
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
+
 int cmd_audit(int argc, char **argv)
 {
 	struct audit_opts a = { .limit = AUDIT_LIMIT_DEFAULT };
@@ -207,16 +320,20 @@ int cmd_audit(int argc, char **argv)
 		first = cli_parse(nrest, rest, o, 0, audit_help);
 	if (first >= 0 && first < nrest)
 		cli_err("unexpected argument '%s'; see 'celeryroot audit --help'", rest[first]);
+	else if (first >= 0 && a.verify)
+		rc = audit_verify(o, a.file ? a.file : AUDIT_FILE_DEFAULT);
+	else if (first >= 0 && a.file)
+		rc = audit_read_file(&a, entries) < 0 ? EXIT_USAGE : EXIT_OK;
 	else if (first >= 0 && (c = cli_connect(o)) == NULL)
 		rc = EXIT_BROKER;
 	else if (first >= 0)
 		rc = audit_read(c, &a, entries) < 0 ? EXIT_BROKER : EXIT_OK;
-	if (rc == EXIT_OK && o->json) {
+	if (rc == EXIT_OK && !a.verify && o->json) {
 		json_t *out = json_pack("{s:O}", "entries", entries);
 		json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		fputc('\n', stdout);
 		json_decref(out);
-	} else if (rc == EXIT_OK) {
+	} else if (rc == EXIT_OK && !a.verify) {
 		table(entries);
 	}
 	if (c)

@@ -1,4 +1,5 @@
-/* The audit log: one JSON line per APT request priv acted on or refused,
+/* The audit log: one JSON line per request priv acted on or refused, each
+ * chained to the one before by its hash (auditchain.h),
  * appended by priv alone (DESIGN §4).  The same record goes back to net in
  * the reply, which adds it to a capped Redis stream for central review; the
  * file on the host is the one net cannot touch. */
@@ -12,10 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "auditchain.h"
 #include "log.h"
 #include "pkgspec.h"
 #include "proto.h"
@@ -86,28 +89,43 @@ static void make_parent(char *path)
 	}
 }
 
+/* Appends rec, chained to the last line (auditchain.h).  The file is locked
+ * from reading its last line to writing the new one: priv and its change
+ * worker both write here. */
 void audit_write(const struct priv_ctx *p, json_t *rec)
 {
 	char path[PATH_MAX];
+	struct audit_head head;
 	char *line;
 	int fd;
 
 	if (rec == NULL || !audit_path(p, path, sizeof(path)))
 		return;
-	if ((line = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
-		return;
 	make_parent(path);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
+	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
 	if (fd < 0) {
 		error_f("cannot open the audit log %s: %s", path, strerror(errno));
-	} else {
+		return;
+	}
+	flock(fd, LOCK_EX);
+	if (auditchain_head(fd, &head) < 0) {
+		error_f("the last line of %s is not a chained record; starting a new chain", path);
+		auditchain_genesis(&head);
+	}
+	/* A torn last line (a crash mid-write) is ended, so ours stays whole. */
+	if (head.torn && write(fd, "\n", 1) != 1)
+		error_f("cannot append to the audit log %s: %s", path, strerror(errno));
+	json_object_set_new(rec, "seq", json_integer((json_int_t)head.seq + 1));
+	json_object_set_new(rec, "prev", json_string(head.hash));
+	if ((line = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
 		size_t len = strlen(line);
-		line[len] = '\n';   /* one write: lines from two writers never interleave */
+		line[len] = '\n';   /* one write: a line is never split */
 		if (write(fd, line, len + 1) != (ssize_t)(len + 1))
 			error_f("cannot append to the audit log %s: %s", path, strerror(errno));
-		close(fd);
+		free(line);
 	}
-	free(line);
+	flock(fd, LOCK_UN);
+	close(fd);
 }
 
 void audit_refusal(const struct priv_ctx *p, uint32_t id, const char *type, const char *reason)

@@ -3,6 +3,7 @@ refused, read back from the Redis stream, filtered by host and time, and
 the same records in each host's own audit file."""
 import json
 import os
+import tempfile
 import unittest
 
 import harness
@@ -24,6 +25,8 @@ class Audit(unittest.TestCase):
         assert code == 0, out + err
         code, out, err = cls.fleet.cli("apt", "install", "au-bad", "--host", "db01")
         assert code == 2, out + err
+        code, out, err = cls.fleet.cli("apt", "remove", "au-app", "--host", "db01", "--check")
+        assert code == 0, out + err
         cls.refused = cls.fleet.send_raw("web01", "celeryroot.apt.install", args=[["ok"]], kwargs={"x": 1})
         harness.wait_for(lambda: cls.fleet.redis.client().get("celery-task-meta-" + cls.refused), 20)
 
@@ -62,9 +65,69 @@ class Audit(unittest.TestCase):
         self.assertIn("OUTCOME", out)
         self.assertIn("au-app", out)
 
+    def test_operation_package_until_and_file_filters(self):
+        installs = self.audit("--op", "install")
+        self.assertTrue(installs)
+        self.assertEqual({e["record"]["operation"] for e in installs}, {"install", "celeryroot.apt.install"})
+        bad = self.audit("--package", "au-bad")
+        self.assertEqual([(e["host"], e["record"]["outcome"]) for e in bad], [("db01", "failed")])
+        self.assertEqual(self.audit("--until", "2000-01-01"), [])
+        self.assertEqual(self.audit("--key", "nobody"), [])
+        path = os.path.join(self.fleet.pairs["db01"].root, "var/log/celeryroot/audit.log")
+        from_file = [e["record"] for e in self.audit("--file", path, "--op", "remove")]
+        self.assertEqual([r["operation"] for r in from_file], ["remove"])
+        self.assertTrue(from_file[0]["check"])
+
+    def verify(self, path, rc):
+        code, out, err = self.fleet.cli("audit", "--verify", "--file", path, "--json")
+        self.assertEqual(code, rc, err + out)
+        return json.loads(out)
+
+    def test_verify_an_intact_log(self):
+        path = os.path.join(self.fleet.pairs["db01"].root, "var/log/celeryroot/audit.log")
+        with open(path) as f:
+            n = len(f.readlines())
+        self.assertGreaterEqual(n, 3)
+        res = self.verify(path, 0)
+        self.assertTrue(res["intact"])
+        self.assertEqual(res["lines"], n)
+        self.assertEqual(res["last_seq"], n)
+        self.assertTrue(res["stream_checked"])
+        code, out, err = self.fleet.cli("audit", "--verify", "--file", path)
+        self.assertEqual(code, 0, err)
+        self.assertIn("intact", out)
+
+    def test_verify_detects_every_kind_of_tampering(self):
+        src = os.path.join(self.fleet.pairs["db01"].root, "var/log/celeryroot/audit.log")
+        with open(src, "rb") as f:
+            lines = f.read().splitlines(keepends=True)
+        self.assertGreaterEqual(len(lines), 3)
+        edited = bytearray(lines[1])
+        edited[edited.index(b'"host":"db01"') + 8] = ord("x")   # db01 -> dx01
+        cases = {
+            "a byte edited in line 2": (lines[:1] + [bytes(edited)] + lines[2:], 3, "prev hash"),
+            "line 2 deleted": (lines[:1] + lines[2:], 2, "prev hash"),
+            "lines 1 and 2 swapped": ([lines[1], lines[0]] + lines[2:], 1, "prev hash"),
+            "a line inserted": (lines[:1] + [lines[0]] + lines[1:], 2, "prev hash"),
+            "the last line removed": (lines[:-1], None, "removed from its end"),
+            "the last line edited": (lines[:-1] + [lines[-1].replace(b'"check":', b'"check" :')], None, "edited"),
+            "the last line torn": (lines[:-1] + [lines[-1][:20]], len(lines), "incomplete"),
+        }
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, (content, line, why) in cases.items():
+                with self.subTest(name):
+                    path = os.path.join(tmp, "audit.log")
+                    with open(path, "wb") as f:
+                        f.writelines(content)
+                    res = self.verify(path, 2)
+                    self.assertFalse(res["intact"])
+                    self.assertIn(why, res["error"])
+                    if line is not None:
+                        self.assertEqual(res["line"], line)
+
     def test_bad_arguments(self):
         for args in (["--since", "yesterday"], ["--since", "5x"], ["--limit", "0"], ["--host", "Bad Host"],
-                     ["--host"], ["extra"]):
+                     ["--host"], ["extra"], ["--until", "soon"], ["--key", "Bad Key"], ["--op"]):
             with self.subTest(args=args):
                 err = self.audit(*args, rc=1)
                 self.assertEqual(len(err.strip().splitlines()), 1, err)

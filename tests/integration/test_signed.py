@@ -172,6 +172,13 @@ class Signed(unittest.TestCase):
         line = [a for a in self.priv_audit("web01") if a.get("operation") == "install"][-1]
         self.assertEqual(line["key"], "alice")
         self.assertEqual(line["outcome"], "changed")
+        # The trail can be filtered by the key that signed.
+        code, out, err = self.fleet.cli("audit", "--key", "alice", "--op", "install", "--host", "web01", "--json")
+        self.assertEqual(code, 0, err)
+        entries = json.loads(out)["entries"]
+        self.assertTrue(entries)
+        self.assertEqual({e["record"]["key"] for e in entries}, {"alice"})
+        self.assertIn("changed", [e["record"]["outcome"] for e in entries])
         code, out, err = self.fleet.cli("ping", "--all", "--json", env=self.signed_env())
         self.assertEqual(code, 0, err + out)
         self.assertEqual(sorted(h["host"] for h in json.loads(out)["hosts"]), ["db01", "web01"])
