@@ -43,6 +43,7 @@ static void usage(FILE *f)
 		"  apt install|remove|upgrade|autoremove|clean|query|list|update\n"
 		"                            package operations (see 'celeryroot apt --help')\n"
 		"  audit [--host H] [--since T]  what each host's root helper did or refused\n"
+		"  acl --daemon H --operator N  Redis ACL rules for each program (see 'celeryroot acl --help')\n"
 		"  key generate KEYID        an operator's signing key (see 'celeryroot key --help')\n"
 		"  sandbox create DIR        make a sandbox host root for tests and demos\n"
 		"  demo [--keep]             run a private fleet of three sandbox hosts\n"
@@ -215,6 +216,8 @@ int main(int argc, char **argv)
 		return cmd_apt(argc - 1, argv + 1);
 	if (!strcmp(cmd, "audit"))
 		return cmd_audit(argc - 1, argv + 1);
+	if (!strcmp(cmd, "acl"))
+		return cmd_acl(argc - 1, argv + 1);
 	if (!strcmp(cmd, "key"))
 		return cmd_key(argc - 1, argv + 1);
 	if (!strcmp(cmd, "sandbox"))

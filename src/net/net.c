@@ -249,7 +249,8 @@ static int net_loop(struct net_state *st, const sigset_t *waitmask)
 		}
 		if (net_redis_ensure(st) < 0)
 			return 0;
-		if (!st->stopping && !st->brpop_pending && net_inflight_count(st) < NET_MAX_INFLIGHT)
+		if (!st->stopping && !st->brpop_pending && net_inflight_count(st) < NET_MAX_INFLIGHT &&
+		    now_mono() >= st->brpop_resume)
 			worker_brpop_send(st);
 		if (st->brpop_pending)
 			pfd[1] = (struct pollfd){ .fd = st->bc->fd, .events = POLLIN };

@@ -38,6 +38,8 @@ struct net_state {
 	redisContext *bc;        /* blocking consumer: BRPOP only */
 	redisContext *cc;        /* everything else */
 	int brpop_pending;
+	double brpop_resume;     /* mono time: no BRPOP before (after an error reply) */
+	double brpop_quiet_until; /* mono time: that error is not logged again before */
 	size_t nkeys;
 	char keys[NET_MAX_KEYS][CELERY_QUEUE_MAX + 4];
 	struct inflight fl[NET_MAX_INFLIGHT];

@@ -148,6 +148,16 @@ void worker_on_brpop(struct net_state *st, redisReply *r)
 
 	if (r->type == REDIS_REPLY_NIL)
 		return;
+	/* An error (NOPERM from an ACL that lacks a queue, say) would come back
+	 * at once on every retry: say why, and wait before asking again. */
+	if (r->type == REDIS_REPLY_ERROR) {
+		if (now_mono() >= st->brpop_quiet_until)
+			error_f("the broker refused BRPOP: %s (check this host's ACL: 'celeryroot acl --help')",
+				r->str ? r->str : "error");
+		st->brpop_quiet_until = now_mono() + 60;
+		st->brpop_resume = now_mono() + 1;
+		return;
+	}
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
 	    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING) {
 		error_f("unexpected BRPOP reply type %d", r->type);

@@ -191,6 +191,7 @@ class Redis:
         self.proc = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--protected-mode", "yes", "--dir", self.dir,
+             "--enable-debug-command", "local",
              "--logfile", os.path.join(self.dir, "log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -311,15 +312,17 @@ class Pair:
 class Fleet:
     """Redis + one sandbox host and pair per entry of hosts {name: [roles]}."""
 
-    def __init__(self, hosts, config=None, sources=None, packages=None, security=False):
+    def __init__(self, hosts, config=None, sources=None, packages=None, security=False, prepare=None):
         """config: overrides, "key" for [daemon] or "section.key"; packages:
         build_repo dicts for a repository in the fleet's temp dir, added to
-        sources."""
+        sources; prepare(redis) runs before any pair starts and may return
+        {host: broker URL} for pairs that log in as their own user."""
         self.hosts = hosts
         self.config = config or {}
         self.sources = list(sources or [])
         self.packages = packages
         self.security = security
+        self.prepare = prepare
         self.pairs = {}
         self.redis = None
         self.tmp = None
@@ -340,13 +343,14 @@ class Fleet:
         self.tmp = tempfile.mkdtemp(prefix="celeryroot-test.")
         try:
             self.redis = Redis()
+            urls = (self.prepare(self.redis) if self.prepare else None) or {}
             self.write_config()
             if self.packages:
                 self.repo = os.path.join(self.tmp, "repo")
                 self.sources.append(build_repo(self.repo, self.packages, self.security))
             for name, roles in self.hosts.items():
                 root = make_sandbox(os.path.join(self.tmp, "hosts", name), self.sources)
-                pair = Pair(name, roles, root, self.redis.url, self.config_path,
+                pair = Pair(name, roles, root, urls.get(name, self.redis.url), self.config_path,
                             os.path.join(self.tmp, name + ".log"))
                 pair.start()
                 self.pairs[name] = pair

@@ -1,0 +1,199 @@
+/* celeryroot acl: Redis ACL rules for the three kinds of program that talk
+ * to the broker, each with exactly the commands and keys it uses.  Every
+ * rule starts from "reset": no command, key or channel is allowed unless
+ * listed (so no FLUSHALL, CONFIG, KEYS, DEBUG, ACL, SCRIPT, MODULE...). */
+#include "config.h"
+#include "cli.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ACL_MAX_USERS 256
+/* kombu's priority sub-lists are QUEUE\x06\x16N: "[^-.a-z0-9]*" matches
+ * them and not another host whose name merely starts the same. */
+#define SUFFIX "[^-.a-z0-9]*"
+
+static const char *const daemon_cmds =
+	"+ping +select +brpop +rpush +lpush +hset +hget +hdel +zadd +zrem +zrevrangebyscore +zrangebyscore "
+	"+set +get +setex +del +publish +multi +exec +discard +watch +unwatch +eval +sadd +xadd";
+static const char *const operator_cmds =
+	"+ping +select +smembers +mget +get +set +del +multi +exec +discard +zadd +zremrangebyscore +zrevrange "
+	"+lpush +subscribe +unsubscribe +xrevrange +xrange +sadd +srem +hset +hmget";
+static const char *const beat_cmds =
+	"+ping +select +smembers +mget +get +set +del +multi +exec +discard +watch +unwatch +pexpire +zadd "
+	"+zremrangebyscore +lpush +sadd +hset +hsetnx +hmget";
+/* %R~ read only, %W~ write only (Redis 7): the CLI and beat read the
+ * registry but cannot forge it, and push to queues they cannot read. */
+static const char *const operator_keys =
+	"%R~celeryroot:hosts %R~celeryroot:host:* %R~celeryroot:host-windows:* ~celeryroot:jobs ~celeryroot:job:* "
+	"%W~host.* %W~role.* %R~celery-task-meta-* %R~celeryroot:audit ~celeryroot:schedules ~celeryroot:schedule:* "
+	"~celeryroot:schedule-state:* &celery-task-meta-*";
+static const char *const beat_keys =
+	"%R~celeryroot:hosts %R~celeryroot:host:* ~celeryroot:jobs ~celeryroot:job:* %W~host.* %W~role.* "
+	"%R~celeryroot:schedules %R~celeryroot:schedule:* ~celeryroot:schedule-state:* ~celeryroot:beat:*";
+
+struct acl_user {
+	char kind[10];
+	char name[HOSTNAME_MAX + 32];
+	char roles[512];           /* daemon: "webserver,edge" */
+	char password[65];
+};
+
+static void acl_help(FILE *f)
+{
+	fprintf(f,
+		"usage: celeryroot acl [--daemon HOST[=ROLE,...]]... [--operator NAME]... [--beat NAME]...\n"
+		"                      [--broker URL] [--json]\n"
+		"\n"
+		"Prints Redis ACL rules (ACL SETUSER ...) for each program, with a fresh\n"
+		"random password each, and the broker URL it should use:\n"
+		"  daemon    one per host (its celeryrootd): its own host queue, the queues of\n"
+		"            its roles, results, its registry entry, the audit stream, nonces\n"
+		"  operator  the CLI: registry, jobs, queues (push only), results, audit, schedules\n"
+		"  beat      'celeryroot beat': registry, jobs, queues (push only), schedules, its lease\n"
+		"Nothing else: no FLUSHALL, FLUSHDB, CONFIG, KEYS, DEBUG, ACL, SCRIPT or MODULE.\n"
+		"The output holds passwords: keep it private.  Load it with\n"
+		"  celeryroot acl ... | grep -v '^#' | redis-cli    (then ACL SAVE with an aclfile)\n"
+		"and turn the default user off once every program has its own.\n"
+		"\n"
+		"examples:\n"
+		"  celeryroot acl --daemon web01=webserver --daemon db01=database --operator alice\n"
+		"  celeryroot acl --beat beat1 --json\n");
+}
+
+/* Daemon keys: host.H and role.R (with kombu's priority lists), their
+ * bindings, and the shared keys every worker uses. */
+static void daemon_keys(const struct acl_user *u, char *buf, size_t len)
+{
+	char roles[512], *save = NULL;
+	size_t used;
+
+	snprintf(buf, len, "~host.%s ~host.%s" SUFFIX " ~_kombu.binding.host.%s ~celeryroot:host:%s "
+		 "~celeryroot:host-windows:%s ~celeryroot:deferred:%s ~celeryroot:hosts ~unacked ~unacked_index "
+		 "~unacked_mutex ~celery-task-meta-* ~celeryroot:audit ~celeryroot:nonce:* &celery-task-meta-*",
+		 u->name, u->name, u->name, u->name, u->name, u->name);
+	copy_str(roles, sizeof(roles), u->roles);
+	for (char *r = strtok_r(roles, ",", &save); r; r = strtok_r(NULL, ",", &save)) {
+		used = strlen(buf);
+		snprintf(buf + used, len - used, " ~role.%s ~role.%s" SUFFIX " ~_kombu.binding.role.%s", r, r, r);
+	}
+}
+
+static void rule(const struct acl_user *u, char *buf, size_t len)
+{
+	char keys[4096];
+	const char *cmds = !strcmp(u->kind, "daemon") ? daemon_cmds : !strcmp(u->kind, "beat") ? beat_cmds : operator_cmds;
+
+	if (!strcmp(u->kind, "daemon"))
+		daemon_keys(u, keys, sizeof(keys));
+	else
+		copy_str(keys, sizeof(keys), !strcmp(u->kind, "beat") ? beat_keys : operator_keys);
+	snprintf(buf, len, "ACL SETUSER celeryroot-%s-%s reset on >%s resetchannels -@all %s %s", u->kind, u->name,
+		 u->password, cmds, keys);
+}
+
+/* "web01=webserver,edge" -> name and roles, each checked. */
+static int parse_user(const char *kind, const char *v, struct acl_user *u)
+{
+	const char *eq = strchr(v, '=');
+	char roles[512], *save = NULL;
+
+	memset(u, 0, sizeof(*u));
+	copy_str(u->kind, sizeof(u->kind), kind);
+	if (eq && strcmp(kind, "daemon") != 0)
+		return cli_err("--%s takes a NAME, not roles", kind), -1;
+	size_t nlen = eq ? (size_t)(eq - v) : strlen(v);
+	if (nlen >= sizeof(u->name))
+		return cli_err("--%s: name too long", kind), -1;
+	memcpy(u->name, v, nlen);
+	u->name[nlen] = '\0';
+	if (!(strcmp(kind, "daemon") ? valid_key_id(u->name) : valid_hostname(u->name)))
+		return cli_err("--%s: invalid name '%.64s'", kind, u->name), -1;
+	if (eq && !copy_str(u->roles, sizeof(u->roles), eq + 1))
+		return cli_err("--daemon %s: too many roles", u->name), -1;
+	copy_str(roles, sizeof(roles), u->roles);
+	for (char *r = strtok_r(roles, ",", &save); r; r = strtok_r(NULL, ",", &save))
+		if (!valid_role(r))
+			return cli_err("--daemon %s: invalid role '%.64s'", u->name, r), -1;
+	unsigned char raw[24];
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2hex(u->password, sizeof(u->password), raw, sizeof(raw));
+	return 0;
+}
+
+static void print_users(const struct acl_user *u, size_t n, int json, const char *host_port)
+{
+	char r[8192];
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < n; i++) {
+		rule(&u[i], r, sizeof(r));
+		char url[512];
+		snprintf(url, sizeof(url), "redis://celeryroot-%s-%s:%s@%s", u[i].kind, u[i].name, u[i].password, host_port);
+		char user[HOSTNAME_MAX + 48];
+		snprintf(user, sizeof(user), "celeryroot-%s-%s", u[i].kind, u[i].name);
+		if (json)
+			json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s}", "kind", u[i].kind, "user", user,
+							      "rule", r, "url", url));
+		else
+			printf("# %s %s%s%s: broker URL %s\n%s\n", u[i].kind, u[i].name, u[i].roles[0] ? ", roles " : "",
+			       u[i].roles, url, r);
+	}
+	if (json) {
+		json_t *out = json_pack("{s:o}", "users", list);
+		json_dumpf(out, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(out);
+	} else {
+		json_decref(list);
+	}
+}
+
+int cmd_acl(int argc, char **argv)
+{
+	struct acl_user *u = calloc(ACL_MAX_USERS, sizeof(*u));
+	size_t n = 0;
+	int json = 0, rc = EXIT_OK;
+	const char *broker = NULL;
+
+	for (int i = 1; u && i < argc && rc == EXIT_OK; i++) {
+		const char *k = argv[i];
+		if (!strcmp(k, "--help") || !strcmp(k, "-h")) {
+			acl_help(stdout);
+			free(u);
+			return EXIT_OK;
+		}
+		if (!strcmp(k, "--json")) {
+			json = 1;
+		} else if (!strcmp(k, "--broker") && i + 1 < argc) {
+			broker = argv[++i];
+		} else if ((!strcmp(k, "--daemon") || !strcmp(k, "--operator") || !strcmp(k, "--beat")) && i + 1 < argc &&
+			   n < ACL_MAX_USERS) {
+			rc = parse_user(k + 2, argv[++i], &u[n]) < 0 ? EXIT_USAGE : EXIT_OK;
+			n++;
+		} else {
+			cli_err("unexpected '%s'; see 'celeryroot acl --help'", k);
+			rc = EXIT_USAGE;
+		}
+	}
+	if (u && rc == EXIT_OK && n == 0) {
+		cli_err("name at least one user: --daemon HOST[=ROLE,...], --operator NAME or --beat NAME");
+		rc = EXIT_USAGE;
+	}
+	if (u && rc == EXIT_OK) {
+		/* The URLs point where this CLI's broker is (--broker, env, config). */
+		struct cr_config cfg;
+		struct broker_addr b;
+		char url[512], err[256], where[400] = "127.0.0.1:6379/0";
+		config_defaults(&cfg);
+		if (config_load(&cfg, CONFIG_DEFAULT_PATH, 0, err, sizeof(err)) == 0 &&
+		    broker_from(broker, &cfg, &b, url, sizeof(url), err, sizeof(err)) == 0)
+			snprintf(where, sizeof(where), strchr(b.host, ':') ? "[%s]:%d/%d" : "%s:%d/%d", b.host, b.port, b.db);
+		print_users(u, n, json, where);
+	}
+	if (u)
+		sodium_memzero(u, ACL_MAX_USERS * sizeof(*u));
+	free(u);
+	return u ? rc : EXIT_USAGE;
+}

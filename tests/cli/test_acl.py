@@ -1,0 +1,127 @@
+"""celeryroot acl: rules applied to a real Redis.  Each program works as its
+own ACL user — daemons register, consume and answer, the CLI sends and
+reads, beat keeps its lease and schedules — and each forbidden command or
+key is denied (NOPERM)."""
+import json
+import unittest
+
+import harness
+import redis
+
+FORBIDDEN = [("FLUSHALL",), ("FLUSHDB",), ("CONFIG", "GET", "*"), ("KEYS", "*"), ("DEBUG", "SLEEP", "0"),
+             ("ACL", "LIST"), ("SCRIPT", "FLUSH"), ("MODULE", "LIST"), ("CLIENT", "LIST"), ("SAVE",),
+             ("MONITOR",), ("SWAPDB", "0", "1"), ("MIGRATE", "h", "1", "k", "0", "1")]
+
+
+class Acl(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        harness.require_root()
+        cls.users = {}
+
+        def prepare(r):
+            code, out, err = harness.cli("acl", "--daemon", "web01=webserver", "--daemon", "db01=database",
+                                         "--operator", "alice", "--beat", "b1", "--json", "--broker", r.url)
+            assert code == 0, err
+            admin = r.client()
+            for u in json.loads(out)["users"]:
+                words = u["rule"].split(" ")
+                admin.execute_command(*words)
+                cls.users[u["user"]] = u
+            return {"web01": cls.users["celeryroot-daemon-web01"]["url"],
+                    "db01": cls.users["celeryroot-daemon-db01"]["url"]}
+
+        cls.fleet = harness.Fleet({"web01": ["webserver"], "db01": ["database"]},
+                                  config={"restore_interval": 1}, prepare=prepare)
+        cls.fleet.__enter__()
+        cls.operator = cls.users["celeryroot-operator-alice"]["url"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fleet.__exit__(None, None, None)
+
+    def client(self, user):
+        return redis.Redis.from_url(self.users[user]["url"])
+
+    def op(self, *args):
+        return harness.cli(*args, url=self.operator)
+
+    def test_rules_start_from_nothing(self):
+        for u in self.users.values():
+            self.assertIn(" reset on >", u["rule"])
+            self.assertIn("resetchannels -@all", u["rule"])
+            self.assertNotIn("allkeys", u["rule"])
+            self.assertNotIn("+@", u["rule"])
+
+    def test_daemons_and_operator_work_as_their_users(self):
+        code, out, err = self.op("hosts", "--json")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(sorted(h["hostname"] for h in json.loads(out)["hosts"]), ["db01", "web01"])
+        for args in (["ping", "--all"], ["facts", "--role", "database"], ["apt", "query", "nothing-here", "--all"],
+                     ["ping", "--one-of", "webserver"]):
+            with self.subTest(args=args):
+                code, out, err = self.op(*args, "--json")
+                self.assertEqual(code, 0, err + out)
+                job = json.loads(out)["job"]
+        code, out, err = self.op("jobs", "--json")
+        self.assertEqual(code, 0, err)
+        code, out, err = self.op("job", job, "--json")
+        self.assertEqual(code, 0, err)
+        code, out, err = self.op("audit", "--json")
+        self.assertEqual(code, 0, err)
+        for name, pair in self.fleet.pairs.items():
+            self.assertNotIn("NOPERM", pair.log(), name)
+            self.assertNotIn("refused", pair.log(), name)
+
+    def test_each_forbidden_command_is_denied(self):
+        for user in self.users:
+            c = self.client(user)
+            for cmd in FORBIDDEN:
+                with self.subTest(user=user, cmd=cmd[0]):
+                    with self.assertRaises(redis.exceptions.NoPermissionError):
+                        c.execute_command(*cmd)
+
+    def test_keys_outside_each_users_patterns_are_denied(self):
+        web = self.client("celeryroot-daemon-web01")
+        cases = [
+            (web, ("BRPOP", "host.db01", "1")),                        # another host's queue
+            (web, ("BRPOP", "role.database", "1")),                    # a role it does not have
+            (web, ("BRPOP", "host.web010", "1")),                      # a host whose name starts the same
+            (web, ("BRPOP", "host.web01.evil", "1")),
+            (web, ("SET", "celeryroot:host:db01", "{}")),              # another host's registry entry
+            (web, ("SET", "celeryroot:job:x", "{}")),                  # jobs are the operators'
+            (self.client("celeryroot-operator-alice"), ("BRPOP", "host.web01", "1")),      # push only
+            (self.client("celeryroot-operator-alice"), ("HSET", "unacked", "t", "x")),
+            (self.client("celeryroot-operator-alice"), ("GET", "host.web01")),             # cannot read queues
+            (self.client("celeryroot-operator-alice"), ("SET", "celeryroot:host:web01", "{}")),  # nor forge the registry
+            (self.client("celeryroot-operator-alice"), ("SETEX", "celery-task-meta-x", "9", "{}")),  # nor results
+            (self.client("celeryroot-operator-alice"), ("XADD", "celeryroot:audit", "*", "a", "b")),
+            (self.client("celeryroot-operator-alice"), ("SET", "celeryroot:nonce:alice:00", "x")),
+            (self.client("celeryroot-beat-b1"), ("XREVRANGE", "celeryroot:audit", "+", "-")),
+            (self.client("celeryroot-beat-b1"), ("SET", "celeryroot:host:web01", "{}")),
+        ]
+        for c, cmd in cases:
+            with self.subTest(cmd=cmd):
+                with self.assertRaises(redis.exceptions.NoPermissionError):
+                    c.execute_command(*cmd)
+
+    def test_beat_can_keep_its_lease_and_schedules(self):
+        b = self.client("celeryroot-beat-b1")
+        self.assertTrue(b.set("celeryroot:beat:leader", "b1", nx=True, px=10000))
+        with b.pipeline(transaction=True) as p:
+            p.watch("celeryroot:beat:leader")
+            self.assertEqual(p.get("celeryroot:beat:leader"), b"b1")
+            p.multi()
+            p.pexpire("celeryroot:beat:leader", 10000)
+            self.assertEqual(p.execute(), [True])
+        self.assertTrue(b.set("celeryroot:beat:fired:x:1", "b1", nx=True, ex=60))
+        self.assertEqual(b.hsetnx("celeryroot:schedule-state:x", "baseline", "1"), 1)
+        self.assertEqual(b.smembers("celeryroot:schedules"), set())
+        b.delete("celeryroot:beat:leader")
+        # It can push to a queue (one no daemon here consumes) ...
+        self.assertEqual(b.lpush("host.nobody-here", "{}"), 1)
+        self.fleet.redis.client().delete("host.nobody-here")
+
+
+if __name__ == "__main__":
+    unittest.main()
