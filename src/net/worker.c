@@ -17,19 +17,14 @@
 #define UNACKED_INDEX_KEY "unacked_index"
 #define UNACKED_MUTEX_KEY "unacked_mutex"
 #define UNACKED_MUTEX_PX "300000"
-#define RESTORE_BATCH "10"
+#define RESTORE_BATCH 10
+/* Stale entries looked at per pass: other workers' entries are skipped, and
+ * must not hide ours behind them. */
+#define RESTORE_SCAN_MAX 100
 #define BRPOP_TIMEOUT "1"
 /* kombu's binding separator, "\x06\x16". */
 #define KOMBU_SEP "\x06\x16"
 
-/* The same compare-and-delete script kombu uses to release its mutex. */
-static const char unlock_script[] =
-	"\n        local token = redis.call('get', KEYS[1])\n"
-	"        if not token or token ~= ARGV[1] then\n"
-	"            return 0\n"
-	"        end\n"
-	"        redis.call('del', KEYS[1])\n"
-	"        return 1\n    ";
 
 /* kombu orders BRPOP keys priority-major: every queue at priority 0 first. */
 void worker_build_keys(struct net_state *st)
@@ -213,20 +208,42 @@ static int worker_holds(const struct net_state *st, const char *tag)
 	return 0;
 }
 
+static void worker_cmd(struct net_state *st, const char *cmd, const char *key)
+{
+	redisReply *r = rconn_cmd(st->cc, cmd, key, NULL);
+
+	if (r)
+		freeReplyObject(r);
+}
+
+/* Only queues we consume: with Redis ACLs we may push to no other, and each
+ * queue's own consumers restore its messages (kombu's restore takes any). */
+static int worker_owns_queue(const struct net_state *st, const char *queue)
+{
+	for (size_t q = 0; q < st->nkeys / CELERY_PRIORITY_STEPS; q++)
+		if (strcmp(st->keys[q], queue) == 0)
+			return 1;
+	return 0;
+}
+
 /* kombu's restore_by_tag: WATCH the hash, then remove and re-push atomically. */
 static void worker_restore_tag(struct net_state *st, const char *tag)
 {
 	char queue[CELERY_QUEUE_MAX + 1];
-	redisReply *r = rconn_cmd(st->cc, "WATCH", UNACKED_KEY, NULL);
+	redisReply *r;
 	char *payload = NULL;
 
-	if (r)
-		freeReplyObject(r);
+	worker_cmd(st, "WATCH", UNACKED_KEY);
 	r = rconn_cmd(st->cc, "HGET", UNACKED_KEY, tag, NULL);
 	if (r != NULL && r->type == REDIS_REPLY_STRING)
 		payload = celery_restore_payload(r->str, r->len, queue, sizeof(queue));
 	if (r)
 		freeReplyObject(r);
+	if (payload && !worker_owns_queue(st, queue)) {
+		free(payload);
+		worker_cmd(st, "UNWATCH", NULL);
+		return;
+	}
 	const char *argvs[3][4] = { { "ZREM", UNACKED_INDEX_KEY, tag }, { "HDEL", UNACKED_KEY, tag },
 				    { "RPUSH", queue, payload ? payload : "" } };
 	const size_t lens[3][4] = { { 4, strlen(UNACKED_INDEX_KEY), strlen(tag) },
@@ -236,6 +253,50 @@ static void worker_restore_tag(struct net_state *st, const char *tag)
 	if (worker_exec(st, payload ? 3 : 2, argvs, lens, argcs) == 0)
 		info_f("restored unacked message %s to %s", tag, payload ? queue : "(dropped: unreadable)");
 	free(payload);
+}
+
+/* kombu's mutex release without Lua (our Redis ACLs allow no EVAL):
+ * delete the key only if it still holds our token, and only if nobody
+ * touched it between our GET and the DEL. */
+static void worker_unlock(struct net_state *st, const char *token)
+{
+	redisReply *r;
+	int ours;
+
+	worker_cmd(st, "WATCH", UNACKED_MUTEX_KEY);
+	r = rconn_cmd(st->cc, "GET", UNACKED_MUTEX_KEY, NULL);
+	ours = r != NULL && r->type == REDIS_REPLY_STRING && strcmp(r->str, token) == 0;
+	if (r)
+		freeReplyObject(r);
+	if (!ours) {
+		worker_cmd(st, "UNWATCH", NULL);
+		return;
+	}
+	const char *argvs[1][4] = { { "DEL", UNACKED_MUTEX_KEY } };
+	const size_t lens[1][4] = { { 3, strlen(UNACKED_MUTEX_KEY) } };
+	const int argcs[1] = { 2 };
+	worker_exec(st, 1, argvs, lens, argcs);
+}
+
+/* One page of stale tags, newest first; 0 when there are no more. */
+static size_t worker_restore_page(struct net_state *st, const char *ceil, int offset)
+{
+	char off[16], count[16];
+	size_t n = 0;
+	redisReply *r;
+
+	snprintf(off, sizeof(off), "%d", offset);
+	snprintf(count, sizeof(count), "%d", RESTORE_BATCH);
+	r = rconn_cmd(st->cc, "ZREVRANGEBYSCORE", UNACKED_INDEX_KEY, ceil, "0", "LIMIT", off, count, NULL);
+	for (size_t i = 0; r != NULL && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+		const redisReply *e = r->element[i];
+		if (e->type == REDIS_REPLY_STRING && valid_task_id(e->str) && !worker_holds(st, e->str))
+			worker_restore_tag(st, e->str);
+		n++;
+	}
+	if (r)
+		freeReplyObject(r);
+	return n;
 }
 
 void worker_restore_visible(struct net_state *st)
@@ -251,16 +312,10 @@ void worker_restore_visible(struct net_state *st)
 	if (!locked)
 		return;   /* another worker is restoring right now */
 	snprintf(ceil, sizeof(ceil), "%.6f", now_wall() - st->cfg->visibility_timeout_s);
-	r = rconn_cmd(st->cc, "ZREVRANGEBYSCORE", UNACKED_INDEX_KEY, ceil, "0", "LIMIT", "0",
-		      RESTORE_BATCH, NULL);
-	for (size_t i = 0; r != NULL && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-		const redisReply *e = r->element[i];
-		if (e->type == REDIS_REPLY_STRING && valid_task_id(e->str) && !worker_holds(st, e->str))
-			worker_restore_tag(st, e->str);
-	}
-	if (r)
-		freeReplyObject(r);
-	r = rconn_cmd(st->cc, "EVAL", unlock_script, "1", UNACKED_MUTEX_KEY, token, NULL);
-	if (r)
-		freeReplyObject(r);
+	/* Entries we restore leave the index, so later pages shift: whatever
+	 * this pass skips, the next one sees. */
+	for (int off = 0; off < RESTORE_SCAN_MAX; off += RESTORE_BATCH)
+		if (worker_restore_page(st, ceil, off) < RESTORE_BATCH)
+			break;
+	worker_unlock(st, token);
 }
