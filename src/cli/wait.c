@@ -77,7 +77,7 @@ static int read_stored(redisContext *c, const struct job *job, struct tstate *ts
 
 static redisContext *subscribe_all(struct cli_opts *o, const struct job *job)
 {
-	char err[512];
+	char err[512] = "";
 	redisContext *s = rconn_connect(&o->broker, 3.0, err, sizeof(err));
 	const char **argv = calloc(job->n + 1, sizeof(*argv));
 	char (*keys)[sizeof(META_PREFIX) + TASK_ID_MAX] = calloc(job->n, sizeof(*keys));
@@ -91,17 +91,20 @@ static redisContext *subscribe_all(struct cli_opts *o, const struct job *job)
 		}
 		ok = rconn_append(s, (int)job->n + 1, argv, NULL) == 0 && rconn_flush(s) == 0;
 	}
-	/* One confirmation per channel. */
+	/* One confirmation per channel, or one error (a Redis ACL without the
+	 * channel or SUBSCRIBE), whose text is the reason to show. */
 	for (size_t i = 0; ok && i < job->n; i++) {
 		redisReply *r = NULL;
-		ok = rconn_read(s, 3000, &r) == 1;
+		ok = rconn_read(s, 3000, &r) == 1 && !rconn_is_error(r);
+		if (r && rconn_is_error(r))
+			snprintf(err, sizeof(err), "%s", r->str);
 		if (r)
 			freeReplyObject(r);
 	}
 	free(argv);
 	free(keys);
 	if (!ok) {
-		cli_err("cannot follow results: %s", s ? s->errstr : err);
+		cli_err("cannot follow results: %s", err[0] ? err : s && s->err ? s->errstr : "no answer from the broker");
 		if (s)
 			redisFree(s);
 		return NULL;
