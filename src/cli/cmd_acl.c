@@ -14,9 +14,19 @@
  * them and not another host whose name merely starts the same. */
 #define SUFFIX "[^-.a-z0-9]*"
 
-static const char *const daemon_cmds =
-	"+ping +select +brpop +rpush +lpush +hset +hget +hdel +zadd +zrem +zrevrangebyscore +zrangebyscore "
-	"+set +get +setex +del +publish +multi +exec +discard +watch +unwatch +eval +sadd +xadd";
+/* A daemon's root permissions cover only its queues (BRPOP must see every
+ * queue it waits on under one set of keys); everything else is a selector
+ * pairing keys with the few commands used on them, so that a stolen daemon
+ * password cannot, say, SET the set of hosts (stopping every heartbeat) or
+ * RPUSH into another host's queue. */
+static const char *const daemon_cmds = "+ping +select +multi +exec +discard +unwatch +publish +brpop +rpush";
+static const char *const daemon_sels =
+	"\"(~celeryroot:hosts +sadd)\" "
+	"\"(~unacked ~unacked_index +watch +hget +hset +hdel +zadd +zrem +zrevrangebyscore)\" "
+	"\"(~unacked_mutex +watch +get +set +del)\" "
+	"\"(%W~celery-task-meta-* +setex)\" "
+	"\"(%W~celeryroot:audit +xadd)\" "
+	"\"(~celeryroot:nonce:* +set +get)\"";
 static const char *const operator_cmds =
 	"+ping +select +smembers +mget +get +set +del +multi +exec +discard +zadd +zremrangebyscore +zrevrange "
 	"+lpush +subscribe +unsubscribe +xrevrange +xrange +sadd +srem +hset +hmget";
@@ -66,23 +76,28 @@ static void acl_help(FILE *f)
  * bindings, and the shared keys every worker uses. */
 static void daemon_keys(const struct acl_user *u, char *buf, size_t len)
 {
-	char roles[512], *save = NULL;
+	char roles[512], bindings[2048], *save = NULL;
 	size_t used;
 
-	snprintf(buf, len, "~host.%s ~host.%s" SUFFIX " ~_kombu.binding.host.%s ~celeryroot:host:%s "
-		 "~celeryroot:host-windows:%s ~celeryroot:deferred:%s ~celeryroot:hosts ~unacked ~unacked_index "
-		 "~unacked_mutex ~celery-task-meta-* ~celeryroot:audit ~celeryroot:nonce:* &celery-task-meta-*",
-		 u->name, u->name, u->name, u->name, u->name, u->name);
+	snprintf(buf, len, "~host.%s ~host.%s" SUFFIX, u->name, u->name);
+	snprintf(bindings, sizeof(bindings), "\"(~_kombu.binding.host.%s", u->name);
 	copy_str(roles, sizeof(roles), u->roles);
 	for (char *r = strtok_r(roles, ",", &save); r; r = strtok_r(NULL, ",", &save)) {
 		used = strlen(buf);
-		snprintf(buf + used, len - used, " ~role.%s ~role.%s" SUFFIX " ~_kombu.binding.role.%s", r, r, r);
+		snprintf(buf + used, len - used, " ~role.%s ~role.%s" SUFFIX, r, r);
+		used = strlen(bindings);
+		snprintf(bindings + used, sizeof(bindings) - used, " ~_kombu.binding.role.%s", r);
 	}
+	used = strlen(buf);
+	snprintf(buf + used, len - used,
+		 " &celery-task-meta-* %s +sadd)\" \"(~celeryroot:host:%s ~celeryroot:host-windows:%s +set)\" "
+		 "\"(~celeryroot:deferred:%s +zadd +zrem +zrangebyscore)\" %s",
+		 bindings, u->name, u->name, u->name, daemon_sels);
 }
 
 static void rule(const struct acl_user *u, char *buf, size_t len)
 {
-	char keys[4096];
+	char keys[8192];
 	const char *cmds = !strcmp(u->kind, "daemon") ? daemon_cmds : !strcmp(u->kind, "beat") ? beat_cmds : operator_cmds;
 
 	if (!strcmp(u->kind, "daemon"))
@@ -113,9 +128,13 @@ static int parse_user(const char *kind, const char *v, struct acl_user *u)
 	if (eq && !copy_str(u->roles, sizeof(u->roles), eq + 1))
 		return cli_err("--daemon %s: too many roles", u->name), -1;
 	copy_str(roles, sizeof(roles), u->roles);
-	for (char *r = strtok_r(roles, ",", &save); r; r = strtok_r(NULL, ",", &save))
+	size_t nroles = 0;
+	for (char *r = strtok_r(roles, ",", &save); r; r = strtok_r(NULL, ",", &save)) {
 		if (!valid_role(r))
 			return cli_err("--daemon %s: invalid role '%.64s'", u->name, r), -1;
+		if (++nroles > REG_MAX_ROLES)
+			return cli_err("--daemon %s: more than %d roles", u->name, REG_MAX_ROLES), -1;
+	}
 	unsigned char raw[24];
 	randombytes_buf(raw, sizeof(raw));
 	sodium_bin2hex(u->password, sizeof(u->password), raw, sizeof(raw));
@@ -124,7 +143,7 @@ static int parse_user(const char *kind, const char *v, struct acl_user *u)
 
 static void print_users(const struct acl_user *u, size_t n, int json, const char *host_port)
 {
-	char r[8192];
+	char r[12288];
 	json_t *list = json_array();
 
 	for (size_t i = 0; i < n; i++) {

@@ -3,6 +3,7 @@ own ACL user — daemons register, consume and answer, the CLI sends and
 reads, beat keeps its lease and schedules — and each forbidden command or
 key is denied (NOPERM)."""
 import json
+import shlex
 import unittest
 
 import harness
@@ -25,7 +26,7 @@ class Acl(unittest.TestCase):
             assert code == 0, err
             admin = r.client()
             for u in json.loads(out)["users"]:
-                words = u["rule"].split(" ")
+                words = shlex.split(u["rule"])
                 admin.execute_command(*words)
                 cls.users[u["user"]] = u
             return {"web01": cls.users["celeryroot-daemon-web01"]["url"],
@@ -90,6 +91,13 @@ class Acl(unittest.TestCase):
             (web, ("BRPOP", "host.web01.evil", "1")),
             (web, ("SET", "celeryroot:host:db01", "{}")),              # another host's registry entry
             (web, ("SET", "celeryroot:job:x", "{}")),                  # jobs are the operators'
+            (web, ("SET", "celeryroot:hosts", "x")),                   # would stop every heartbeat
+            (web, ("DEL", "celeryroot:hosts")),
+            (web, ("RPUSH", "host.db01", "{}")),                       # another host's queue
+            (web, ("RPUSH", "role.database", "{}")),
+            (web, ("GET", "celery-task-meta-x")),                      # results: write only
+            (web, ("DEL", "celeryroot:audit")),
+            (web, ("EVAL", "return 1", "0")),                          # no Lua at all
             (self.client("celeryroot-operator-alice"), ("BRPOP", "host.web01", "1")),      # push only
             (self.client("celeryroot-operator-alice"), ("HSET", "unacked", "t", "x")),
             (self.client("celeryroot-operator-alice"), ("GET", "host.web01")),             # cannot read queues
