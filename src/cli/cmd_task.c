@@ -49,8 +49,10 @@ int cmd_task(const char *operation, int argc, char **argv)
 		free(o);
 		return EXIT_USAGE;
 	}
-	if ((c = cli_connect(o)) == NULL)
+	if ((c = cli_connect(o)) == NULL) {
+		free(o);
 		return EXIT_BROKER;
+	}
 	rc = cli_resolve(o, c, &d, &nd);
 	if (rc == 0) {
 		copy_str(job.operation, sizeof(job.operation), operation);
