@@ -24,6 +24,17 @@
 
 #include "log.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define NET_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NET_ASAN 1
+#endif
+#endif
+#ifdef NET_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 struct net_rule {
 	const char *name;
 	int errnum;                     /* 0: allowed; else refused with this errno */
@@ -184,6 +195,13 @@ int net_sandbox_apply_trap(int use_trap)
 			goto fail;
 	if (net_rules_self(ctx) < 0)
 		goto fail;
+#ifdef NET_ASAN
+	/* Sanitizer builds only: the runtime gives up the symbolizer process
+	 * it could no longer start, so that a report from inside the sandbox
+	 * is printed whole (unsymbolized) instead of dying half-way at the
+	 * first forbidden fork. */
+	__sanitizer_sandbox_on_notify(NULL);
+#endif
 	/* libseccomp sets no_new_privs itself (SCMP_FLTATR_CTL_NNP defaults to on). */
 	if ((rc = seccomp_load(ctx)) != 0) {
 		error_f("cannot load the seccomp allowlist: %s", strerror(-rc));
