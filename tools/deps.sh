@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs every Debian package the build, the demo and the tests need.
+# Installs every Debian package the build, the demo and the tests need
+# (git, clang, libFuzzer's runtime and valgrind: tools/hardening-check.sh).
 # Run as root on Debian 12 (bookworm) or later.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
@@ -9,4 +10,5 @@ apt-get install -y -qq --no-install-recommends \
   libhiredis-dev libjansson-dev libseccomp-dev libcap-ng-dev libapt-pkg-dev \
   libsodium-dev uuid-dev libinih-dev check \
   redis-server dpkg-dev apt-utils \
-  python3 python3-redis python3-celery python3-nacl >/dev/null
+  python3 python3-redis python3-celery python3-nacl \
+  git clang libclang-rt-dev valgrind >/dev/null

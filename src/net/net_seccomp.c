@@ -24,6 +24,20 @@
 
 #include "log.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define NET_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NET_ASAN 1
+#endif
+#endif
+#ifdef NET_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#ifdef HAVE_VALGRIND_VALGRIND_H
+#include <valgrind/valgrind.h>
+#endif
+
 struct net_rule {
 	const char *name;
 	int errnum;                     /* 0: allowed; else refused with this errno */
@@ -84,6 +98,25 @@ static const struct net_rule net_rules[] = {
 	ALLOW("futex"), ALLOW("sched_yield"),   /* libc locks, even single-threaded */
 	ALLOW("exit"), ALLOW("exit_group"),
 };
+
+/* Only when net runs under valgrind (tools/hardening-check.sh valgrind):
+ * the filter applies to valgrind's own system calls too, and memcheck makes
+ * these after it is in, for net's code that it runs: it polls for signals,
+ * and it maps executable memory for the code it translates.  Detected with
+ * RUNNING_ON_VALGRIND, a no-op instruction sequence that only valgrind's
+ * emulated CPU answers: no input, file or environment can switch it on. */
+static const struct net_rule net_valgrind_rules[] = {
+	ALLOW("rt_sigtimedwait"), ALLOW("mmap"), ALLOW("mprotect"),
+};
+
+static int net_under_valgrind(void)
+{
+#ifdef HAVE_VALGRIND_VALGRIND_H
+	return RUNNING_ON_VALGRIND != 0;
+#else
+	return 0;
+#endif
+}
 
 static int net_rule_add(scmp_filter_ctx ctx, const struct net_rule *r)
 {
@@ -164,7 +197,11 @@ static int net_trap_handler(void)
 
 int net_sandbox_apply_trap(int use_trap)
 {
-	uint32_t deny = use_trap ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS;
+	/* valgrind 3.19 does not know seccomp(2), so libseccomp falls back to
+	 * prctl and its API level 1, which lacks KILL_PROCESS; killing the
+	 * thread kills net all the same, as it has only one. */
+	uint32_t deny = use_trap ? SCMP_ACT_TRAP
+			: net_under_valgrind() ? SCMP_ACT_KILL : SCMP_ACT_KILL_PROCESS;
 	scmp_filter_ctx ctx;
 	int rc;
 
@@ -184,6 +221,16 @@ int net_sandbox_apply_trap(int use_trap)
 			goto fail;
 	if (net_rules_self(ctx) < 0)
 		goto fail;
+	for (size_t i = 0; i < sizeof(net_valgrind_rules) / sizeof(net_valgrind_rules[0]); i++)
+		if (net_under_valgrind() && net_rule_add(ctx, &net_valgrind_rules[i]) < 0)
+			goto fail;
+#ifdef NET_ASAN
+	/* Sanitizer builds only: the runtime gives up the symbolizer process
+	 * it could no longer start, so that a report from inside the sandbox
+	 * is printed whole (unsymbolized) instead of dying half-way at the
+	 * first forbidden fork. */
+	__sanitizer_sandbox_on_notify(NULL);
+#endif
 	/* libseccomp sets no_new_privs itself (SCMP_FLTATR_CTL_NNP defaults to on). */
 	if ((rc = seccomp_load(ctx)) != 0) {
 		error_f("cannot load the seccomp allowlist: %s", strerror(-rc));

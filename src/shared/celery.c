@@ -168,7 +168,9 @@ static int check_content(json_t *env, char *err, size_t errlen)
 	const char *ce = json_string_value(json_object_get(env, "content-encoding"));
 
 	if (ct == NULL || strcmp(ct, "application/json") != 0) {
-		snprintf(err, errlen, "content-type '%.60s' refused: celeryroot accepts JSON only", ct ? ct : "(none)");
+		char shown[61];   /* quoted in net's log and the FAILURE result: printable only */
+		copy_origin(shown, sizeof(shown), ct ? ct : "(none)");
+		snprintf(err, errlen, "content-type '%s' refused: celeryroot accepts JSON only", shown);
 		return -1;
 	}
 	if (ce == NULL || strcmp(ce, "utf-8") != 0)

@@ -26,6 +26,10 @@ void log_set_prog(const char *prog)
 	snprintf(log_prog, sizeof(log_prog), "%s", prog);
 }
 
+/* The format attribute tells clang's -Wformat-nonliteral that fmt is
+ * checked at the callers (log_msg, log_fatal). */
+static void log_vemit(enum log_level lvl, const char *func, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 static void log_vemit(enum log_level lvl, const char *func, const char *fmt, va_list ap)
 {
 	char msg[1024];

@@ -172,6 +172,17 @@ static int check_schema(const struct schema *sc, json_t *o, char *err, size_t er
 	return 0;
 }
 
+/* A reason quotes what the peer sent (an unknown key, jansson's "near
+ * '...'", either of them cut anywhere): only printable ASCII is kept, so
+ * that the log line, the audit record and the REFUSED answer that carry it
+ * can always be written (invalid UTF-8 would make the last two fail). */
+static void printable_reason(char *err)
+{
+	for (; *err; err++)
+		if ((unsigned char)*err < 0x20 || (unsigned char)*err > 0x7e)
+			*err = '?';
+}
+
 /* Parses and checks the payload against the type's schema; sets *id early. */
 static json_t *decode(uint8_t type, const uint8_t *payload, size_t len, uint32_t *id, char *err,
 		      size_t errlen)
@@ -188,6 +199,7 @@ static json_t *decode(uint8_t type, const uint8_t *payload, size_t len, uint32_t
 	if (!json_is_object(o)) {
 		snprintf(err, errlen, "%s payload is not a JSON object%s%s", sc->name, o ? "" : ": ",
 			 o ? "" : je.text);
+		printable_reason(err);
 		json_decref(o);
 		return NULL;
 	}
@@ -195,6 +207,7 @@ static json_t *decode(uint8_t type, const uint8_t *payload, size_t len, uint32_t
 	if (check_kind(v, K_ID))
 		*id = (uint32_t)json_integer_value(v);
 	if (check_schema(sc, o, err, errlen) < 0) {
+		printable_reason(err);
 		json_decref(o);
 		return NULL;
 	}

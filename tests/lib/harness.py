@@ -2,6 +2,7 @@
 celeryrootd pairs on dpkg sandbox hosts, and the built CLI.
 
 Run with Debian's /usr/bin/python3 (python3-redis, python3-celery)."""
+import atexit
 import base64
 import json
 import os
@@ -36,6 +37,53 @@ def daemon_path():
     return os.path.join(BUILDDIR, "celeryrootd")
 
 
+# CELERYROOT_VALGRIND=1: the daemons and the CLI that the harness starts run
+# under valgrind's memcheck (tools/hardening-check.sh valgrind).  Programs
+# they exec (dpkg, apt's methods, maintainer scripts) run natively; priv's
+# forked workers stay under it.  Any error, or a definite leak, fails the test.
+# CELERYROOT_VALGRIND_OPTS adds options (--gen-suppressions=all, --track-origins=yes).
+VALGRIND = os.environ.get("CELERYROOT_VALGRIND", "") not in ("", "0")
+VALGRIND_EXIT = 97
+_valgrind_dir = None
+
+
+def valgrind_prefix(log_dir, name):
+    """The command prefix that runs a program under memcheck (empty when not
+    asked for); each process logs to log_dir/name.vg.<pid>."""
+    if not VALGRIND:
+        return []
+    return ["valgrind", "--tool=memcheck", "--trace-children=no", "--child-silent-after-fork=no",
+            "--error-exitcode=%d" % VALGRIND_EXIT, "--leak-check=full",
+            "--show-leak-kinds=definite", "--errors-for-leak-kinds=definite",
+            "--num-callers=30", "--suppressions=" + os.path.join(SRCDIR, "tests", "valgrind.supp"),
+            "--log-file=" + os.path.join(log_dir, name + ".vg.%p")] + \
+        os.environ.get("CELERYROOT_VALGRIND_OPTS", "").split()
+
+
+def valgrind_reports(log_dir, name=""):
+    """The memcheck logs under log_dir (of processes name*) that found errors."""
+    found = []
+    if not VALGRIND or not os.path.isdir(log_dir):
+        return found
+    for entry in sorted(os.listdir(log_dir)):
+        if not entry.startswith(name) or ".vg." not in entry:
+            continue
+        with open(os.path.join(log_dir, entry), errors="replace") as f:
+            text = f.read()
+        summary = [line for line in text.splitlines() if "ERROR SUMMARY:" in line]
+        if any(not line.split("ERROR SUMMARY:")[1].strip().startswith("0 errors") for line in summary):
+            found.append((entry, text))
+    return found
+
+
+def _cli_valgrind_dir():
+    global _valgrind_dir
+    if _valgrind_dir is None:
+        _valgrind_dir = tempfile.mkdtemp(prefix="celeryroot-vg.")
+        atexit.register(shutil.rmtree, _valgrind_dir, True)
+    return _valgrind_dir
+
+
 def wire_sample():
     return os.path.join(SRCDIR, "tests", "data", "task-message.json")
 
@@ -63,8 +111,16 @@ def cli(*args, url=None, env=None, timeout=60):
     if url:
         e["CELERYROOT_BROKER_URL"] = url
     e.update(env or {})
-    p = subprocess.run([cli_path()] + list(args), capture_output=True, text=True, env=e,
-                       timeout=timeout)
+    vg = valgrind_prefix(_cli_valgrind_dir(), "cli") if VALGRIND else []
+    p = subprocess.run(vg + [cli_path()] + list(args), capture_output=True, text=True, env=e,
+                       timeout=timeout * (4 if vg else 1))
+    if vg:
+        reports = valgrind_reports(_valgrind_dir, "cli")
+        for name in os.listdir(_valgrind_dir):
+            os.unlink(os.path.join(_valgrind_dir, name))
+        if reports or p.returncode == VALGRIND_EXIT:
+            raise AssertionError("valgrind: errors in celeryroot %s\n%s"
+                                 % (" ".join(args), "\n".join(t for _, t in reports)))
     return p.returncode, p.stdout, p.stderr
 
 
@@ -249,7 +305,8 @@ class Pair:
         return self.proc.pid
 
     def start(self):
-        args = [daemon_path(), "--foreground", "--hostname", self.name]
+        vg = valgrind_prefix(os.path.dirname(self.log_path), self.name)
+        args = vg + [daemon_path(), "--foreground", "--hostname", self.name]
         for r in self.roles:
             args += ["--role", r]
         args += ["--sandbox", self.root, "--broker", self.redis_url, "--user", "nobody",
@@ -260,13 +317,15 @@ class Pair:
 
     def _find_net(self):
         try:
-            kids = open("/proc/%d/task/%d/children" % (self.pid, self.pid)).read().split()
+            with open("/proc/%d/task/%d/children" % (self.pid, self.pid)) as f:
+                kids = f.read().split()
         except OSError:
             return None
         for k in kids:
             try:
-                if open("/proc/%s/comm" % k).read().strip() == "celeryroot-net":
-                    return int(k)
+                with open("/proc/%s/comm" % k) as f:
+                    if f.read().strip() == "celeryroot-net":
+                        return int(k)
             except OSError:
                 pass
         return None
@@ -377,9 +436,11 @@ class Fleet:
         if exc and exc[0] is not None:
             for p in self.pairs.values():
                 sys.stderr.write("--- %s ---\n%s\n" % (p.name, p.log()[-3000:]))
-        # In a sanitizer build, a report in any daemon's log fails the test.
+        # In a sanitizer build, a report in any daemon's log fails the test;
+        # under valgrind, so does any memcheck error of priv, net or a worker.
         reports = [p.name for p in self.pairs.values()
                    if any(m in p.log() for m in ("ERROR: AddressSanitizer", "runtime error:"))]
+        vg_reports = valgrind_reports(self.tmp) if self.tmp else []
         if self.redis:
             self.redis.close()
         if self.tmp:
@@ -387,9 +448,13 @@ class Fleet:
             kill_strays(self.tmp)
             for name in reports:
                 sys.stderr.write("--- sanitizer report from %s ---\n%s\n" % (name, self.pairs[name].log()[-6000:]))
+            for entry, text in vg_reports:
+                sys.stderr.write("--- valgrind report %s ---\n%s\n" % (entry, text[-12000:]))
             shutil.rmtree(self.tmp, ignore_errors=True)
         if reports and not (exc and exc[0] is not None):
             raise AssertionError("sanitizer reports in the logs of " + ", ".join(reports))
+        if vg_reports and not (exc and exc[0] is not None):
+            raise AssertionError("valgrind errors in " + ", ".join(e for e, _ in vg_reports))
         return False
 
     def cli(self, *args, env=None, timeout=60):

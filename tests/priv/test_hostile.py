@@ -78,6 +78,7 @@ class Hostile(unittest.TestCase):
         cls.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         os.set_inheritable(theirs.fileno(), True)
         cls.proc = subprocess.Popen(
+            harness.valgrind_prefix(cls.tmp.name, "priv") +
             [harness.daemon_path(), "--foreground", "--hostname", "hostile", "--sandbox", cls.root,
              "--config", "/dev/null", "--priv-fd", str(theirs.fileno())],
             pass_fds=[theirs.fileno()], stderr=subprocess.PIPE)
@@ -87,8 +88,11 @@ class Hostile(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.sock.close()
-        cls.proc.wait(10)
+        cls.proc.wait(30 if harness.VALGRIND else 10)
+        reports = harness.valgrind_reports(cls.tmp.name)
         cls.tmp.cleanup()
+        if reports:
+            raise AssertionError("valgrind errors in priv:\n" + "\n".join(t for _, t in reports))
 
     def exchange(self, data):
         self.sock.send(data)

@@ -363,6 +363,11 @@ START_TEST(refuse_pickle)
 	env = capture_json();
 	json_object_set_new(env, "content-type", json_string("application/x-yaml"));
 	expect_refused(env, "JSON only", 1);
+	/* The reason is logged by net: a content-type cannot forge log lines
+	 * (found by tests/fuzz/fuzz_celery). */
+	env = capture_json();
+	json_object_set_new(env, "content-type", json_string("text/x\n12:00 net: forged\xc3\xa9"));
+	expect_refused(env, "content-type 'text/x?12:00 net: forged?" "?' refused", 1);
 	env = capture_json();
 	json_object_del(env, "content-type");
 	expect_refused(env, "JSON only", 1);

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -340,6 +341,35 @@ START_TEST(ans_refusals)
 }
 END_TEST
 
+/* Found by tests/fuzz/fuzz_proto: a reason quoting a hostile key cut inside
+ * a UTF-8 character (or jansson's "near" text with control bytes) could not
+ * go into priv's audit record or REFUSED answer, so the refusal went
+ * unaudited and net never heard back.  Reasons are printable ASCII now. */
+START_TEST(refusal_reasons_printable)
+{
+	static const char *const hostile[] = {
+		/* 63 'a' then U+00E9: "'%.64s'" cut the character in two */
+		"{\"id\":1,\"job\":\"\",\"task\":\"" TASK "\","
+		"\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9\":1}",
+		"{\"id\"\x01: 1}",
+		"{\"id\":1,\"job\":\"\",\"task\":\"" TASK "\",\"\xe2\x80\xae\\n\":1}",
+	};
+	struct proto_req r;
+	char err[PROTO_ERR_MAX];
+
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		json_t *rec;
+
+		ck_assert_int_eq(req(REQ_APT, hostile[i], &r, err, sizeof(err)), -1);
+		for (const char *c = err; *c; c++)
+			ck_assert_msg(*c >= 0x20 && *c <= 0x7e, "byte 0x%02x in '%s'", (unsigned char)*c, err);
+		rec = json_pack("{s:s}", "error", err);   /* as audit_refusal() does */
+		ck_assert_ptr_nonnull(rec);
+		json_decref(rec);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proto");
@@ -358,6 +388,7 @@ int main(void)
 	tcase_add_test(tc, sig_field);
 	tcase_add_test(tc, ans_round_trip);
 	tcase_add_test(tc, ans_refusals);
+	tcase_add_test(tc, refusal_reasons_printable);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,163 @@
+#!/usr/bin/python3
+"""Writes the seed corpora in tests/fuzz/corpus/<target>/: small valid and
+edge inputs for each parser.  Run from the top of the source tree:
+
+    /usr/bin/python3 tests/fuzz/make_seeds.py
+
+The seeds are committed; rerun this only to change them.  Reproducers of
+bugs the fuzzers found (crash-*) are added by hand and never regenerated."""
+import base64
+import json
+import os
+import re
+import struct
+import sys
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+from harness import HOSTILE_PKGS  # noqa: E402  (needs python3-redis: use /usr/bin/python3)
+
+CORPUS = os.path.join(TOP, "tests", "fuzz", "corpus")
+ID = "221d2fcc-146d-432e-9635-8ac05f046af4"
+TAG = "df174a4e-9b69-4a3f-8d27-4324d2bfd7cd"
+
+
+def write(target, name, data):
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def monitor_arg(line, n):
+    """The n-th quoted argument of a redis-cli MONITOR line, unescaped."""
+    args = re.findall(r'"((?:[^"\\]|\\.)*)"', line)
+    return args[n].encode().decode("unicode_escape").encode("latin-1")
+
+
+def envelope(task="celeryroot.apt.install", args=None, kwargs=None, **over):
+    body = [args if args is not None else [["nginx"]], kwargs or {},
+            {"callbacks": None, "errbacks": None, "chain": None, "chord": None}]
+    env = {"body": base64.b64encode(json.dumps(body).encode()).decode(),
+           "content-encoding": "utf-8", "content-type": "application/json",
+           "headers": {"lang": "py", "task": task, "id": ID, "shadow": None, "eta": None,
+                       "expires": "2026-11-22T12:24:23.886825+00:00", "group": None,
+                       "group_index": None, "retries": 0, "timelimit": [None, None],
+                       "root_id": ID, "parent_id": None, "argsrepr": "", "kwargsrepr": "",
+                       "origin": "gen17688@vm", "ignore_result": False},
+           "properties": {"correlation_id": ID, "reply_to": ID, "delivery_mode": 2,
+                          "delivery_info": {"exchange": "", "routing_key": "host.web01"},
+                          "priority": 0, "body_encoding": "base64", "delivery_tag": TAG}}
+    for key, value in over.items():
+        section, _, name = key.partition("__")
+        if name:
+            env[section][name] = value
+        else:
+            env[section] = value
+    return json.dumps(env)
+
+
+def celery():
+    wire = os.path.join(TOP, "tests", "data", "task-message.json")
+    write("celery", "capture-task-message", open(wire, "rb").read().rstrip(b"\n"))
+    monitor = os.path.join(TOP, "..", "shared", "celery-wire", "worker-session.redis-monitor.txt")
+    if os.path.exists(monitor):
+        for line in open(monitor, errors="replace"):
+            if '"LPUSH" "host.web01"' in line:
+                write("celery", "capture-lpush-echo", monitor_arg(line, 2))
+            if '"HSET" "unacked"' in line:
+                write("celery", "capture-unacked-entry", monitor_arg(line, 3))
+    write("celery", "valid-eta-group", envelope(headers__eta="2026-01-01T00:00:00Z",
+                                                 headers__group=TAG, headers__retries=3))
+    write("celery", "valid-priority-redelivered",
+          envelope(properties__priority=9, headers__redelivered=True,
+                   properties__delivery_info={"exchange": "celery", "routing_key": "role.db",
+                                              "redelivered": True}))
+    write("celery", "valid-ping-kwargs", envelope("celeryroot.ping", args=[], kwargs={"hold": 1}))
+    write("celery", "unacked-entry", json.dumps([json.loads(envelope()), "", "host.web01"]))
+    write("celery", "refused-pickle", envelope(**{"content-type": "application/x-python-serialize"}))
+    write("celery", "refused-body-not-base64", envelope(body="W1tbIm5n\xe9"))
+    write("celery", "refused-body-not-list", envelope(body=base64.b64encode(b'{"a": 1}').decode()))
+    write("celery", "refused-expires", envelope(headers__expires="2026-02-30T00:00:00"))
+    write("celery", "refused-id", envelope(headers__id="../../etc"))
+    write("celery", "refused-origin-controls", envelope(headers__origin="x\n12:00 priv: forged"))
+    write("celery", "edge-empty-object", "{}")
+    write("celery", "edge-empty", "")
+
+
+def frame(ftype, payload):
+    if not isinstance(payload, bytes):
+        payload = json.dumps(payload).encode()
+    return struct.pack(">IB", len(payload) + 1, ftype) + payload
+
+
+def proto():
+    REQ_HELLO, REQ_PING, REQ_FACTS, REQ_APT = 2, 4, 6, 8
+    ANS_PROGRESS, ANS_REPLY, ANS_REFUSED = 3, 5, 7
+    task = {"id": 7, "job": TAG, "task": ID}
+    write("proto", "req-hello", frame(REQ_HELLO, {"id": 1}))
+    write("proto", "req-ping", frame(REQ_PING, task))
+    write("proto", "req-facts", frame(REQ_FACTS, dict(task, job="")))
+
+    def apt(op, pkgs=(), **flags):
+        body = dict(task, op=op, pkgs=list(pkgs), upgradable=False, security=False, check=False,
+                    purge=False, max_age=-1)
+        body.update(flags)
+        return frame(REQ_APT, body)
+    write("proto", "req-apt-install", apt("install", ["nginx", "libc6:amd64=2.36-9+deb12u4"]))
+    write("proto", "req-apt-install-check", apt("install", ["vim=2:9.0.1378-2"], check=True))
+    write("proto", "req-apt-remove-purge", apt("remove", ["nginx"], purge=True))
+    write("proto", "req-apt-query", apt("query", ["nginx", "curl"]))
+    write("proto", "req-apt-list", apt("list", upgradable=True))
+    write("proto", "req-apt-update", apt("update", max_age=3600.5))
+    write("proto", "req-apt-upgrade-security", apt("upgrade", security=True))
+    write("proto", "req-apt-autoremove", apt("autoremove"))
+    write("proto", "req-apt-clean", apt("clean"))
+    write("proto", "ans-progress", frame(ANS_PROGRESS, {"id": 7, "percent": 42, "pkg": "nginx",
+                                                        "text": "Unpacking nginx"}))
+    write("proto", "ans-reply", frame(ANS_REPLY, {"id": 7, "data": {"pong": True, "priv_pid": 1}}))
+    write("proto", "ans-refused", frame(ANS_REFUSED, {"id": 7, "error": "APT install needs a package"}))
+    write("proto", "refused-extra-key", frame(REQ_PING, dict(task, cmd="sh")))
+    write("proto", "refused-answer-as-request", frame(ANS_REPLY + 1, {"id": 1}))
+    write("proto", "refused-not-json", frame(REQ_PING, b"\xff\xfe;rm -rf /"))
+    write("proto", "refused-duplicate-keys",
+          frame(REQ_PING, b'{"id": 1, "id": 2, "job": "", "task": "%s"}' % ID.encode()))
+    write("proto", "refused-length-lies", struct.pack(">IB", 500, REQ_PING) + b"{}")
+    write("proto", "refused-101-packages", apt("install", ["p%03d" % i for i in range(101)]))
+
+
+def config():
+    example = os.path.join(TOP, "contrib", "celeryroot.conf.example")
+    write("config", "example", open(example, "rb").read())
+    write("config", "valid-full",
+          "[broker]\nurl = redis://:secret@[::1]:6380/2\nusername = web01\npassword = pw\n"
+          "[daemon]\nhostname = web01.example.org\nroles = webserver, db_primary\nuser = _celeryroot\n"
+          "sandbox = /var/lib/celeryroot/sandbox\naudit_log = /var/log/celeryroot/audit.log\n"
+          "lock_timeout = 0\n[cli]\ntimeout = 0\ntask_expires = 1\njob_ttl = 60\n")
+    write("config", "url-only", "redis://user:pw@redis.example:6379/15")
+    write("config", "refused-unknown-key", "[daemon]\nshell = /bin/sh\n")
+    write("config", "refused-number", "[daemon]\nheartbeat_interval = +5\n")
+    write("config", "refused-control", "[daemon]\nhostname = web\x0101\n")
+    write("config", "refused-syntax", "[daemon\nroles\n")
+    write("config", "refused-outside-section", "url = redis://x\n")
+
+
+def pkgspec():
+    good = ["nginx", "libc6:amd64", "g++", "libstdc++6=12.2.0-14", "foo=1:2.3~rc1-1",
+            "libc6:arm64=2.36-9+deb12u4", "vim=2:9.0.1378-2", "foo=1:2.0:3-1"]
+    for i, s in enumerate(good):
+        write("pkgspec", "valid-%02d" % i, s)
+    for i, s in enumerate(HOSTILE_PKGS):
+        write("pkgspec", "hostile-%02d" % i, s)
+    write("pkgspec", "list-valid", json.dumps(["nginx", "curl=7.88.1", "libc6:i386"]))
+    write("pkgspec", "list-duplicate", json.dumps(["nginx", "nginx"]))
+    write("pkgspec", "list-hostile", json.dumps(HOSTILE_PKGS[:8] + [1, None]))
+
+
+if __name__ == "__main__":
+    celery()
+    proto()
+    config()
+    pkgspec()
