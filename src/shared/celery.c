@@ -53,19 +53,6 @@ static int opt_id(json_t *v, char *dst, size_t len)
 	return copy_str(dst, len, json_string_value(v)) ? 0 : -1;
 }
 
-/* origin is informational (logs, audit): truncate it to fit and replace
- * anything that is not printable ASCII, so it cannot forge log lines. */
-static void copy_origin(char *dst, size_t len, const char *src)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len && src[i] != '\0'; i++) {
-		unsigned char c = (unsigned char)src[i];
-		dst[i] = (c < 0x20 || c > 0x7e) ? '?' : (char)c;
-	}
-	dst[i] = '\0';
-}
-
 static int parse_headers(json_t *h, struct celery_msg *m, char *err, size_t errlen)
 {
 	const char *task = json_string_value(json_object_get(h, "task"));
@@ -87,7 +74,7 @@ static int parse_headers(json_t *h, struct celery_msg *m, char *err, size_t errl
 		return bad(err, errlen, "headers.retries is not a non-negative integer");
 	m->retries = (int)json_integer_value(retries);
 	if (origin)
-		copy_origin(m->origin, sizeof(m->origin), origin);
+		copy_printable(m->origin, sizeof(m->origin), origin);
 	m->redelivered |= json_is_true(json_object_get(h, "redelivered"));
 	/* Checked field by field when the task is verified (net/netsig.c). */
 	json_t *sig = json_object_get(h, SIG_HEADER);
@@ -169,7 +156,7 @@ static int check_content(json_t *env, char *err, size_t errlen)
 
 	if (ct == NULL || strcmp(ct, "application/json") != 0) {
 		char shown[61];   /* quoted in net's log and the FAILURE result: printable only */
-		copy_origin(shown, sizeof(shown), ct ? ct : "(none)");
+		copy_printable(shown, sizeof(shown), ct ? ct : "(none)");
 		snprintf(err, errlen, "content-type '%s' refused: celeryroot accepts JSON only", shown);
 		return -1;
 	}
@@ -261,7 +248,7 @@ static json_t *build_headers(const struct celery_out *o)
 	json_object_set_new(h, "parent_id", json_null());
 	json_object_set_new(h, "argsrepr", json_string(ar ? ar : "[]"));
 	json_object_set_new(h, "kwargsrepr", json_string(kr ? kr : "{}"));
-	copy_origin(origin, sizeof(origin), o->origin ? o->origin : "celeryroot");
+	copy_printable(origin, sizeof(origin), o->origin ? o->origin : "celeryroot");
 	json_object_set_new(h, "origin", json_string(origin));
 	json_object_set_new(h, "ignore_result", json_false());
 	if (o->extra_headers)

@@ -104,3 +104,16 @@ int copy_str(char *dst, size_t dstlen, const char *src)
 	memcpy(dst, src, len + 1);
 	return 1;
 }
+
+void copy_printable(char *dst, size_t len, const char *src)
+{
+	size_t i;
+
+	if (len == 0)
+		return;
+	for (i = 0; i + 1 < len && src[i] != '\0'; i++) {
+		unsigned char c = (unsigned char)src[i];
+		dst[i] = (c < 0x20 || c > 0x7e) ? '?' : (char)c;
+	}
+	dst[i] = '\0';
+}

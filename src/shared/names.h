@@ -22,5 +22,8 @@ int valid_task_name(const char *s);
 int valid_queue_name(const char *s);
 /* Bounded copy: 0 and an empty dst when src does not fit. */
 int copy_str(char *dst, size_t dstlen, const char *src);
+/* Hostile text quoted in a log line, result or audit record: truncated to
+ * fit, anything but printable ASCII replaced by '?' (no forged lines). */
+void copy_printable(char *dst, size_t dstlen, const char *src);
 
 #endif

@@ -113,8 +113,11 @@ static int header_fields(json_t *h, struct sig_claims *c, char *err, size_t errl
 		int known = 0;
 		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 			known |= !strcmp(k, keys[i]);
-		if (!known)
-			return snprintf(err, errlen, "the signature has an unexpected field '%.32s'", k), -1;
+		if (!known) {
+			char shown[33];
+			copy_printable(shown, sizeof(shown), k);
+			return snprintf(err, errlen, "the signature has an unexpected field '%s'", shown), -1;
+		}
 	}
 	if (json_integer_value(json_object_get(h, "v")) != SIG_VERSION || !json_is_integer(json_object_get(h, "v")))
 		return snprintf(err, errlen, "the signature is not of version %d", SIG_VERSION), -1;

@@ -156,8 +156,32 @@ def pkgspec():
     write("pkgspec", "list-hostile", json.dumps(HOSTILE_PKGS[:8] + [1, None]))
 
 
+def sig():
+    """Claims as net forwards them to priv, signed with the fuzz target's
+    fixed key (32 bytes of 0x01), valid at its fixed time 1800000000."""
+    import nacl.signing  # python3-nacl
+    key = nacl.signing.SigningKey(b"\x01" * 32)
+
+    def claims(task, args, kwargs, target, job="", nonce="00" * 16, expires=1800000600):
+        c = {"args": args, "expires": expires, "job": job, "key": "fuzz", "kwargs": kwargs, "nonce": nonce,
+             "target": target, "task": task, "v": 1}
+        body = json.dumps(c, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+        c["sig"] = base64.b64encode(key.sign(b"celeryroot-task-v1\n" + body).signature).decode()
+        return json.dumps(c)
+
+    write("sig", "valid-install-host", claims("celeryroot.apt.install", [["nginx"]], {"check": True}, "host.web01", ID))
+    write("sig", "valid-ping-role", claims("celeryroot.ping", [], {}, "role.webserver"))
+    write("sig", "other-host", claims("celeryroot.apt.remove", [["curl"]], {"purge": True}, "host.db01"))
+    write("sig", "expired", claims("celeryroot.facts", [], {}, "host.web01", expires=1799999999))
+    write("sig", "unicode-args", claims("celeryroot.apt.query", [["n\u00e9", "a\"b"]], {"x": [1, None, {}]},
+                                        "host.web01"))
+    write("sig", "refused-real", json.dumps({"v": 1, "key": "fuzz", "expires": 1.5}))
+    write("sig", "edge-empty-object", "{}")
+
+
 if __name__ == "__main__":
     celery()
     proto()
     config()
     pkgspec()
+    sig()
