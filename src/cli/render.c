@@ -69,6 +69,8 @@ static void detail_other(json_t *rec, char *buf, size_t len)
 					 : "not picked up yet");
 	else if (!strcmp(st, "timeout"))
 		snprintf(buf, len, "still running when the wait ended");
+	else if (!strcmp(st, "deferred"))
+		snprintf(buf, len, "outside its maintenance windows: runs at %s (--now overrides)", str(rec, "run_at"));
 	else
 		buf[0] = '\0';
 }

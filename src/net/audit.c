@@ -53,3 +53,14 @@ void audit_publish_refusal(struct net_state *st, const char *task_id, const char
 		json_decref(rec);
 	}
 }
+
+void audit_publish_override(struct net_state *st, const char *task_id, const char *task)
+{
+	json_t *rec = json_pack("{s:f, s:s, s:s, s:s, s:s, s:s}", "time_unix", now_wall(), "host", st->cfg->hostname,
+				"task", task_id, "operation", task, "outcome", "window override", "by", "net");
+
+	if (rec) {
+		audit_publish(st, rec);
+		json_decref(rec);
+	}
+}

@@ -60,7 +60,7 @@ static int is_tzif(const char *name)
 
 int tz_valid(const char *name)
 {
-	if (name != NULL && strcmp(name, "UTC") == 0)
+	if (name != NULL && (strcmp(name, "UTC") == 0 || tz_pinned(name) != NULL))
 		return 1;
 	return name_ok(name) && is_tzif(name);
 }
@@ -77,6 +77,8 @@ int tz_enter(const char *name, struct tz_saved *s)
 	/* A POSIX rule rather than a file: UTC works even without tzdata. */
 	if (strcmp(name, "UTC") == 0)
 		snprintf(val, sizeof(val), "UTC0");
+	else if (tz_pinned(name) != NULL)
+		snprintf(val, sizeof(val), "%s", tz_pinned(name));
 	else
 		snprintf(val, sizeof(val), ":%s/%s", TZ_DIR, name);
 	prev = getenv("TZ");

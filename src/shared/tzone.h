@@ -30,6 +30,13 @@
  * not under right/ (leap-second zones do not count POSIX seconds). */
 int tz_valid(const char *name);
 
+/* tzpin.c: pins a zone to the POSIX rule of its TZif footer, so that
+ * tz_valid and tz_enter need no file afterwards (net opens none).  0, or -1
+ * when the zone is invalid, has no POSIX rule, or too many are pinned. */
+#define TZ_RULE_MAX 63
+int tz_pin(const char *name);
+const char *tz_pinned(const char *name);
+
 struct tz_saved {
 	char *prev;     /* previous TZ, NULL when it was unset */
 	int entered;
