@@ -220,7 +220,7 @@ static int beat_loop(struct cli_opts *o, const char *config, const char *me)
 int cmd_beat(int argc, char **argv)
 {
 	struct cli_opts *o = calloc(1, sizeof(*o));
-	char me[HOSTNAME_MAX + 64], host[HOSTNAME_MAX + 1] = "?", err[512];
+	char me[HOSTNAME_MAX + 64], host[HOSTNAME_MAX + 1] = "?", err[512] = "";
 	struct sigaction sa;
 	int first, rc;
 

@@ -87,6 +87,10 @@ int cmd_sandbox(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 
 /* main.c */
+/* While set, cli_err keeps its first message here instead of printing it
+ * (a schedule quotes the CLI's own reason in its one-line error). */
+extern char *cli_err_capture;
+extern size_t cli_err_capture_len;
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Parses the common options (TARGET with CLI_TARGET, the apt options with
  * CLI_APT); returns the index of the first positional argument, or -1 after

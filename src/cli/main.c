@@ -16,10 +16,21 @@
 
 #define CLI_CONNECT_TIMEOUT 3.0
 
+char *cli_err_capture;
+size_t cli_err_capture_len;
+
 void cli_err(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (cli_err_capture != NULL && cli_err_capture_len > 0) {
+		if (cli_err_capture[0] == '\0') {   /* the first message is the reason */
+			va_start(ap, fmt);
+			vsnprintf(cli_err_capture, cli_err_capture_len, fmt, ap);
+			va_end(ap);
+		}
+		return;
+	}
 	fputs("celeryroot: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);

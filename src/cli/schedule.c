@@ -65,18 +65,25 @@ static int parse_command(json_t *cmd, struct cli_task *t, char *err, size_t errl
 	argv[n] = NULL;
 	if ((o = calloc(1, sizeof(*o))) == NULL)
 		return snprintf(err, errlen, "out of memory"), -1;
+	char said[512] = "", *cut;
+	cli_err_capture = said;
+	cli_err_capture_len = sizeof(said);
 	if (!strcmp(argv[0], "ping") || !strcmp(argv[0], "facts"))
 		rc = task_build((int)n, argv, o, 0, t);
 	else if (!strcmp(argv[0], "apt"))
 		rc = apt_build((int)n, argv, o, 0, t);
 	else
 		rc = (snprintf(err, errlen, "unknown operation '%.40s': use ping, facts or apt ...", argv[0]), -2);
+	cli_err_capture = NULL;
 	/* A schedule must not carry what only makes sense interactively. */
 	if (rc == 0 && (o->json || o->no_wait || o->wait || o->timeout_s >= 0 || o->broker_url || o->config_path))
-		rc = (snprintf(err, errlen, "the command takes only the operation's own options"), -2);
+		rc = (snprintf(err, errlen, "the command takes only the operation's own options (not --json, --wait, "
+			       "--no-wait, --timeout, --broker or --config)"), -2);
 	free(o);
+	if ((cut = strstr(said, "; nothing was sent")) != NULL)
+		*cut = '\0';
 	if (rc == -1)
-		snprintf(err, errlen, "invalid command (see the message above)");
+		snprintf(err, errlen, "command '%.60s': %s", argv[0], said[0] ? said : "invalid");
 	return rc < 0 ? -1 : 0;
 }
 
