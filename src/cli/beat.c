@@ -145,14 +145,17 @@ static time_t due(const struct schedule *s, time_t after, time_t now)
 	return latest;
 }
 
-static int claim(redisContext *c, const struct schedule *s, time_t when, const char *me)
+/* Claims one fire time (value: this beat, then the job it sent), so that
+ * nothing can send it twice. */
+static int claim(redisContext *c, const struct schedule *s, time_t when, const char *value, int first)
 {
 	char key[sizeof(BEAT_FIRED) + SCHED_NAME_MAX + 24];
 	redisReply *r;
 	int ok;
 
 	snprintf(key, sizeof(key), BEAT_FIRED "%s:%lld", s->name, (long long)when);
-	r = rconn_cmd(c, "SET", key, me, "NX", "EX", "172800", NULL);
+	r = first ? rconn_cmd(c, "SET", key, value, "NX", "EX", "172800", NULL)
+		  : rconn_cmd(c, "SET", key, value, "XX", "KEEPTTL", NULL);
 	ok = r && r->type == REDIS_REPLY_STATUS;
 	if (r)
 		freeReplyObject(r);
@@ -170,12 +173,15 @@ static void tick(struct cli_opts *o, redisContext *c, const char *config, const 
 	for (size_t i = 0; i < n; i++) {
 		if (!all[i].enabled || last_fire(c, &all[i], now, &last) < 0)
 			continue;
-		if ((when = due(&all[i], last, now)) == 0 || !claim(c, &all[i], when, me))
+		if ((when = due(&all[i], last, now)) == 0 || !claim(c, &all[i], when, me, 1))
 			continue;
 		info_f("schedule %s: due at %lld, firing%s", all[i].name, (long long)when,
 		       now - when > 5 ? " (late)" : "");
-		if (schedule_run(o, c, &all[i], (double)when, 0) != EXIT_OK)
+		char job[TASK_ID_MAX + 1];
+		if (schedule_run(o, c, &all[i], (double)when, 0, job, sizeof(job)) != EXIT_OK)
 			error_f("schedule %s: the job could not be sent", all[i].name);
+		else
+			claim(c, &all[i], when, job, 0);
 	}
 	schedules_free(all, n);
 }

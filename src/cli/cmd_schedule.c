@@ -183,7 +183,7 @@ static int do_run_now(struct cli_opts *o, redisContext *c, const char *name)
 		schedules_free(all, n);
 		return EXIT_USAGE;
 	}
-	rc = schedule_run(o, c, &all[i], now_wall(), 1);
+	rc = schedule_run(o, c, &all[i], now_wall(), 1, NULL, 0);
 	schedules_free(all, n);
 	return rc;
 }

@@ -50,7 +50,8 @@ void schedules_free(struct schedule *v, size_t n);
 /* schedule_run.c: fires s now (fire: the time it was due; manual: run-now,
  * which prints the job and leaves beat's cron bookkeeping alone), recording
  * the run under celeryroot:schedule-state:NAME; an exit code. */
-int schedule_run(struct cli_opts *o, redisContext *c, const struct schedule *s, double fire, int manual);
+int schedule_run(struct cli_opts *o, redisContext *c, const struct schedule *s, double fire, int manual,
+		 char *job_id, size_t job_len);
 int schedule_list(struct cli_opts *o, redisContext *c);
 
 #endif

@@ -50,7 +50,8 @@ static void save_state(redisContext *c, const struct schedule *s, double fire, i
 		freeReplyObject(r);
 }
 
-int schedule_run(struct cli_opts *o, redisContext *c, const struct schedule *s, double fire, int manual)
+int schedule_run(struct cli_opts *o, redisContext *c, const struct schedule *s, double fire, int manual,
+		 char *job_id, size_t job_len)
 {
 	struct job job = { 0 };
 	struct dest *d = NULL;
@@ -68,6 +69,8 @@ int schedule_run(struct cli_opts *o, redisContext *c, const struct schedule *s, 
 	if (rc == 0)
 		rc = cli_send_job(o, c, &job, s->task.args, s->task.kwargs, d, nd);
 	save_state(c, s, fire, manual, rc == 0 ? job.id : "", rc == 0 ? "" : "could not send (see beat's log)");
+	if (job_len > 0)
+		copy_str(job_id, job_len, rc == 0 ? job.id : "");
 	if (rc == 0 && manual)
 		printf("schedule %s: job %s sent to %zu destination(s)\n", s->name, job.id, nd);
 	free(d);
