@@ -100,7 +100,7 @@ static void table(json_t *hosts)
 	size_t i, j;
 	json_t *h, *w;
 
-	printf("%-16s %-14s %-9s %-5s %-8s %-16s %-5s %s\n", "HOST", "WINDOW", "DAYS", "START", "DURATION", "ZONE", "OPEN",
+	printf("%-16s %-20s %-9s %-5s %-8s %-16s %-5s %s\n", "HOST", "WINDOW", "DAYS", "START", "DURATION", "ZONE", "OPEN",
 	       "NEXT OPENING (ZONE / UTC)");
 	json_array_foreach(hosts, i, h) {
 		const char *name = json_string_value(json_object_get(h, "host"));
@@ -108,7 +108,7 @@ static void table(json_t *hosts)
 			printf("%-16s %s\n", name, "(no window: changes run at any time)");
 		json_array_foreach(json_object_get(h, "windows"), j, w) {
 			const char *nl = json_string_value(json_object_get(w, "next_open"));
-			printf("%-16s %-14s %-9s %-5s %-8s %-16s %-5s %s / %s\n", j ? "" : name,
+			printf("%-16s %-20.20s %-9s %-5s %-8s %-16s %-5s %s / %s\n", j ? "" : name,
 			       json_string_value(json_object_get(w, "name")), json_string_value(json_object_get(w, "days")),
 			       json_string_value(json_object_get(w, "start")), json_string_value(json_object_get(w, "duration")),
 			       json_string_value(json_object_get(w, "zone")),

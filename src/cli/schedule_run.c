@@ -130,16 +130,21 @@ static void table(json_t *list)
 	size_t i;
 	json_t *e;
 
-	printf("%-20s %-7s %-3s %-15s %-24s %-14s %-26s %-20s %s\n", "NAME", "SOURCE", "ON", "CRON", "TARGET",
+	printf("%-20s %-7s %-3s %-16s %-18s %-14s %-40s %-16s %s\n", "NAME", "SOURCE", "ON", "CRON", "TARGET",
 	       "OPERATION", "NEXT (ZONE / UTC)", "LAST RUN (UTC)", "OUTCOME");
 	json_array_foreach(list, i, e) {
 		json_t *last = json_object_get(e, "last");
 		char st[200] = "", nxt[160];
 		const char *err = json_string_value(json_object_get(last, "error"));
 		status_text(json_object_get(last, "status"), st, sizeof(st));
-		snprintf(nxt, sizeof(nxt), "%s / %s", json_string_value(json_object_get(e, "next")) ?: "-",
-			 json_string_value(json_object_get(e, "next_utc")) ?: "-");
-		printf("%-20s %-7s %-3s %-15s %-24.24s %-14s %-26s %-20.16s %s\n", json_string_value(json_object_get(e, "name")),
+		const char *loc = json_string_value(json_object_get(e, "next")) ?: "-";
+		const char *utc = json_string_value(json_object_get(e, "next_utc")) ?: "-";
+		/* The zone's time, and UTC's when it differs. */
+		if (strcmp(loc, utc) == 0)
+			snprintf(nxt, sizeof(nxt), "%s", loc);
+		else
+			snprintf(nxt, sizeof(nxt), "%s (%s)", loc, utc + (strncmp(loc, utc, 11) == 0 ? 11 : 0));
+		printf("%-20s %-7s %-3s %-16s %-18.18s %-14s %-40s %-16.16s %s\n", json_string_value(json_object_get(e, "name")),
 		       json_string_value(json_object_get(e, "source")), json_is_true(json_object_get(e, "enabled")) ? "yes" : "no",
 		       json_string_value(json_object_get(e, "cron")), json_string_value(json_object_get(e, "target")),
 		       json_string_value(json_object_get(e, "operation")), nxt,

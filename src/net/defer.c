@@ -48,7 +48,7 @@ int defer_check(struct net_state *st, struct celery_msg *m, const struct proto_r
 		return 0;
 	if (r->type == REQ_APT && !r->check && json_is_true(json_object_get(m->kwargs, "now"))) {
 		/* The override is the operator's call; it goes on the record. */
-		audit_publish_override(st, m->id, m->task);
+		audit_publish_override(st, m->id, m->task, json_array_get(m->args, 0));
 		return 0;
 	}
 	if (!disruptive(r, m->kwargs))
@@ -75,8 +75,10 @@ int defer_check(struct net_state *st, struct celery_msg *m, const struct proto_r
 	}
 	freeReplyObject(rr);
 	info_f("task %s (%s) deferred to the maintenance window opening at %s", m->id, m->task, at);
+	char reason[128];
+	snprintf(reason, sizeof(reason), "outside its maintenance windows: runs at %s (--now overrides)", at);
 	json_t *rec = json_pack("{s:s, s:s, s:s, s:b, s:s}", "host", st->cfg->hostname, "status", "deferred",
-				"run_at", at, "changed", 0, "reason", "outside the host's maintenance windows");
+				"run_at", at, "changed", 0, "reason", reason);
 	if (result_write(st, m->id, "DEFERRED", rec) == 0)
 		worker_ack(st, m->delivery_tag);
 	return 1;

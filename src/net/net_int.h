@@ -106,7 +106,7 @@ struct proto_req;
 int defer_check(struct net_state *st, struct celery_msg *m, const struct proto_req *r, char *err, size_t errlen);
 void defer_release(struct net_state *st);
 /* A change run outside the maintenance windows because it said now=true. */
-void audit_publish_override(struct net_state *st, const char *task_id, const char *task);
+void audit_publish_override(struct net_state *st, const char *task_id, const char *task, json_t *packages);
 /* netsig.c: signed tasks */
 int netsig_check(struct net_state *st, const struct celery_msg *m, struct sig_claims *c, char *err, size_t errlen);
 int netsig_take_nonce(struct net_state *st, const struct sig_claims *c, const char *task_id, char *err,
