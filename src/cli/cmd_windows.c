@@ -108,14 +108,25 @@ static void table(json_t *hosts)
 			printf("%-16s %s\n", name, "(no window: changes run at any time)");
 		json_array_foreach(json_object_get(h, "windows"), j, w) {
 			const char *nl = json_string_value(json_object_get(w, "next_open"));
-			printf("%-16s %-20.20s %-9s %-5s %-8s %-16s %-5s %s / %s\n", j ? "" : name,
+			const char *nu = json_string_value(json_object_get(w, "next_open_utc"));
+			char next[160];
+			/* The zone's time, and UTC's when it differs. */
+			if (nl == NULL || nu == NULL || strcmp(nl, nu) == 0)
+				snprintf(next, sizeof(next), "%s", nl ? nl : "never");
+			else
+				snprintf(next, sizeof(next), "%s (%s)", nl, nu);
+			printf("%-16s %-20.20s %-9s %-5s %-8s %-16s %-5s %s\n", j ? "" : name,
 			       json_string_value(json_object_get(w, "name")), json_string_value(json_object_get(w, "days")),
 			       json_string_value(json_object_get(w, "start")), json_string_value(json_object_get(w, "duration")),
 			       json_string_value(json_object_get(w, "zone")),
-			       json_is_true(json_object_get(w, "open")) ? "yes" : "no", nl ? nl : "never",
-			       json_string_value(json_object_get(w, "next_open_utc")) ?: "-");
+			       json_is_true(json_object_get(w, "open")) ? "yes" : "no", next);
 		}
 	}
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct host_rec *)a)->hostname, ((const struct host_rec *)b)->hostname);
 }
 
 int cmd_windows(int argc, char **argv)
@@ -140,6 +151,7 @@ int cmd_windows(int argc, char **argv)
 		free(o);
 		return EXIT_BROKER;
 	}
+	qsort(hosts, n, sizeof(*hosts), by_name);
 	list = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(list, host_entry(c, &hosts[i], now));
