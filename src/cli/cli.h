@@ -24,13 +24,14 @@ struct cli_opts {
 	int wait;                 /* --wait (job) */
 	double timeout_s;         /* --timeout; <0: from the config */
 	/* apt options (only with CLI_APT) */
-	int check, purge, security, upgradable;
+	int check, purge, security, upgradable, now;
 	double max_age_s;         /* --max-age; <0: not given */
 	int tty;                  /* stdout is a terminal */
 	struct target_spec target;
 	struct cr_config cfg;
 	struct broker_addr broker;
 	char url[512];
+	const char *origin;       /* job record's origin: "cli", or "schedule:NAME" */
 	int signing;              /* a signing key is configured: every task is signed */
 	struct signing_key signer;
 };
@@ -77,10 +78,19 @@ int cmd_key(int argc, char **argv);
 int cmd_acl(int argc, char **argv);
 /* cmd_audit_verify.c: checks a host's audit log chain; an exit code. */
 int audit_verify(struct cli_opts *o, const char *file);
+int cmd_schedule(int argc, char **argv);
+int cmd_beat(int argc, char **argv);
+int cmd_windows(int argc, char **argv);
+/* cmd_jobs.c: {"job", "operation", "target", "created", "requested_by", "hosts", "status": {state: n}} */
+json_t *job_summary(redisContext *c, struct cli_opts *o, const char *id);
 int cmd_sandbox(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 
 /* main.c */
+/* While set, cli_err keeps its first message here instead of printing it
+ * (a schedule quotes the CLI's own reason in its one-line error). */
+extern char *cli_err_capture;
+extern size_t cli_err_capture_len;
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Parses the common options (TARGET with CLI_TARGET, the apt options with
  * CLI_APT); returns the index of the first positional argument, or -1 after
@@ -97,6 +107,9 @@ int cli_submit(struct cli_opts *o, redisContext *c, struct job *job, json_t *arg
 	       json_t *kwargs, const struct dest *d, size_t nd);
 /* Resolves o->target through the registry: 0, or an exit code after an error. */
 int cli_resolve(struct cli_opts *o, redisContext *c, struct dest **d, size_t *nd);
+/* Signs (when a key is configured) and sends the job: an exit code. */
+int cli_send_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,
+		 const struct dest *d, size_t nd);
 /* Sends the job, then waits and renders unless --no-wait; returns the exit code. */
 int cli_run_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,
 		const struct dest *d, size_t nd);

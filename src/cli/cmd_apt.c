@@ -10,7 +10,7 @@
 #include "pkgspec.h"
 
 /* The options each operation accepts. */
-enum { O_CHECK = 1, O_PURGE = 2, O_SECURITY = 4, O_UPGRADABLE = 8, O_MAX_AGE = 16 };
+enum { O_CHECK = 1, O_PURGE = 2, O_SECURITY = 4, O_UPGRADABLE = 8, O_MAX_AGE = 16, O_NOW = 32 };
 
 struct apt_op {
 	const char *name;
@@ -20,13 +20,13 @@ struct apt_op {
 };
 
 static const struct apt_op apt_ops[] = {
-	{ "install", 2, O_CHECK | O_MAX_AGE, "apt install PKG[=VERSION]... TARGET [--check] [--max-age S]" },
-	{ "remove", 2, O_CHECK | O_PURGE, "apt remove PKG... TARGET [--purge] [--check]" },
+	{ "install", 2, O_CHECK | O_MAX_AGE | O_NOW, "apt install PKG[=VERSION]... TARGET [--check] [--max-age S] [--now]" },
+	{ "remove", 2, O_CHECK | O_PURGE | O_NOW, "apt remove PKG... TARGET [--purge] [--check] [--now]" },
 	{ "query", 2, 0, "apt query PKG... TARGET" },
 	{ "list", 0, O_SECURITY | O_UPGRADABLE, "apt list TARGET [--upgradable] [--security]" },
 	{ "update", 0, O_MAX_AGE, "apt update TARGET [--max-age S]" },
-	{ "upgrade", 1, O_CHECK | O_SECURITY | O_MAX_AGE, "apt upgrade [PKG...] TARGET [--security] [--check]" },
-	{ "autoremove", 0, O_CHECK | O_PURGE, "apt autoremove TARGET [--purge] [--check]" },
+	{ "upgrade", 1, O_CHECK | O_SECURITY | O_MAX_AGE | O_NOW, "apt upgrade [PKG...] TARGET [--security] [--check] [--now]" },
+	{ "autoremove", 0, O_CHECK | O_PURGE | O_NOW, "apt autoremove TARGET [--purge] [--check] [--now]" },
 	{ "clean", 0, 0, "apt clean TARGET" },
 };
 
@@ -53,6 +53,8 @@ static void apt_help(FILE *f)
 		"  --check        change nothing; report what would change, dependencies included\n"
 		"  --max-age S    refresh the lists first unless they are younger than S seconds\n"
 		"  --purge        remove configuration files too\n"
+		"  --now          run even outside the hosts' maintenance windows (audited);\n"
+		"                 otherwise a change outside them is deferred to the next one\n"
 		"\n"
 		"PKG is name[:arch][=version] (Debian policy names); at most %d per request.\n"
 		"TARGET, --json, --timeout and --no-wait work as for 'celeryroot ping'.\n"
@@ -120,6 +122,8 @@ static json_t *apt_kwargs(const struct apt_op *op, const struct cli_opts *o)
 		json_object_set_new(kw, "check", json_boolean(o->check));
 	if (op->opts & O_PURGE)
 		json_object_set_new(kw, "purge", json_boolean(o->purge));
+	if ((op->opts & O_NOW) && o->now)
+		json_object_set_new(kw, "now", json_true());
 	if ((op->opts & O_MAX_AGE) && o->max_age_s >= 0)
 		/* Whole seconds: a signed task carries no real numbers (canon.h). */
 		json_object_set_new(kw, "max_age", json_integer((json_int_t)llround(o->max_age_s)));
@@ -129,7 +133,7 @@ static json_t *apt_kwargs(const struct apt_op *op, const struct cli_opts *o)
 static int apt_options_fit(const struct apt_op *op, const struct cli_opts *o)
 {
 	int given = (o->check ? O_CHECK : 0) | (o->purge ? O_PURGE : 0) | (o->security ? O_SECURITY : 0) |
-		    (o->upgradable ? O_UPGRADABLE : 0) | (o->max_age_s >= 0 ? O_MAX_AGE : 0);
+		    (o->upgradable ? O_UPGRADABLE : 0) | (o->max_age_s >= 0 ? O_MAX_AGE : 0) | (o->now ? O_NOW : 0);
 
 	if (given & ~op->opts) {
 		cli_err("an option does not apply to 'apt %s'; usage: celeryroot %s", op->name, op->usage);

@@ -238,16 +238,17 @@ static void table(json_t *entries)
 	size_t i, j;
 	json_t *e, *p;
 
-	printf("%-24s  %-14s  %-10s  %-24s  %-9s  %s\n", "TIME", "HOST", "OPERATION", "PACKAGES", "OUTCOME", "DETAIL");
+	printf("%-24s  %-14s  %-10s  %-24s  %-15s  %s\n", "TIME", "HOST", "OPERATION", "PACKAGES", "OUTCOME", "DETAIL");
 	json_array_foreach(entries, i, e) {
 		json_t *r = json_object_get(e, "record");
 		char pkgs[25] = "", d[300];
 		json_array_foreach(json_object_get(r, "packages"), j, p)
 			snprintf(pkgs + strlen(pkgs), sizeof(pkgs) - strlen(pkgs), "%s%s", j ? "," : "", json_string_value(p));
 		detail(r, d, sizeof(d));
-		printf("%-24.24s  %-14.14s  %-10.10s  %-24.24s  %-9.9s  %s%s\n", str(r, "time")[0] ? str(r, "time") : str(e, "id"),
+		printf("%-24.24s  %-14.14s  %-10.10s  %-24.24s  %-15.15s  %s%s%s\n", str(r, "time")[0] ? str(r, "time") : str(e, "id"),
 		       str(e, "host"), str(r, "operation"), pkgs, str(r, "outcome"),
-		       json_is_true(json_object_get(r, "check")) ? "(check) " : "", d);
+		       json_is_true(json_object_get(r, "check")) ? "(check) " : "",
+		       json_is_true(json_object_get(r, "now")) ? "(--now) " : "", d);
 	}
 	if (json_array_size(entries) == 0)
 		printf("(no entries)\n");

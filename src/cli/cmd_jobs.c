@@ -133,7 +133,7 @@ int cmd_job(int argc, char **argv)
 	return rc;
 }
 
-static json_t *jobs_entry(redisContext *c, struct cli_opts *o, const char *id)
+json_t *job_summary(redisContext *c, struct cli_opts *o, const char *id)
 {
 	struct job job;
 	json_t *raw, *records, *out, *counts = json_object();
@@ -210,7 +210,7 @@ int cmd_jobs(int argc, char **argv)
 	}
 	for (size_t i = 0; rc == EXIT_OK && i < r->elements; i++) {
 		const redisReply *e = r->element[i];
-		json_t *j = e->type == REDIS_REPLY_STRING && valid_task_id(e->str) ? jobs_entry(c, o, e->str) : NULL;
+		json_t *j = e->type == REDIS_REPLY_STRING && valid_task_id(e->str) ? job_summary(c, o, e->str) : NULL;
 		if (j)
 			json_array_append_new(list, j);
 	}

@@ -135,14 +135,37 @@ static int make_hosts(struct demo *d, const char *cli)
 	return 0;
 }
 
+/* contrib/celeryroot.conf.example, built in (Makefile.am). */
+static const char example_conf[] =
+#include "example_conf.h"
+	;
+#define SHIPPED_MARK "; ---- shipped schedules and maintenance windows"
+
+/* The demo's config: its broker, then the shipped schedules and windows. */
+static int write_demo_conf(const struct demo *d, const char *conf)
+{
+	const char *shipped = strstr(example_conf, SHIPPED_MARK);
+	char head[256];
+	char *text;
+	int rc;
+
+	snprintf(head, sizeof(head), "[broker]\nurl = %s\n[daemon]\nheartbeat_interval = 2\n[cli]\ntask_expires = 604800\n\n", d->url);
+	if (shipped == NULL || (text = malloc(strlen(head) + strlen(shipped) + 1)) == NULL)
+		return -1;
+	strcpy(text, head);
+	strcat(text, shipped);
+	rc = write_file(conf, text, 0644);
+	free(text);
+	return rc;
+}
+
 static int start_pairs(struct demo *d, const char *daemon)
 {
-	char conf[128], text[256], root[128], log[128];
+	char conf[128], root[128], log[128];
 	const char *user = getpwnam("_celeryroot") ? "_celeryroot" : "nobody";
 
 	snprintf(conf, sizeof(conf), "%s/celeryroot.conf", d->dir);
-	snprintf(text, sizeof(text), "[broker]\nurl = %s\n[daemon]\nheartbeat_interval = 2\n", d->url);
-	if (write_file(conf, text, 0644) < 0)
+	if (write_demo_conf(d, conf) < 0)
 		return -1;
 	for (int i = 0; i < DEMO_HOSTS; i++) {
 		snprintf(root, sizeof(root), "%s/hosts/%s", d->dir, demo_host[i]);

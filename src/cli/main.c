@@ -16,10 +16,21 @@
 
 #define CLI_CONNECT_TIMEOUT 3.0
 
+char *cli_err_capture;
+size_t cli_err_capture_len;
+
 void cli_err(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (cli_err_capture != NULL && cli_err_capture_len > 0) {
+		if (cli_err_capture[0] == '\0') {   /* the first message is the reason */
+			va_start(ap, fmt);
+			vsnprintf(cli_err_capture, cli_err_capture_len, fmt, ap);
+			va_end(ap);
+		}
+		return;
+	}
 	fputs("celeryroot: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -44,6 +55,10 @@ static void usage(FILE *f)
 		"                            package operations (see 'celeryroot apt --help')\n"
 		"  audit [--host H] [--since T]  what each host's root helper did or refused\n"
 		"  acl --daemon H --operator N  Redis ACL rules for each program (see 'celeryroot acl --help')\n"
+		"  windows                   maintenance windows in force per host, next openings\n"
+		"  beat                      fire the schedules (run one or more, anywhere)\n"
+		"  schedule list|add|remove|enable|disable|run-now\n"
+		"                            scheduled operations (see 'celeryroot schedule --help')\n"
 		"  key generate KEYID        an operator's signing key (see 'celeryroot key --help')\n"
 		"  sandbox create DIR        make a sandbox host root for tests and demos\n"
 		"  demo [--keep]             run a private fleet of three sandbox hosts\n"
@@ -77,7 +92,8 @@ static int parse_seconds(const char *s, double max, double *out)
 
 static const char *apt_option(int c)
 {
-	return c == 'C' ? "check" : c == 'P' ? "purge" : c == 'S' ? "security" : c == 'U' ? "upgradable" : "max-age";
+	return c == 'C' ? "check" : c == 'P' ? "purge" : c == 'S' ? "security" : c == 'U' ? "upgradable" :
+	       c == 'N' ? "now" : "max-age";
 }
 
 int cli_parse(int argc, char **argv, struct cli_opts *o, int flags, void (*help)(FILE *))
@@ -90,7 +106,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, int flags, void (*help)
 		{ "broker", required_argument, 0, 'b' }, { "config", required_argument, 0, 'c' },
 		{ "check", no_argument, 0, 'C' },        { "purge", no_argument, 0, 'P' },
 		{ "security", no_argument, 0, 'S' },     { "upgradable", no_argument, 0, 'U' },
-		{ "max-age", required_argument, 0, 'M' },
+		{ "max-age", required_argument, 0, 'M' }, { "now", no_argument, 0, 'N' },
 		{ "help", no_argument, 0, 'h' },         { 0, 0, 0, 0 }
 	};
 	static const char *const kinds[] = { ['a'] = "all", ['r'] = "role", ['H'] = "host", ['o'] = "one-of" };
@@ -126,7 +142,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, int flags, void (*help)
 				return -1;
 			}
 			break;
-		case 'C': case 'P': case 'S': case 'U': case 'M':
+		case 'C': case 'P': case 'S': case 'U': case 'M': case 'N':
 			if (!(flags & CLI_APT)) {
 				cli_err("%s does not take --%s; see '%s --help'", argv[0], apt_option(c), argv[0]);
 				return -1;
@@ -140,6 +156,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, int flags, void (*help)
 			o->purge |= c == 'P';
 			o->security |= c == 'S';
 			o->upgradable |= c == 'U';
+			o->now |= c == 'N';
 			break;
 		case 'h': help(stdout); exit(0);
 		default:
@@ -218,6 +235,12 @@ int main(int argc, char **argv)
 		return cmd_audit(argc - 1, argv + 1);
 	if (!strcmp(cmd, "acl"))
 		return cmd_acl(argc - 1, argv + 1);
+	if (!strcmp(cmd, "windows"))
+		return cmd_windows(argc - 1, argv + 1);
+	if (!strcmp(cmd, "beat"))
+		return cmd_beat(argc - 1, argv + 1);
+	if (!strcmp(cmd, "schedule"))
+		return cmd_schedule(argc - 1, argv + 1);
 	if (!strcmp(cmd, "key"))
 		return cmd_key(argc - 1, argv + 1);
 	if (!strcmp(cmd, "sandbox"))

@@ -69,8 +69,24 @@ static void detail_other(json_t *rec, char *buf, size_t len)
 					 : "not picked up yet");
 	else if (!strcmp(st, "timeout"))
 		snprintf(buf, len, "still running when the wait ended");
+	else if (!strcmp(st, "deferred"))
+		snprintf(buf, len, "outside its maintenance windows: runs at %s (--now overrides)", str(rec, "run_at"));
 	else
 		buf[0] = '\0';
+}
+
+/* Every pending host is pending because its window is closed. */
+static int counts_only_deferred(json_t *records)
+{
+	size_t i;
+	json_t *r;
+
+	json_array_foreach(records, i, r) {
+		const char *st = str(r, "status");
+		if (!strcmp(st, "queued") || !strcmp(st, "timeout") || !strcmp(st, "expired"))
+			return 0;
+	}
+	return 1;
 }
 
 static int name_width(json_t *records)
@@ -167,7 +183,9 @@ static void summary(const struct job *job, json_t *records)
 	       json_array_size(records) == 1 ? "" : "s", used ? line : "none", job->id);
 	if (any_check(records))
 		printf("check mode: nothing was changed; \"changed\" means it would change\n");
-	if (record_exit_code(records) == EXIT_PENDING)
+	if (record_exit_code(records) == EXIT_PENDING && counts_only_deferred(records))
+		printf("deferred tasks run when their host's window opens; see 'celeryroot job %s' then\n", job->id);
+	else if (record_exit_code(records) == EXIT_PENDING)
 		printf("some hosts have not answered yet; see 'celeryroot job %s --wait'\n", job->id);
 }
 

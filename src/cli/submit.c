@@ -101,7 +101,7 @@ static json_t *job_record(const struct cli_opts *o, const struct job *job, json_
 						       "queue", job->t[i].queue, "task_id", job->t[i].task_id));
 	return json_pack("{s:s, s:s, s:s, s:O, s:O, s:s, s:s, s:s, s:s, s:f, s:s, s:o}", "job", job->id,
 			 "operation", job->operation, "task", job->task, "args", args, "kwargs", kwargs,
-			 "target", target, "requested_by", who, "origin", "cli", "created", created,
+			 "target", target, "requested_by", who, "origin", o->origin ? o->origin : "cli", "created", created,
 			 "created_ts", job->created, "expires", exp, "tasks", tasks);
 }
 
@@ -259,10 +259,9 @@ int cli_resolve(struct cli_opts *o, redisContext *c, struct dest **d, size_t *nd
 	return 0;
 }
 
-int cli_run_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,
-		const struct dest *d, size_t nd)
+int cli_send_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,
+		 const struct dest *d, size_t nd)
 {
-	json_t *records;
 	int rc;
 
 	if (load_signer(o) < 0)
@@ -271,6 +270,17 @@ int cli_run_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *ar
 	sodium_memzero(&o->signer, sizeof(o->signer));
 	if (rc < 0)
 		return rc == -2 ? EXIT_USAGE : EXIT_BROKER;
+	return EXIT_OK;
+}
+
+int cli_run_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,
+		const struct dest *d, size_t nd)
+{
+	json_t *records;
+	int rc = cli_send_job(o, c, job, args, kwargs, d, nd);
+
+	if (rc != EXIT_OK)
+		return rc;
 	if (o->no_wait) {
 		if (o->json)
 			printf("{\"job\": \"%s\", \"operation\": \"%s\"}\n", job->id, job->operation);

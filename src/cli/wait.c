@@ -24,7 +24,8 @@ struct tstate {
 
 static int is_final(const char *s)
 {
-	return !strcmp(s, "SUCCESS") || !strcmp(s, "FAILURE") || !strcmp(s, "REVOKED");
+	/* DEFERRED ends the wait: the host has answered when it will run it. */
+	return !strcmp(s, "SUCCESS") || !strcmp(s, "FAILURE") || !strcmp(s, "REVOKED") || !strcmp(s, "DEFERRED");
 }
 
 /* Applies one stored/published meta JSON to the task it belongs to. */
@@ -211,7 +212,7 @@ static json_t *to_record(const struct job_task *t, const struct tstate *ts, doub
 	const char *host = t->host[0] ? t->host : t->queue;
 	json_t *rec;
 
-	if (!strcmp(ts->status, "SUCCESS") && json_is_object(ts->result) &&
+	if ((!strcmp(ts->status, "SUCCESS") || !strcmp(ts->status, "DEFERRED")) && json_is_object(ts->result) &&
 	    record_status_valid(json_string_value(json_object_get(ts->result, "status"))))
 		return json_deep_copy(ts->result);
 	if (!strcmp(ts->status, "REVOKED")) {

@@ -23,6 +23,8 @@
 #include "net.h"
 #include "priv.h"
 #include "sign.h"
+#include "clock.h"
+#include "winconf.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define MAIN_ASAN 1
@@ -191,6 +193,26 @@ static void load_keys(const struct cr_config *cfg)
 	       cfg->require_signed ? "refused" : "accepted");
 }
 
+/* This host's maintenance windows, read before the fork like the keys. */
+static struct host_window windows[WINCONF_MAX];
+static size_t nwindows;
+
+static void load_windows(const struct cr_config *cfg, const char *path)
+{
+	char err[600];
+
+	if (winconf_load(path, cfg->hostname, cfg->roles, cfg->nroles, windows, WINCONF_MAX, &nwindows, err,
+			 sizeof(err)) < 0)
+		die("%s", err);
+	/* net evaluates them with no file access (see tzpin.c). */
+	for (size_t i = 0; i < nwindows; i++)
+		if (tz_pin(windows[i].w.zone) < 0)
+			die("%s: [window %s]: zone %s has no POSIX rule in its tzdata file; use another zone", path,
+			    windows[i].name, windows[i].w.zone);
+	if (nwindows > 0)
+		info_f("%zu maintenance window(s) apply to this host: disruptive operations wait for them", nwindows);
+}
+
 static void priv_init(struct priv_ctx *p, const struct cr_config *cfg, int fd, pid_t net)
 {
 	memset(p, 0, sizeof(*p));
@@ -218,7 +240,8 @@ static int run_net(struct cr_config *cfg, struct broker_addr *b, int fd, pid_t p
 		return 1;
 	if (net_sandbox_apply() < 0)
 		return 1;
-	return net_run(cfg, b, fd, &keys);
+	struct net_policy pol = { &keys, windows, nwindows };
+	return net_run(cfg, b, fd, &pol);
 }
 
 static int run_priv(struct cr_config *cfg, int fd, pid_t net)
@@ -269,6 +292,8 @@ int main(int argc, char **argv)
 		return priv_sandbox_apply() < 0 ? 1 : priv_serve(&p);
 	}
 	load_keys(&cfg);
+	load_windows(&cfg, o.config_path ? o.config_path : CONFIG_DEFAULT_PATH);
+	clock_init();
 	if (broker_from(o.broker_url, &cfg, &broker, url, sizeof(url), err, sizeof(err)) < 0 ||
 	    broker_resolve(&broker, err, sizeof(err)) < 0)
 		die("%s", err);

@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
+#include "sign.h"
 #include "rconn.h"
 #include "timeutil.h"
 
@@ -39,16 +41,45 @@ void audit_publish(struct net_state *st, json_t *rec)
 	}
 }
 
+/* A record of net's own, shaped like priv's so that 'celeryroot audit'
+ * shows both alike: "time" in UTC, the short operation ("install"). */
+static json_t *net_record(struct net_state *st, const char *task_id, const char *task, const char *outcome)
+{
+	char when[40];
+	double now = now_wall();
+	time_t secs = (time_t)now;
+	struct tm tm;
+
+	gmtime_r(&secs, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03dZ", (int)((now - (double)secs) * 1000) % 1000);
+	return json_pack("{s:s, s:f, s:s, s:s, s:s, s:s, s:s}", "time", when, "time_unix", now, "host",
+			 st->cfg->hostname, "task", task_id, "operation", sig_operation(task ? task : ""), "outcome", outcome, "by",
+			 "net");
+}
+
 void audit_publish_refusal(struct net_state *st, const char *task_id, const char *task, const char *key,
 			   const char *why)
 {
-	json_t *rec = json_pack("{s:f, s:s, s:s, s:s, s:s, s:s, s:s}", "time_unix", now_wall(), "host",
-				st->cfg->hostname, "task", task_id, "operation", task, "outcome", "refused", "error",
-				why, "by", "net");
+	json_t *rec = net_record(st, task_id, task, "refused");
 
+	if (rec)
+		json_object_set_new(rec, "error", json_string(why));
 	if (rec && key && key[0])
 		json_object_set_new(rec, "key", json_string(key));
 	if (rec) {
+		audit_publish(st, rec);
+		json_decref(rec);
+	}
+}
+
+void audit_publish_override(struct net_state *st, const char *task_id, const char *task, json_t *packages)
+{
+	json_t *rec = net_record(st, task_id, task, "window override");
+
+	if (rec) {
+		json_object_set_new(rec, "packages", json_is_array(packages) ? json_incref(packages) : json_array());
+		json_object_set_new(rec, "error", json_string("run outside the host's maintenance windows (--now)"));
 		audit_publish(st, rec);
 		json_decref(rec);
 	}

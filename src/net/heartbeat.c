@@ -29,9 +29,14 @@ static int heartbeat_write(struct net_state *st)
 	snprintf(key, sizeof(key), REG_HOST_PREFIX "%s", st->self.hostname);
 	const char *set[] = { "SET", key, json, "EX", REG_RECORD_TTL };
 	const char *sadd[] = { "SADD", REG_HOSTS_KEY, st->self.hostname };
-	if (rconn_append(st->cc, 5, set, NULL) < 0 || rconn_append(st->cc, 3, sadd, NULL) < 0)
+	/* The windows in force here, for 'celeryroot windows'. */
+	char wkey[sizeof(REG_WINDOWS_PREFIX) + HOSTNAME_MAX];
+	snprintf(wkey, sizeof(wkey), REG_WINDOWS_PREFIX "%s", st->self.hostname);
+	const char *wset[] = { "SET", wkey, st->windows_json ? st->windows_json : "[]", "EX", REG_RECORD_TTL };
+	if (rconn_append(st->cc, 5, set, NULL) < 0 || rconn_append(st->cc, 3, sadd, NULL) < 0 ||
+	    rconn_append(st->cc, 5, wset, NULL) < 0)
 		ok = 0;
-	for (int i = 0; ok && i < 2; i++) {
+	for (int i = 0; ok && i < 3; i++) {
 		void *r = NULL;
 		ok = redisGetReply(st->cc, &r) == REDIS_OK && !rconn_is_error(r);
 		if (r)

@@ -214,6 +214,10 @@ static void net_timers(struct net_state *st)
 		st->next_restore = now + st->cfg->restore_interval_s;
 	}
 	tasks_tick(st);
+	if (now >= st->next_release) {
+		defer_release(st);
+		st->next_release = now + 1;
+	}
 }
 
 /* Returns 1 when priv has gone away. */
@@ -275,7 +279,7 @@ static int net_loop(struct net_state *st, const sigset_t *waitmask)
 }
 
 int net_run(const struct cr_config *cfg, const struct broker_addr *broker, int privfd,
-	    const struct keyring *keys)
+	    const struct net_policy *pol)
 {
 	struct net_state *st = calloc(1, sizeof(*st));
 	sigset_t waitmask;
@@ -286,17 +290,22 @@ int net_run(const struct cr_config *cfg, const struct broker_addr *broker, int p
 	st->cfg = cfg;
 	st->broker = broker;
 	st->privfd = privfd;
-	st->trusted = keys;
+	st->trusted = pol->keys;
+	st->windows = pol->windows;
+	st->nwindows = pol->nwindows;
+	st->windows_json = winconf_json(pol->windows, pol->nwindows);
 	srandom((unsigned)getpid() ^ (unsigned)(now_wall() * 1e6));
 	net_signals(&waitmask);
 	net_self_init(st);
 	worker_build_keys(st);
 	if (net_hello(st) < 0) {
 		error_f("priv did not answer hello; stopping");
+		free(st->windows_json);
 		free(st);
 		return 1;
 	}
 	if (net_redis_ensure(st) < 0) {
+		free(st->windows_json);
 		free(st);
 		return 0;
 	}
@@ -307,6 +316,7 @@ int net_run(const struct cr_config *cfg, const struct broker_addr *broker, int p
 	if (st->cc && !st->cc->err)
 		heartbeat_stopped(st);
 	net_redis_drop(st);
+	free(st->windows_json);
 	free(st);
 	info_f("stopped");
 	return rc;

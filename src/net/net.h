@@ -18,8 +18,15 @@ int net_sandbox_apply(void);
 /* Runs the worker until SIGTERM (clean stop: 0) or a fatal error (1).
  * broker must already be resolved to a numeric address. */
 struct keyring;
-/* keys: the trusted public keys (loaded before the sandbox); may be empty. */
+struct host_window;
+/* What net enforces, read as root before the sandbox: the trusted public
+ * keys (may be empty) and this host's maintenance windows (may be none). */
+struct net_policy {
+	const struct keyring *keys;
+	const struct host_window *windows;
+	size_t nwindows;
+};
 int net_run(const struct cr_config *cfg, const struct broker_addr *broker, int privfd,
-	    const struct keyring *keys);
+	    const struct net_policy *pol);
 
 #endif

@@ -11,6 +11,7 @@
 #include "crconfig.h"
 #include "registry.h"
 #include "sign.h"
+#include "winconf.h"
 
 #define NET_MAX_QUEUES (1 + REG_MAX_ROLES)
 #define NET_MAX_KEYS (NET_MAX_QUEUES * CELERY_PRIORITY_STEPS)
@@ -34,6 +35,9 @@ struct net_state {
 	const struct cr_config *cfg;
 	const struct broker_addr *broker;
 	const struct keyring *trusted; /* public keys that may sign; loaded before the sandbox */
+	const struct host_window *windows; /* this host's maintenance windows (none: always open) */
+	size_t nwindows;
+	char *windows_json;      /* the same, as published with the heartbeat */
 	int privfd;
 	redisContext *bc;        /* blocking consumer: BRPOP only */
 	redisContext *cc;        /* everything else */
@@ -46,6 +50,7 @@ struct net_state {
 	uint32_t next_req;
 	double next_heartbeat;
 	double next_restore;
+	double next_release;     /* deferred tasks whose window opened */
 	struct host_rec self;
 	int priv_pid;
 	int stopping;
@@ -96,6 +101,12 @@ const struct task_def *tasks_apt_lookup(const char *name);
 void audit_publish(struct net_state *st, json_t *rec);
 void audit_publish_refusal(struct net_state *st, const char *task_id, const char *task, const char *key,
 			   const char *why);
+/* defer.c: maintenance windows */
+struct proto_req;
+int defer_check(struct net_state *st, struct celery_msg *m, const struct proto_req *r, char *err, size_t errlen);
+void defer_release(struct net_state *st);
+/* A change run outside the maintenance windows because it said now=true. */
+void audit_publish_override(struct net_state *st, const char *task_id, const char *task, json_t *packages);
 /* netsig.c: signed tasks */
 int netsig_check(struct net_state *st, const struct celery_msg *m, struct sig_claims *c, char *err, size_t errlen);
 int netsig_take_nonce(struct net_state *st, const struct sig_claims *c, const char *task_id, char *err,

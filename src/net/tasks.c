@@ -129,15 +129,30 @@ static void tasks_refuse(struct net_state *st, struct celery_msg *m, const char 
 }
 
 /* The arguments, as priv will get them (taskreq.c, shared with priv). */
-static int tasks_check_args(const struct celery_msg *m, char *err, size_t errlen)
+static int tasks_check_args(const struct celery_msg *m, struct proto_req *r, char *err, size_t errlen)
 {
-	struct proto_req *r = calloc(1, sizeof(*r));
-	int rc = r ? taskreq_build(m->task, m->args, m->kwargs, r, err, errlen) : -1;
-
 	if (r == NULL)
-		snprintf(err, errlen, "out of memory");
-	free(r);
-	return rc;
+		return snprintf(err, errlen, "out of memory"), -1;
+	return taskreq_build(m->task, m->args, m->kwargs, r, err, errlen);
+}
+
+/* Outside the maintenance windows: 1 when deferred (answered), 0 to run. */
+static int tasks_windows(struct net_state *st, struct celery_msg *m, const struct proto_req *r, struct sig_claims *c)
+{
+	char err[512];
+	int d = defer_check(st, m, r, err, sizeof(err));
+
+	if (d == 0)
+		return 0;
+	if (d < 0) {
+		if (c->key[0])
+			netsig_nonce_done(st, c, m->id);
+		tasks_refuse(st, m, "ValueError", 1, c->key, err);
+	} else {
+		celery_msg_free(m);
+	}
+	sig_claims_free(c);
+	return 1;
 }
 
 void tasks_start(struct net_state *st, struct celery_msg *m)
@@ -165,14 +180,20 @@ void tasks_start(struct net_state *st, struct celery_msg *m)
 		tasks_refuse(st, m, "PermissionError", 1, key, err);
 		return;
 	}
-	if (tasks_check_args(m, err, sizeof(err)) < 0 || f == NULL ||
+	struct proto_req *r = calloc(1, sizeof(*r));
+	if (tasks_check_args(m, r, err, sizeof(err)) < 0 || f == NULL ||
 	    (c.key[0] && netsig_take_nonce(st, &c, m->id, err, sizeof(err)) < 0)) {
 		int replay = f && c.key[0] && strstr(err, "nonce");
 		tasks_refuse(st, m, replay ? "PermissionError" : "ValueError", replay || def->req_type == REQ_APT, c.key,
 			     f ? err : "worker busy");
 		sig_claims_free(&c);
+		free(r);
 		return;
 	}
+	int deferred = tasks_windows(st, m, r, &c);
+	free(r);
+	if (deferred)
+		return;
 	memset(f, 0, sizeof(*f));
 	f->used = 1;
 	f->def = def;

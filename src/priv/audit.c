@@ -62,9 +62,9 @@ json_t *audit_record(const struct priv_ctx *p, const struct proto_req *r, const 
 	json_t *rec;
 
 	iso_now(when, sizeof(when));
-	rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:s, s:o, s:o, s:o}", "time", when, "host", p->hostname ? p->hostname : "",
+	rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:b, s:s, s:o, s:o, s:o}", "time", when, "host", p->hostname ? p->hostname : "",
 			"job", r->job, "task", r->task, "operation", op, "packages", pkgs_json(r), "check",
-			r->check, "outcome", outcome, "changes", field_or_null(data, "changes"), "rollback",
+			r->check, "now", r->now, "outcome", outcome, "changes", field_or_null(data, "changes"), "rollback",
 			field_or_null(data, "rollback"), "error", field_or_null(data, "error"));
 	/* The key that signed the task (claimed, when the signature was refused). */
 	if (rec && r->key[0])

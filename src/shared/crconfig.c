@@ -198,6 +198,9 @@ static int on_entry(void *user, const char *section, const char *key, const char
 	for (size_t i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++)
 		if (!strcmp(section, int_keys[i].section) && !strcmp(key, int_keys[i].key))
 			return set_int(p, &int_keys[i], value);
+	/* Checked by their own readers: beat (schedules) and the daemon (windows). */
+	if (!strncmp(section, "schedule ", 9) || !strncmp(section, "window ", 7))
+		return 1;
 	if (!strcmp(section, "broker"))
 		return on_broker(p, key, value);
 	if (!strcmp(section, "daemon"))
@@ -208,7 +211,7 @@ static int on_entry(void *user, const char *section, const char *key, const char
 		return fail(p, "unknown key '%.64s' in [cli] (allowed: timeout, task_expires, job_ttl, signing_key)", key);
 	if (section[0] == '\0')
 		return fail(p, "key '%.64s' outside any section: put it under [broker], [daemon] or [cli]", key);
-	return fail(p, "unknown section [%.64s] (allowed: broker, daemon, cli)", section);
+	return fail(p, "unknown section [%.64s] (allowed: broker, daemon, cli, schedule NAME, window NAME)", section);
 }
 
 static int accept_all(void *user, const char *section, const char *key, const char *value)

@@ -33,6 +33,7 @@ static const struct field f_task[] = { { "id", K_ID }, { "job", K_JOBID }, { "ta
 static const struct field f_apt[] = { { "id", K_ID }, { "job", K_JOBID }, { "task", K_TASKID },
 				      { "op", K_APTOP }, { "pkgs", K_PKGS }, { "upgradable", K_BOOL },
 				      { "security", K_BOOL }, { "check", K_BOOL }, { "purge", K_BOOL },
+				      { "now", K_BOOL },
 				      { "max_age", K_AGE }, { "sig", K_SIG } };
 static const struct field f_progress[] = { { "id", K_ID }, { "percent", K_PERCENT },
 					   { "pkg", K_STR127 }, { "text", K_STR255 } };
@@ -238,9 +239,9 @@ static json_t *apt_encode(const struct proto_req *r)
 		pkgspec_format(&r->pkgs[i], spec, sizeof(spec));
 		json_array_append_new(pkgs, json_string(spec));
 	}
-	return json_pack("{s:I, s:s, s:s, s:s, s:o, s:b, s:b, s:b, s:b, s:f}", "id", (json_int_t)r->id, "job",
+	return json_pack("{s:I, s:s, s:s, s:s, s:o, s:b, s:b, s:b, s:b, s:b, s:f}", "id", (json_int_t)r->id, "job",
 			 r->job, "task", r->task, "op", r->op, "pkgs", pkgs, "upgradable", r->upgradable, "security",
-			 r->security, "check", r->check, "purge", r->purge, "max_age", r->max_age);
+			 r->security, "check", r->check, "purge", r->purge, "now", r->now, "max_age", r->max_age);
 }
 
 /* Which operations name packages: install, remove and query need some;
@@ -272,6 +273,7 @@ static void apt_decode(json_t *o, struct proto_req *r)
 	r->security = json_is_true(json_object_get(o, "security"));
 	r->check = json_is_true(json_object_get(o, "check"));
 	r->purge = json_is_true(json_object_get(o, "purge"));
+	r->now = json_is_true(json_object_get(o, "now"));
 	r->max_age = json_number_value(json_object_get(o, "max_age"));
 }
 

@@ -40,6 +40,7 @@ struct proto_req {
 	size_t npkgs;
 	struct pkgspec pkgs[PKG_SPECS_MAX];
 	int upgradable, security, check, purge;
+	int now;                        /* run outside maintenance windows (audited) */
 	double max_age;                 /* seconds; -1 when not given */
 	/* PING, FACTS, APT: a signed task's claims as net forwards them
 	 * (sign.h), NULL when unsigned.  Owned: proto_req_clear() frees it. */

@@ -9,6 +9,8 @@
 
 #define REG_HOSTS_KEY "celeryroot:hosts"
 #define REG_HOST_PREFIX "celeryroot:host:"
+/* Each host's maintenance windows: [{"name","days","start","duration","zone"}]. */
+#define REG_WINDOWS_PREFIX "celeryroot:host-windows:"
 #define REG_MAX_ROLES 16
 #define REG_RECORD_MAX 8192
 /* A host is online while its last heartbeat is younger than this many intervals. */

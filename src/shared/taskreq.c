@@ -21,10 +21,11 @@ struct task_spec {
 };
 
 static const char *const b_none[] = { NULL };
-static const char *const b_check[] = { "check", NULL };
+/* now: run even outside the host's maintenance windows (audited). */
+static const char *const b_check[] = { "check", "now", NULL };
 static const char *const b_list[] = { "upgradable", "security", NULL };
-static const char *const b_remove[] = { "check", "purge", NULL };
-static const char *const b_upgrade[] = { "check", "security", NULL };
+static const char *const b_remove[] = { "check", "purge", "now", NULL };
+static const char *const b_upgrade[] = { "check", "security", "now", NULL };
 
 static const struct task_spec specs[] = {
 	{ "celeryroot.ping", REQ_PING, PKGS_NONE, b_none, 0 },
@@ -124,6 +125,7 @@ int taskreq_build(const char *task, json_t *args, json_t *kwargs, struct proto_r
 	r->security = json_is_true(json_object_get(kwargs, "security"));
 	r->check = json_is_true(json_object_get(kwargs, "check"));
 	r->purge = json_is_true(json_object_get(kwargs, "purge"));
+	r->now = json_is_true(json_object_get(kwargs, "now"));
 	r->max_age = max_age ? json_number_value(max_age) : -1;
 	return 0;
 }
@@ -146,6 +148,6 @@ int taskreq_same(const struct proto_req *a, const struct proto_req *b)
 	if (a->type != REQ_APT)
 		return 1;
 	return !strcmp(a->op, b->op) && same_pkgs(a, b) && a->upgradable == b->upgradable &&
-	       a->security == b->security && a->check == b->check && a->purge == b->purge &&
+	       a->security == b->security && a->check == b->check && a->purge == b->purge && a->now == b->now &&
 	       a->max_age == b->max_age;
 }

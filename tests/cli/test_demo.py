@@ -53,7 +53,18 @@ class Demo(unittest.TestCase):
         self.assertRegex(query, r"dbserver01\s+- \(1\.0 available\)")
         check = step("apt remove celeryroot-demo-hello --role webserver --check")[0]
         self.assertIn("would: celeryroot-demo-hello", check)
-        broken = step("apt install celeryroot-demo-broken --host appserver01")[0]
+        # The shipped windows and schedules (contrib/celeryroot.conf.example).
+        windows = step("windows")[0]
+        self.assertRegex(windows, r"appserver01\s+application-nights\s+mon-fri\s+01:00 2h")
+        self.assertRegex(windows, r"dbserver01\s+database-sunday\s+sun\s+03:00 2h")
+        self.assertIn("webserver01      (no window", windows)
+        schedules = step("schedule list --config")[0]
+        for name in ("lists-daily", "security-web-nightly", "security-db-weekly", "autoremove-weekly",
+                     "clean-weekly"):
+            self.assertIn(name, schedules)
+        deferred = step("apt install celeryroot-demo-tools --host dbserver01")[0]
+        self.assertRegex(deferred, r"dbserver01\s+(deferred .*runs at 20\d\d-\d\d-\d\dT03:00:00Z|changed)")
+        broken = step("apt install celeryroot-demo-broken --host appserver01 --now")[0]
         self.assertRegex(broken, r"appserver01\s+failed .*pre-installation script")
         self.assertIn('rollback ok: removed ["celeryroot-demo-helper"]', broken)
         audit = step("audit")[0]

@@ -103,7 +103,7 @@ def proto():
 
     def apt(op, pkgs=(), **flags):
         body = dict(task, op=op, pkgs=list(pkgs), upgradable=False, security=False, check=False,
-                    purge=False, max_age=-1)
+                    purge=False, now=False, max_age=-1)
         body.update(flags)
         return frame(REQ_APT, body)
     write("proto", "req-apt-install", apt("install", ["nginx", "libc6:amd64=2.36-9+deb12u4"]))

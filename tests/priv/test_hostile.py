@@ -45,7 +45,7 @@ HOSTILE = {
 
 def apt(op="install", pkgs=("ct-one",), **over):
     body = {"id": 11, "job": TASK, "task": TASK, "op": op, "pkgs": list(pkgs), "upgradable": False,
-            "security": False, "check": True, "purge": False, "max_age": -1}
+            "security": False, "check": True, "purge": False, "now": False, "max_age": -1}
     body.update(over)
     return frame(REQ_APT, body)
 

@@ -81,7 +81,7 @@ class SignedPriv(unittest.TestCase):
 
     def apt(self, op="query", pkgs=("sg-one",), sig=None, job=JOB, **over):
         body = {"id": 21, "job": job, "task": str(uuid.uuid4()), "op": op, "pkgs": list(pkgs),
-                "upgradable": False, "security": False, "check": False, "purge": False, "max_age": -1}
+                "upgradable": False, "security": False, "check": False, "purge": False, "now": False, "max_age": -1}
         body.update(over)
         if sig is not None:
             body["sig"] = sig

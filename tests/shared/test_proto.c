@@ -155,7 +155,7 @@ END_TEST
 
 
 #define APT_OK "{\"id\":3,\"job\":\"" JOB "\",\"task\":\"" TASK "\",\"op\":\"install\",\"pkgs\":[%s]," \
-	       "\"upgradable\":false,\"security\":false,\"check\":%s,\"purge\":false,\"max_age\":%s}"
+	       "\"upgradable\":false,\"security\":false,\"check\":%s,\"purge\":false,\"now\":false,\"max_age\":%s}"
 
 START_TEST(apt_round_trip)
 {
@@ -251,9 +251,9 @@ START_TEST(apt_refusals)
 		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s\"p%03d\"", i ? "," : "", i);
 	apt_refused(many, "true", "-1", "pkgs");
 	refused(REQ_APT, "{\"id\":3,\"job\":\"\",\"task\":\"" TASK "\",\"op\":\"sh\",\"pkgs\":[],\"upgradable\":false,"
-		"\"security\":false,\"check\":false,\"purge\":false,\"max_age\":-1}", "op");
+		"\"security\":false,\"check\":false,\"purge\":false,\"now\":false,\"max_age\":-1}", "op");
 	refused(REQ_APT, "{\"id\":3,\"job\":\"\",\"task\":\"" TASK "\",\"op\":\"clean\",\"pkgs\":[\"nginx\"],"
-		"\"upgradable\":false,\"security\":false,\"check\":false,\"purge\":false,\"max_age\":-1}", "takes no packages");
+		"\"upgradable\":false,\"security\":false,\"check\":false,\"purge\":false,\"now\":false,\"max_age\":-1}", "takes no packages");
 }
 END_TEST
 

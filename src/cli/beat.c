@@ -1,0 +1,267 @@
+/* celeryroot beat: fires the schedules.  Several beat processes may run on
+ * one Redis for availability; one holds the leader lease
+ * (celeryroot:beat:leader, SET NX PX, renewed under WATCH so a lost lease is
+ * never renewed) and only the holder fires.  Each fire time is also claimed
+ * once (celeryroot:beat:fired:NAME:TIME, SET NX), so even two processes that
+ * both think they lead cannot run one schedule twice for one time.  A
+ * standby takes over within BEAT_LEASE_MS + one tick of the holder's death;
+ * fire times missed meanwhile run once, late (several missed times of one
+ * schedule collapse into one run). */
+#include "config.h"
+#include "schedule.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "rconn.h"
+
+#define BEAT_LEADER "celeryroot:beat:leader"
+#define BEAT_FIRED "celeryroot:beat:fired:"
+#define BEAT_LEASE_MS 10000
+#define BEAT_TICK_MS 500
+/* Fire times further back than this are not caught up (a beat that was down
+ * for a week does not run last Tuesday's job). */
+#define BEAT_CATCHUP_S (24 * 3600)
+
+static volatile sig_atomic_t beat_stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	beat_stop = 1;
+}
+
+static void beat_help(FILE *f)
+{
+	fprintf(f,
+		"usage: celeryroot beat [--config FILE] [--broker URL]\n"
+		"\n"
+		"Fires the schedules ('celeryroot schedule list') at their cron times.  Run\n"
+		"two or more on different machines for availability: one leads, the others\n"
+		"take over within %d s if it dies; no schedule fires twice for one time.\n"
+		"Tasks are signed when [cli] signing_key is set (give beat its own key).\n"
+		"\n"
+		"examples:\n"
+		"  celeryroot beat\n"
+		"  celeryroot beat --config /etc/celeryroot/celeryroot.conf\n", BEAT_LEASE_MS / 1000 + 1);
+}
+
+/* 1 leader, 0 not, -1 broker error. */
+static int lead(redisContext *c, const char *me, int leading)
+{
+	char ms[16];
+	redisReply *r;
+	int rc = 0;
+
+	snprintf(ms, sizeof(ms), "%d", BEAT_LEASE_MS);
+	if (!leading) {
+		r = rconn_cmd(c, "SET", BEAT_LEADER, me, "NX", "PX", ms, NULL);
+		rc = r == NULL ? -1 : r->type == REDIS_REPLY_STATUS;
+		if (r)
+			freeReplyObject(r);
+		return rc;
+	}
+	/* Renew only if still ours: WATCH, GET, MULTI, PEXPIRE, EXEC. */
+	if ((r = rconn_cmd(c, "WATCH", BEAT_LEADER, NULL)) == NULL)
+		return -1;
+	freeReplyObject(r);
+	r = rconn_cmd(c, "GET", BEAT_LEADER, NULL);
+	int mine = r && r->type == REDIS_REPLY_STRING && !strcmp(r->str, me);
+	if (r)
+		freeReplyObject(r);
+	if (!mine) {
+		if ((r = rconn_cmd(c, "UNWATCH", NULL)) != NULL)
+			freeReplyObject(r);
+		return 0;
+	}
+	r = rconn_cmd(c, "MULTI", NULL);
+	if (r)
+		freeReplyObject(r);
+	r = rconn_cmd(c, "PEXPIRE", BEAT_LEADER, ms, NULL);
+	if (r)
+		freeReplyObject(r);
+	r = rconn_cmd(c, "EXEC", NULL);
+	rc = r == NULL ? -1 : r->type == REDIS_REPLY_ARRAY;
+	if (r)
+		freeReplyObject(r);
+	return rc;
+}
+
+static void resign(redisContext *c, const char *me)
+{
+	redisReply *r = rconn_cmd(c, "GET", BEAT_LEADER, NULL);
+
+	if (r && r->type == REDIS_REPLY_STRING && !strcmp(r->str, me)) {
+		freeReplyObject(r);
+		r = rconn_cmd(c, "DEL", BEAT_LEADER, NULL);
+	}
+	if (r)
+		freeReplyObject(r);
+}
+
+/* The schedule's last fire time, or its baseline (when beat first saw it). */
+static int last_fire(redisContext *c, const struct schedule *s, time_t now, time_t *out)
+{
+	char key[sizeof(SCHED_STATE_PREFIX) + SCHED_NAME_MAX], base[24];
+	redisReply *r;
+
+	snprintf(key, sizeof(key), SCHED_STATE_PREFIX "%s", s->name);
+	r = rconn_cmd(c, "HMGET", key, "last_fire", "baseline", NULL);
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+		if (r)
+			freeReplyObject(r);
+		return -1;
+	}
+	if (r->element[0]->str || r->element[1]->str) {
+		*out = (time_t)atoll(r->element[0]->str ? r->element[0]->str : r->element[1]->str);
+		freeReplyObject(r);
+		return 0;
+	}
+	freeReplyObject(r);
+	/* A new schedule starts now: nothing before it was ever due. */
+	snprintf(base, sizeof(base), "%lld", (long long)now);
+	if ((r = rconn_cmd(c, "HSETNX", key, "baseline", base, NULL)) != NULL)
+		freeReplyObject(r);
+	*out = now;
+	return 0;
+}
+
+/* The latest fire time in (after, now], or 0 when none is due. */
+static time_t due(const struct schedule *s, time_t after, time_t now)
+{
+	time_t t = after, next, latest = 0;
+
+	if (after < now - BEAT_CATCHUP_S)
+		t = now - BEAT_CATCHUP_S;
+	for (int i = 0; i < 100000 && cron_next(&s->expr, s->tz, t, &next) == 0 && next <= now; i++)
+		latest = t = next;
+	return latest;
+}
+
+/* Claims one fire time (value: this beat, then the job it sent), so that
+ * nothing can send it twice. */
+static int claim(redisContext *c, const struct schedule *s, time_t when, const char *value, int first)
+{
+	char key[sizeof(BEAT_FIRED) + SCHED_NAME_MAX + 24];
+	redisReply *r;
+	int ok;
+
+	snprintf(key, sizeof(key), BEAT_FIRED "%s:%lld", s->name, (long long)when);
+	r = first ? rconn_cmd(c, "SET", key, value, "NX", "EX", "172800", NULL)
+		  : rconn_cmd(c, "SET", key, value, "XX", "KEEPTTL", NULL);
+	ok = r && r->type == REDIS_REPLY_STATUS;
+	if (r)
+		freeReplyObject(r);
+	return ok;
+}
+
+static void tick(struct cli_opts *o, redisContext *c, const char *config, const char *me)
+{
+	struct schedule *all = NULL;
+	size_t n = 0;
+	time_t now = (time_t)clock_now(), last, when;
+
+	if (schedules_load(c, config, &all, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (!all[i].enabled || last_fire(c, &all[i], now, &last) < 0)
+			continue;
+		if ((when = due(&all[i], last, now)) == 0 || !claim(c, &all[i], when, me, 1))
+			continue;
+		info_f("schedule %s: due at %lld, firing%s", all[i].name, (long long)when,
+		       now - when > 5 ? " (late)" : "");
+		char job[TASK_ID_MAX + 1];
+		if (schedule_run(o, c, &all[i], (double)when, 0, job, sizeof(job)) != EXIT_OK)
+			error_f("schedule %s: the job could not be sent", all[i].name);
+		else
+			claim(c, &all[i], when, job, 0);
+	}
+	schedules_free(all, n);
+}
+
+static int beat_loop(struct cli_opts *o, const char *config, const char *me)
+{
+	redisContext *c = NULL;
+	int leading = 0;
+
+	while (!beat_stop) {
+		char err[512];
+		if (c == NULL && (c = rconn_connect(&o->broker, 5.0, err, sizeof(err))) == NULL)
+			error_f("%s; retrying", err);
+		if (c) {
+			int l = lead(c, me, leading);
+			if (l != leading && l >= 0)
+				info_f(l ? "leading: this beat fires the schedules" : "standing by: another beat leads");
+			if (l < 0) {
+				error_f("lost the broker; reconnecting");
+				redisFree(c);
+				c = NULL;
+				leading = 0;
+			} else {
+				leading = l;
+				if (leading)
+					tick(o, c, config, me);
+			}
+		}
+		struct timespec ts = { BEAT_TICK_MS / 1000, (BEAT_TICK_MS % 1000) * 1000000L };
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !beat_stop)
+			;
+	}
+	if (c) {
+		if (leading)
+			resign(c, me);
+		redisFree(c);
+	}
+	info_f("stopped");
+	return EXIT_OK;
+}
+
+int cmd_beat(int argc, char **argv)
+{
+	struct cli_opts *o = calloc(1, sizeof(*o));
+	char me[HOSTNAME_MAX + 64], host[HOSTNAME_MAX + 1] = "?", err[512] = "";
+	struct sigaction sa;
+	int first, rc;
+
+	if (o == NULL)
+		return EXIT_USAGE;
+	first = cli_parse(argc, argv, o, 0, beat_help);
+	if (first < 0 || first != argc) {
+		if (first >= 0)
+			cli_err("beat takes no arguments; see 'celeryroot beat --help'");
+		free(o);
+		return EXIT_USAGE;
+	}
+	config_defaults(&o->cfg);
+	const char *config = o->config_path ? o->config_path : CONFIG_DEFAULT_PATH;
+	struct schedule *all = NULL;
+	size_t n = 0;
+	/* A bad config is an error at start, not a silent gap later. */
+	if (config_load(&o->cfg, config, o->config_path != NULL, err, sizeof(err)) < 0 ||
+	    broker_from(o->broker_url, &o->cfg, &o->broker, o->url, sizeof(o->url), err, sizeof(err)) < 0 ||
+	    schedules_load(NULL, config, &all, &n) < 0) {
+		if (err[0])
+			cli_err("%s", err);
+		free(o);
+		return EXIT_USAGE;
+	}
+	schedules_free(all, n);
+	log_init("celeryroot-beat", LOG_L_INFO, 0);
+	gethostname(host, sizeof(host) - 1);
+	snprintf(me, sizeof(me), "%s:%ld:%08lx", host, (long)getpid(), (unsigned long)random());
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	info_f("beat %s on %s with the schedules of %s", me, o->url, config);
+	rc = beat_loop(o, config, me);
+	free(o);
+	return rc;
+}

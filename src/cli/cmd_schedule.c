@@ -1,0 +1,260 @@
+/* celeryroot schedule: list, add, remove, enable, disable and run-now. */
+#include "config.h"
+#include "schedule.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rconn.h"
+#include "timeutil.h"
+
+static void schedule_help(FILE *f)
+{
+	fprintf(f,
+		"usage: celeryroot schedule list [--json]\n"
+		"       celeryroot schedule add NAME --cron \"MIN HOUR DOM MON DOW\" [--tz ZONE] TARGET -- OPERATION...\n"
+		"       celeryroot schedule remove|enable|disable|run-now NAME\n"
+		"\n"
+		"Schedules run one celeryroot operation on a TARGET at cron times in a time\n"
+		"zone (default UTC); 'celeryroot beat' fires them.  Schedules from [schedule\n"
+		"NAME] sections of the config file are listed as 'config' and can only be\n"
+		"changed there; 'add' keeps a runtime schedule in Redis.  The operation after\n"
+		"-- is checked exactly as the command line checks it; nothing is stored when\n"
+		"anything is wrong (exit 1).  TARGET is resolved again at each run, so hosts\n"
+		"that join a role later are included.\n"
+		"\n"
+		"examples:\n"
+		"  celeryroot schedule add nightly-security --cron \"30 2 * * *\" --tz Europe/Berlin \\\n"
+		"      --role webserver -- apt upgrade --security\n"
+		"  celeryroot schedule add lists --cron \"0 */6 * * *\" --all -- apt update --max-age 3600\n"
+		"  celeryroot schedule list\n"
+		"  celeryroot schedule run-now nightly-security\n");
+}
+
+/* Splits "add NAME [opts] -- CMD..." and fills s; -1 after an error. */
+static int parse_add(int argc, char **argv, struct cli_opts *o, struct schedule *s)
+{
+	static const struct option lo[] = {
+		{ "cron", required_argument, 0, 'C' },  { "tz", required_argument, 0, 'z' },
+		{ "all", no_argument, 0, 'a' },         { "role", required_argument, 0, 'r' },
+		{ "host", required_argument, 0, 'H' },  { "one-of", required_argument, 0, 'o' },
+		{ "broker", required_argument, 0, 'b' }, { "config", required_argument, 0, 'c' },
+		{ "json", no_argument, 0, 'j' },        { 0, 0, 0, 0 }
+	};
+	int dash = -1, c;
+
+	for (int i = 1; i < argc && dash < 0; i++)
+		if (!strcmp(argv[i], "--"))
+			dash = i;
+	if (argc < 3 || dash < 0 || dash == argc - 1) {
+		cli_err("usage: celeryroot schedule add NAME --cron \"...\" [--tz ZONE] TARGET -- OPERATION...");
+		return -1;
+	}
+	copy_str(s->tz, sizeof(s->tz), "UTC");
+	s->enabled = 1;
+	optind = 2;
+	opterr = 0;
+	while ((c = getopt_long(dash, argv, "+", lo, NULL)) != -1) {
+		size_t used = strlen(s->target);
+		if ((c == 'C' && !copy_str(s->cron, sizeof(s->cron), optarg)) ||
+		    (c == 'z' && !copy_str(s->tz, sizeof(s->tz), optarg))) {
+			cli_err("--%s is too long", c == 'C' ? "cron" : "tz");
+			return -1;
+		}
+		if (c == 'a' || c == 'r' || c == 'H' || c == 'o')
+			snprintf(s->target + used, sizeof(s->target) - used, "%s--%s%s%s", used ? " " : "",
+				 c == 'a' ? "all" : c == 'r' ? "role" : c == 'H' ? "host" : "one-of", c == 'a' ? "" : " ",
+				 c == 'a' ? "" : optarg);
+		if (c == 'b')
+			o->broker_url = optarg;
+		if (c == 'c')
+			o->config_path = optarg;
+		o->json |= c == 'j';
+		if (c == '?') {
+			cli_err("unknown option '%s' before --; see 'celeryroot schedule --help'", argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind != dash || argv[1][0] == '-' || !copy_str(s->name, sizeof(s->name), argv[1])) {
+		cli_err("schedule add takes NAME first, then options, then -- OPERATION (unexpected '%s')",
+			optind < dash ? argv[optind] : argv[1]);
+		return -1;
+	}
+	if (s->cron[0] == '\0') {
+		cli_err("schedule add needs --cron \"MIN HOUR DOM MON DOW\"");
+		return -1;
+	}
+	s->command = json_array();
+	for (int i = dash + 1; i < argc; i++)
+		json_array_append_new(s->command, json_string(argv[i]));
+	return 0;
+}
+
+static int find(struct schedule *v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+static int do_add(struct cli_opts *o, redisContext *c, struct schedule *s)
+{
+	struct schedule *all = NULL;
+	struct dest *d = NULL;
+	size_t n = 0, nd = 0;
+	char err[1024];
+	int rc;
+
+	if (schedule_check(s, err, sizeof(err)) < 0) {
+		cli_err("%s; nothing was stored", err);
+		return EXIT_USAGE;
+	}
+	if (schedules_load(NULL, o->config_path ? o->config_path : CONFIG_DEFAULT_PATH, &all, &n) == 0 &&
+	    find(all, n, s->name) >= 0) {
+		schedules_free(all, n);
+		cli_err("schedule %s is defined in the config file; pick another name; nothing was stored", s->name);
+		return EXIT_USAGE;
+	}
+	schedules_free(all, n);
+	/* Unknown hosts or roles are refused now, as the CLI refuses them. */
+	memcpy(&o->target, s->spec, sizeof(o->target));
+	if ((rc = cli_resolve(o, c, &d, &nd)) != 0)
+		return rc;
+	free(d);
+	if (schedule_store(c, s, 0, err, sizeof(err)) < 0) {
+		cli_err("%s", err);
+		return strstr(err, "exists") ? EXIT_USAGE : EXIT_BROKER;
+	}
+	if (o->json) {
+		json_t *j = schedule_to_json(s);
+		json_dumpf(j, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(j);
+	} else {
+		printf("schedule %s added: %s (%s) %s -- %s\n", s->name, s->cron, s->tz, s->target, s->task.operation);
+	}
+	return EXIT_OK;
+}
+
+/* remove, enable, disable: runtime schedules only. */
+static int do_change(struct cli_opts *o, redisContext *c, const char *verb, const char *name)
+{
+	struct schedule *all = NULL;
+	size_t n = 0;
+	char err[512];
+	int i, rc = EXIT_OK;
+
+	if (schedules_load(c, o->config_path ? o->config_path : CONFIG_DEFAULT_PATH, &all, &n) < 0)
+		return EXIT_USAGE;
+	if ((i = find(all, n, name)) < 0) {
+		cli_err("no schedule named %s (see 'celeryroot schedule list')", name);
+		rc = EXIT_USAGE;
+	} else if (all[i].from_config) {
+		cli_err("schedule %s comes from the config file: change it there", name);
+		rc = EXIT_USAGE;
+	} else if (!strcmp(verb, "remove")) {
+		rc = schedule_delete(c, name) < 0 ? EXIT_BROKER : EXIT_OK;
+	} else {
+		all[i].enabled = !strcmp(verb, "enable");
+		if (schedule_store(c, &all[i], 1, err, sizeof(err)) < 0) {
+			cli_err("%s", err);
+			rc = EXIT_BROKER;
+		}
+	}
+	if (rc == EXIT_OK && !o->json)
+		printf("schedule %s %s\n", name, !strcmp(verb, "remove") ? "removed" : !strcmp(verb, "enable") ? "enabled" : "disabled");
+	schedules_free(all, n);
+	return rc;
+}
+
+static int do_run_now(struct cli_opts *o, redisContext *c, const char *name)
+{
+	struct schedule *all = NULL;
+	size_t n = 0;
+	int i, rc;
+
+	if (schedules_load(c, o->config_path ? o->config_path : CONFIG_DEFAULT_PATH, &all, &n) < 0)
+		return EXIT_USAGE;
+	if ((i = find(all, n, name)) < 0) {
+		cli_err("no schedule named %s (see 'celeryroot schedule list')", name);
+		schedules_free(all, n);
+		return EXIT_USAGE;
+	}
+	rc = schedule_run(o, c, &all[i], now_wall(), 1, NULL, 0);
+	schedules_free(all, n);
+	return rc;
+}
+
+static int is_verb(const char *v)
+{
+	static const char *const verbs[] = { "list", "remove", "enable", "disable", "run-now" };
+
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (!strcmp(v, verbs[i]))
+			return 1;
+	return 0;
+}
+
+/* list, remove, enable, disable, run-now: options, then NAME unless list. */
+static int do_verb(struct cli_opts *o, int argc, char **argv)
+{
+	const char *verb = argv[0];
+	int want = strcmp(verb, "list") ? 1 : 0;
+	int first = cli_parse(argc, argv, o, 0, schedule_help);
+	redisContext *c;
+	int rc;
+
+	if (first < 0)
+		return EXIT_USAGE;
+	if (argc - first != want || (want && !valid_schedule_name(argv[first]))) {
+		cli_err(want ? "schedule %s needs one schedule NAME" : "schedule %s takes no arguments", verb);
+		return EXIT_USAGE;
+	}
+	if ((c = cli_connect(o)) == NULL)
+		return EXIT_BROKER;
+	if (!want)
+		rc = schedule_list(o, c);
+	else if (!strcmp(verb, "run-now"))
+		rc = do_run_now(o, c, argv[first]);
+	else
+		rc = do_change(o, c, verb, argv[first]);
+	redisFree(c);
+	return rc;
+}
+
+int cmd_schedule(int argc, char **argv)
+{
+	struct cli_opts *o = calloc(1, sizeof(*o));
+	struct schedule s;
+	redisContext *c;
+	const char *verb = argc >= 2 ? argv[1] : "";
+	int rc = EXIT_USAGE;
+
+	memset(&s, 0, sizeof(s));
+	if (o == NULL)
+		return EXIT_USAGE;
+	if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) {
+		schedule_help(stdout);
+		rc = EXIT_OK;
+	} else if (!strcmp(verb, "add")) {
+		o->timeout_s = -1;
+		if (parse_add(argc - 1, argv + 1, o, &s) < 0) {
+			rc = EXIT_USAGE;
+		} else if ((c = cli_connect(o)) == NULL) {
+			rc = EXIT_BROKER;
+		} else {
+			rc = do_add(o, c, &s);
+			redisFree(c);
+		}
+	} else if (is_verb(verb)) {
+		rc = do_verb(o, argc - 1, argv + 1);
+	} else {
+		cli_err("schedule needs list, add, remove, enable, disable or run-now (see 'celeryroot schedule --help')");
+	}
+	schedule_free(&s);
+	free(o);
+	return rc;
+}
