@@ -57,7 +57,8 @@ class Beat(unittest.TestCase):
         env = dict(os.environ, CELERYROOT_TEST_CLOCK="%d:%f:%d" % (self.fake0, self.real0, SPEED),
                    CELERYROOT_BROKER_URL=self.users["celeryroot-beat-" + user])
         log = open(os.path.join(self.fleet.tmp, "beat-%s.log" % user), "w+")
-        p = subprocess.Popen([harness.cli_path(), "beat", "--config", self.fleet.config_path],
+        vg = harness.valgrind_prefix(self.fleet.tmp, "beat-" + user)
+        p = subprocess.Popen(vg + [harness.cli_path(), "beat", "--config", self.fleet.config_path],
                              stdout=log, stderr=log, env=env)
         self.beats.append((p, log))
         return p
@@ -105,6 +106,10 @@ class Beat(unittest.TestCase):
         self.assertLessEqual(takeover, LEASE_S + 2 * TICK_S + 1)
         taken_fake = self.fake_now()
         harness.wait_for(lambda: len([t for t in self.fired() if t > taken_fake]) >= 2, 20, interval=0.2)
+        # Stopped (it resigns), so that what follows sees a finished record.
+        other.terminate()
+        self.assertEqual(other.wait(15), 0)
+        self.assertIsNone(self.leader())
 
         fired = self.fired()
         times = sorted(fired)
