@@ -86,6 +86,29 @@ class Schedule(unittest.TestCase):
         self.assertEqual(last["job"], job)
         self.cli("schedule", "remove", "pinger")
 
+    def test_targets_are_resolved_when_the_schedule_runs(self):
+        code, out, err = self.cli("schedule", "add", "webs", "--cron", "0 0 1 1 *", "--role", "webserver", "--",
+                                  "ping")
+        self.assertEqual(code, 0, err)
+        # A host joins the role after the schedule was added (its registry
+        # entry only: it is offline, so its task waits in its queue).
+        r = self.fleet.redis.client()
+        rec = json.loads(r.get("celeryroot:host:web01"))
+        rec["hostname"] = "web02"
+        r.set("celeryroot:host:web02", json.dumps(rec), ex=60)
+        r.sadd("celeryroot:hosts", "web02")
+        try:
+            code, out, err = self.cli("schedule", "run-now", "webs")
+            self.assertEqual(code, 0, err)
+            job = out.split("job ")[1].split()[0]
+            code, out, err = self.fleet.cli("job", job, "--json")
+            self.assertEqual(sorted(h["host"] for h in json.loads(out)["hosts"]), ["web01", "web02"])
+            self.assertEqual(r.llen("host.web02"), 1)
+        finally:
+            r.delete("celeryroot:host:web02", "host.web02")
+            r.srem("celeryroot:hosts", "web02")
+            self.cli("schedule", "remove", "webs")
+
     def test_bad_input_exit_1_nothing_stored(self):
         before = self.stored()
         cases = [
