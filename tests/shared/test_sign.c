@@ -192,7 +192,7 @@ START_TEST(claims_round_trip_and_hostile_headers)
 	 * printable only (found by tests/fuzz/fuzz_sig). */
 	json_t *odd = json_pack("{s:i}", "t\r\n12:00 priv: forged\xc3\xa9", 1);
 	ck_assert_int_eq(sig_claims_from_header(odd, "celeryroot.ping", args, kwargs, &c, err, sizeof(err)), -1);
-	ck_assert_str_eq(err, "the signature has an unexpected field 't??12:00 priv: forged??'");
+	ck_assert_str_eq(err, "the signature has an unexpected field 't?" "?12:00 priv: forged?" "?'");
 	json_decref(odd);
 	json_t *h = sig_make_header(&sk, "celeryroot.ping", args, kwargs, "host.web01", "", 1000600, err, sizeof(err));
 	ck_assert_int_eq(sig_claims_from_header(h, "celeryroot.ping", args, kwargs, &c, err, sizeof(err)), 0);
