@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs every Debian package the build, the demo and the tests need
-# (git, clang, libFuzzer's runtime and valgrind: tools/hardening-check.sh).
+# (git, clang, libFuzzer's runtime and valgrind: tools/hardening-check.sh;
+# apparmor: apparmor_parser for the profile checks in tests/apparmor).
 # Run as root on Debian 12 (bookworm) or later.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
@@ -11,4 +12,5 @@ apt-get install -y -qq --no-install-recommends \
   libsodium-dev uuid-dev libinih-dev libapparmor-dev check \
   redis-server dpkg-dev apt-utils \
   python3 python3-redis python3-celery python3-nacl \
+  apparmor \
   git clang libclang-rt-dev valgrind >/dev/null
