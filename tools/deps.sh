@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs every Debian package the build, the demo and the tests need
 # (git, clang, libFuzzer's runtime and valgrind: tools/hardening-check.sh;
-# apparmor: apparmor_parser for the profile checks in tests/apparmor).
+# apparmor and systemd: the profile and unit checks in tests/apparmor and
+# tests/systemd, with apparmor_parser and systemd-analyze).
 # Run as root on Debian 12 (bookworm) or later.
 set -eu
 export DEBIAN_FRONTEND=noninteractive
@@ -12,5 +13,5 @@ apt-get install -y -qq --no-install-recommends \
   libsodium-dev uuid-dev libinih-dev libapparmor-dev check \
   redis-server dpkg-dev apt-utils \
   python3 python3-redis python3-celery python3-nacl \
-  apparmor \
+  apparmor systemd \
   git clang libclang-rt-dev valgrind >/dev/null
