@@ -76,6 +76,7 @@ int cmd_apt(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_acl(int argc, char **argv);
+int cmd_install_unit(int argc, char **argv);
 /* cmd_audit_verify.c: checks a host's audit log chain; an exit code. */
 int audit_verify(struct cli_opts *o, const char *file);
 int cmd_schedule(int argc, char **argv);

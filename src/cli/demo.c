@@ -135,10 +135,8 @@ static int make_hosts(struct demo *d, const char *cli)
 	return 0;
 }
 
-/* contrib/celeryroot.conf.example, built in (Makefile.am). */
-static const char example_conf[] =
-#include "example_conf.h"
-	;
+/* example_conf: contrib/celeryroot.conf.example, built in (Makefile.am). */
+#include "gen/example_conf.h"
 #define SHIPPED_MARK "; ---- shipped schedules and maintenance windows"
 
 /* The demo's config: its broker, then the shipped schedules and windows. */

@@ -60,6 +60,7 @@ static void usage(FILE *f)
 		"  schedule list|add|remove|enable|disable|run-now\n"
 		"                            scheduled operations (see 'celeryroot schedule --help')\n"
 		"  key generate KEYID        an operator's signing key (see 'celeryroot key --help')\n"
+		"  install-unit [--root DIR] systemd units, sysusers, tmpfiles and AppArmor profiles\n"
 		"  sandbox create DIR        make a sandbox host root for tests and demos\n"
 		"  demo [--keep]             run a private fleet of three sandbox hosts\n"
 		"\n"
@@ -243,10 +244,12 @@ int main(int argc, char **argv)
 		return cmd_schedule(argc - 1, argv + 1);
 	if (!strcmp(cmd, "key"))
 		return cmd_key(argc - 1, argv + 1);
+	if (!strcmp(cmd, "install-unit"))
+		return cmd_install_unit(argc - 1, argv + 1);
 	if (!strcmp(cmd, "sandbox"))
 		return cmd_sandbox(argc - 1, argv + 1);
 	if (!strcmp(cmd, "demo"))
 		return cmd_demo(argc - 1, argv + 1);
-	cli_err("unknown command '%s'; commands: hosts ping facts job jobs apt audit key sandbox demo (see 'celeryroot --help')", cmd);
+	cli_err("unknown command '%s'; commands: hosts ping facts job jobs apt audit acl key install-unit sandbox demo (see 'celeryroot --help')", cmd);
 	return EXIT_USAGE;
 }

@@ -232,7 +232,7 @@ static int run_net(struct cr_config *cfg, struct broker_addr *b, int fd, pid_t p
 {
 	log_set_prog("net");
 	prctl(PR_SET_NAME, "celeryroot-net", 0, 0, 0);
-	if (net_drop_privileges(cfg->user) < 0)
+	if (net_drop_privileges(cfg->user, cfg->apparmor) < 0)
 		return 1;
 	/* Set after the drop, which clears it; then make sure priv did not die in between. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
@@ -284,6 +284,8 @@ int main(int argc, char **argv)
 	if (geteuid() != 0)
 		die("%s", "must be started as root (it keeps root only in the small priv helper and drops net to --user); to try it out as a user, see 'celeryroot demo'");
 	check_root(cfg.sandbox[0] ? cfg.sandbox : "/");
+	if (priv_apparmor_check(cfg.apparmor) < 0)
+		die("AppArmor confinement is required ([daemon] apparmor = require) and missing; see the log line above");
 	if (o.priv_fd >= 0) {
 		struct priv_ctx p;
 		load_keys(&cfg);

@@ -9,9 +9,16 @@
 #include "crconfig.h"
 
 /* Drops to user (uid/gid, no supplementary groups, no capabilities, bounding
- * set cleared) with libcap-ng, sets no_new_privs, and checks that getting
- * root back fails.  Returns 0 or -1 with the reason logged. */
-int net_drop_privileges(const char *user);
+ * set cleared) with libcap-ng, checks that getting root back fails, changes
+ * into net's AppArmor profile as apparmor (enum cr_apparmor) says, and sets
+ * no_new_privs.  Returns 0 or -1 with the reason logged. */
+int net_drop_privileges(const char *user, int apparmor);
+
+/* The AppArmor profile net changes into (apparmor/celeryroot-net). */
+#define NET_APPARMOR_PROFILE "celeryroot-net"
+/* Changes into it: 0 when done or not wanted (AppArmor absent or the
+ * profile missing under "auto", logged), -1 when "require" cannot be met. */
+int net_apparmor_enter(int apparmor);
 /* Loads the seccomp allowlist: anything not listed kills the process. */
 int net_sandbox_apply(void);
 

@@ -91,7 +91,7 @@ static int drop_verify(uid_t uid, gid_t gid)
 	return 0;
 }
 
-int net_drop_privileges(const char *user)
+int net_drop_privileges(const char *user, int apparmor)
 {
 	uid_t uid;
 	gid_t gid;
@@ -109,6 +109,9 @@ int net_drop_privileges(const char *user)
 		return -1;
 	}
 	if (drop_verify(uid, gid) < 0)
+		return -1;
+	/* Before no_new_privs, which would forbid the change of profile. */
+	if (net_apparmor_enter(apparmor) < 0)
 		return -1;
 	/* Nothing net execs (it execs nothing) may gain privileges. */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {

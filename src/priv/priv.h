@@ -35,6 +35,11 @@ struct priv_ctx {
 /* Loads the denylist (seccomp) that priv and everything it spawns inherit.
  * Returns 0, or -1 with the reason logged. */
 int priv_sandbox_apply(void);
+/* Where AppArmor is enabled, logs the profile priv runs under (the unit's
+ * AppArmorProfile= or the path attachment of apparmor/celeryrootd).
+ * apparmor is enum cr_apparmor: with "require", running unconfined (or
+ * without AppArmor) is an error, -1; otherwise 0. */
+int priv_apparmor_check(int apparmor);
 /* Serves requests until the peer closes the socket or SIGTERM arrives and
  * the peer has finished.  Never returns an error for a bad request: it is
  * refused, logged, and priv goes on.  Returns the exit status for main. */

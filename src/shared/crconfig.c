@@ -157,6 +157,23 @@ static int set_bool(struct parse_ctx *p, const char *key, int *dst, const char *
 	return fail(p, "%s = '%.40s': use true or false", key, v);
 }
 
+static const char *const apparmor_modes[] = { [CR_APPARMOR_AUTO] = "auto",
+					       [CR_APPARMOR_REQUIRE] = "require",
+					       [CR_APPARMOR_OFF] = "off" };
+
+const char *config_apparmor_name(int mode)
+{
+	return mode >= 0 && mode <= CR_APPARMOR_OFF ? apparmor_modes[mode] : "?";
+}
+
+static int set_apparmor(struct parse_ctx *p, const char *v)
+{
+	for (int m = CR_APPARMOR_AUTO; m <= CR_APPARMOR_OFF; m++)
+		if (!strcmp(v, apparmor_modes[m]))
+			return (p->c->apparmor = m), 1;
+	return fail(p, "apparmor = '%.40s': use auto, require or off", v);
+}
+
 static int on_daemon(struct parse_ctx *p, const char *k, const char *v)
 {
 	if (!strcmp(k, "hostname")) {
@@ -182,8 +199,11 @@ static int on_daemon(struct parse_ctx *p, const char *k, const char *v)
 		return set_path(p, k, p->c->trusted_keys, sizeof(p->c->trusted_keys), v);
 	if (!strcmp(k, "require_signed"))
 		return set_bool(p, k, &p->c->require_signed, v);
+	if (!strcmp(k, "apparmor"))
+		return set_apparmor(p, v);
 	return fail(p, "unknown key '%.64s' in [daemon] (allowed: hostname, roles, user, sandbox, audit_log, lock_timeout, "
-		    "heartbeat_interval, visibility_timeout, restore_interval, result_expires, trusted_keys, require_signed)", k);
+		    "heartbeat_interval, visibility_timeout, restore_interval, result_expires, trusted_keys, require_signed, "
+		    "apparmor)", k);
 }
 
 static int on_entry(void *user, const char *section, const char *key, const char *value)

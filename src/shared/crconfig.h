@@ -19,6 +19,12 @@ struct broker_addr {
 	char password[256];     /* empty: no AUTH */
 };
 
+/* [daemon] apparmor: auto confines net where AppArmor is enabled and warns
+ * when its profile is missing; require refuses to run unconfined; off never
+ * tries (e.g. a host whose policy confines celeryrootd some other way). */
+enum cr_apparmor { CR_APPARMOR_AUTO = 0, CR_APPARMOR_REQUIRE, CR_APPARMOR_OFF };
+const char *config_apparmor_name(int mode);
+
 struct cr_config {
 	/* [broker] */
 	char broker_url[512];
@@ -38,6 +44,7 @@ struct cr_config {
 	char audit_log[PATH_MAX];   /* default: /var/log/celeryroot/audit.log under the host root */
 	char trusted_keys[PATH_MAX]; /* public keys of those who may sign tasks */
 	int require_signed;         /* refuse unsigned tasks; default 0 */
+	int apparmor;               /* enum cr_apparmor: does net change into its profile */
 	/* [cli] */
 	int timeout_s;              /* default 60 */
 	int task_expires_s;         /* default 24 h */

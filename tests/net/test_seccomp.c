@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/apparmor.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -29,6 +30,7 @@
 /* Relative to this file, so that VPATH builds find them too. */
 #include "../../src/net/net.h"
 #include "../../src/net/net_seccomp.h"
+#include "../../src/shared/crconfig.h"
 
 typedef int (*child_fn)(void);
 
@@ -340,7 +342,7 @@ static int do_drop(void)
 	if (pw == NULL)
 		return 100;
 	uid_t uid = pw->pw_uid;
-	if (net_drop_privileges("nobody") != 0)
+	if (net_drop_privileges("nobody", CR_APPARMOR_AUTO) != 0)
 		return 1;
 	if (getuid() != uid || geteuid() != uid)
 		return 2;
@@ -360,8 +362,71 @@ static int do_drop(void)
 
 static int do_drop_unknown(void)
 {
-	return net_drop_privileges("no-such-user-celeryroot") == -1 && getuid() == 0 ? 0 : 1;
+	return net_drop_privileges("no-such-user-celeryroot", CR_APPARMOR_AUTO) == -1 && getuid() == 0 ? 0 : 1;
 }
+
+/* 1 when this process runs under net's AppArmor profile. */
+static int in_net_profile(void)
+{
+	char *label = NULL, *mode = NULL;
+	int in;
+
+	if (aa_getcon(&label, &mode) < 0)
+		return 0;
+	in = strcmp(label, NET_APPARMOR_PROFILE) == 0;
+	free(label);
+	return in;
+}
+
+/* "require" succeeds exactly when net ends up in its profile; where
+ * AppArmor is off (as on the build machine) it fails, before no_new_privs. */
+static int do_drop_require(void)
+{
+	int enabled = aa_is_enabled();
+	int rc = net_drop_privileges("nobody", CR_APPARMOR_REQUIRE);
+
+	if (!enabled && rc != -1)
+		return 1;
+	if (!enabled && prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 0)
+		return 2;
+	if (enabled && (rc == 0) != in_net_profile())
+		return 3;
+	return 0;
+}
+
+/* "auto" never stops net; "off" does not even try to change the label. */
+static int do_apparmor_modes(void)
+{
+	char before[256] = "", after[256] = "";
+	int fd;
+
+	if ((fd = open("/proc/self/attr/current", O_RDONLY)) >= 0) {
+		if (read(fd, before, sizeof(before) - 1) < 0)
+			before[0] = '\0';
+		close(fd);
+	}
+	if (net_apparmor_enter(CR_APPARMOR_OFF) != 0)
+		return 1;
+	if ((fd = open("/proc/self/attr/current", O_RDONLY)) >= 0) {
+		if (read(fd, after, sizeof(after) - 1) < 0)
+			after[0] = '\0';
+		close(fd);
+	}
+	if (strcmp(before, after) != 0)
+		return 2;
+	if (net_apparmor_enter(CR_APPARMOR_AUTO) != 0)
+		return 3;
+	if (!aa_is_enabled() && net_apparmor_enter(CR_APPARMOR_REQUIRE) != -1)
+		return 4;
+	return 0;
+}
+
+START_TEST(test_apparmor)
+{
+	assert_exit_zero(do_apparmor_modes);
+	assert_exit_zero(do_drop_require);
+}
+END_TEST
 
 START_TEST(test_drop_privileges)
 {
@@ -378,8 +443,10 @@ static Suite *seccomp_suite(void)
 	tcase_add_test(tc, test_forbidden_calls_kill);
 	tcase_add_test(tc, test_allowed_calls_pass);
 	tcase_add_test(tc, test_trap_mode);
-	if (geteuid() == 0)
+	if (geteuid() == 0) {
 		tcase_add_test(tc, test_drop_privileges);
+		tcase_add_test(tc, test_apparmor);
+	}
 	else
 		fprintf(stderr, "not root: the privilege drop is not tested\n");
 	suite_add_tcase(s, tc);

@@ -150,6 +150,26 @@ START_TEST(parse_signing)
 }
 END_TEST
 
+START_TEST(parse_apparmor)
+{
+	static const char *const names[] = { "auto", "require", "off" };
+	struct cr_config c;
+	char text[64], err[512] = "";
+
+	config_defaults(&c);
+	ck_assert_int_eq(c.apparmor, CR_APPARMOR_AUTO);
+	for (int m = CR_APPARMOR_AUTO; m <= CR_APPARMOR_OFF; m++) {
+		snprintf(text, sizeof(text), "[daemon]\napparmor = %s\n", names[m]);
+		ck_assert_msg(config_parse_string(&c, text, err, sizeof(err)) == 0, "%s", err);
+		ck_assert_int_eq(c.apparmor, m);
+		ck_assert_str_eq(config_apparmor_name(m), names[m]);
+	}
+	refused("[daemon]\napparmor = enforce\n", "config:2: apparmor = 'enforce': use auto, require or off", NULL);
+	refused("[daemon]\napparmor = Auto\n", "use auto, require or off", NULL);
+	refused("[cli]\napparmor = off\n", "unknown key 'apparmor' in [cli]", NULL);
+}
+END_TEST
+
 START_TEST(parse_limits_ok)
 {
 	struct cr_config c;
@@ -337,6 +357,7 @@ int main(void)
 	tcase_add_test(tc, parse_unknown);
 	tcase_add_test(tc, parse_bad_values);
 	tcase_add_test(tc, parse_signing);
+	tcase_add_test(tc, parse_apparmor);
 	tcase_add_test(tc, parse_limits_ok);
 	tcase_add_test(tc, load_file);
 	tcase_add_test(tc, broker_urls);
