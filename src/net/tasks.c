@@ -91,30 +91,16 @@ static void tasks_release(struct inflight *f)
 	memset(f, 0, sizeof(*f));
 }
 
-static int tasks_send(struct net_state *st, const struct inflight *f)
+/* r: the request tasks_start() built when it checked the arguments. */
+static int tasks_send(struct net_state *st, const struct inflight *f, struct proto_req *r)
 {
-	struct proto_req *r = calloc(1, sizeof(*r));
-	int rc;
-
-	if (r == NULL)
-		return -1;
-	char err[256];
-
-	/* tasks_start() checked the arguments with the same call. */
-	if (taskreq_build(f->msg.task, f->msg.args, f->msg.kwargs, r, err, sizeof(err)) < 0) {
-		free(r);
-		return -1;
-	}
 	r->id = f->req_id;
 	copy_str(r->job, sizeof(r->job), f->msg.group);
 	copy_str(r->task, sizeof(r->task), f->msg.id);
 	/* priv checks the signature again, on what was signed. */
 	if (f->claims.key[0])
 		r->sig = sig_claims_to_json(&f->claims);
-	rc = f->claims.key[0] && r->sig == NULL ? -1 : net_priv_request(st, r);
-	proto_req_clear(r);
-	free(r);
-	return rc;
+	return f->claims.key[0] && r->sig == NULL ? -1 : net_priv_request(st, r);
 }
 
 /* Refuses before anything reaches priv; package operations and every
@@ -190,10 +176,10 @@ void tasks_start(struct net_state *st, struct celery_msg *m)
 		free(r);
 		return;
 	}
-	int deferred = tasks_windows(st, m, r, &c);
-	free(r);
-	if (deferred)
+	if (tasks_windows(st, m, r, &c)) {
+		free(r);
 		return;
+	}
 	memset(f, 0, sizeof(*f));
 	f->used = 1;
 	f->def = def;
@@ -203,7 +189,10 @@ void tasks_start(struct net_state *st, struct celery_msg *m)
 	f->started_wall = now_wall();
 	f->started_mono = now_mono();
 	result_started(st, m->id);
-	if (tasks_send(st, f) < 0) {
+	int sent = tasks_send(st, f, r);
+	proto_req_clear(r);
+	free(r);
+	if (sent < 0) {
 		error_f("cannot reach priv for task %s; stopping", m->id);
 		/* Left in the unacked hash: it is redelivered after the visibility timeout. */
 		tasks_release(f);
