@@ -3,8 +3,8 @@
 #include "config.h"
 #include "cron.h"
 #include "cron_int.h"
+#include "names.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -21,20 +21,6 @@ static const struct {
 	{ "@hourly", "0 * * * *" },
 };
 
-static int plain_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int plain_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static int is_blank(char ch)
 {
 	return ch == ' ' || ch == '\t';
@@ -46,7 +32,7 @@ static int check_bytes(const char *s, size_t len, char *err, size_t errlen)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)s[i];
 		if ((ch < 0x20 && ch != '\t') || ch >= 0x7f)
-			return plain_fail(err, errlen,
+			return err_fail(err, errlen,
 					  "cron expression: byte 0x%02x at position %zu is not allowed; "
 					  "use printable ASCII",
 					  ch, i + 1);
@@ -62,7 +48,7 @@ static int expand_macro(const char *s, size_t len, const char **out, char *err, 
 			return 0;
 		}
 	}
-	return plain_fail(err, errlen,
+	return err_fail(err, errlen,
 			  "unknown macro '%.*s%s'; use @hourly, @daily, @weekly, @monthly or @yearly alone",
 			  len > MACRO_QUOTE ? MACRO_QUOTE : (int)len, s, len > MACRO_QUOTE ? "..." : "");
 }
@@ -100,7 +86,7 @@ static int check_possible(const struct cron_expr *e, char *err, size_t errlen)
 		if ((e->month >> m & 1) && (e->dom & ((2ULL << longest) - 1)))
 			return 0;
 	}
-	return plain_fail(err, errlen,
+	return err_fail(err, errlen,
 			  "field 3 (day of month): never fires: none of these days exists in the chosen months");
 }
 
@@ -111,7 +97,7 @@ static int parse_fields(const char *s, const char *end, struct cron_expr *e, cha
 	int n = split_fields(s, end, start, stop);
 
 	if (n != CRON_FIELDS)
-		return plain_fail(err, errlen, "cron expression has %d field%s; expected 5: " SHAPE, n,
+		return err_fail(err, errlen, "cron expression has %d field%s; expected 5: " SHAPE, n,
 				  n == 1 ? "" : "s");
 	for (int i = 0; i < CRON_FIELDS; i++)
 		if (cron_parse_field(i, start[i], stop[i], &mask[i], err, errlen) < 0)
@@ -134,9 +120,9 @@ int cron_parse(const char *s, struct cron_expr *e, char *err, size_t errlen)
 	size_t len;
 
 	if (s == NULL)
-		return plain_fail(err, errlen, "no cron expression");
+		return err_fail(err, errlen, "no cron expression");
 	if ((len = strnlen(s, CRON_EXPR_MAX + 1)) > CRON_EXPR_MAX)
-		return plain_fail(err, errlen, "cron expression is longer than %d characters",
+		return err_fail(err, errlen, "cron expression is longer than %d characters",
 				  CRON_EXPR_MAX);
 	if (check_bytes(s, len, err, errlen) < 0)
 		return -1;
@@ -146,7 +132,7 @@ int cron_parse(const char *s, struct cron_expr *e, char *err, size_t errlen)
 	while (end > s && is_blank(end[-1]))
 		end--;
 	if (s == end)
-		return plain_fail(err, errlen, "cron expression is empty; expected 5 fields: " SHAPE
+		return err_fail(err, errlen, "cron expression is empty; expected 5 fields: " SHAPE
 				  ", e.g. '30 2 * * mon-fri', or a macro such as @daily");
 	if (*s == '@') {
 		if (expand_macro(s, (size_t)(end - s), &s, err, errlen) < 0)

@@ -1,6 +1,8 @@
 #include "config.h"
 #include "names.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 static int is_lower_alnum(char c)
@@ -116,4 +118,33 @@ void copy_printable(char *dst, size_t len, const char *src)
 		dst[i] = (c < 0x20 || c > 0x7e) ? '?' : (char)c;
 	}
 	dst[i] = '\0';
+}
+
+void quote_printable(char *q, size_t qlen, const char *s, size_t max)
+{
+	size_t i = 0, o = 0;
+
+	if (qlen == 0)
+		return;
+	for (; s[i] != '\0' && i < max && o + 1 < qlen; i++) {
+		unsigned char c = (unsigned char)s[i];
+		q[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	}
+	if (s[i] != '\0' && o + 3 < qlen) {
+		memcpy(q + o, "...", 3);
+		o += 3;
+	}
+	q[o] = '\0';
+}
+
+int err_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
 }

@@ -25,5 +25,10 @@ int copy_str(char *dst, size_t dstlen, const char *src);
 /* Hostile text quoted in a log line, result or audit record: truncated to
  * fit, anything but printable ASCII replaced by '?' (no forged lines). */
 void copy_printable(char *dst, size_t dstlen, const char *src);
+/* The same for quoting a bad value in a reason: at most max bytes of s, and
+ * "..." when it was cut (q needs max + 4 bytes). */
+void quote_printable(char *q, size_t qlen, const char *s, size_t max);
+/* Writes a one-line reason into err (when there is one) and returns -1. */
+int err_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

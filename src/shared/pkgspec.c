@@ -1,5 +1,6 @@
 #include "config.h"
 #include "pkgspec.h"
+#include "names.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -27,23 +28,6 @@ static int is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-/* Copies s into q for quoting: at most QUOTE_MAX bytes, anything outside
- * printable ASCII becomes '?', and "..." marks a cut. */
-static void quote(char *q, size_t qlen, const char *s)
-{
-	size_t i = 0, o = 0;
-
-	for (; s[i] != '\0' && i < QUOTE_MAX && o + 1 < qlen; i++) {
-		unsigned char c = (unsigned char)s[i];
-		q[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	if (s[i] != '\0' && o + 3 < qlen) {
-		memcpy(q + o, "...", 3);
-		o += 3;
-	}
-	q[o] = '\0';
-}
-
 static int fail(char *err, size_t errlen, const char *s, const char *why)
 {
 	char q[QUOTE_MAX + 4];
@@ -54,7 +38,7 @@ static int fail(char *err, size_t errlen, const char *s, const char *why)
 		snprintf(err, errlen, "invalid package: %s", why);
 		return -1;
 	}
-	quote(q, sizeof(q), s);
+	quote_printable(q, sizeof(q), s, QUOTE_MAX);
 	snprintf(err, errlen, "invalid package '%s': %s", q, why);
 	return -1;
 }

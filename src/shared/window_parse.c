@@ -3,7 +3,6 @@
 #include "window.h"
 #include "names.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -19,36 +18,6 @@
 
 /* Monday first, so that ranges run through the weekend (sat-sun, fri-sun). */
 static const char *const day_names[7] = { "mon", "tue", "wed", "thu", "fri", "sat", "sun" };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-/* Printable ASCII copy of at most QUOTE_MAX bytes of s, "..." marking a cut. */
-static void quote(char *q, size_t qlen, const char *s)
-{
-	size_t i = 0, o = 0;
-
-	for (; s[i] != '\0' && i < QUOTE_MAX && o + 1 < qlen; i++) {
-		unsigned char c = (unsigned char)s[i];
-		q[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
-	if (s[i] != '\0' && o + 3 < qlen) {
-		memcpy(q + o, "...", 3);
-		o += 3;
-	}
-	q[o] = '\0';
-}
 
 static int is_blank(char c)
 {
@@ -80,10 +49,10 @@ static int parse_day_item(const char *s, const char *e, uint8_t *mask, char *err
 	if (dash != NULL)
 		hi = day_index(dash + 1, e);
 	if (lo < 0 || hi < 0)
-		return fail(err, errlen, "days: '%.*s' is not a day or a range of days; " DAYS_RULE,
+		return err_fail(err, errlen, "days: '%.*s' is not a day or a range of days; " DAYS_RULE,
 			    e - s > QUOTE_MAX ? QUOTE_MAX : (int)(e - s), s);
 	if (hi < lo)
-		return fail(err, errlen, "days: reversed range %s-%s; days run mon..sun, so write %s-sun,%s%s",
+		return err_fail(err, errlen, "days: reversed range %s-%s; days run mon..sun, so write %s-sun,%s%s",
 			    day_names[lo], day_names[hi], day_names[lo], hi > 0 ? "mon-" : "", day_names[hi]);
 	for (int i = lo; i <= hi; i++)
 		*mask |= (uint8_t)(1u << ((i + 1) % 7));   /* to struct tm's 0 = Sunday */
@@ -111,7 +80,7 @@ static int parse_days(const char *s, uint8_t *mask, char *err, size_t errlen)
 		while (b > a && is_blank(b[-1]))
 			b--;
 		if (a == b)
-			return fail(err, errlen, "days: empty item; " DAYS_RULE);
+			return err_fail(err, errlen, "days: empty item; " DAYS_RULE);
 		if (parse_day_item(a, b, mask, err, errlen) < 0)
 			return -1;
 		if (q == end)
@@ -167,14 +136,14 @@ static int parse_duration(const char *s, long long *secs)
 static int check_value(const char *key, const char *s, char *err, size_t errlen)
 {
 	if (s == NULL)
-		return fail(err, errlen, "%s: missing", key);
+		return err_fail(err, errlen, "%s: missing", key);
 	if (strnlen(s, WINDOW_VALUE_MAX + 1) > WINDOW_VALUE_MAX)
-		return fail(err, errlen, "%s: longer than %d characters", key, WINDOW_VALUE_MAX);
+		return err_fail(err, errlen, "%s: longer than %d characters", key, WINDOW_VALUE_MAX);
 	for (const char *p = s; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 && *p != '\t')
-			return fail(err, errlen, "%s: control characters are not allowed", key);
+			return err_fail(err, errlen, "%s: control characters are not allowed", key);
 		else if ((unsigned char)*p >= 0x7f)
-			return fail(err, errlen, "%s: only printable ASCII is allowed", key);
+			return err_fail(err, errlen, "%s: only printable ASCII is allowed", key);
 	return 0;
 }
 
@@ -192,18 +161,18 @@ int window_parse(const char *days, const char *start, const char *duration, cons
 	if (parse_days(days, &tmp.days, err, errlen) < 0)
 		return -1;
 	if (parse_start(start, &tmp.start) < 0) {
-		quote(q, sizeof(q), start);
-		return fail(err, errlen, "start: '%s' is not a time of day; " START_RULE, q);
+		quote_printable(q, sizeof(q), start, QUOTE_MAX);
+		return err_fail(err, errlen, "start: '%s' is not a time of day; " START_RULE, q);
 	}
-	quote(q, sizeof(q), duration);
+	quote_printable(q, sizeof(q), duration, QUOTE_MAX);
 	if (parse_duration(duration, &secs) < 0)
-		return fail(err, errlen, "duration: '%s' is not a duration; " DURATION_RULE, q);
+		return err_fail(err, errlen, "duration: '%s' is not a duration; " DURATION_RULE, q);
 	if (secs < 60 || secs > WINDOW_DURATION_MAX)
-		return fail(err, errlen, "duration: '%s' is out of range; " DURATION_RULE, q);
+		return err_fail(err, errlen, "duration: '%s' is out of range; " DURATION_RULE, q);
 	tmp.duration = (long)secs;
-	quote(q, sizeof(q), zone);
+	quote_printable(q, sizeof(q), zone, QUOTE_MAX);
 	if (!tz_valid(zone) || !copy_str(tmp.zone, sizeof(tmp.zone), zone))
-		return fail(err, errlen, "zone: '%s' is not a time zone; " ZONE_RULE, q);
+		return err_fail(err, errlen, "zone: '%s' is not a time zone; " ZONE_RULE, q);
 	*w = tmp;
 	return 0;
 }
