@@ -48,9 +48,14 @@ static int parse_day_item(const char *s, const char *e, uint8_t *mask, char *err
 
 	if (dash != NULL)
 		hi = day_index(dash + 1, e);
-	if (lo < 0 || hi < 0)
-		return err_fail(err, errlen, "days: '%.*s' is not a day or a range of days; " DAYS_RULE,
-			    e - s > QUOTE_MAX ? QUOTE_MAX : (int)(e - s), s);
+	if (lo < 0 || hi < 0) {
+		char item[QUOTE_MAX + 2], q[QUOTE_MAX + 4];
+		size_t n = (size_t)(e - s) > QUOTE_MAX + 1 ? QUOTE_MAX + 1 : (size_t)(e - s);
+		memcpy(item, s, n);
+		item[n] = '\0';
+		quote_printable(q, sizeof(q), item, QUOTE_MAX);
+		return err_fail(err, errlen, "days: '%s' is not a day or a range of days; " DAYS_RULE, q);
+	}
 	if (hi < lo)
 		return err_fail(err, errlen, "days: reversed range %s-%s; days run mon..sun, so write %s-sun,%s%s",
 			    day_names[lo], day_names[hi], day_names[lo], hi > 0 ? "mon-" : "", day_names[hi]);
