@@ -29,24 +29,6 @@ static void windows_help(FILE *f)
 		"  celeryroot windows --json\n");
 }
 
-static void in_zone(time_t t, const char *tz, char *buf, size_t len)
-{
-	char *old = getenv("TZ") ? strdup(getenv("TZ")) : NULL, zone[80];
-	struct tm tm;
-
-	snprintf(zone, sizeof(zone), ":%s", tz);
-	setenv("TZ", zone, 1);
-	tzset();
-	localtime_r(&t, &tm);
-	strftime(buf, len, "%a %Y-%m-%d %H:%M %Z", &tm);
-	if (old)
-		setenv("TZ", old, 1);
-	else
-		unsetenv("TZ");
-	tzset();
-	free(old);
-}
-
 /* One published window, checked again (anyone can write to Redis). */
 static json_t *window_entry(json_t *w, time_t now)
 {
@@ -63,8 +45,8 @@ static json_t *window_entry(json_t *w, time_t now)
 	int open = window_open_at(&win, now);
 	time_t next = window_next_open(&win, now);
 	if (next > 0) {
-		in_zone(next, v[4], local, sizeof(local));
-		in_zone(next, "UTC", utc, sizeof(utc));
+		tz_format(next, v[4], "%a %Y-%m-%d %H:%M %Z", local, sizeof(local));
+		tz_format(next, "UTC", "%a %Y-%m-%d %H:%M %Z", utc, sizeof(utc));
 	}
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s?, s:s?}", "name", v[0], "days", v[1], "start", v[2],
 			 "duration", v[3], "zone", v[4], "open", open, "next_open", local[0] ? local : NULL,

@@ -11,24 +11,8 @@
 #include "rconn.h"
 #include "timeutil.h"
 
-/* "2026-11-23 02:30 CET" in zone tz; the caller is single-threaded. */
-static void format_in_zone(time_t t, const char *tz, char *buf, size_t len)
-{
-	char *old = getenv("TZ") ? strdup(getenv("TZ")) : NULL, zone[80];
-	struct tm tm;
-
-	snprintf(zone, sizeof(zone), ":%s", tz);
-	setenv("TZ", zone, 1);
-	tzset();
-	localtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%d %H:%M %Z", &tm);
-	if (old)
-		setenv("TZ", old, 1);
-	else
-		unsetenv("TZ");
-	tzset();
-	free(old);
-}
+/* "2026-11-23 02:30 CET" in zone tz. */
+#define SCHED_TIME_FMT "%Y-%m-%d %H:%M %Z"
 
 /* last_run is what 'schedule list' shows; last_fire is beat's bookkeeping
  * of cron times, which a manual run must not move (a missed time would be
@@ -88,8 +72,8 @@ static json_t *entry(struct cli_opts *o, redisContext *c, const struct schedule 
 	redisReply *r;
 
 	if (s->enabled && cron_next(&s->expr, s->tz, now, &next) == 0) {
-		format_in_zone(next, s->tz, local, sizeof(local));
-		format_in_zone(next, "UTC", utc, sizeof(utc));
+		tz_format(next, s->tz, SCHED_TIME_FMT, local, sizeof(local));
+		tz_format(next, "UTC", SCHED_TIME_FMT, utc, sizeof(utc));
 	}
 	json_object_set_new(e, "operation", json_string(s->task.operation));
 	json_object_set_new(e, "next", local[0] ? json_string(local) : json_null());
@@ -99,7 +83,7 @@ static json_t *entry(struct cli_opts *o, redisContext *c, const struct schedule 
 	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[0]->str) {
 		char when[64];
 		const char *job = r->element[1]->str ? r->element[1]->str : "";
-		format_in_zone((time_t)atoll(r->element[0]->str), "UTC", when, sizeof(when));
+		tz_format((time_t)atoll(r->element[0]->str), "UTC", SCHED_TIME_FMT, when, sizeof(when));
 		json_t *summary = valid_task_id(job) ? job_summary(c, o, job) : NULL;
 		json_decref(last);
 		last = json_pack("{s:s, s:s?, s:o, s:s?}", "time", when, "job", job[0] ? job : NULL, "status",

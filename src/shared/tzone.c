@@ -108,6 +108,26 @@ void tz_leave(struct tz_saved *s)
 	s->entered = 0;
 }
 
+void tz_format(time_t t, const char *name, const char *fmt, char *buf, size_t len)
+{
+	struct tz_saved saved;
+	struct tm tm;
+
+	if (len == 0)
+		return;
+	if (tz_enter(name, &saved) < 0) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	/* The declaration's format attribute checks each caller's literal. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	if (localtime_r(&t, &tm) == NULL || strftime(buf, len, fmt, &tm) == 0)
+		snprintf(buf, len, "?");
+#pragma GCC diagnostic pop
+	tz_leave(&saved);
+}
+
 long long tz_floor_div(long long a, long long b)
 {
 	long long q = a / b;

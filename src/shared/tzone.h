@@ -46,6 +46,10 @@ struct tz_saved {
  * memory runs out (nothing changed then).  Pair every 0 with tz_leave. */
 int tz_enter(const char *name, struct tz_saved *s);
 void tz_leave(struct tz_saved *s);
+/* strftime of t as the clock in zone name shows it; "?" when the zone is
+ * not valid.  Not thread-safe (tz_enter). */
+void tz_format(time_t t, const char *name, const char *fmt, char *buf, size_t len)
+	__attribute__((format(strftime, 3, 0)));
 
 /* Proleptic Gregorian calendar, days counted from 1970-01-01. */
 long long tz_days_from_civil(int y, int m, int d);
