@@ -498,3 +498,22 @@ HOSTILE_PKGS = [
     "", "a", "x" * 200, "nginx:", "nginx=", "nginx=abc", "nginx=1.0;id", "nginx:amd64:x",
     "../../etc/passwd", "/etc/shadow", "*", "nginx*",
 ]
+
+
+def fault_trials(default=1):
+    """How many times a fault test repeats its fault: 1 in 'make check',
+    more in 'make check-faults' (CELERYROOT_FAULT_TRIALS)."""
+    try:
+        return max(1, int(os.environ.get("CELERYROOT_FAULT_TRIALS", default)))
+    except ValueError:
+        return default
+
+
+def figure(fault, trials, **counts):
+    """One line of the figures 'make check-faults' collects from the logs:
+    FIGURE <fault> trials=N key=value ..."""
+    parts = ["FIGURE", fault.replace(" ", "_"), "trials=%d" % trials]
+    parts += ["%s=%s" % (k, ("%.3f" % v) if isinstance(v, float) else v) for k, v in counts.items()]
+    line = " ".join(parts)
+    print(line, flush=True)
+    return line
