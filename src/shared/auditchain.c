@@ -81,6 +81,12 @@ void auditchain_verify_init(struct audit_verify *v)
 	auditchain_genesis(&v->head);
 }
 
+void auditchain_verify_init_continued(struct audit_verify *v)
+{
+	auditchain_verify_init(v);
+	v->continued = 1;
+}
+
 static int broken(struct audit_verify *v, const char *why)
 {
 	v->first_bad = v->line;
@@ -102,8 +108,10 @@ int auditchain_verify_line(struct audit_verify *v, const char *line, size_t len)
 	prev = json_string_value(json_object_get(o, "prev"));
 	seq = json_integer_value(json_object_get(o, "seq"));
 	int rc = 0;
-	if (!json_is_object(o) || prev == NULL || !json_is_integer(json_object_get(o, "seq"))) {
+	if (!json_is_object(o) || prev == NULL || !json_is_integer(json_object_get(o, "seq")) || seq < 1) {
 		rc = broken(v, "not a chained audit record");
+	} else if (v->continued && v->line == 1) {
+		/* Where a rotated-away file ended: nothing left to check it against. */
 	} else if (strcmp(prev, v->head.hash) != 0) {
 		rc = broken(v, "its prev hash does not match the line before it: that line was edited, or lines "
 			       "were removed, inserted or reordered here");

@@ -3,7 +3,15 @@
  * without its newline (64 zeros before the first line).  Removing, editing,
  * inserting or reordering a line breaks the chain at the next line; the last
  * line is covered by its copy in the Redis stream, which carries the same
- * bytes (see 'celeryroot audit --verify'). */
+ * bytes (see 'celeryroot audit --verify').  Each line also carries "sig", the
+ * host key's signature (hostsig.h); the hash covers the line with it.
+ *
+ * Rotation keeps the chain: audit.log is the newest file, audit.log.1 the
+ * one before, up to audit.log.N, and the first line of a file has as prev
+ * the hash of the last line of the file before it (seq goes on too).  Read
+ * oldest first, the files verify as one chain; the oldest one kept starts
+ * where a file that was rotated away ended, which nothing left can check
+ * (auditchain_verify_init_continued). */
 #ifndef CR_AUDITCHAIN_H
 #define CR_AUDITCHAIN_H
 
@@ -31,9 +39,13 @@ struct audit_verify {
 	struct audit_head head;
 	uint64_t line;                      /* lines seen */
 	uint64_t first_bad;                 /* 0: intact so far */
+	int continued;                      /* the first line starts the chain as it says */
 	char why[256];
 };
 void auditchain_verify_init(struct audit_verify *v);
+/* For a file whose predecessors were rotated away: its first line's seq
+ * and prev are taken as they are; every later line is checked. */
+void auditchain_verify_init_continued(struct audit_verify *v);
 /* 0 while intact; -1 at the first break (first_bad and why set). */
 int auditchain_verify_line(struct audit_verify *v, const char *line, size_t len);
 

@@ -165,13 +165,29 @@ static int check_content(json_t *env, char *err, size_t errlen)
 	return 0;
 }
 
+/* A message too big to accept is still parsed, up to CELERY_READ_MAX, for
+ * its id alone: its sender then gets a FAILURE instead of waiting. */
+static void oversize_id(const char *buf, size_t len, struct celery_msg *m)
+{
+	json_t *env = len <= CELERY_READ_MAX ? json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	const char *id = json_string_value(json_object_get(json_object_get(env, "headers"), "id"));
+
+	if (valid_task_id(id))
+		copy_str(m->id, sizeof(m->id), id);
+	json_decref(env);
+}
+
 int celery_parse(const char *buf, size_t len, struct celery_msg *m, char *err, size_t errlen)
 {
 	json_t *env, *h;
 
 	memset(m, 0, sizeof(*m));
-	if (len > CELERY_ENVELOPE_MAX)
-		return bad(err, errlen, "message larger than 1 MiB refused");
+	if (len > CELERY_ENVELOPE_MAX) {
+		oversize_id(buf, len, m);
+		snprintf(err, errlen, "message of %zu bytes refused: larger than the %d bytes a task message may be", len,
+			 CELERY_ENVELOPE_MAX);
+		return -1;
+	}
 	env = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
 	if (!json_is_object(env)) {
 		json_decref(env);
@@ -301,52 +317,6 @@ char *celery_build(const struct celery_out *o)
 	free(b64);
 	out = json_dumps(env, PY_JSON);
 	json_decref(env);
-	return out;
-}
-
-char *celery_unacked_entry(const struct celery_msg *m)
-{
-	json_t *e = json_pack("[Oss]", m->envelope, m->exchange, m->routing_key);
-	char *s = e ? json_dumps(e, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-
-	json_decref(e);
-	return s;
-}
-
-/* A bounded printable exchange or queue name; only the exchange may be "". */
-static int bounded_name(json_t *v, int may_be_empty)
-{
-	const char *s = json_string_value(v);
-
-	return s != NULL && (may_be_empty || s[0] != '\0') && json_string_length(v) <= CELERY_QUEUE_MAX &&
-	       strlen(s) == json_string_length(v) && printable(s);
-}
-
-char *celery_restore_payload(const char *entry, size_t len, char *queue, size_t qlen)
-{
-	json_t *e, *env, *h, *di;
-	const char *rk;
-	char *out = NULL;
-
-	if (qlen > 0)
-		queue[0] = '\0';
-	if (entry == NULL || len > CELERY_ENVELOPE_MAX + 4096)
-		return NULL;
-	e = json_loadb(entry, len, JSON_REJECT_DUPLICATES, NULL);
-	env = json_array_get(e, 0);
-	rk = json_string_value(json_array_get(e, 2));
-	h = json_object_get(env, "headers");
-	di = json_object_get(json_object_get(env, "properties"), "delivery_info");
-	/* With the anonymous exchange kombu routes by queue name; Celery's named
-	 * direct exchanges use the queue name as routing key too. */
-	if (json_is_array(e) && json_array_size(e) == 3 && json_is_object(h) && json_is_object(di) &&
-	    bounded_name(json_array_get(e, 1), 1) && bounded_name(json_array_get(e, 2), 0) &&
-	    copy_str(queue, qlen, rk)) {
-		json_object_set_new(h, "redelivered", json_true());
-		json_object_set_new(di, "redelivered", json_true());
-		out = json_dumps(env, PY_JSON);
-	}
-	json_decref(e);
 	return out;
 }
 

@@ -9,6 +9,9 @@
 
 /* An envelope bigger than this is refused before it is parsed. */
 #define CELERY_ENVELOPE_MAX (1024 * 1024)
+/* Bigger messages are refused; up to this size they are still read, so
+ * that their sender gets a FAILURE result; beyond it net cannot read them. */
+#define CELERY_READ_MAX (16 * 1024 * 1024)
 #define CELERY_QUEUE_MAX 300
 
 /* Where Celery's Redis backend keeps a task's result, and its channel. */
@@ -63,12 +66,6 @@ struct celery_out {
 /* Builds the envelope exactly as Celery 5 / kombu would; returns a malloc'd
  * JSON string or NULL. */
 char *celery_build(const struct celery_out *o);
-
-/* The unacked hash value: JSON [envelope, exchange, routing_key]. */
-char *celery_unacked_entry(const struct celery_msg *m);
-/* Parses an unacked entry and returns the envelope with redelivered flags set,
- * as kombu's restore does; fills queue with where it goes back.  -1 if bad. */
-char *celery_restore_payload(const char *entry, size_t len, char *queue, size_t qlen);
 
 /* Result meta as Celery's Redis backend stores it:
  * {"status","result","traceback","children","date_done","task_id"}.

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* inih reports the line of the first entry whose handler failed, so the
  * handlers keep only the first message and finish() adds file and line. */
@@ -25,19 +27,22 @@ struct int_key {
 	const char *section, *key;
 	size_t off;
 	long min, max;
+	const char *unit;   /* what the number counts ("seconds" when NULL) */
 };
 
 #define TEN_YEARS 315360000L
 #define OFF(f) offsetof(struct cr_config, f)
 static const struct int_key int_keys[] = {
-	{ "daemon", "heartbeat_interval", OFF(heartbeat_s), 1, 3600 },
-	{ "daemon", "visibility_timeout", OFF(visibility_timeout_s), 1, TEN_YEARS },
-	{ "daemon", "restore_interval", OFF(restore_interval_s), 1, 3600 },
-	{ "daemon", "result_expires", OFF(result_expires_s), 60, TEN_YEARS },
-	{ "daemon", "lock_timeout", OFF(lock_timeout_s), 0, 3600 },
-	{ "cli", "timeout", OFF(timeout_s), 0, TEN_YEARS },   /* 0: do not wait */
-	{ "cli", "task_expires", OFF(task_expires_s), 1, TEN_YEARS },
-	{ "cli", "job_ttl", OFF(job_ttl_s), 60, TEN_YEARS },
+	{ "daemon", "heartbeat_interval", OFF(heartbeat_s), 1, 3600, NULL },
+	{ "daemon", "result_expires", OFF(result_expires_s), 60, TEN_YEARS, NULL },
+	{ "daemon", "lock_timeout", OFF(lock_timeout_s), 0, 3600, NULL },
+	{ "cli", "timeout", OFF(timeout_s), 0, TEN_YEARS, NULL },   /* 0: do not wait */
+	{ "cli", "task_expires", OFF(task_expires_s), 1, TEN_YEARS, NULL },
+	{ "cli", "job_ttl", OFF(job_ttl_s), 60, TEN_YEARS, NULL },
+	/* priv's audit log: rotated past this size, this many old files kept. */
+	{ "daemon", "audit_max_size", OFF(audit_max_bytes), 4096, 1L << 30, "bytes" },
+	{ "daemon", "audit_keep", OFF(audit_keep), 1, 100, "files" },
+	{ "daemon", "audit_changes_per_minute", OFF(audit_changes_per_minute), 1, 1000000, "changes" },
 };
 
 void config_defaults(struct cr_config *c)
@@ -46,13 +51,15 @@ void config_defaults(struct cr_config *c)
 	copy_str(c->broker_url, sizeof(c->broker_url), BROKER_DEFAULT_URL);
 	copy_str(c->user, sizeof(c->user), "_celeryroot");
 	c->heartbeat_s = 5;
-	c->visibility_timeout_s = 3600;
-	c->restore_interval_s = 10;
 	c->result_expires_s = 30 * 86400;
 	c->lock_timeout_s = 120;
 	c->timeout_s = 60;
 	c->task_expires_s = 86400;
 	c->job_ttl_s = 30 * 86400;
+	c->require_signed = -1;
+	c->audit_max_bytes = 64 * 1024 * 1024;
+	c->audit_keep = 5;
+	c->audit_changes_per_minute = 300;
 	copy_str(c->trusted_keys, sizeof(c->trusted_keys), TRUSTED_KEYS_DEFAULT);
 }
 
@@ -97,8 +104,8 @@ static int set_int(struct parse_ctx *p, const struct int_key *k, const char *v)
 	if (v[0] >= '0' && v[0] <= '9')
 		n = strtol(v, &end, 10);
 	if (end == NULL || errno || *end != '\0' || n < k->min || n > k->max)
-		return fail(p, "%s = '%.40s': must be a whole number of seconds between %ld and %ld",
-			    k->key, v, k->min, k->max);
+		return fail(p, "%s = '%.40s': must be a whole number of %s between %ld and %ld",
+			    k->key, v, k->unit ? k->unit : "seconds", k->min, k->max);
 	*(int *)((char *)p->c + k->off) = (int)n;
 	return 1;
 }
@@ -201,9 +208,15 @@ static int on_daemon(struct parse_ctx *p, const char *k, const char *v)
 		return set_bool(p, k, &p->c->require_signed, v);
 	if (!strcmp(k, "apparmor"))
 		return set_apparmor(p, v);
+	if (!strcmp(k, "allow_unauthenticated"))
+		return set_bool(p, k, &p->c->allow_unauthenticated, v);
+	/* kombu's redelivery timers: each host now takes back its own tasks at start. */
+	if (!strcmp(k, "visibility_timeout") || !strcmp(k, "restore_interval"))
+		return fail(p, "'%s' is no longer used: a host takes back the tasks it had taken as soon as it starts "
+			    "again (README, \"Delivery\"); remove the line", k);
 	return fail(p, "unknown key '%.64s' in [daemon] (allowed: hostname, roles, user, sandbox, audit_log, lock_timeout, "
-		    "heartbeat_interval, visibility_timeout, restore_interval, result_expires, trusted_keys, require_signed, "
-		    "apparmor)", k);
+		    "heartbeat_interval, result_expires, trusted_keys, require_signed, apparmor, audit_max_size, "
+		    "audit_keep, audit_changes_per_minute, allow_unauthenticated)", k);
 }
 
 static int on_entry(void *user, const char *section, const char *key, const char *value)
@@ -229,9 +242,14 @@ static int on_entry(void *user, const char *section, const char *key, const char
 		return set_path(p, key, p->c->signing_key, sizeof(p->c->signing_key), value);
 	if (!strcmp(section, "cli"))
 		return fail(p, "unknown key '%.64s' in [cli] (allowed: timeout, task_expires, job_ttl, signing_key)", key);
+	/* beat fires a runtime schedule only when a key from here signed it. */
+	if (!strcmp(section, "beat") && !strcmp(key, "trusted_keys"))
+		return set_path(p, key, p->c->beat_trusted_keys, sizeof(p->c->beat_trusted_keys), value);
+	if (!strcmp(section, "beat"))
+		return fail(p, "unknown key '%.64s' in [beat] (allowed: trusted_keys)", key);
 	if (section[0] == '\0')
 		return fail(p, "key '%.64s' outside any section: put it under [broker], [daemon] or [cli]", key);
-	return fail(p, "unknown section [%.64s] (allowed: broker, daemon, cli, schedule NAME, window NAME)", section);
+	return fail(p, "unknown section [%.64s] (allowed: broker, daemon, cli, beat, schedule NAME, window NAME)", section);
 }
 
 static int accept_all(void *user, const char *section, const char *key, const char *value)
@@ -268,6 +286,24 @@ int config_parse_string(struct cr_config *c, const char *text, char *err, size_t
 	return finish(&p, syntax, ini_parse_string(text, on_entry, &p));
 }
 
+int config_file_safe(const struct cr_config *c, const char *path, char *err, size_t errlen)
+{
+	int secret = c->broker_password[0] != '\0' || strchr(c->broker_url, '@') != NULL;
+
+	if (!c->file.found)
+		return 0;
+	if (c->file.mode & 022)
+		return snprintf(err, errlen, "%s is writable by group or others (mode %04o): run 'chmod go-w %s'", path,
+				(unsigned)(c->file.mode & 07777), path), -1;
+	if (c->file.uid != 0 && c->file.uid != geteuid())
+		return snprintf(err, errlen, "%s belongs to uid %ld, who could change what this host runs: run 'chown root %s'",
+				path, (long)c->file.uid, path), -1;
+	if (secret && (c->file.mode & 004))
+		return snprintf(err, errlen, "%s holds the broker password and is readable by everyone (mode %04o): run "
+				"'chmod o-r %s' (640, or 600)", path, (unsigned)(c->file.mode & 07777), path), -1;
+	return 0;
+}
+
 int config_load(struct cr_config *c, const char *path, int must_exist, char *err, size_t errlen)
 {
 	struct parse_ctx p = { .c = c, .file = path, .err = err, .errlen = errlen };
@@ -279,6 +315,13 @@ int config_load(struct cr_config *c, const char *path, int must_exist, char *err
 			return 0;
 		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
 		return -1;
+	}
+	struct stat sb;
+	/* A regular file's owner and mode (not /dev/null's, say: empty by nature). */
+	if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode)) {
+		c->file.found = 1;
+		c->file.mode = sb.st_mode;
+		c->file.uid = sb.st_uid;
 	}
 	syntax = ini_parse_file(f, accept_all, NULL);
 	rewind(f);

@@ -37,23 +37,37 @@ struct cr_config {
 	char user[64];
 	char sandbox[PATH_MAX];
 	int heartbeat_s;            /* default 5 */
-	int visibility_timeout_s;   /* default 3600, as kombu */
-	int restore_interval_s;     /* default 10 */
 	int result_expires_s;       /* default 30 days */
 	int lock_timeout_s;         /* dpkg lock wait, default 120 */
 	char audit_log[PATH_MAX];   /* default: /var/log/celeryroot/audit.log under the host root */
 	char trusted_keys[PATH_MAX]; /* public keys of those who may sign tasks */
-	int require_signed;         /* refuse unsigned tasks; default 0 */
+	struct {
+		int found;              /* config_load read a file */
+		unsigned mode;          /* its st_mode and owner */
+		long uid;
+	} file;
+	int require_signed;         /* -1 (not set): required when any key is trusted; 0 or 1 as set */
 	int apparmor;               /* enum cr_apparmor: does net change into its profile */
+	int audit_max_bytes;        /* the audit log is rotated past this size (default 64 MiB) */
+	int audit_keep;             /* rotated audit logs kept: audit.log.1..N (default 5) */
+	int audit_changes_per_minute; /* changes priv admits (and audits) per minute (default 300) */
+	int allow_unauthenticated;  /* install from archives apt cannot authenticate (default false) */
 	/* [cli] */
 	int timeout_s;              /* default 60 */
 	int task_expires_s;         /* default 24 h */
 	int job_ttl_s;              /* default 30 days */
 	char signing_key[PATH_MAX]; /* the operator's secret key: sign every task; "" = do not */
+	/* [beat] */
+	char beat_trusted_keys[PATH_MAX]; /* keys whose signed schedules beat fires; "" = the default dir */
 };
 
 void config_defaults(struct cr_config *c);
 /* Loads an INI file.  A missing file is fine unless must_exist. */
+/* For the daemon, whose config decides what a host runs as root: -1 with
+ * the chmod/chown that fixes it when the file read by config_load is
+ * writable by others, owned by another user, or holds a broker password
+ * and is readable by everyone. */
+int config_file_safe(const struct cr_config *c, const char *path, char *err, size_t errlen);
 int config_load(struct cr_config *c, const char *path, int must_exist, char *err, size_t errlen);
 /* Parses INI text (also the fuzzing entry point). */
 int config_parse_string(struct cr_config *c, const char *text, char *err, size_t errlen);

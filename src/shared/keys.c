@@ -25,18 +25,20 @@ static const char *const known_ops[] = { "ping", "facts", "query", "list", "upda
 
 int valid_key_id(const char *s)
 {
-	size_t n = s ? strnlen(s, KEY_ID_MAX + 1) : 0;
-
-	if (n == 0 || n > KEY_ID_MAX || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
-		      s[i] == '_' || s[i] == '-'))
-			return 0;
-	return 1;
+	return valid_short_name(s, KEY_ID_MAX);
 }
 
 /* Reads a small file whole; refuses anything that is not a regular file. */
+/* What a file must be to be read as a key: a secret one readable only by
+ * its owner; a trusted public one writable by no one but root (or us), so
+ * that nobody else can swap in a key of their own. */
+enum key_file { KEY_FILE_PUBLIC = 0, KEY_FILE_SECRET, KEY_FILE_TRUSTED };
+
+static int owner_ok(const struct stat *sb)
+{
+	return sb->st_uid == 0 || sb->st_uid == geteuid();
+}
+
 static char *read_small(const char *path, int secret, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -50,8 +52,13 @@ static char *read_small(const char *path, int secret, char *err, size_t errlen)
 	}
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size > KEYFILE_MAX) {
 		snprintf(err, errlen, "%s is not a key file (a regular file of at most %d bytes)", path, KEYFILE_MAX);
-	} else if (secret && (sb.st_mode & 077)) {
+	} else if (secret == KEY_FILE_SECRET && (sb.st_mode & 077)) {
 		snprintf(err, errlen, "%s is readable by others: run 'chmod 600 %s'", path, path);
+	} else if (secret == KEY_FILE_TRUSTED && (sb.st_mode & 022)) {
+		snprintf(err, errlen, "trusted key %s is writable by group or others (mode %04o): run 'chmod go-w %s'", path,
+			 (unsigned)(sb.st_mode & 07777), path);
+	} else if (secret == KEY_FILE_TRUSTED && !owner_ok(&sb)) {
+		snprintf(err, errlen, "trusted key %s belongs to uid %ld: run 'chown root %s'", path, (long)sb.st_uid, path);
 	} else if ((buf = calloc(1, KEYFILE_MAX + 1)) != NULL) {
 		n = read(fd, buf, KEYFILE_MAX);
 		if (n < 0 || memchr(buf, '\0', (size_t)n)) {
@@ -100,25 +107,48 @@ static int on_secret(void *user, const char *section, const char *key, const cha
 	return 1;
 }
 
-int key_load_secret(const char *path, struct signing_key *k, char *err, size_t errlen)
+int key_parse_secret(const char *text, struct signing_key *k)
 {
 	struct secret_ctx c = { .k = k };
-	char *text = read_small(path, 1, err, errlen);
+	int rc;
+
+	memset(k, 0, sizeof(*k));
+	rc = ini_parse_string(text, on_secret, &c);
+	if (rc != 0 || c.bad || !c.has_id || !c.has_secret) {
+		sodium_memzero(k, sizeof(*k));
+		return -1;
+	}
+	return 0;
+}
+
+int key_load_secret(const char *path, struct signing_key *k, char *err, size_t errlen)
+{
+	char *text = read_small(path, KEY_FILE_SECRET, err, errlen);
 	int rc;
 
 	if (text == NULL)
 		return -1;
-	memset(k, 0, sizeof(*k));
-	rc = ini_parse_string(text, on_secret, &c);
+	rc = key_parse_secret(text, k);
 	sodium_memzero(text, KEYFILE_MAX);
 	free(text);
-	if (rc != 0 || c.bad || !c.has_id || !c.has_secret) {
-		sodium_memzero(k, sizeof(*k));
+	if (rc < 0) {
 		snprintf(err, errlen, "%s is not a celeryroot secret key (want 'id = ...' and 'secret = ...'; "
 			 "make one with 'celeryroot key generate ID')", path);
 		return -1;
 	}
 	return 0;
+}
+
+/* A secret key file's text. */
+static void key_format_secret(const char *id, const unsigned char sk[64], char *out, size_t len)
+{
+	char *sk64 = b64_encode(sk, 64);
+
+	snprintf(out, len, "# celeryroot signing key '%s' (SECRET: keep it 0600, never copy it to a server)\n"
+		 "id = %s\nsecret = %s\n", id, id, sk64 ? sk64 : "");
+	if (sk64)
+		sodium_memzero(sk64, strlen(sk64));
+	free(sk64);
 }
 
 /* ---- public keys -------------------------------------------------------- */
@@ -157,11 +187,14 @@ static int on_public(void *user, const char *section, const char *key, const cha
 {
 	struct public_ctx *c = user;
 	struct trusted_key *k = c->k;
+	char q[40];
 
 	if (c->why[0])
 		return 1;
+	/* Names quoted in the reason are quoted printable: it reaches the log. */
+	quote_printable(q, sizeof(q), section[0] ? section : key, 32);
 	if (section[0] != '\0')
-		snprintf(c->why, sizeof(c->why), "unexpected section [%.32s]", section);
+		snprintf(c->why, sizeof(c->why), "unexpected section [%s]", q);
 	else if (!strcmp(key, "id"))
 		c->has_id = valid_key_id(value) && copy_str(k->id, sizeof(k->id), value);
 	else if (!strcmp(key, "public"))
@@ -173,7 +206,7 @@ static int on_public(void *user, const char *section, const char *key, const cha
 		if (!split_list(value, &k->roles[0][0], sizeof(k->roles[0]), REG_MAX_ROLES, &k->nroles, valid_role))
 			snprintf(c->why, sizeof(c->why), "roles: a list of at most %d valid role names", REG_MAX_ROLES);
 	} else
-		snprintf(c->why, sizeof(c->why), "unknown key '%.32s' (allowed: id, public, operations, roles)", key);
+		snprintf(c->why, sizeof(c->why), "unknown key '%s' (allowed: id, public, operations, roles)", q);
 	return 1;
 }
 
@@ -217,7 +250,7 @@ static int load_one(const char *dir, const char *name, struct keyring *kr, char 
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((text = read_small(path, 0, err, errlen)) == NULL)
+	if ((text = read_small(path, KEY_FILE_TRUSTED, err, errlen)) == NULL)
 		return -1;
 	int rc = key_parse_public(text, id, &kr->k[kr->n], why, sizeof(why));
 	free(text);
@@ -235,6 +268,22 @@ static int ends_with_pub(const char *s)
 	return n > 4 && !strcmp(s + n - 4, ".pub");
 }
 
+/* Nobody but root (or us) may add or swap keys in the directory. */
+static int keyring_dir_ok(DIR *d, const char *dir, char *err, size_t errlen)
+{
+	struct stat sb;
+
+	if (fstat(dirfd(d), &sb) < 0)
+		return snprintf(err, errlen, "cannot stat %s: %s", dir, strerror(errno)), -1;
+	if (sb.st_mode & 022)
+		return snprintf(err, errlen, "the trusted keys directory %s is writable by group or others (mode %04o): "
+				"run 'chmod go-w %s'", dir, (unsigned)(sb.st_mode & 07777), dir), -1;
+	if (!owner_ok(&sb))
+		return snprintf(err, errlen, "the trusted keys directory %s belongs to uid %ld: run 'chown root %s'", dir,
+				(long)sb.st_uid, dir), -1;
+	return 0;
+}
+
 int keyring_load(const char *dir, struct keyring *kr, char *err, size_t errlen)
 {
 	DIR *d = opendir(dir);
@@ -244,6 +293,10 @@ int keyring_load(const char *dir, struct keyring *kr, char *err, size_t errlen)
 	memset(kr, 0, sizeof(*kr));
 	if (d == NULL) {
 		snprintf(err, errlen, "cannot read the trusted keys directory %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (keyring_dir_ok(d, dir, err, errlen) < 0) {
+		closedir(d);
 		return -1;
 	}
 	while (rc == 0 && (e = readdir(d)) != NULL)
@@ -285,7 +338,7 @@ int key_generate(const char *dir, const char *id, int force, char *err, size_t e
 {
 	unsigned char pk[32], sk[64];
 	char path[4096], text[512];
-	char *pk64, *sk64;
+	char *pk64;
 	int rc = -1;
 
 	if (!valid_key_id(id)) {
@@ -294,16 +347,13 @@ int key_generate(const char *dir, const char *id, int force, char *err, size_t e
 	}
 	crypto_sign_keypair(pk, sk);
 	pk64 = b64_encode(pk, sizeof(pk));
-	sk64 = b64_encode(sk, sizeof(sk));
-	sodium_memzero(sk, sizeof(sk));
-	if (pk64 && sk64) {
+	if (pk64) {
 		snprintf(path, sizeof(path), "%s/%s.key", dir, id);
-		snprintf(text, sizeof(text),
-			 "# celeryroot signing key '%s' (SECRET: keep it 0600, never copy it to a server)\n"
-			 "id = %s\nsecret = %s\n", id, id, sk64);
+		key_format_secret(id, sk, text, sizeof(text));
 		rc = write_new(path, text, 0600, force, err, errlen);
 		sodium_memzero(text, sizeof(text));
 	}
+	sodium_memzero(sk, sizeof(sk));
 	if (rc == 0) {
 		snprintf(path, sizeof(path), "%s/%s.pub", dir, id);
 		snprintf(text, sizeof(text),
@@ -314,9 +364,6 @@ int key_generate(const char *dir, const char *id, int force, char *err, size_t e
 			 ";roles = webserver database\n", id, id, pk64);
 		rc = write_new(path, text, 0644, force, err, errlen);
 	}
-	if (sk64)
-		sodium_memzero(sk64, strlen(sk64));
 	free(pk64);
-	free(sk64);
 	return rc;
 }

@@ -75,3 +75,48 @@ void log_fatal(const char *func, const char *fmt, ...)
 	va_end(ap);
 	_exit(1);
 }
+
+/* The refusal budget of the current window. */
+static struct {
+	time_t window_start;
+	unsigned logged, dropped;
+} refusals;
+
+static time_t log_mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+void log_refusal_tick(void)
+{
+	time_t now = log_mono_s();
+
+	if (now - refusals.window_start < LOG_REFUSAL_WINDOW)
+		return;
+	if (refusals.dropped > 0)
+		log_msg(LOG_L_INFO, "log_refusal", "%u more refusal(s) in the last %d s were not logged one by one",
+			refusals.dropped, LOG_REFUSAL_WINDOW);
+	refusals.window_start = now;
+	refusals.logged = refusals.dropped = 0;
+}
+
+void log_refusal_f(const char *func, const char *fmt, ...)
+{
+	va_list ap;
+
+	log_refusal_tick();
+	if (refusals.logged >= LOG_REFUSAL_BURST) {
+		refusals.dropped++;
+		return;
+	}
+	if (++refusals.logged == LOG_REFUSAL_BURST) {
+		log_msg(LOG_L_INFO, func, "refusals are coming fast: further ones in the next %d s are counted, not logged",
+			LOG_REFUSAL_WINDOW);
+	}
+	va_start(ap, fmt);
+	log_vemit(LOG_L_INFO, func, fmt, ap);
+	va_end(ap);
+}

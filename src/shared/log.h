@@ -16,6 +16,16 @@ void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 void log_fatal(const char *func, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));
 
+/* Refusals of hostile input are logged at most LOG_REFUSAL_BURST per
+ * LOG_REFUSAL_WINDOW seconds: a flood of garbage cannot fill the journal.
+ * What was not logged is counted and said by log_refusal_tick (call it
+ * about once a second) when its window ends. */
+#define LOG_REFUSAL_BURST 20
+#define LOG_REFUSAL_WINDOW 60
+void log_refusal_f(const char *func, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_refusal_tick(void);
+#define log_refusal(...) log_refusal_f(__func__, __VA_ARGS__)
+
 #define fatal_f(...) log_fatal(__func__, __VA_ARGS__)
 #define error_f(...) log_msg(LOG_L_ERROR, __func__, __VA_ARGS__)
 #define info_f(...)  log_msg(LOG_L_INFO, __func__, __VA_ARGS__)

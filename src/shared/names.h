@@ -21,6 +21,10 @@ int valid_task_name(const char *s);
 /* Redis queue name we consume or push to: "host.<hostname>" or "role.<role>". */
 int valid_queue_name(const char *s);
 /* Bounded copy: 0 and an empty dst when src does not fit. */
+/* [a-z0-9][a-z0-9._-]*, at most max characters: key ids, schedule names. */
+int valid_short_name(const char *s, size_t max);
+/* write(2) until all of buf is written (EINTR retried); -1 on error (errno set). */
+int fd_write_all(int fd, const char *buf, size_t len);
 int copy_str(char *dst, size_t dstlen, const char *src);
 /* Hostile text quoted in a log line, result or audit record: truncated to
  * fit, anything but printable ASCII replaced by '?' (no forged lines). */

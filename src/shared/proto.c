@@ -17,7 +17,8 @@ static const char *const apt_ops[] = { PROTO_APT_OPS };
 
 struct field {
 	const char *key;
-	enum kind kind;   /* K_SIG is the one optional field */
+	enum kind kind;
+	int optional;     /* may be missing (a signature, an audit line) */
 };
 
 struct schema {
@@ -27,18 +28,19 @@ struct schema {
 	size_t nfields;
 };
 
-static const struct field f_hello[] = { { "id", K_ID } };
-static const struct field f_task[] = { { "id", K_ID }, { "job", K_JOBID }, { "task", K_TASKID },
-				       { "sig", K_SIG } };
-static const struct field f_apt[] = { { "id", K_ID }, { "job", K_JOBID }, { "task", K_TASKID },
-				      { "op", K_APTOP }, { "pkgs", K_PKGS }, { "upgradable", K_BOOL },
-				      { "security", K_BOOL }, { "check", K_BOOL }, { "purge", K_BOOL },
-				      { "now", K_BOOL },
-				      { "max_age", K_AGE }, { "sig", K_SIG } };
-static const struct field f_progress[] = { { "id", K_ID }, { "percent", K_PERCENT },
-					   { "pkg", K_STR127 }, { "text", K_STR255 } };
-static const struct field f_reply[] = { { "id", K_ID }, { "data", K_OBJECT } };
-static const struct field f_refused[] = { { "id", K_ID }, { "error", K_ERR } };
+static const struct field f_hello[] = { { "id", K_ID, 0 } };
+static const struct field f_task[] = { { "id", K_ID, 0 }, { "job", K_JOBID, 0 }, { "task", K_TASKID, 0 },
+				       { "sig", K_SIG, 1 } };
+static const struct field f_apt[] = { { "id", K_ID, 0 }, { "job", K_JOBID, 0 }, { "task", K_TASKID, 0 },
+				      { "op", K_APTOP, 0 }, { "pkgs", K_PKGS, 0 }, { "upgradable", K_BOOL, 0 },
+				      { "security", K_BOOL, 0 }, { "check", K_BOOL, 0 }, { "purge", K_BOOL, 0 },
+				      { "now", K_BOOL, 0 },
+				      { "max_age", K_AGE, 0 }, { "allow_downgrade", K_BOOL, 1 }, { "sig", K_SIG, 1 } };
+static const struct field f_progress[] = { { "id", K_ID, 0 }, { "percent", K_PERCENT, 0 },
+					   { "pkg", K_STR127, 0 }, { "text", K_STR255, 0 } };
+static const struct field f_reply[] = { { "id", K_ID, 0 }, { "data", K_OBJECT, 0 } };
+static const struct field f_refused[] = { { "id", K_ID, 0 }, { "error", K_ERR, 0 }, { "audit", K_OBJECT, 1 } };
+static const struct field f_audit[] = { { "id", K_ID, 0 }, { "audit", K_OBJECT, 0 } };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 static const struct schema schemas[] = {
@@ -49,6 +51,7 @@ static const struct schema schemas[] = {
 	{ ANS_PROGRESS, "PROGRESS", f_progress, N(f_progress) },
 	{ ANS_REPLY, "REPLY", f_reply, N(f_reply) },
 	{ ANS_REFUSED, "REFUSED", f_refused, N(f_refused) },
+	{ ANS_AUDIT, "AUDIT", f_audit, N(f_audit) },
 };
 
 static const struct schema *schema_for(uint8_t type)
@@ -162,7 +165,7 @@ static int check_schema(const struct schema *sc, json_t *o, char *err, size_t er
 	}
 	for (size_t i = 0; i < sc->nfields; i++) {
 		v = json_object_get(o, sc->fields[i].key);
-		if (v == NULL && sc->fields[i].kind == K_SIG)
+		if (v == NULL && sc->fields[i].optional)
 			continue;
 		if (v == NULL || !check_kind(v, sc->fields[i].kind)) {
 			snprintf(err, errlen, "%s field '%s' is %s", sc->name, sc->fields[i].key,
@@ -239,9 +242,14 @@ static json_t *apt_encode(const struct proto_req *r)
 		pkgspec_format(&r->pkgs[i], spec, sizeof(spec));
 		json_array_append_new(pkgs, json_string(spec));
 	}
-	return json_pack("{s:I, s:s, s:s, s:s, s:o, s:b, s:b, s:b, s:b, s:b, s:f}", "id", (json_int_t)r->id, "job",
-			 r->job, "task", r->task, "op", r->op, "pkgs", pkgs, "upgradable", r->upgradable, "security",
-			 r->security, "check", r->check, "purge", r->purge, "now", r->now, "max_age", r->max_age);
+	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:o, s:b, s:b, s:b, s:b, s:b, s:f}", "id", (json_int_t)r->id, "job",
+			      r->job, "task", r->task, "op", r->op, "pkgs", pkgs, "upgradable", r->upgradable, "security",
+			      r->security, "check", r->check, "purge", r->purge, "now", r->now, "max_age", r->max_age);
+
+	/* Optional: only a request that allows a downgrade says so. */
+	if (o && r->allow_downgrade)
+		json_object_set_new(o, "allow_downgrade", json_true());
+	return o;
 }
 
 /* Which operations name packages: install, remove and query need some;
@@ -253,6 +261,10 @@ static int apt_semantics(const struct proto_req *r, char *err, size_t errlen)
 
 	if ((need && r->npkgs == 0) || (!may && r->npkgs > 0)) {
 		snprintf(err, errlen, "APT %s %s", r->op, need ? "needs at least one package" : "takes no packages");
+		return -1;
+	}
+	if (r->allow_downgrade && strcmp(r->op, "install") != 0) {
+		snprintf(err, errlen, "APT %s does not take allow_downgrade", r->op);
 		return -1;
 	}
 	return 0;
@@ -274,6 +286,7 @@ static void apt_decode(json_t *o, struct proto_req *r)
 	r->check = json_is_true(json_object_get(o, "check"));
 	r->purge = json_is_true(json_object_get(o, "purge"));
 	r->now = json_is_true(json_object_get(o, "now"));
+	r->allow_downgrade = json_is_true(json_object_get(o, "allow_downgrade"));
 	r->max_age = json_number_value(json_object_get(o, "max_age"));
 }
 
@@ -341,6 +354,10 @@ char *proto_ans_encode(const struct proto_ans *a, size_t *len)
 		o = json_pack("{s:I, s:O}", "id", (json_int_t)a->id, "data", a->data);
 	else if (a->type == ANS_REFUSED)
 		o = json_pack("{s:I, s:s}", "id", (json_int_t)a->id, "error", a->text);
+	else if (a->type == ANS_AUDIT && json_is_object(a->audit))
+		o = json_pack("{s:I, s:O}", "id", (json_int_t)a->id, "audit", a->audit);
+	if (o && a->type == ANS_REFUSED && json_is_object(a->audit))
+		json_object_set(o, "audit", a->audit);
 	return encode(a->type, o, len);
 }
 
@@ -364,16 +381,18 @@ int proto_ans_decode(uint8_t type, const uint8_t *payload, size_t len, struct pr
 		copy_str(a->text, sizeof(a->text), json_string_value(json_object_get(o, "text")));
 	} else if (type == ANS_REPLY) {
 		a->data = json_incref(json_object_get(o, "data"));
-	} else {
+	} else if (type == ANS_REFUSED) {
 		snprintf(a->text, sizeof(a->text), "%s", json_string_value(json_object_get(o, "error")));
 	}
+	if (type == ANS_REFUSED || type == ANS_AUDIT)
+		a->audit = json_incref(json_object_get(o, "audit"));
 	json_decref(o);
 	return 0;
 }
 
 void proto_ans_free(struct proto_ans *a)
 {
-	if (a->data)
-		json_decref(a->data);
-	a->data = NULL;
+	json_decref(a->data);
+	json_decref(a->audit);
+	a->data = a->audit = NULL;
 }

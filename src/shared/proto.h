@@ -26,6 +26,9 @@ enum proto_type {
 	ANS_PROGRESS = 3,
 	ANS_REPLY = 5,
 	ANS_REFUSED = 7,
+	/* An audit line priv wrote on its own (a minute's summary of coalesced
+	 * refusals or of reads), for net to copy to the stream; id is 0. */
+	ANS_AUDIT = 9,
 };
 
 #define PROTO_ERR_MAX 512
@@ -41,11 +44,16 @@ struct proto_req {
 	struct pkgspec pkgs[PKG_SPECS_MAX];
 	int upgradable, security, check, purge;
 	int now;                        /* run outside maintenance windows (audited) */
+	int allow_downgrade;            /* install may downgrade (apt-get's --allow-downgrades) */
 	double max_age;                 /* seconds; -1 when not given */
 	/* PING, FACTS, APT: a signed task's claims as net forwards them
 	 * (sign.h), NULL when unsigned.  Owned: proto_req_clear() frees it. */
 	json_t *sig;
 	char key[KEY_ID_MAX + 1];       /* set by priv once the signature checked out */
+	/* and, for a task beat fired for a schedule (sign.h "for"), which one
+	 * and the key that signed it: set by priv with key, for the audit */
+	char schedule[SIG_SCHEDULE_MAX + 1];
+	char schedule_key[KEY_ID_MAX + 1];
 };
 
 /* Encodes a request as a JSON payload (malloc'd, *len set); NULL on bad input. */
@@ -63,6 +71,9 @@ struct proto_ans {
 	int percent;        /* PROGRESS: 0..100 */
 	char pkg[128];      /* PROGRESS: current package, may be empty */
 	char text[256];     /* PROGRESS text, or REFUSED reason */
+	/* REFUSED: the audit line priv wrote for the refusal (owned), NULL
+	 * when it wrote none (coalesced, or not an audited kind); AUDIT: the line. */
+	json_t *audit;
 };
 
 char *proto_ans_encode(const struct proto_ans *a, size_t *len);

@@ -2,12 +2,69 @@
 #include "rconn.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #define RCONN_MAX_ARGS 64
+/* Unacknowledged data older than this ends the connection (TCP_USER_TIMEOUT):
+ * with keepalive (hiredis: idle 15 s, then 3 probes 5 s apart) a peer that
+ * went silent is noticed within about 30 s even when nothing is being sent. */
+#define RCONN_USER_TIMEOUT_MS 20000
+
+/* The largest reply read from the broker: anything bigger ends the
+ * connection rather than the process's memory (rconn_set_reply_max). */
+static size_t reply_max = 256u * 1024 * 1024;
+
+void rconn_set_reply_max(size_t bytes)
+{
+	reply_max = bytes;
+}
+
+/* A stop request (rconn_set_interrupt): waits let the stop signals in, and
+ * once the flag is set no reply is waited for longer than this. */
+#define RCONN_STOP_WAIT_S 1.0
+static volatile sig_atomic_t *stop_flag;
+static const sigset_t *stop_mask;
+
+void rconn_set_interrupt(volatile sig_atomic_t *flag, const sigset_t *mask)
+{
+	stop_flag = flag;
+	stop_mask = mask;
+}
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Marks c dead with a reason of ours (hiredis's own errors do the same). */
+static void rconn_fail(redisContext *c, int code, const char *why)
+{
+	c->err = code;
+	snprintf(c->errstr, sizeof(c->errstr), "%s", why);
+}
+
+/* TCP keepalive and a bound on unacknowledged data: a broker that vanished
+ * without closing (power loss, a dropped route) is noticed, not waited on. */
+static void rconn_keepalive(redisContext *c)
+{
+	unsigned int ut = RCONN_USER_TIMEOUT_MS;
+
+	if (c->connection_type != REDIS_CONN_TCP)
+		return;
+	redisEnableKeepAlive(c);
+	setsockopt(c->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof(ut));
+}
 
 static void tv_from(double s, struct timeval *tv)
 {
@@ -72,9 +129,10 @@ redisContext *rconn_connect(const struct broker_addr *b, double timeout_s, char 
 		redisFree(c);
 		return NULL;
 	}
-	/* A command timeout keeps a dead broker from hanging us forever; BRPOP
-	 * and SUBSCRIBE reads go through rconn_read(), which polls instead. */
+	/* Every command waits at most timeout_s for its reply (rconn_cmdargv);
+	 * blocking pops and SUBSCRIBE reads go through rconn_read(). */
 	redisSetTimeout(c, tv);
+	rconn_keepalive(c);
 	if (rconn_auth(c, b, err, errlen) < 0 || rconn_select(c, b->db, err, errlen) < 0) {
 		redisFree(c);
 		return NULL;
@@ -87,11 +145,25 @@ int rconn_is_error(const redisReply *r)
 	return r != NULL && r->type == REDIS_REPLY_ERROR;
 }
 
+/* Like redisCommandArgv, but the reply is read by rconn_read_until: a
+ * deadline for the whole reply (not per read()) and the size bound. */
 redisReply *rconn_cmdargv(redisContext *c, int argc, const char **argv, const size_t *lens)
 {
+	redisReply *r = NULL;
+	double wait = 5.0;
+
 	if (c == NULL || c->err)
 		return NULL;
-	return redisCommandArgv(c, argc, argv, lens);
+	if (c->timeout)
+		wait = (double)c->timeout->tv_sec + (double)c->timeout->tv_usec / 1e6;
+	if (rconn_append(c, argc, argv, lens) < 0 || rconn_flush(c) < 0)
+		return NULL;
+	if (rconn_read_until(c, mono_now() + wait, &r) != 1) {
+		if (!c->err)
+			rconn_fail(c, RCONN_ERR_TIMEOUT, "no reply from the broker in time");
+		return NULL;
+	}
+	return r;
 }
 
 redisReply *rconn_cmd(redisContext *c, const char *arg0, ...)
@@ -113,11 +185,12 @@ redisReply *rconn_cmd(redisContext *c, const char *arg0, ...)
 	return rconn_cmdargv(c, argc, argv, NULL);
 }
 
-int rconn_append(redisContext *c, int argc, const char **argv, const size_t *lens)
+int rconn_append(redisContext *c, int argc, const char *const *argv, const size_t *lens)
 {
 	if (c == NULL || c->err)
 		return -1;
-	return redisAppendCommandArgv(c, argc, argv, lens) == REDIS_OK ? 0 : -1;
+	/* hiredis only reads argv; its prototype lacks the const. */
+	return redisAppendCommandArgv(c, argc, (const char **)argv, lens) == REDIS_OK ? 0 : -1;
 }
 
 int rconn_flush(redisContext *c)
@@ -131,7 +204,38 @@ int rconn_flush(redisContext *c)
 	return 0;
 }
 
-int rconn_read(redisContext *c, int timeout_ms, redisReply **out)
+/* Reads what has arrived into the reader; -1 (c dead) on error or when the
+ * reply being read has grown past the bound. */
+static int rconn_fill(redisContext *c)
+{
+	if (redisBufferRead(c) != REDIS_OK)
+		return -1;
+	if (c->reader->len - c->reader->pos > reply_max) {
+		char why[96];
+		snprintf(why, sizeof(why), "a reply larger than %zu bytes", reply_max);
+		rconn_fail(c, RCONN_ERR_TOO_BIG, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Waits up to ms for the socket; 1 readable, 0 not yet, -1 error. */
+static int rconn_wait(redisContext *c, int ms)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	struct timespec ts = { (ms < 0 ? 0 : ms) / 1000, (long)((ms < 0 ? 0 : ms) % 1000) * 1000000L };
+	int n = ppoll(&pfd, 1, &ts, stop_mask);
+
+	if (n < 0 && errno == EINTR)
+		return 0;
+	if (n < 0) {
+		rconn_fail(c, REDIS_ERR_IO, "poll failed");
+		return -1;
+	}
+	return n;
+}
+
+int rconn_read_until(redisContext *c, double deadline, redisReply **out)
 {
 	void *reply = NULL;
 
@@ -142,22 +246,85 @@ int rconn_read(redisContext *c, int timeout_ms, redisReply **out)
 	if (redisGetReplyFromReader(c, &reply) != REDIS_OK)
 		return -1;
 	while (reply == NULL) {
-		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-		int n = poll(&pfd, 1, timeout_ms);
-		if (n < 0 && errno == EINTR)
-			return 0;
+		double left = deadline - mono_now();
+		/* Stopping: a live broker answers at once; a silent one is not waited on. */
+		if (stop_flag && *stop_flag && left > RCONN_STOP_WAIT_S) {
+			deadline = mono_now() + RCONN_STOP_WAIT_S;
+			left = RCONN_STOP_WAIT_S;
+		}
+		/* Looked at once even past the deadline: what has arrived is read. */
+		int n = rconn_wait(c, left > 0 ? (int)(left * 1000) + 1 : 0);
 		if (n < 0)
 			return -1;
-		if (n == 0)
+		if (n > 0 && (rconn_fill(c) < 0 || redisGetReplyFromReader(c, &reply) != REDIS_OK))
+			return -1;
+		if (reply == NULL && mono_now() >= deadline)
 			return 0;
-		if (redisBufferRead(c) != REDIS_OK)
-			return -1;
-		if (redisGetReplyFromReader(c, &reply) != REDIS_OK)
-			return -1;
-		timeout_ms = 0;
-		if (reply == NULL)
-			timeout_ms = 50; /* partial reply: the rest is on its way */
 	}
 	*out = reply;
 	return 1;
+}
+
+int rconn_read(redisContext *c, int timeout_ms, redisReply **out)
+{
+	return rconn_read_until(c, mono_now() + (timeout_ms < 0 ? 0 : timeout_ms) / 1000.0, out);
+}
+
+void rconn_arg(struct rconn_cmd *c, const char *s, size_t len)
+{
+	if (c->argc < 0 || c->argc >= RCONN_CMD_ARGS) {
+		c->argc = -1;
+		return;
+	}
+	c->argv[c->argc] = s;
+	c->lens[c->argc++] = len == (size_t)-1 ? strlen(s) : len;
+}
+
+static double rconn_wait_s(const redisContext *c)
+{
+	return c->timeout ? (double)c->timeout->tv_sec + (double)c->timeout->tv_usec / 1e6 : 5.0;
+}
+
+/* Reads one reply of a pipeline: 1, or -1 when the connection failed. */
+static int pipeline_reply(redisContext *c, double deadline, int *errors, char *err, size_t errlen, int *type)
+{
+	redisReply *r = NULL;
+
+	if (rconn_read_until(c, deadline, &r) != 1) {
+		if (!c->err)
+			rconn_fail(c, RCONN_ERR_TIMEOUT, "no reply from the broker in time");
+		return -1;
+	}
+	*type = r->type;
+	if (r->type == REDIS_REPLY_ERROR && (*errors)++ == 0)
+		snprintf(err, errlen, "%s", r->str ? r->str : "error");
+	freeReplyObject(r);
+	return 1;
+}
+
+int rconn_pipeline(redisContext *c, const struct rconn_cmd *cmds, int n, int multi, char *err, size_t errlen)
+{
+	const char *mv[] = { "MULTI" }, *ev[] = { "EXEC" };
+	int errors = 0, type = 0, replies = n + (multi ? 2 : 0);
+	int ok = c != NULL && !c->err && (!multi || rconn_append(c, 1, mv, NULL) == 0);
+	double deadline;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	for (int i = 0; ok && i < n; i++)
+		ok = cmds[i].argc > 0 && rconn_append(c, cmds[i].argc, cmds[i].argv, cmds[i].lens) == 0;
+	ok = ok && (!multi || rconn_append(c, 1, ev, NULL) == 0) && rconn_flush(c) == 0;
+	if (!ok) {
+		if (c && !c->err)
+			rconn_fail(c, REDIS_ERR_OTHER, "a command could not be sent");
+		return -1;
+	}
+	deadline = mono_now() + rconn_wait_s(c);
+	for (int i = 0; i < replies; i++)
+		if (pipeline_reply(c, deadline, &errors, err, errlen, &type) < 0)
+			return -1;
+	/* EXEC answers an array when it ran; nil or EXECABORT when it did not. */
+	if (multi && type != REDIS_REPLY_ARRAY && errors == 0)
+		snprintf(err, errlen, "the transaction was aborted");
+	return errors == 0 && (!multi || type == REDIS_REPLY_ARRAY) ? 1 : 0;
 }

@@ -3,23 +3,58 @@
 #define CR_RCONN_H
 
 #include <hiredis/hiredis.h>
+#include <signal.h>
 #include <stddef.h>
 
 #include "crconfig.h"
+
+/* c->err values of ours, beside hiredis's REDIS_ERR_*: a reply over the
+ * bound (rconn_set_reply_max), no reply by the deadline. */
+#define RCONN_ERR_TOO_BIG 100
+#define RCONN_ERR_TIMEOUT 101
 
 /* Connects, authenticates and selects the database.  NULL with a one-line
  * reason that says what to do next. */
 redisContext *rconn_connect(const struct broker_addr *b, double timeout_s, char *err,
 			    size_t errlen);
-/* Blocking command of NUL-terminated strings, terminated by NULL. */
+/* Blocking command of NUL-terminated strings, terminated by NULL.  Waits
+ * for the reply at most the connect timeout given to rconn_connect; NULL
+ * when there is none (the context is then dead). */
 redisReply *rconn_cmd(redisContext *c, const char *arg0, ...) __attribute__((sentinel));
 redisReply *rconn_cmdargv(redisContext *c, int argc, const char **argv, const size_t *lens);
 /* Pipelining: queue now, read the replies later with rconn_read(). */
-int rconn_append(redisContext *c, int argc, const char **argv, const size_t *lens);
+int rconn_append(redisContext *c, int argc, const char *const *argv, const size_t *lens);
 int rconn_flush(redisContext *c);
 /* Waits up to timeout_ms for one reply: 1 got one, 0 timed out, -1 error
  * (the context is then dead and must be reconnected). */
 int rconn_read(redisContext *c, int timeout_ms, redisReply **out);
+/* The same with a deadline on the monotonic clock for the whole reply. */
+int rconn_read_until(redisContext *c, double deadline, redisReply **out);
+/* Replies larger than this end the connection (default 256 MiB): a hostile
+ * writer cannot make a reader hold more.  Process-wide. */
+void rconn_set_reply_max(size_t bytes);
+/* For a process that blocks its stop signals outside its waits: replies
+ * are waited for with mask in force (so the signals arrive), and once *flag
+ * is set for at most one more second. */
+void rconn_set_interrupt(volatile sig_atomic_t *flag, const sigset_t *mask);
+/* A command for rconn_pipeline: argv with lengths (binary safe). */
+#define RCONN_CMD_ARGS 12
+struct rconn_cmd {
+	int argc;
+	const char *argv[RCONN_CMD_ARGS];
+	size_t lens[RCONN_CMD_ARGS];
+};
+/* Appends an argument; len (size_t)-1 means strlen(s).  Beyond
+ * RCONN_CMD_ARGS arguments the command is marked bad (argc -1). */
+void rconn_arg(struct rconn_cmd *c, const char *s, size_t len);
+/* Sends n commands at once and reads every reply (so none is left behind
+ * for a later command), within the connection's timeout.  With multi they
+ * go as one MULTI/EXEC.  1 every command ran (with multi: the transaction
+ * was committed); 0 the broker answered an error (with multi: nothing ran),
+ * the first one in err; -1 the connection failed (it is then dead, and
+ * whether a transaction ran is unknown). */
+int rconn_pipeline(redisContext *c, const struct rconn_cmd *cmds, int n, int multi, char *err, size_t errlen);
+
 /* 1 if the reply is an error reply (and logs nothing). */
 int rconn_is_error(const redisReply *r);
 

@@ -25,6 +25,42 @@ void record_set_error(json_t *rec, const char *error)
 	json_object_set_new(rec, "error", error ? json_string(error) : json_null());
 }
 
+json_t *record_from_answer(const char *host, int keep_data_on_error, json_t *data)
+{
+	static const char *const own[] = { "changes", "rollback", "check", "reason", "repaired", "interrupted",
+					   "redelivered" };
+	const char *error = json_string_value(json_object_get(data, "error"));
+	int changed = json_is_true(json_object_get(data, "changed"));
+	json_t *rec = record_new(host, error ? "failed" : changed ? "changed" : "unchanged");
+
+	if (rec == NULL || !json_is_object(data)) {
+		json_decref(rec);
+		json_decref(data);
+		return NULL;
+	}
+	if (error)
+		record_set_error(rec, error);
+	json_object_set_new(rec, "changed", json_boolean(changed && !error));
+	json_object_del(rec, "duration_s");
+	if (error && !keep_data_on_error) {
+		json_decref(data);
+		data = NULL;
+	}
+	/* The record's own fields (DESIGN §5) come out of the data. */
+	for (size_t i = 0; data && i < sizeof(own) / sizeof(own[0]); i++) {
+		json_t *v = json_object_get(data, own[i]);
+		if (v)
+			json_object_set(rec, own[i], v);
+		json_object_del(data, own[i]);
+	}
+	if (data) {
+		json_object_del(data, "changed");
+		json_object_del(data, "error");
+	}
+	json_object_set_new(rec, "data", data ? data : json_null());
+	return rec;
+}
+
 int record_status_valid(const char *status)
 {
 	for (size_t i = 0; status && i < sizeof(statuses) / sizeof(statuses[0]); i++)

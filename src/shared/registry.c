@@ -27,6 +27,14 @@ char *registry_encode(const struct host_rec *h)
 		      "roles", roles, "version", h->version, "os", h->os, "kernel", h->kernel, "state",
 		      h->state, "started", h->started, "last_seen", h->last_seen, "heartbeat_s",
 		      h->heartbeat_s, "pid", (json_int_t)h->pid);
+	if (o && h->host_key[0]) {
+		unsigned char pk[32];
+		if (hostsig_pk_decode(h->host_key, pk) < 0) {
+			json_decref(o);
+			return NULL;
+		}
+		json_object_set_new(o, "host_key", json_string(h->host_key));
+	}
 	s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(o);
 	return s;
@@ -77,6 +85,24 @@ static int get_roles(json_t *o, struct host_rec *h, char *err, size_t errlen)
 	return 0;
 }
 
+/* Optional (a daemon from before host keys has none); when present it must
+ * be the one base64 form of 32 bytes. */
+static int get_host_key(json_t *o, struct host_rec *h, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(o, "host_key");
+	unsigned char pk[32];
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) != strlen(json_string_value(v)) ||
+	    hostsig_pk_decode(json_string_value(v), pk) < 0) {
+		snprintf(err, errlen, "registry record: 'host_key' is not the base64 of a 32-byte public key");
+		return -1;
+	}
+	copy_str(h->host_key, sizeof(h->host_key), json_string_value(v));
+	return 0;
+}
+
 /* Unknown keys are tolerated so that a newer daemon's record still reads. */
 int registry_decode(const char *json, size_t len, struct host_rec *h, char *err, size_t errlen)
 {
@@ -103,7 +129,7 @@ int registry_decode(const char *json, size_t len, struct host_rec *h, char *err,
 	    get_str(o, "os", h->os, sizeof(h->os), err, errlen) < 0 ||
 	    get_str(o, "kernel", h->kernel, sizeof(h->kernel), err, errlen) < 0 ||
 	    get_str(o, "state", h->state, sizeof(h->state), err, errlen) < 0 ||
-	    get_roles(o, h, err, errlen) < 0)
+	    get_roles(o, h, err, errlen) < 0 || get_host_key(o, h, err, errlen) < 0)
 		goto out;
 	if (!valid_hostname(h->hostname)) {
 		snprintf(err, errlen, "registry record: invalid hostname");

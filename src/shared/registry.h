@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "hostsig.h"
 #include "names.h"
 
 #define REG_HOSTS_KEY "celeryroot:hosts"
@@ -28,6 +29,9 @@ struct host_rec {
 	double last_seen;    /* epoch seconds */
 	int heartbeat_s;
 	long pid;
+	/* priv's host public key (base64, 32 bytes: hostsig.h); "" when the
+	 * record has none (a daemon from before host keys). */
+	char host_key[HOSTSIG_PK_B64_MAX];
 };
 
 /* malloc'd JSON; NULL if the record is invalid. */

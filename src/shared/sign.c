@@ -39,13 +39,35 @@ static int valid_target(const char *s)
 	return s != NULL && valid_queue_name(s);
 }
 
+/* A schedule name as the CLI allows them (src/cli/schedule.c). */
+static int valid_schedule(const char *s)
+{
+	return valid_short_name(s, SIG_SCHEDULE_MAX);
+}
+
+/* {"schedule": NAME[, "key": KEYID]}, or NULL when the task is not a schedule's. */
+static json_t *for_json(const struct sig_claims *c)
+{
+	if (c->for_schedule[0] == '\0')
+		return NULL;
+	if (c->for_key[0] == '\0')
+		return json_pack("{s:s}", "schedule", c->for_schedule);
+	return json_pack("{s:s, s:s}", "schedule", c->for_schedule, "key", c->for_key);
+}
+
 /* The exact bytes that are signed; malloc'd, NULL with a reason. */
 static unsigned char *signed_bytes(const struct sig_claims *c, size_t *len, char *err, size_t errlen)
 {
 	json_t *o = json_pack("{s:O, s:I, s:s, s:s, s:O, s:s, s:s, s:s, s:i}", "args", c->args, "expires",
 			      (json_int_t)c->expires, "job", c->job, "key", c->key, "kwargs", c->kwargs,
 			      "nonce", c->nonce, "target", c->target, "task", c->task, "v", SIG_VERSION);
+	json_t *f = for_json(c);
 	size_t clen = 0;
+
+	/* Only when present: a task without it signs as it always did. */
+	if (o && f)
+		json_object_set(o, "for", f);
+	json_decref(f);
 	char *canon = o ? canon_dump(o, &clen, err, errlen) : NULL;
 	unsigned char *out = NULL;
 
@@ -67,6 +89,13 @@ static unsigned char *signed_bytes(const struct sig_claims *c, size_t *len, char
 json_t *sig_make_header(const struct signing_key *k, const char *task, json_t *args, json_t *kwargs,
 			const char *target, const char *job, long long expires, char *err, size_t errlen)
 {
+	return sig_make_header_for(k, task, args, kwargs, target, job, expires, NULL, NULL, err, errlen);
+}
+
+json_t *sig_make_header_for(const struct signing_key *k, const char *task, json_t *args, json_t *kwargs,
+			    const char *target, const char *job, long long expires, const char *for_schedule,
+			    const char *for_key, char *err, size_t errlen)
+{
 	struct sig_claims c;
 	unsigned char raw[SIG_NONCE_HEX / 2], *msg;
 	size_t len = 0;
@@ -81,6 +110,13 @@ json_t *sig_make_header(const struct signing_key *k, const char *task, json_t *a
 		snprintf(err, errlen, "cannot sign: a field is too long");
 		return NULL;
 	}
+	if ((for_schedule && for_schedule[0] && !valid_schedule(for_schedule)) ||
+	    (for_key && for_key[0] && (!valid_key_id(for_key) || !for_schedule || !for_schedule[0]))) {
+		snprintf(err, errlen, "cannot sign: invalid schedule name or schedule key");
+		return NULL;
+	}
+	copy_str(c.for_schedule, sizeof(c.for_schedule), for_schedule ? for_schedule : "");
+	copy_str(c.for_key, sizeof(c.for_key), for_key ? for_key : "");
 	c.expires = expires;
 	c.args = args;
 	c.kwargs = kwargs;
@@ -92,16 +128,35 @@ json_t *sig_make_header(const struct signing_key *k, const char *task, json_t *a
 		h = json_pack("{s:i, s:s, s:s, s:I, s:s, s:s, s:s}", "v", SIG_VERSION, "key", c.key, "nonce",
 			      c.nonce, "expires", (json_int_t)c.expires, "target", c.target, "job", c.job, "sig",
 			      sig64);
+	if (h && c.for_schedule[0])
+		json_object_set_new(h, "for", for_json(&c));
 	free(sig64);
 	if (h == NULL)
 		snprintf(err, errlen, "cannot sign: out of memory");
 	return h;
 }
 
+/* "for": exactly {"schedule": NAME} or {"schedule": NAME, "key": KEYID}. */
+static int for_field(json_t *f, struct sig_claims *c, char *err, size_t errlen)
+{
+	const char *name = json_string_value(json_object_get(f, "schedule"));
+	json_t *key = json_object_get(f, "key");
+	size_t want = key ? 2 : 1;
+
+	if (f == NULL)
+		return 0;
+	if (!json_is_object(f) || json_object_size(f) != want || !valid_schedule(name) ||
+	    (key && !valid_key_id(json_string_value(key))))
+		return snprintf(err, errlen, "the signature's \"for\" is not {\"schedule\": NAME, \"key\": KEYID}"), -1;
+	copy_str(c->for_schedule, sizeof(c->for_schedule), name);
+	copy_str(c->for_key, sizeof(c->for_key), key ? json_string_value(key) : "");
+	return 0;
+}
+
 /* The header's own fields, each checked for kind and bounds. */
 static int header_fields(json_t *h, struct sig_claims *c, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "v", "key", "nonce", "expires", "target", "job", "sig" };
+	static const char *const keys[] = { "v", "key", "nonce", "expires", "target", "job", "sig", "for" };
 	const char *k, *sig64 = json_string_value(json_object_get(h, "sig"));
 	json_t *v, *exp = json_object_get(h, "expires");
 	size_t n = 0;
@@ -140,7 +195,7 @@ static int header_fields(json_t *h, struct sig_claims *c, char *err, size_t errl
 	}
 	memcpy(c->sig, raw, sizeof(c->sig));
 	free(raw);
-	return 0;
+	return for_field(json_object_get(h, "for"), c, err, errlen);
 }
 
 static int set_body(struct sig_claims *c, const char *task, json_t *args, json_t *kwargs, char *err, size_t errlen)
@@ -174,6 +229,8 @@ json_t *sig_claims_to_json(const struct sig_claims *c)
 				      "target", c->target, "job", c->job, "sig", sig64, "task", c->task,
 				      "args", c->args, "kwargs", c->kwargs) : NULL;
 	free(sig64);
+	if (o && c->for_schedule[0])
+		json_object_set_new(o, "for", for_json(c));
 	return o;
 }
 

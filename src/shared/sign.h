@@ -1,11 +1,15 @@
 /* Signed tasks (Ed25519 through libsodium).  An operator signs, per host
  * message, a canonical form of what the task will do and where:
  *
- *   "celeryroot-task-v1\n" + canon({"args", "expires", "job", "key",
+ *   "celeryroot-task-v1\n" + canon({"args", "expires", ["for",] "job", "key",
  *                                    "kwargs", "nonce", "target", "task", "v"})
  *
  * and the message carries {"v", "key", "nonce", "expires", "target", "job",
- * "sig"} in its celeryroot_sig header.  net checks it before anything reaches
+ * ["for",] "sig"} in its celeryroot_sig header.  "for" is there only when
+ * beat fires a schedule: {"schedule": NAME, "key": KEYID}, the schedule and
+ * the operator key that signed its definition ("key" is absent for a
+ * schedule from the config file); a task without it signs and checks as
+ * before (contrib/celeryroot_sign.py).  net checks it before anything reaches
  * priv; priv, which holds the same trusted keys, checks it again on the
  * claims net forwards, so a compromised net cannot forge a request. */
 #ifndef CR_SIGN_H
@@ -26,6 +30,8 @@
 #define SIG_MAX_LIFETIME (31 * 86400)
 #define KEYRING_MAX 64
 #define SIG_OPS_MAX 16
+/* A schedule's name in "for": [a-z0-9][a-z0-9._-]{0,62}. */
+#define SIG_SCHEDULE_MAX 63
 
 struct sig_claims {
 	char key[KEY_ID_MAX + 1];
@@ -36,6 +42,8 @@ struct sig_claims {
 	char task[TASK_NAME_MAX + 1];
 	json_t *args;                      /* owned */
 	json_t *kwargs;                    /* owned */
+	char for_schedule[SIG_SCHEDULE_MAX + 1];   /* "" unless fired by beat for a schedule */
+	char for_key[KEY_ID_MAX + 1];      /* the key that signed the schedule; "" for a config one */
 	unsigned char sig[64];
 };
 
@@ -64,6 +72,9 @@ int valid_key_id(const char *s);
 /* keys.c: key files (INI: id, secret / id, public, operations, roles). */
 int key_generate(const char *dir, const char *id, int force, char *err, size_t errlen);
 int key_load_secret(const char *path, struct signing_key *k, char *err, size_t errlen);
+/* The text of a secret key file, already read (priv's host key: its file's
+ * owner and mode are checked by priv).  0, or -1 (k zeroed). */
+int key_parse_secret(const char *text, struct signing_key *k);
 int key_parse_public(const char *text, const char *file_id, struct trusted_key *k, char *err, size_t errlen);
 /* Loads every *.pub in dir; a bad file is an error (never silently skipped). */
 int keyring_load(const char *dir, struct keyring *kr, char *err, size_t errlen);
@@ -75,6 +86,11 @@ const char *sig_operation(const char *task);
 /* Builds the header object for one message (new reference), or NULL. */
 json_t *sig_make_header(const struct signing_key *k, const char *task, json_t *args, json_t *kwargs,
 			const char *target, const char *job, long long expires, char *err, size_t errlen);
+/* The same for a task beat fires for a schedule (for_key NULL or "": a
+ * schedule from the config file). */
+json_t *sig_make_header_for(const struct signing_key *k, const char *task, json_t *args, json_t *kwargs,
+			    const char *target, const char *job, long long expires, const char *for_schedule,
+			    const char *for_key, char *err, size_t errlen);
 /* Header (from a message) plus the message's task, args and kwargs -> claims. */
 int sig_claims_from_header(json_t *hdr, const char *task, json_t *args, json_t *kwargs,
 			   struct sig_claims *c, char *err, size_t errlen);

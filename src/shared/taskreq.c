@@ -21,8 +21,9 @@ struct task_spec {
 };
 
 static const char *const b_none[] = { NULL };
-/* now: run even outside the host's maintenance windows (audited). */
-static const char *const b_check[] = { "check", "now", NULL };
+/* now: run even outside the host's maintenance windows (audited);
+ * allow_downgrade: a version pin below the installed one may downgrade. */
+static const char *const b_install[] = { "check", "now", "allow_downgrade", NULL };
 static const char *const b_list[] = { "upgradable", "security", NULL };
 static const char *const b_remove[] = { "check", "purge", "now", NULL };
 static const char *const b_upgrade[] = { "check", "security", "now", NULL };
@@ -33,7 +34,7 @@ static const struct task_spec specs[] = {
 	{ "celeryroot.apt.query", REQ_APT, PKGS_SOME, b_none, 0 },
 	{ "celeryroot.apt.list", REQ_APT, PKGS_NONE, b_list, 0 },
 	{ "celeryroot.apt.update", REQ_APT, PKGS_NONE, b_none, 1 },
-	{ "celeryroot.apt.install", REQ_APT, PKGS_SOME, b_check, 1 },
+	{ "celeryroot.apt.install", REQ_APT, PKGS_SOME, b_install, 1 },
 	{ "celeryroot.apt.remove", REQ_APT, PKGS_SOME, b_remove, 0 },
 	{ "celeryroot.apt.upgrade", REQ_APT, PKGS_ANY, b_upgrade, 1 },
 	{ "celeryroot.apt.autoremove", REQ_APT, PKGS_NONE, b_remove, 0 },
@@ -126,6 +127,7 @@ int taskreq_build(const char *task, json_t *args, json_t *kwargs, struct proto_r
 	r->check = json_is_true(json_object_get(kwargs, "check"));
 	r->purge = json_is_true(json_object_get(kwargs, "purge"));
 	r->now = json_is_true(json_object_get(kwargs, "now"));
+	r->allow_downgrade = json_is_true(json_object_get(kwargs, "allow_downgrade"));
 	r->max_age = max_age ? json_number_value(max_age) : -1;
 	return 0;
 }
@@ -149,5 +151,5 @@ int taskreq_same(const struct proto_req *a, const struct proto_req *b)
 		return 1;
 	return !strcmp(a->op, b->op) && same_pkgs(a, b) && a->upgradable == b->upgradable &&
 	       a->security == b->security && a->check == b->check && a->purge == b->purge && a->now == b->now &&
-	       a->max_age == b->max_age;
+	       a->allow_downgrade == b->allow_downgrade && a->max_age == b->max_age;
 }

@@ -91,6 +91,37 @@ START_TEST(head_of_files)
 }
 END_TEST
 
+/* Rotated files read oldest first verify as one chain; the oldest one kept
+ * starts where a file rotated away ended. */
+START_TEST(verify_across_rotation)
+{
+	char l[3][256];
+	struct audit_verify v;
+
+	chain3(l);
+	/* audit.log.1 = line 1, audit.log = lines 2-3: one chain. */
+	auditchain_verify_init(&v);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(auditchain_verify_line(&v, l[i], strlen(l[i])), 0);
+	/* Only lines 2-3 kept (line 1's file rotated away): the first is taken
+	 * as it says, the next is checked against it. */
+	auditchain_verify_init_continued(&v);
+	ck_assert_int_eq(auditchain_verify_line(&v, l[1], strlen(l[1])), 0);
+	ck_assert_int_eq(auditchain_verify_line(&v, l[2], strlen(l[2])), 0);
+	ck_assert_int_eq(v.head.seq, 3);
+	/* From genesis, the same two lines are a break. */
+	auditchain_verify_init(&v);
+	ck_assert_int_eq(auditchain_verify_line(&v, l[1], strlen(l[1])), -1);
+	/* Continued, a gap after the first line is still a break. */
+	auditchain_verify_init_continued(&v);
+	ck_assert_int_eq(auditchain_verify_line(&v, l[0], strlen(l[0])), 0);
+	ck_assert_int_eq(auditchain_verify_line(&v, l[2], strlen(l[2])), -1);
+	ck_assert_int_eq(v.first_bad, 2);
+	auditchain_verify_init_continued(&v);
+	ck_assert_int_eq(auditchain_verify_line(&v, "{\"seq\":0,\"prev\":\"x\"}", 22), -1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("auditchain");
@@ -100,6 +131,7 @@ int main(void)
 
 	tcase_add_test(tc, verify_intact_and_broken);
 	tcase_add_test(tc, head_of_files);
+	tcase_add_test(tc, verify_across_rotation);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -23,9 +23,10 @@ static const char full_ini[] =
 	"user = _crtest\n"
 	"sandbox = /var/lib/celeryroot/sandbox\n"
 	"heartbeat_interval = 7\n"
-	"visibility_timeout = 7200\n"
-	"restore_interval = 30\n"
 	"result_expires = 86400\n"
+	"audit_max_size = 1048576\n"
+	"audit_keep = 9\n"
+	"allow_unauthenticated = true\n"
 	"[cli]\n"
 	"timeout = 0\n"
 	"task_expires = 600\n"
@@ -37,8 +38,6 @@ START_TEST(defaults)
 
 	config_defaults(&c);
 	ck_assert_int_eq(c.heartbeat_s, 5);
-	ck_assert_int_eq(c.visibility_timeout_s, 3600);
-	ck_assert_int_eq(c.restore_interval_s, 10);
 	ck_assert_int_eq(c.result_expires_s, 2592000);
 	ck_assert_int_eq(c.timeout_s, 60);
 	ck_assert_int_eq(c.task_expires_s, 86400);
@@ -47,6 +46,9 @@ START_TEST(defaults)
 	ck_assert_str_eq(c.broker_url, BROKER_DEFAULT_URL);
 	ck_assert_str_eq(c.hostname, "");
 	ck_assert_int_eq(c.nroles, 0);
+	ck_assert_int_eq(c.audit_max_bytes, 64 * 1024 * 1024);
+	ck_assert_int_eq(c.audit_keep, 5);
+	ck_assert_int_eq(c.allow_unauthenticated, 0);
 }
 END_TEST
 
@@ -68,12 +70,13 @@ START_TEST(parse_full)
 	ck_assert_str_eq(c.user, "_crtest");
 	ck_assert_str_eq(c.sandbox, "/var/lib/celeryroot/sandbox");
 	ck_assert_int_eq(c.heartbeat_s, 7);
-	ck_assert_int_eq(c.visibility_timeout_s, 7200);
-	ck_assert_int_eq(c.restore_interval_s, 30);
 	ck_assert_int_eq(c.result_expires_s, 86400);
 	ck_assert_int_eq(c.timeout_s, 0);
 	ck_assert_int_eq(c.task_expires_s, 600);
 	ck_assert_int_eq(c.job_ttl_s, 604800);
+	ck_assert_int_eq(c.audit_max_bytes, 1048576);
+	ck_assert_int_eq(c.audit_keep, 9);
+	ck_assert_int_eq(c.allow_unauthenticated, 1);
 }
 END_TEST
 
@@ -100,6 +103,9 @@ START_TEST(parse_unknown)
 	refused("url = redis://x\n", "config:1:", "outside any section");
 	refused("[daemon\nhostname = web01\n", "config:1:", "syntax error");
 	refused("[daemon]\nthis is not a key\n", "config:2:", "syntax error");
+	/* kombu's redelivery timers are gone; an old config says how to fix it. */
+	refused("[daemon]\nvisibility_timeout = 3600\n", "config:2:", "no longer used: a host takes back");
+	refused("[daemon]\nrestore_interval = 10\n", "'restore_interval' is no longer used", "remove the line");
 	/* Only the first error is reported, with its own line. */
 	refused("[daemon]\nheartbeat_interval = 5\nbad = 1\nworse = 2\n", "config:3:", "'bad'");
 }
@@ -117,6 +123,9 @@ START_TEST(parse_bad_values)
 	}
 	refused("[cli]\njob_ttl = 315360001\n", "job_ttl", "between 60 and 315360000");
 	refused("[cli]\ntimeout = -1\n", "timeout", NULL);
+	refused("[daemon]\naudit_max_size = 100\n", "audit_max_size", "whole number of bytes between 4096");
+	refused("[daemon]\naudit_keep = 0\n", "audit_keep", "whole number of files between 1 and 100");
+	refused("[daemon]\nallow_unauthenticated = maybe\n", "allow_unauthenticated", "true or false");
 	refused("[daemon]\nhostname = Web01\n", "config:2:", "invalid hostname 'Web01'");
 	refused("[daemon]\nhostname = web01;rm\n", "invalid hostname", NULL);
 	refused("[daemon]\nroles = web, Bad\n", "invalid role 'Bad'", NULL);
@@ -138,7 +147,7 @@ START_TEST(parse_signing)
 
 	config_defaults(&c);
 	ck_assert_str_eq(c.trusted_keys, "/etc/celeryroot/trusted-keys");
-	ck_assert_int_eq(c.require_signed, 0);
+	ck_assert_int_eq(c.require_signed, -1);   /* decided by the daemon: required once a key is trusted */
 	ck_assert_str_eq(c.signing_key, "");
 	ck_assert_msg(config_parse_string(&c, "[daemon]\ntrusted_keys = /srv/keys\nrequire_signed = true\n"
 					  "[cli]\nsigning_key = /root/alice.key\n", err, sizeof(err)) == 0, "%s", err);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "proto.h"
+#include "taskreq.h"
 
 #define JOB "0f8fad5b-d9cb-469f-a165-70867728950e"
 #define TASK "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -292,7 +293,29 @@ START_TEST(ans_round_trip)
 	ck_assert_ptr_nonnull(s);
 	ck_assert_int_eq(proto_ans_decode(ANS_REFUSED, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
 	ck_assert_str_eq(out.text, "operation not permitted");
+	ck_assert_ptr_null(out.audit);
 	free(s);
+
+	/* A refusal priv wrote an audit line for carries it, for the stream. */
+	ref.audit = json_pack("{s:s, s:I}", "outcome", "refused", "seq", (json_int_t)7);
+	s = proto_ans_encode(&ref, &len);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(proto_ans_decode(ANS_REFUSED, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
+	ck_assert(json_equal(out.audit, ref.audit));
+	proto_ans_free(&out);
+	free(s);
+	/* And a line written on priv's own (a minute's summary). */
+	struct proto_ans au = { .type = ANS_AUDIT, .id = 0, .audit = ref.audit };
+	s = proto_ans_encode(&au, &len);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(proto_ans_decode(ANS_AUDIT, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
+	ck_assert(json_equal(out.audit, ref.audit));
+	proto_ans_free(&out);
+	ck_assert_ptr_null(out.audit);
+	free(s);
+	proto_ans_free(&ref);
+	au.audit = NULL;
+	ck_assert_ptr_null(proto_ans_encode(&au, &len));   /* AUDIT without a line */
 
 	/* What the decoder would refuse is not encoded either. */
 	p.percent = 101;
@@ -319,7 +342,10 @@ START_TEST(ans_refusals)
 	char big[700];
 
 	ans_refused(REQ_PING, "{\"id\":1,\"job\":\"\",\"task\":\"" TASK "\"}");   /* request as answer */
-	ans_refused(9, "{\"id\":1}");
+	ans_refused(11, "{\"id\":1}");
+	ans_refused(ANS_AUDIT, "{\"id\":0}");
+	ans_refused(ANS_AUDIT, "{\"id\":0,\"audit\":\"line\"}");
+	ans_refused(ANS_REFUSED, "{\"id\":1,\"error\":\"x\",\"audit\":[]}");
 	ans_refused(ANS_PROGRESS, "{\"id\":1,\"percent\":101,\"pkg\":\"\",\"text\":\"\"}");
 	ans_refused(ANS_PROGRESS, "{\"id\":1,\"percent\":\"5\",\"pkg\":\"\",\"text\":\"\"}");
 	ans_refused(ANS_PROGRESS, "{\"id\":1,\"percent\":5,\"pkg\":\"\"}");
@@ -370,6 +396,58 @@ START_TEST(refusal_reasons_printable)
 }
 END_TEST
 
+/* allow_downgrade: optional, install only, and in taskreq's view of a
+ * request (so that priv compares it with what was signed). */
+START_TEST(allow_downgrade_field)
+{
+	struct proto_req in = { .type = REQ_APT, .id = 12, .npkgs = 1, .max_age = -1 }, out, want;
+	char err[PROTO_ERR_MAX], json[4096];
+	size_t len = 0;
+	char *s;
+
+	strcpy(in.task, TASK);
+	strcpy(in.op, "install");
+	strcpy(in.pkgs[0].name, "nginx");
+	strcpy(in.pkgs[0].version, "1.0");
+	s = proto_req_encode(&in, &len);
+	ck_assert_ptr_null(strstr(s, "allow_downgrade"));   /* old peers still read it */
+	ck_assert_int_eq(proto_req_decode(REQ_APT, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
+	ck_assert_int_eq(out.allow_downgrade, 0);
+	free(s);
+	in.allow_downgrade = 1;
+	s = proto_req_encode(&in, &len);
+	ck_assert_ptr_nonnull(strstr(s, "\"allow_downgrade\":true"));
+	ck_assert_int_eq(proto_req_decode(REQ_APT, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
+	ck_assert_int_eq(out.allow_downgrade, 1);
+	free(s);
+	snprintf(json, sizeof(json), "{\"id\":3,\"job\":\"\",\"task\":\"" TASK "\",\"op\":\"remove\",\"pkgs\":[\"nginx\"],"
+		 "\"upgradable\":false,\"security\":false,\"check\":false,\"purge\":false,\"now\":false,\"max_age\":-1,"
+		 "\"allow_downgrade\":true}");
+	refused(REQ_APT, json, "does not take allow_downgrade");
+	strcpy(strstr(json, "\"remove\""), "\"install\"");
+	strcpy(strstr(json, "\"install\""), "\"install\",\"pkgs\":[\"nginx\"],\"upgradable\":false,\"security\":false,"
+	       "\"check\":false,\"purge\":false,\"now\":false,\"max_age\":-1,\"allow_downgrade\":1}");
+	refused(REQ_APT, json, "allow_downgrade");
+
+	/* The signed kwargs say it; taskreq carries it, and a request that
+	 * differs in it is not the one signed. */
+	json_t *args = json_pack("[[s]]", "nginx=1.0"), *kw = json_pack("{s:b}", "allow_downgrade", 1);
+	memset(&want, 0, sizeof(want));
+	ck_assert_int_eq(taskreq_build("celeryroot.apt.install", args, kw, &want, err, sizeof(err)), 0);
+	ck_assert_int_eq(want.allow_downgrade, 1);
+	ck_assert(taskreq_same(&want, &out));
+	out.allow_downgrade = 0;
+	ck_assert(!taskreq_same(&want, &out));
+	json_decref(kw);
+	json_decref(args);
+	kw = json_pack("{s:b}", "allow_downgrade", 1);
+	args = json_array();
+	ck_assert_int_eq(taskreq_build("celeryroot.apt.upgrade", args, kw, &want, err, sizeof(err)), -1);
+	json_decref(kw);
+	json_decref(args);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proto");
@@ -386,6 +464,7 @@ int main(void)
 	tcase_add_test(tc, apt_round_trip);
 	tcase_add_test(tc, apt_refusals);
 	tcase_add_test(tc, sig_field);
+	tcase_add_test(tc, allow_downgrade_field);
 	tcase_add_test(tc, ans_round_trip);
 	tcase_add_test(tc, ans_refusals);
 	tcase_add_test(tc, refusal_reasons_printable);

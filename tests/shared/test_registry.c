@@ -178,6 +178,41 @@ START_TEST(decode_ignores_unknown_keys)
 }
 END_TEST
 
+/* priv's host key, as HELLO gives it to net: optional, and when present
+ * exactly the base64 of 32 bytes (the CLI pins it in known_hosts). */
+#define KEY_B64 "3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs="
+
+START_TEST(host_key_field)
+{
+	struct host_rec in = sample(), out;
+	char *s, err[256] = "";
+
+	s = registry_encode(&in);
+	ck_assert_ptr_null(strstr(s, "host_key"));
+	ck_assert_int_eq(registry_decode(s, strlen(s), &out, err, sizeof(err)), 0);
+	ck_assert_str_eq(out.host_key, "");
+	free(s);
+	strcpy(in.host_key, KEY_B64);
+	s = registry_encode(&in);
+	ck_assert_ptr_nonnull(strstr(s, "\"host_key\":\"" KEY_B64 "\""));
+	ck_assert_msg(registry_decode(s, strlen(s), &out, err, sizeof(err)) == 0, "refused %s: %s", s, err);
+	ck_assert_str_eq(out.host_key, KEY_B64);
+	free(s);
+	/* Never published when it would be refused. */
+	strcpy(in.host_key, "not base64!");
+	ck_assert_ptr_null(registry_encode(&in));
+
+	refused("host_key", "\"3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxg=\"", "host_key");   /* 28 bytes */
+	refused("host_key", "\"3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHQ==\"", "host_key");   /* 35 */
+	refused("host_key", "\"3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs\"", "host_key");   /* no padding */
+	refused("host_key", "\" 3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs=\"", "host_key");
+	refused("host_key", "\"3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs=\\u001b[2J\"", "host_key");
+	refused("host_key", "\"3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhv=\"", "host_key");   /* not canonical */
+	refused("host_key", "32", "host_key");
+	refused("host_key", "null", "host_key");
+}
+END_TEST
+
 START_TEST(online)
 {
 	struct host_rec h = sample();
@@ -213,6 +248,7 @@ int main(void)
 	tcase_add_test(tc, decode_bad_names);
 	tcase_add_test(tc, decode_bad_shapes);
 	tcase_add_test(tc, decode_ignores_unknown_keys);
+	tcase_add_test(tc, host_key_field);
 	tcase_add_test(tc, online);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

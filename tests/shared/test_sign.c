@@ -211,6 +211,106 @@ END_TEST
 
 /* ---- key files ---------------------------------------------------------- */
 
+/* A task beat fires for a schedule names the schedule and its signer in
+ * the signed claims: altered, added or dropped, the signature fails. */
+static json_t *for_header(const char *schedule, const char *key, json_t *args, json_t *kwargs)
+{
+	char err[256];
+	json_t *h = sig_make_header_for(&sk, "celeryroot.ping", args, kwargs, "host.web01", "job-1", 1000600,
+					schedule, key, err, sizeof(err));
+	return h;
+}
+
+static int check_header(json_t *h, json_t *args, json_t *kwargs, struct sig_claims *out)
+{
+	char err[256];
+	struct sig_claims c;
+	int rc = sig_claims_from_header(h, "celeryroot.ping", args, kwargs, &c, err, sizeof(err));
+
+	if (rc == 0)
+		rc = sig_verify(&kr, &c, &host, err, sizeof(err));
+	if (out && rc == 0)
+		*out = c;
+	else
+		sig_claims_free(&c);
+	return rc;
+}
+
+START_TEST(schedule_claims_are_signed)
+{
+	json_t *args = json_array(), *kwargs = json_object(), *h;
+	struct sig_claims c;
+
+	setup_keys();
+	h = for_header("nightly", "alice", args, kwargs);
+	ck_assert_ptr_nonnull(h);
+	ck_assert_int_eq(check_header(h, args, kwargs, &c), 0);
+	ck_assert_str_eq(c.for_schedule, "nightly");
+	ck_assert_str_eq(c.for_key, "alice");
+	/* Forwarded to priv and read back: the same claims, still valid. */
+	json_t *full = sig_claims_to_json(&c);
+	struct sig_claims back;
+	char err[256];
+	ck_assert_int_eq(sig_claims_from_json(full, &back, err, sizeof(err)), 0);
+	ck_assert_str_eq(back.for_key, "alice");
+	ck_assert_int_eq(sig_verify(&kr, &back, &host, err, sizeof(err)), 0);
+	sig_claims_free(&back);
+	sig_claims_free(&c);
+	json_decref(full);
+	/* Another schedule, another signer, or none: the signature fails. */
+	json_object_set_new(json_object_get(h, "for"), "schedule", json_string("other"));
+	ck_assert_int_eq(check_header(h, args, kwargs, NULL), -1);
+	json_object_set_new(json_object_get(h, "for"), "schedule", json_string("nightly"));
+	json_object_set_new(json_object_get(h, "for"), "key", json_string("bob"));
+	ck_assert_int_eq(check_header(h, args, kwargs, NULL), -1);
+	json_object_del(h, "for");
+	ck_assert_int_eq(check_header(h, args, kwargs, NULL), -1);
+	json_decref(h);
+	/* A config schedule: no key; and a task of no schedule gains none. */
+	h = for_header("lists", NULL, args, kwargs);
+	ck_assert_int_eq(check_header(h, args, kwargs, &c), 0);
+	ck_assert_str_eq(c.for_key, "");
+	sig_claims_free(&c);
+	json_object_set_new(h, "for", json_pack("{s:s, s:s}", "schedule", "lists", "key", "alice"));
+	ck_assert_int_eq(check_header(h, args, kwargs, NULL), -1);
+	json_decref(h);
+	h = for_header(NULL, NULL, args, kwargs);
+	ck_assert_ptr_null(json_object_get(h, "for"));
+	ck_assert_int_eq(check_header(h, args, kwargs, NULL), 0);
+	json_object_set_new(h, "for", json_pack("{s:s}", "schedule", "nightly"));
+	ck_assert_int_eq(check_header(h, args, kwargs, NULL), -1);
+	json_decref(h);
+	json_decref(args);
+	json_decref(kwargs);
+}
+END_TEST
+
+START_TEST(schedule_claims_hostile)
+{
+	json_t *args = json_array(), *kwargs = json_object(), *h;
+	json_t *bad[] = { json_pack("{s:s}", "schedule", "Bad Name"), json_pack("{s:s, s:s}", "schedule", "x", "key", "Bad Key"),
+			  json_pack("{s:s, s:s}", "schedule", "x", "extra", "y"), json_pack("{s:i}", "schedule", 1),
+			  json_string("nightly"), json_pack("{}") };
+	char err[256];
+
+	setup_keys();
+	ck_assert_ptr_null(sig_make_header_for(&sk, "celeryroot.ping", args, kwargs, "host.web01", "", 1000600, "../x",
+					       NULL, err, sizeof(err)));
+	ck_assert_ptr_null(sig_make_header_for(&sk, "celeryroot.ping", args, kwargs, "host.web01", "", 1000600, NULL,
+					       "alice", err, sizeof(err)));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct sig_claims c;
+		h = for_header("nightly", "alice", args, kwargs);
+		json_object_set_new(h, "for", bad[i]);
+		ck_assert_int_eq(sig_claims_from_header(h, "celeryroot.ping", args, kwargs, &c, err, sizeof(err)), -1);
+		ck_assert_ptr_nonnull(strstr(err, "\"for\""));
+		json_decref(h);
+	}
+	json_decref(args);
+	json_decref(kwargs);
+}
+END_TEST
+
 START_TEST(public_key_files)
 {
 	static const char good[] = "id = ops\npublic = AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
@@ -281,6 +381,8 @@ static Suite *sign_suite(void)
 	tcase_add_test(tc, verify_time_and_target);
 	tcase_add_test(tc, verify_key_limits);
 	tcase_add_test(tc, claims_round_trip_and_hostile_headers);
+	tcase_add_test(tc, schedule_claims_are_signed);
+	tcase_add_test(tc, schedule_claims_hostile);
 	tcase_add_test(tc, public_key_files);
 	tcase_add_test(tc, generate_load_and_trust);
 	suite_add_tcase(s, tc);
