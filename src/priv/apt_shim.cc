@@ -89,9 +89,11 @@ std::string under_root(const std::string &root, const char *rel)
 void configure_root(const std::string &root)
 {
 	_config->Set("Dir::State::status", under_root(root, "var/lib/dpkg/status"));
-	/* The _apt download user cannot read a root-owned sandbox. */
-	_config->Set("APT::Sandbox::User", "root");
 	if (root != "/") {
+		/* Sandbox hosts only: the _apt download user cannot read a
+		 * root-owned sandbox.  On a real host apt's own default stands,
+		 * and its download methods drop to _apt, as apt-get's do. */
+		_config->Set("APT::Sandbox::User", "root");
 		_config->Set("DPkg::Options::", "--root=" + root);
 		/* Maintainer scripts run on the real system, paths taken from DPKG_ROOT. */
 		_config->Set("DPkg::Options::", "--force-script-chrootless");
@@ -244,6 +246,16 @@ extern "C" int aptshim_installed_count(long *count, char *err, size_t errlen)
 		return -1;
 	}
 	return guarded(err, errlen, [&] { return do_installed_count(count, err, errlen); });
+}
+
+extern "C" int aptshim_config_find(const char *key, char *out, size_t len)
+{
+	if (key == nullptr || out == nullptr || len == 0 || !S.inited)
+		return -1;
+	return guarded(nullptr, 0, [&] {
+		std::snprintf(out, len, "%s", _config->Find(key).c_str());
+		return 0;
+	});
 }
 
 extern "C" int aptshim_native_arch(char *out, size_t len)

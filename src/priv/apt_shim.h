@@ -42,6 +42,12 @@ int aptshim_query(const char *const *names, size_t n, struct aptshim_pkg_info *o
  * origin upgrades.  *out is malloc'd (free()). */
 int aptshim_list(int upgradable_only, int security_only, struct aptshim_pkg_info **out, size_t *n,
 		 char *err, size_t errlen);
+/* The version to reinstall a package dpkg left halfway with: the version
+ * its status names when an archive has it, else the candidate when an
+ * archive has that.  1 with out set, 0 when no archive has either, -1 on
+ * error. */
+int aptshim_reinstall_version(const char *name, const char *status_ver, char *out, size_t len, char *err,
+			      size_t errlen);
 /* apt-get update: refreshes the lists from the sources. */
 int aptshim_update(char *err, size_t errlen);
 
@@ -53,6 +59,7 @@ enum aptshim_op {
 	APTSHIM_UPGRADE,     /* items: only these (none: everything upgradable) */
 	APTSHIM_AUTOREMOVE,
 	APTSHIM_RESTORE,     /* rollback: remove some, install exact versions of others */
+	APTSHIM_REINSTALL,   /* repair: reinstall each item at exactly items[].version */
 };
 
 struct aptshim_item {
@@ -79,6 +86,8 @@ struct aptshim_change_req {
 	const struct aptshim_item *items;
 	size_t nitems;
 	int purge, security, check;
+	int allow_downgrade;           /* the request allows a plan that downgrades */
+	int allow_unauthenticated;     /* the host allows archives apt cannot authenticate */
 	int lock_timeout_s;
 	aptshim_progress_fn progress;
 	void *ctx;
@@ -89,14 +98,22 @@ struct aptshim_change_res {
 	size_t nplan;
 	int dpkg_ran;                  /* dpkg was started: the host may have changed */
 	char dpkg_error[1024];         /* what dpkg said when it failed */
+	char refused_by[16];           /* "downgrade" or "unauthenticated": the plan was refused */
+	char unauthenticated[640];     /* allowed by the host: what came from such archives */
 };
 
 /* Plans the change with the dpkg lock held (waiting up to lock_timeout_s),
- * and unless check is set carries it out (a check takes no lock).  0 on success (an empty plan is a
- * success); -1 with the reason in err: when dpkg_ran is 0 nothing changed. */
+ * holds the plan against APT's refusals (apt_shim_policy.cc: archives apt
+ * cannot authenticate, downgrades), and unless check is set carries it out
+ * (a check takes no lock).  0 on success (an empty plan is a success); -1
+ * with the reason in err: when dpkg_ran is 0 nothing changed. */
 int aptshim_change(const struct aptshim_change_req *q, struct aptshim_change_res *r, char *err,
 		   size_t errlen);
 void aptshim_change_res_free(struct aptshim_change_res *r);
+/* The value apt's configuration ends up with for key ("" when unset),
+ * after aptshim_init: what tests read to see which user apt's download
+ * methods run as (APT::Sandbox::User). */
+int aptshim_config_find(const char *key, char *out, size_t len);
 /* apt-get clean: empties the archives cache (under the lock). */
 int aptshim_clean(int lock_timeout_s, long *files, char *err, size_t errlen);
 

@@ -218,6 +218,9 @@ int do_change(const aptshim_change_req *q, aptshim_change_res *r, char *err, siz
 		return set_err(err, errlen, "out of memory"), -1;
 	if (!plan.empty())
 		std::memcpy(r->plan, plan.data(), plan.size() * sizeof(aptshim_action));
+	/* A check says what the real run would do: refused too. */
+	if (check_policy(c, dc, q, r, err, errlen) < 0)
+		return -1;
 	if (q->check || plan.empty())
 		return 0;
 	return apply(c, q, r, err, errlen);

@@ -61,6 +61,11 @@ pkgCache::PkgIterator find_pkg(pkgCache *cache, const char *spec);
  * something apt cannot do. */
 int mark_request(pkgDepCache &dc, pkgProblemResolver &fix, const aptshim_change_req *q, char *err, size_t errlen);
 
+/* apt_shim_policy.cc: APT's refusals on the plan (untrusted archives,
+ * downgrades); -1 with err and r->refused_by. */
+int check_policy(pkgCacheFile &c, pkgDepCache &dc, const aptshim_change_req *q, aptshim_change_res *r, char *err,
+		 size_t errlen);
+
 /* The C boundary: no exception may unwind into C frames.  The handlers
  * format with snprintf only, so that they cannot throw themselves. */
 inline void exc_err(char *err, size_t errlen, const char *why)

@@ -147,6 +147,29 @@ int mark_restore(pkgDepCache &dc, pkgProblemResolver &fix, const aptshim_change_
 	return 0;
 }
 
+/* Repair: a package dpkg left half-installed (or flagged reinstreq) is
+ * unpacked and configured again at the version the caller found in an
+ * archive (aptshim_reinstall_version); a reinstall of the installed version
+ * is a ReInstall flag, not a mark. */
+int mark_reinstall(pkgDepCache &dc, pkgProblemResolver &fix, const aptshim_item &it, char *err, size_t errlen)
+{
+	pkgCache::PkgIterator p = find_pkg(&dc.GetCache(), it.name);
+	if (p.end())
+		return no_pkg(it, err, errlen);
+	pkgCache::VerIterator v = find_version(p, it.version);
+	if (v.end() || !v.Downloadable()) {
+		set_err(err, errlen, std::string("no archive has ") + it.name + " " + it.version + " to reinstall it");
+		return -1;
+	}
+	dc.SetCandidateVersion(v);
+	if (p.CurrentVer().end() || p.CurrentVer() != v)
+		dc.MarkInstall(p, true, 0, false);
+	dc.SetReInstall(p, true);
+	fix.Clear(p);
+	fix.Protect(p);
+	return 0;
+}
+
 } // namespace
 
 namespace shim {
@@ -172,6 +195,11 @@ int mark_request(pkgDepCache &dc, pkgProblemResolver &fix, const aptshim_change_
 		return 0;
 	case APTSHIM_RESTORE:
 		return mark_restore(dc, fix, q, err, errlen);
+	case APTSHIM_REINSTALL:
+		for (size_t i = 0; i < q->nitems; i++)
+			if (mark_reinstall(dc, fix, q->items[i], err, errlen) < 0)
+				return -1;
+		return 0;
 	}
 	set_err(err, errlen, "unknown operation");
 	return -1;

@@ -7,6 +7,7 @@
 
 #include <apt-pkg/acquire.h>
 #include <apt-pkg/cachefile.h>
+#include <apt-pkg/depcache.h>
 #include <apt-pkg/error.h>
 #include <apt-pkg/pkgcache.h>
 #include <apt-pkg/pkgsystem.h>
@@ -211,6 +212,38 @@ extern "C" int aptshim_list(int upgradable_only, int security_only, struct aptsh
 	*out = nullptr;
 	*n = 0;
 	return guarded(err, errlen, [&] { return do_list(upgradable_only, security_only, out, n, err, errlen); });
+}
+
+namespace {
+
+int do_reinstall_version(const char *name, const char *status_ver, char *out, size_t len, char *err, size_t errlen)
+{
+	pkgCacheFile *c = shim_cache(err, errlen);
+	if (c == nullptr)
+		return -1;
+	pkgCache::PkgIterator p = find_pkg(c->GetPkgCache(), name);
+	if (p.end())
+		return 0;
+	/* Downloadable: some archive has it (the status file is not one). */
+	for (pkgCache::VerIterator v = p.VersionList(); !v.end(); ++v)
+		if (status_ver != nullptr && std::strcmp(v.VerStr(), status_ver) == 0 && v.Downloadable())
+			return copy_field(out, len, v.VerStr()), 1;
+	pkgDepCache *dc = c->GetDepCache();
+	pkgCache::VerIterator cand = dc != nullptr ? dc->GetCandidateVersion(p) : pkgCache::VerIterator();
+	if (!cand.end() && cand.Downloadable())
+		return copy_field(out, len, cand.VerStr()), 1;
+	return 0;
+}
+
+} // namespace
+
+extern "C" int aptshim_reinstall_version(const char *name, const char *status_ver, char *out, size_t len, char *err,
+					 size_t errlen)
+{
+	if (name == nullptr || out == nullptr || len == 0)
+		return set_err(err, errlen, "no package to look up"), -1;
+	out[0] = '\0';
+	return guarded(err, errlen, [&] { return do_reinstall_version(name, status_ver, out, len, err, errlen); });
 }
 
 extern "C" int aptshim_update(char *err, size_t errlen)

@@ -1,31 +1,29 @@
 /* The audit log: one JSON line per request priv acted on or refused, each
- * chained to the one before by its hash (auditchain.h),
- * appended by priv alone (DESIGN §4).  The same record goes back to net in
- * the reply, which adds it to a capped Redis stream for central review; the
- * file on the host is the one net cannot touch. */
+ * chained to the one before by its hash (auditchain.h), signed with the
+ * host key (hostsig.h), appended by priv alone (DESIGN §4) and rotated at a
+ * size cap (audit_file.c).  The same line goes back to net with the answer
+ * (or on its own, ANS_AUDIT), which adds it to a capped Redis stream for
+ * central review; the file on the host is the one net cannot touch, and the
+ * signature lets a reviewer tell priv's lines from anyone else's.  Reads
+ * are counted, not written one by one, and refusals past a budget are
+ * coalesced (audit_rate.c): what net can make priv write is bounded. */
 #include "config.h"
 #include "priv.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "auditchain.h"
-#include "log.h"
 #include "pkgspec.h"
 #include "proto.h"
 
 #define AUDIT_DEFAULT "var/log/celeryroot/audit.log"
+#define AUDIT_MAX_DEFAULT (64L * 1024 * 1024)
+#define AUDIT_KEEP_DEFAULT 5
 
-static void iso_now(char *buf, size_t len)
+void audit_iso_now(char *buf, size_t len)
 /* len must be at least 64: tm_year is an int. */
 {
 	struct timespec ts;
@@ -61,14 +59,31 @@ json_t *audit_record(const struct priv_ctx *p, const struct proto_req *r, const 
 	const char *op = r->op[0] ? r->op : r->type == REQ_PING ? "ping" : r->type == REQ_FACTS ? "facts" : "";
 	json_t *rec;
 
-	iso_now(when, sizeof(when));
+	audit_iso_now(when, sizeof(when));
 	rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:b, s:s, s:o, s:o, s:o}", "time", when, "host", p->hostname ? p->hostname : "",
 			"job", r->job, "task", r->task, "operation", op, "packages", pkgs_json(r), "check",
 			r->check, "now", r->now, "outcome", outcome, "changes", field_or_null(data, "changes"), "rollback",
 			field_or_null(data, "rollback"), "error", field_or_null(data, "error"));
+	if (rec && r->allow_downgrade)
+		json_object_set_new(rec, "allow_downgrade", json_true());
 	/* The key that signed the task (claimed, when the signature was refused). */
 	if (rec && r->key[0])
 		json_object_set_new(rec, "key", json_string(r->key));
+	/* A task beat fired for a schedule: the schedule and the key that signed
+	 * its definition (sign.h "for"), from the claims priv checked. */
+	if (rec && r->key[0] && r->schedule[0])
+		json_object_set_new(rec, "schedule", json_string(r->schedule));
+	if (rec && r->key[0] && r->schedule[0] && r->schedule_key[0])
+		json_object_set_new(rec, "schedule_key", json_string(r->schedule_key));
+	/* What the repair of an interrupted dpkg run did, which earlier run of
+	 * this task was cut short, which of APT's refusals stopped it, and what
+	 * the host's config let in unauthenticated: part of what priv did. */
+	for (size_t i = 0; rec && data && i < 4; i++) {
+		static const char *const extra[] = { "repaired", "interrupted", "refused_by", "unauthenticated" };
+		json_t *v = json_object_get(data, extra[i]);
+		if (v != NULL)
+			json_object_set(rec, extra[i], v);
+	}
 	return rec;
 }
 
@@ -79,74 +94,44 @@ static int audit_path(const struct priv_ctx *p, char *buf, size_t len)
 	return priv_root_path(buf, len, p->root, AUDIT_DEFAULT);
 }
 
-/* mkdir -p of the file's directory, 0750: the log names packages and jobs. */
-static void make_parent(char *path)
-{
-	for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		mkdir(path, 0750);
-		*s = '/';
-	}
-}
-
-/* Appends rec, chained to the last line (auditchain.h).  The file is locked
- * from reading its last line to writing the new one: priv and its change
- * worker both write here. */
-void audit_write(const struct priv_ctx *p, json_t *rec)
+int audit_write(const struct priv_ctx *p, json_t *rec)
 {
 	char path[PATH_MAX];
-	struct audit_head head;
-	char *line;
-	int fd;
 
 	if (rec == NULL || !audit_path(p, path, sizeof(path)))
-		return;
-	make_parent(path);
-	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
-	if (fd < 0) {
-		error_f("cannot open the audit log %s: %s", path, strerror(errno));
-		return;
-	}
-	flock(fd, LOCK_EX);
-	if (auditchain_head(fd, &head) < 0) {
-		error_f("the last line of %s is not a chained record; starting a new chain", path);
-		auditchain_genesis(&head);
-	}
-	/* A torn last line (a crash mid-write) is ended, so ours stays whole. */
-	if (head.torn && write(fd, "\n", 1) != 1)
-		error_f("cannot append to the audit log %s: %s", path, strerror(errno));
-	json_object_set_new(rec, "seq", json_integer((json_int_t)head.seq + 1));
-	json_object_set_new(rec, "prev", json_string(head.hash));
-	if ((line = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
-		size_t len = strlen(line);
-		line[len] = '\n';   /* one write: a line is never split */
-		if (write(fd, line, len + 1) != (ssize_t)(len + 1))
-			error_f("cannot append to the audit log %s: %s", path, strerror(errno));
-		free(line);
-	}
-	flock(fd, LOCK_UN);
-	close(fd);
+		return -1;
+	return audit_file_append(path, p->audit_max_bytes > 0 ? p->audit_max_bytes : AUDIT_MAX_DEFAULT,
+				 p->audit_keep > 0 ? p->audit_keep : AUDIT_KEEP_DEFAULT, rec, p->hostkey);
 }
 
-void audit_refusal(const struct priv_ctx *p, uint32_t id, const char *type, const char *reason)
+/* Written when the window's budget allows it, else counted (audit_rate.c). */
+static json_t *refusal_line(struct priv_ctx *p, json_t *rec, const char *type, const char *reason)
+{
+	if (rec == NULL || !audit_rate_refusal(p, type, json_string_value(json_object_get(rec, "key")), reason) ||
+	    audit_write(p, rec) < 0) {
+		json_decref(rec);
+		return NULL;
+	}
+	return rec;
+}
+
+json_t *audit_refusal(struct priv_ctx *p, uint32_t id, const char *type, const char *reason)
 {
 	char when[64];
-	json_t *rec;
 
-	iso_now(when, sizeof(when));
-	rec = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "time", when, "host", p->hostname ? p->hostname : "", "request",
-			(json_int_t)id, "type", type, "outcome", "refused", "error", reason);
-	audit_write(p, rec);
-	json_decref(rec);
+	audit_iso_now(when, sizeof(when));
+	return refusal_line(p, json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "time", when, "host",
+					 p->hostname ? p->hostname : "", "request", (json_int_t)id, "type", type,
+					 "outcome", "refused", "error", reason),
+			    type, reason);
 }
 
 /* A request refused for its signature: the record says which key it claimed. */
-void audit_refusal_req(const struct priv_ctx *p, const struct proto_req *r, const char *reason)
+json_t *audit_refusal_req(struct priv_ctx *p, const struct proto_req *r, const char *reason)
 {
 	json_t *why = json_pack("{s:s}", "error", reason);
 	json_t *rec = audit_record(p, r, "refused", why);
 
-	audit_write(p, rec);
-	json_decref(rec);
 	json_decref(why);
+	return refusal_line(p, rec, proto_type_name(r->type), reason);
 }

@@ -14,9 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "frame.h"
+#include "hostsig.h"
 #include "log.h"
 #include "proto.h"
 
@@ -58,21 +61,43 @@ static int priv_send(struct priv_ctx *p, struct proto_ans *a)
 	return 0;
 }
 
-/* Refuses and logs: every refusal leaves a trace in priv's log.  The
+/* Refuses and logs: refusals are logged at a bounded rate (a flood of
+ * garbage cannot fill the journal; log.h says how many were not).  The
  * reason may quote what net sent, so control bytes are masked before it
- * reaches the log (no forged log lines). */
-static void priv_refuse(struct priv_ctx *p, uint32_t id, const char *reason)
+ * reaches the log (no forged log lines).  line (stolen), when priv wrote
+ * an audit line for the refusal, goes with it for net's stream. */
+void priv_refuse_audited(struct priv_ctx *p, uint32_t id, const char *reason, json_t *line)
 {
 	struct proto_ans a;
 
 	memset(&a, 0, sizeof(a));
 	a.type = ANS_REFUSED;
 	a.id = id;
+	a.audit = line;
 	snprintf(a.text, sizeof(a.text), "%s", reason[0] ? reason : "refused");
 	for (char *c = a.text; *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			*c = '?';
-	error_f("refused request %u: %s", id, a.text);
+	log_refusal("refused request %u: %s", id, a.text);
+	if (priv_send(p, &a) < 0 && line != NULL) {
+		a.audit = NULL;   /* too big with its line: the refusal alone */
+		priv_send(p, &a);
+	}
+	json_decref(line);
+}
+
+static void priv_refuse(struct priv_ctx *p, uint32_t id, const char *reason)
+{
+	priv_refuse_audited(p, id, reason, NULL);
+}
+
+void priv_audit_notify(struct priv_ctx *p, json_t *line)
+{
+	struct proto_ans a;
+
+	memset(&a, 0, sizeof(a));
+	a.type = ANS_AUDIT;
+	a.audit = line;
 	priv_send(p, &a);
 }
 
@@ -113,22 +138,25 @@ void priv_progress(struct priv_ctx *p, uint32_t id, int percent, const char *pkg
 static void h_hello(struct priv_ctx *p, const struct proto_req *r)
 {
 	json_t *info = priv_os_info(p->root);
+	char pk[HOSTSIG_PK_B64_MAX];
 
 	if (info == NULL) {
 		priv_refuse(p, r->id, "out of memory");
 		return;
 	}
+	/* The host key's public half, for the registry (known_hosts pins it). */
+	hostsig_pk_encode(p->hostkey->pk, pk);
 	priv_reply(p, r->id,
-		   json_pack("{s:I, s:s, s:s?, s:O, s:O, s:s}", "priv_pid", (json_int_t)getpid(),
+		   json_pack("{s:I, s:s, s:s?, s:O, s:O, s:s, s:s}", "priv_pid", (json_int_t)getpid(),
 			     "version", PACKAGE_VERSION, "hostname", p->hostname, "os_pretty",
 			     json_object_get(info, "os_pretty"), "kernel",
-			     json_object_get(info, "kernel"), "root", p->root));
+			     json_object_get(info, "kernel"), "root", p->root, "host_key", pk));
 	json_decref(info);
 }
 
 static void h_ping(struct priv_ctx *p, const struct proto_req *r)
 {
-	priv_reply(p, r->id, json_pack("{s:b, s:I}", "pong", 1, "priv_pid", (json_int_t)getpid()));
+	priv_answer(p, r, priv_ping_data(p));
 }
 
 /* A facts failure is not a refusal (the request was valid): the reply
@@ -140,10 +168,10 @@ static void h_facts(struct priv_ctx *p, const struct proto_req *r)
 
 	if (facts == NULL) {
 		error_f("facts for task %s failed: %s", r->task[0] ? r->task : "-", err);
-		priv_reply(p, r->id, json_pack("{s:s}", "error", err[0] ? err : "facts failed"));
+		priv_answer(p, r, json_pack("{s:s}", "error", err[0] ? err : "facts failed"));
 		return;
 	}
-	priv_reply(p, r->id, facts);
+	priv_answer(p, r, facts);
 }
 
 /* Queries are answered here and now; changes go to the worker queue.  As
@@ -154,18 +182,23 @@ static void h_apt(struct priv_ctx *p, const struct proto_req *r)
 	json_t *d;
 
 	if (!priv_apt_readonly(r)) {
-		if (priv_jobs_submit(p, r, err, sizeof(err)) < 0) {
-			audit_refusal(p, r->id, "APT", err);
-			priv_refuse(p, r->id, err);
-		}
+		if (priv_defer(p, r))
+			return;
+		if (audit_rate_action(p) < 0)
+			snprintf(err, sizeof(err), "refused: more than %d changes in %d s (priv's audit budget, "
+				 "audit_changes_per_minute); send it again later",
+				 p->audit_actions > 0 ? p->audit_actions : AUDIT_ACTIONS_PER_WINDOW, AUDIT_WINDOW_S);
+		/* The refusal's line names the task, its packages and its key. */
+		if (err[0] || priv_jobs_submit(p, r, err, sizeof(err)) < 0)
+			priv_refuse_audited(p, r->id, err, audit_refusal_req(p, r, err));
 		return;
 	}
 	if ((d = priv_apt(p, r, err, sizeof(err))) == NULL) {
 		error_f("apt %s for task %s failed: %s", r->op, r->task, err);
-		priv_reply(p, r->id, json_pack("{s:s}", "error", err[0] ? err : "apt operation failed"));
+		priv_answer(p, r, json_pack("{s:s}", "error", err[0] ? err : "apt operation failed"));
 		return;
 	}
-	priv_reply(p, r->id, d);
+	priv_answer(p, r, d);
 }
 
 /* The dispatch table: the only requests priv serves. */
@@ -211,19 +244,20 @@ static void priv_dispatch(struct priv_ctx *p, uint8_t type, const uint8_t *paylo
 	if (proto_req_decode(type, payload, len, &r, err, sizeof(err)) < 0) {
 		snprintf(why, sizeof(why), "malformed %s: %s", proto_type_name(type),
 			 err[0] ? err : "rejected by the decoder");
-		if (type == REQ_APT)
-			audit_refusal(p, r.id, "APT", why);
-		priv_refuse(p, r.id, why);
+		priv_refuse_audited(p, r.id, why, type == REQ_APT ? audit_refusal(p, r.id, "APT", why) : NULL);
 		return;
 	}
 	r.type = type;   /* the frame's type is the one that was checked */
 	if (priv_sig_check(p, &r, err, sizeof(err)) < 0) {
-		audit_refusal_req(p, &r, err);
+		json_t *line = audit_refusal_req(p, &r, err);
 		proto_req_clear(&r);
-		priv_refuse(p, r.id, err);
+		priv_refuse_audited(p, r.id, err, line);
 		return;
 	}
 	proto_req_clear(&r);   /* checked: the handlers act on the request itself */
+	/* Reads are not written one by one: counted per window (audit_rate.c). */
+	if (type == REQ_PING || type == REQ_FACTS || (type == REQ_APT && priv_apt_readonly(&r)))
+		audit_rate_read(p, &r);
 	debug_f("request %u: %s (job %s, task %s)", r.id, proto_type_name(type),
 		r.job[0] ? r.job : "-", r.task[0] ? r.task : "-");
 	h->fn(p, &r);
@@ -317,6 +351,10 @@ int priv_serve(struct priv_ctx *p)
 		return 1;
 	}
 	priv_signals(&waitmask, &oldmask);
+	/* The change worker's dpkg and maintainer scripts are priv's even when
+	 * the worker dies: they are adopted here, not by init (priv_jobs.c). */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		error_f("cannot become the subreaper of the change workers: %s", strerror(errno));
 	info_f("serving host root %s", p->root);
 	while (rc < 0) {
 		struct pollfd pfd = { .fd = p->fd, .events = POLLIN | POLLRDHUP };
@@ -332,7 +370,11 @@ int priv_serve(struct priv_ctx *p)
 			info_f("stopping: asking net (pid %ld) to finish", (long)p->net_pid);
 			kill(p->net_pid, SIGTERM);
 		}
-		int n = ppoll(&pfd, 1, NULL, &waitmask);
+		/* The audit window ends on time even when nothing arrives. */
+		double left = audit_rate_tick(p);
+		struct timespec ts = { (time_t)left, (long)((left - (double)(time_t)left) * 1e9) };
+		int n = ppoll(&pfd, 1, left >= 0 ? &ts : NULL, &waitmask);
+		log_refusal_tick();
 		if (priv_child_flag) {
 			priv_child_flag = 0;
 			priv_jobs_reap(p);
@@ -347,6 +389,9 @@ int priv_serve(struct priv_ctx *p)
 		if (pfd.revents & (POLLIN | POLLHUP | POLLRDHUP | POLLERR))
 			rc = priv_receive(p, buf, cap, pfd.revents, stopping, &io_errors);
 	}
+	/* No more requests; the change in hand (if any) finishes first. */
+	priv_jobs_finish(p);
+	audit_rate_finish(p);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	free(buf);
 	return rc;

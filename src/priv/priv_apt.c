@@ -14,8 +14,11 @@
 #include "log.h"
 #include "proto.h"
 
-/* A list answer must fit one frame; past this it says it was cut. */
-#define LIST_MAX_BYTES (48 * 1024)
+/* A list answer must fit one frame, as the signed payload (its quotes
+ * escaped once more) with the attest around it; past this it says it was
+ * cut.  ENTRY_BYTES is an entry's size in the payload beside its strings. */
+#define LIST_MAX_BYTES (40 * 1024)
+#define ENTRY_BYTES 80
 
 int priv_apt_readonly(const struct proto_req *r)
 {
@@ -85,7 +88,7 @@ static json_t *apt_list(const struct priv_ctx *p, const struct proto_req *r, cha
 		json_array_append_new(pkgs, json_pack("{s:s, s:o, s:o, s:b}", "name", e->name, "installed",
 						      str_or_null(e->installed), "candidate", str_or_null(to),
 						      "security", r->security || e->security));
-		bytes += strlen(e->name) + strlen(e->installed) + strlen(to) + 64;
+		bytes += strlen(e->name) + strlen(e->installed) + strlen(to) + ENTRY_BYTES;
 	}
 	d = answer(p, pkgs);
 	json_object_set_new(d, "total", json_integer((json_int_t)n));

@@ -1,8 +1,10 @@
-/* The changes, in DESIGN §5's order: facts (dpkg status, lists age), plan
- * (apt's marks on a depcache under the dpkg lock), apply (dpkg through
- * libapt-pkg), verify (dpkg status again).  The reported changes are the
- * difference between the two status readings, never apt's prose.  Runs in
- * the worker (priv_jobs.c), one change at a time. */
+/* The changes, in DESIGN §5's order: facts (dpkg's view, lists age), repair
+ * (of a dpkg run that was cut short), plan (apt's marks on a depcache under
+ * the dpkg lock), apply (dpkg through libapt-pkg), verify (dpkg's view again,
+ * held against what was asked).  The reported changes are the difference
+ * between the "before" (taken when the task first started, before any
+ * repair: priv_worker.c keeps it in the change journal) and the final
+ * reading, never apt's prose.  Runs in the worker, one change at a time. */
 #include "config.h"
 #include "priv.h"
 #include "priv_change.h"
@@ -32,7 +34,7 @@ static const struct {
 
 /* apt reports often; net publishes each one to Redis, so they are thinned
  * to a few a second (and one per package). */
-static void on_progress(void *ctx, const char *stage, const char *pkg, double pct, const char *text)
+void change_on_progress(void *ctx, const char *stage, const char *pkg, double pct, const char *text)
 {
 	struct change_ctx *c = ctx;
 	double now = now_mono(), overall;
@@ -69,20 +71,36 @@ static json_t *config_purged(void)
 	return json_pack("{s:n, s:n, s:s}", "old", "new", "config", "purged");
 }
 
-/* {pkg: {old, new}} for every package whose installed version differs. */
+static const char *state_word(const struct dpkg_pkg *p)
+{
+	return p == NULL ? "not-installed" : p->reinstreq ? "reinstreq" : p->state;
+}
+
+/* dpkg's state beside the versions when either side is halfway: a package
+ * left half-installed is not "new 1.1" like an installed one. */
+static json_t *with_state(json_t *entry, const struct dpkg_pkg *a, const struct dpkg_pkg *b)
+{
+	if (entry != NULL && (dpkg_broken(a) || dpkg_broken(b)))
+		json_object_set_new(entry, "state", json_pack("{s:s, s:s}", "old", state_word(a), "new", state_word(b)));
+	return entry;
+}
+
 json_t *change_diff(const struct dpkg_snap *before, const struct dpkg_snap *after)
 {
 	json_t *d = json_object();
 
 	for (size_t i = 0; i < before->n; i++) {
 		const struct dpkg_pkg *a = &before->p[i], *b = dpkg_snap_find(after, a->name);
-		if (!same(a, b))
-			json_object_set_new(d, a->name, json_pack("{s:o, s:o}", "old", ver_json(a), "new", ver_json(b)));
+		/* Same version, but halfway on one side and whole on the other:
+		 * dpkg finished (or broke) it, and that is a change too. */
+		if (!same(a, b) || (dpkg_present(a) && dpkg_present(b) && dpkg_broken(a) != dpkg_broken(b)))
+			json_object_set_new(d, a->name, with_state(json_pack("{s:o, s:o}", "old", ver_json(a), "new",
+									     ver_json(b)), a, b));
 	}
 	for (size_t i = 0; i < after->n; i++) {
 		const struct dpkg_pkg *b = &after->p[i];
 		if (dpkg_present(b) && dpkg_snap_find(before, b->name) == NULL)
-			json_object_set_new(d, b->name, json_pack("{s:n, s:o}", "old", "new", ver_json(b)));
+			json_object_set_new(d, b->name, with_state(json_pack("{s:n, s:o}", "old", "new", ver_json(b)), NULL, b));
 	}
 	/* A purge of what was only configuration changes no version. */
 	for (size_t i = 0; i < before->n; i++) {
@@ -172,7 +190,9 @@ static int run_apt(struct change_ctx *c, struct aptshim_change_res *res)
 	struct aptshim_item *items = calloc(c->r->npkgs + 1, sizeof(*items));
 	struct aptshim_change_req q = { .nitems = c->r->npkgs, .purge = c->r->purge, .security = c->r->security,
 					.check = c->r->check, .lock_timeout_s = c->p->lock_timeout_s,
-					.progress = on_progress, .ctx = c };
+					.allow_downgrade = c->r->allow_downgrade,
+					.allow_unauthenticated = c->p->allow_unauthenticated,
+					.progress = change_on_progress, .ctx = c };
 	int rc;
 
 	if (items == NULL || shim_op(c->r->op, &q.op) < 0) {
@@ -187,27 +207,38 @@ static int run_apt(struct change_ctx *c, struct aptshim_change_res *res)
 	return rc;
 }
 
-static void finish(struct change_ctx *c, json_t *d, const struct dpkg_snap *before, const struct aptshim_change_res *res,
-		   int rc)
+/* After apt: what changed since before (repair included), whether apt did
+ * what it planned (mid is dpkg's view after the repair), and the rollback
+ * (back to mid) when it failed. */
+static void finish(struct change_ctx *c, json_t *d, const struct dpkg_snap *before, const struct dpkg_snap *mid,
+		   const struct aptshim_change_res *res, int rc)
 {
 	struct dpkg_snap after;
 	json_t *predicted = NULL, *plan = plan_json(res, &predicted);
 
 	json_object_set_new(d, "plan", plan);
-	if (c->r->check || (rc < 0 && !res->dpkg_ran)) {
+	/* APT's refusals (apt_shim_policy.cc), named for the record and the
+	 * audit line; and what the host's config let in unauthenticated. */
+	if (res->refused_by[0])
+		json_object_set_new(d, "refused_by", json_string(res->refused_by));
+	if (res->unauthenticated[0])
+		json_object_set_new(d, "unauthenticated", json_string(res->unauthenticated));
+	if (c->r->check) {
 		/* Nothing ran: a check reports what would change. */
-		json_object_set_new(d, "changes", c->r->check && rc == 0 ? predicted : json_object());
-		if (!c->r->check || rc < 0)
+		json_object_set_new(d, "changes", rc == 0 ? predicted : json_object());
+		if (rc < 0)
 			json_decref(predicted);
-		json_object_set_new(d, "changed", json_boolean(c->r->check && rc == 0 && res->nplan > 0));
+		json_object_set_new(d, "changed", json_boolean(rc == 0 && res->nplan > 0));
 		if (rc < 0)
 			json_object_set_new(d, "error", json_string(c->err));
 		return;
 	}
 	if (rc < 0) {
-		json_object_set_new(d, "dpkg_error", json_string(res->dpkg_error));
 		json_object_set_new(d, "error", json_string(c->err));
-		json_object_set_new(d, "rollback", change_rollback(c, before));
+		if (res->dpkg_ran) {
+			json_object_set_new(d, "dpkg_error", json_string(res->dpkg_error));
+			json_object_set_new(d, "rollback", change_rollback(c, mid));
+		}
 	}
 	if (change_snap(c, &after) < 0) {
 		json_object_set_new(d, "changes", json_object());
@@ -217,8 +248,11 @@ static void finish(struct change_ctx *c, json_t *d, const struct dpkg_snap *befo
 	}
 	json_t *changes = change_diff(before, &after);
 	json_object_set_new(d, "changed", json_boolean(json_object_size(changes) > 0));
-	if (rc == 0)
-		json_object_set_new(d, "verified", json_boolean(json_equal(changes, predicted)));
+	if (rc == 0) {
+		json_t *applied = change_diff(mid, &after);
+		json_object_set_new(d, "verified", json_boolean(json_equal(applied, predicted)));
+		json_decref(applied);
+	}
 	json_object_set_new(d, "changes", changes);
 	json_decref(predicted);
 	dpkg_snap_free(&after);
@@ -239,7 +273,7 @@ static int lists_refresh(struct change_ctx *c, json_t *d)
 
 	if (fresh || (strcmp(c->r->op, "update") != 0 && c->r->max_age < 0))
 		return 0;
-	on_progress(c, "download", "", 0, "updating the package lists");
+	change_on_progress(c, "download", "", 0, "updating the package lists");
 	if (aptshim_update(c->err, sizeof(c->err)) < 0) {
 		json_object_set_new(d, "error", json_string(c->err));
 		return -1;
@@ -274,31 +308,91 @@ static json_t *op_clean(struct change_ctx *c, json_t *d)
 	return d;
 }
 
+/* Verify (DESIGN §5): dpkg's view against what was asked, for every change
+ * that was not a check.  An earlier error stays the error. */
+static void verify(struct change_ctx *c, json_t *d)
+{
+	struct dpkg_snap s;
+	char msg[1024];
+	json_t *problems;
+
+	if (change_snap(c, &s) < 0) {
+		if (!json_object_get(d, "error"))
+			json_object_set_new(d, "error", json_string(c->err));
+		return;
+	}
+	problems = verify_state(c->r, &s, dpkg_updates_pending(c->p->root));
+	dpkg_snap_free(&s);
+	if (problems == NULL)
+		return;
+	if (json_array_size(problems) > 0 && !json_object_get(d, "error")) {
+		verify_message(problems, msg, sizeof(msg));
+		json_object_set_new(d, "error", json_string(msg));
+	}
+	json_object_set_new(d, "verify", json_pack("{s:b, s:o}", "ok", json_array_size(problems) == 0, "problems",
+						   problems));
+}
+
+/* Everything asked for is already so (after the repair): answered from
+ * dpkg's view alone.  What the repair (or an earlier, interrupted run of
+ * this task) changed since before is still reported. */
+static void already(struct change_ctx *c, json_t *d, const struct dpkg_snap *before, const struct dpkg_snap *mid,
+		    const char *why)
+{
+	char reason[600];
+	json_t *changes = change_diff(before, mid);
+
+	snprintf(reason, sizeof(reason), "%s: %s", !strcmp(c->r->op, "install") ? "already installed" : "not installed",
+		 why);
+	unchanged(d, reason);
+	json_object_set_new(d, "changed", json_boolean(json_object_size(changes) > 0));
+	json_object_set_new(d, "changes", changes);
+}
+
+/* dpkg's view now, or (for a real change) the journal's "before". */
+static int take_before(struct change_ctx *c, struct dpkg_snap *own, const struct dpkg_snap **before)
+{
+	if (c->start != NULL && c->start->before != NULL) {
+		*before = c->start->before;
+		return 0;
+	}
+	*before = own;
+	return change_snap(c, own);
+}
+
 static json_t *op_packages(struct change_ctx *c, json_t *d)
 {
 	struct aptshim_change_res res;
-	struct dpkg_snap before;
+	struct dpkg_snap own = { 0 }, mid;
+	const struct dpkg_snap *before;
 	char why[512];
 	int rc;
 
-	if (change_repair(c, d) < 0 || change_snap(c, &before) < 0)
+	if (take_before(c, &own, &before) < 0)
 		return json_object_set_new(d, "error", json_string(c->err)), d;
-	if (fast_path(c, &before, why, sizeof(why))) {
-		char reason[600];
-		snprintf(reason, sizeof(reason), "%s: %s", !strcmp(c->r->op, "install") ? "already installed" : "not installed", why);
-		dpkg_snap_free(&before);
-		return unchanged(d, reason);
-	}
-	if (lists_refresh(c, d) < 0) {
-		dpkg_snap_free(&before);
+	/* A check changes nothing, not even a repair. */
+	if ((!c->r->check && change_repair(c, d) < 0) || change_snap(c, &mid) < 0) {
+		json_object_set_new(d, "error", json_string(c->err));
+		if (change_snap(c, &mid) == 0) {
+			json_object_set_new(d, "changes", change_diff(before, &mid));
+			dpkg_snap_free(&mid);
+		}
+		dpkg_snap_free(&own);
 		return d;
 	}
-	rc = run_apt(c, &res);
-	finish(c, d, &before, &res, rc);
-	if (rc == 0 && res.nplan == 0)
-		json_object_set_new(d, "reason", json_string(c->r->check ? "nothing would change" : "nothing to do"));
-	aptshim_change_res_free(&res);
-	dpkg_snap_free(&before);
+	if (fast_path(c, &mid, why, sizeof(why))) {
+		already(c, d, before, &mid, why);
+	} else if (lists_refresh(c, d) == 0) {
+		rc = run_apt(c, &res);
+		finish(c, d, before, &mid, &res, rc);
+		if (rc == 0 && res.nplan == 0)
+			json_object_set_new(d, "reason", json_string(c->r->check ? "nothing would change" : "nothing to do"));
+		aptshim_change_res_free(&res);
+	}
+	if (!c->r->check)
+		verify(c, d);
+	dpkg_snap_free(&mid);
+	dpkg_snap_free(&own);
 	return d;
 }
 
@@ -309,16 +403,17 @@ static void name_lock_holder(const struct priv_ctx *p, json_t *d)
 	const char *e = json_string_value(json_object_get(d, "error"));
 	char holder[512], msg[2200];
 
-	if (e == NULL || strstr(e, "lock") == NULL || !priv_lock_holder(p->root, holder, sizeof(holder)))
+	if (e == NULL || strstr(e, "lock") == NULL || !strncmp(e, "gave up waiting", 15) ||
+	    !priv_lock_holder(p->root, holder, sizeof(holder)))
 		return;
 	snprintf(msg, sizeof(msg), "gave up waiting for the dpkg lock after %d s: %s (%.1500s)", p->lock_timeout_s,
 		 holder, e);
 	json_object_set_new(d, "error", json_string(msg));
 }
 
-json_t *priv_change(struct priv_ctx *p, const struct proto_req *r)
+json_t *priv_change(struct priv_ctx *p, const struct proto_req *r, const struct change_start *start)
 {
-	struct change_ctx c = { .p = p, .r = r };
+	struct change_ctx c = { .p = p, .r = r, .start = start };
 	json_t *d = json_pack("{s:s, s:b, s:b}", "operation", r->op, "check", r->check, "refreshed", 0);
 
 	if (d == NULL)
@@ -333,6 +428,8 @@ json_t *priv_change(struct priv_ctx *p, const struct proto_req *r)
 		op_packages(&c, d);
 	}
 	name_lock_holder(p, d);
+	if (start != NULL && start->interrupted != NULL)
+		json_object_set(d, "interrupted", start->interrupted);
 	if (json_object_get(d, "changes") == NULL)
 		json_object_set_new(d, "changes", json_object());
 	if (json_object_get(d, "changed") == NULL)

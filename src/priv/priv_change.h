@@ -1,4 +1,5 @@
-/* Shared by the files that make a change (priv_change.c, priv_rollback.c). */
+/* Shared by the files that make a change (priv_change.c, priv_repair.c,
+ * priv_rollback.c, priv_verify.c). */
 #ifndef CR_PRIV_CHANGE_H
 #define CR_PRIV_CHANGE_H
 
@@ -7,9 +8,14 @@
 #include "apt_shim.h"
 #include "dpkg_status.h"
 
+struct priv_ctx;
+struct proto_req;
+struct change_start;
+
 struct change_ctx {
 	struct priv_ctx *p;
 	const struct proto_req *r;
+	const struct change_start *start;   /* NULL in check mode */
 	char native[33];
 	char err[1024];
 	double last_progress;
@@ -17,12 +23,27 @@ struct change_ctx {
 };
 
 int change_snap(struct change_ctx *c, struct dpkg_snap *s);
+/* {pkg: {old, new}} for every package whose version differs or which was
+ * halfway on one side and whole on the other; an entry where either side
+ * is halfway also says "state": {"old", "new"} (dpkg's states, "reinstreq"
+ * for a package so flagged, "not-installed" for none). */
 json_t *change_diff(const struct dpkg_snap *before, const struct dpkg_snap *after);
-/* Runs "dpkg --configure -a" when an earlier run was interrupted, and says
- * so in d ("repaired").  -1 (reason in c->err) when it could not. */
+/* apt's and dpkg's progress, thinned, to net (ctx is the change_ctx). */
+void change_on_progress(void *ctx, const char *stage, const char *pkg, double pct, const char *text);
+
+/* priv_repair.c: when dpkg's view shows an interrupted run, repairs it and
+ * says so in d ("repaired": {"ran", "ok", "changes"}).  -1 (reason in
+ * c->err) when it could not, or something is still halfway afterwards. */
 int change_repair(struct change_ctx *c, json_t *d);
-/* Undoes what a failed run did, back to before:
+
+/* priv_rollback.c: undoes what a failed run did, back to before:
  * {"removed": [...], "restored": {pkg: ver}, "ok": bool, "error": str|null}. */
 json_t *change_rollback(struct change_ctx *c, const struct dpkg_snap *before);
+
+/* priv_verify.c: what is wrong with s after the change r asked for (a JSON
+ * array of one-line problems; empty when nothing is). */
+json_t *verify_state(const struct proto_req *r, const struct dpkg_snap *s, int updates_pending);
+/* The problems as the change's error. */
+void verify_message(json_t *problems, char *out, size_t len);
 
 #endif

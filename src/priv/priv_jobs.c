@@ -1,14 +1,19 @@
-/* Changes run one at a time, each in a worker forked from priv: the worker
- * holds the dpkg lock and runs dpkg, while priv itself goes on answering
- * queries from its read-only cache.  A change that arrives while another is
- * running waits here, in order (changes are serialised per host). */
+/* Changes run one at a time, each in a worker forked from priv
+ * (priv_worker.c): the worker holds the locks and runs dpkg, while priv
+ * itself goes on answering queries from its read-only cache.  A change that
+ * arrives while another is running waits here, in order (changes are
+ * serialised per host).
+ *
+ * The worker and dpkg belong to priv's lifetime: priv is their subreaper
+ * (priv_serve), so that a dpkg whose worker died is adopted by priv rather
+ * than by init; no new change starts while such an orphan still runs; and
+ * priv does not exit before every one of them has finished.  Nothing here
+ * ever kills dpkg. */
 #include "config.h"
 #include "priv.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,52 +23,41 @@
 #include "log.h"
 #include "proto.h"
 
+#define CHILDREN_MAX 256
+
 int priv_jobs_busy(const struct priv_ctx *p)
 {
-	return p->worker > 0 || p->nqueue > 0;
+	return p->worker > 0 || p->nqueue > 0 || p->worker_r != NULL;
 }
 
-/* The worker: no signals of priv's, stdin from /dev/null (dpkg must never
- * wait for an answer), the C locale, and apt's non-interactive frontend. */
-static void worker_env(void)
+/* priv's children but net and the worker: what it adopted as the subreaper
+ * (a dpkg or maintainer script whose worker died).  Zombies are reaped;
+ * returns how many are still running. */
+static int adopted(struct priv_ctx *p, int wait_for_them)
 {
-	struct sigaction sa;
-	sigset_t none;
-	int null;
+	char path[64], buf[CHILDREN_MAX * 12];
+	int running = 0, status;
+	ssize_t n = -1;
+	FILE *f;
 
-	memset(&sa, 0, sizeof(sa));
-	/* A stop request finishes the change in hand: dpkg is never cut short. */
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if ((null = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0) {
-		dup2(null, 0);
-		close(null);
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)getpid(), (long)getpid());
+	if ((f = fopen(path, "re")) != NULL) {
+		n = (ssize_t)fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
 	}
-	setenv("DEBIAN_FRONTEND", "noninteractive", 1);
-	setenv("APT_LISTCHANGES_FRONTEND", "none", 1);
-	setenv("LC_ALL", "C", 1);
-}
-
-static void worker_run(struct priv_ctx *p, const struct proto_req *r)
-{
-	json_t *d, *rec;
-	const char *outcome;
-
-	worker_env();
-	d = priv_change(p, r);
-	if (d == NULL)
-		_exit(3);
-	outcome = json_object_get(d, "error") ? "failed" : json_is_true(json_object_get(d, "changed")) ? "changed" : "unchanged";
-	rec = audit_record(p, r, outcome, d);
-	audit_write(p, rec);
-	json_object_set_new(d, "audit", rec);
-	priv_reply(p, r->id, d);
-	_exit(0);
+	buf[n > 0 ? n : 0] = '\0';
+	for (char *tok = strtok(buf, " \n"); tok != NULL; tok = strtok(NULL, " \n")) {
+		pid_t pid = (pid_t)strtol(tok, NULL, 10);
+		if (pid <= 0 || pid == p->net_pid || pid == p->worker)
+			continue;
+		if (wait_for_them)
+			info_f("waiting for process %ld, left behind by a change worker, to finish", (long)pid);
+		pid_t got;
+		while ((got = waitpid(pid, &status, wait_for_them ? 0 : WNOHANG)) < 0 && errno == EINTR)
+			;
+		running += got == 0;
+	}
+	return running;
 }
 
 static void start_next(struct priv_ctx *p)
@@ -71,23 +65,32 @@ static void start_next(struct priv_ctx *p)
 	struct proto_req *r;
 	pid_t pid;
 
-	while (p->worker <= 0 && p->nqueue > 0) {
+	/* An orphaned dpkg still runs: the next change waits for it (SIGCHLD
+	 * brings priv back here when it ends). */
+	if (p->worker > 0 || (p->nqueue == 0 && p->worker_r == NULL) || adopted(p, 0) > 0)
+		return;
+	if (p->worker_r != NULL) {
+		r = p->worker_r;   /* a worker that was killed: its change once more */
+	} else {
 		r = p->queue[0];
 		memmove(&p->queue[0], &p->queue[1], (p->nqueue - 1) * sizeof(p->queue[0]));
 		p->nqueue--;
-		pid = fork();
-		if (pid == 0)
-			worker_run(p, r);   /* never returns */
-		if (pid < 0) {
-			error_f("cannot start the change worker: %s", strerror(errno));
-			priv_reply(p, r->id, json_pack("{s:s}", "error", "priv could not start a worker (fork failed)"));
-		} else {
-			p->worker = pid;
-			p->worker_req = r->id;
-			info_f("apt %s for task %s: worker %ld", r->op, r->task, (long)pid);
-		}
-		free(r);
+		p->worker_resumed = 0;
 	}
+	pid = fork();
+	if (pid == 0)
+		priv_worker_run(p, r);   /* never returns */
+	if (pid < 0) {
+		error_f("cannot start the change worker: %s", strerror(errno));
+		priv_answer(p, r, json_pack("{s:s}", "error", "priv could not start a worker (fork failed)"));
+		free(r);
+		p->worker_r = NULL;
+		start_next(p);
+		return;
+	}
+	p->worker = pid;
+	p->worker_r = r;
+	info_f("apt %s for task %s: worker %ld", r->op, r->task, (long)pid);
 }
 
 int priv_jobs_submit(struct priv_ctx *p, const struct proto_req *r, char *err, size_t errlen)
@@ -108,23 +111,67 @@ int priv_jobs_submit(struct priv_ctx *p, const struct proto_req *r, char *err, s
 	return 0;
 }
 
+/* The worker ended.  It answers, then exits 0; one killed by a signal
+ * (someone's kill, the OOM killer) never answered, and what it started may
+ * still run (adopted here): its change runs once more after that has ended,
+ * and finds its own journal entry, so that the one answer says what really
+ * happened.  A second death is answered as a failure. */
+static void worker_ended(struct priv_ctx *p, int status)
+{
+	struct proto_req *r = p->worker_r;
+	char why[128];
+
+	p->worker = 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		free(r);
+		p->worker_r = NULL;
+		return;
+	}
+	if (WIFSIGNALED(status))
+		snprintf(why, sizeof(why), "the change worker was killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(why, sizeof(why), "the change worker failed (exit %d)", WEXITSTATUS(status));
+	if (WIFSIGNALED(status) && !p->worker_resumed) {
+		error_f("task %s: %s; its change runs again once what it started has finished", r->task, why);
+		p->worker_resumed = 1;
+		return;   /* start_next takes p->worker_r again */
+	}
+	error_f("task %s: %s", r->task, why);
+	priv_answer(p, r, json_pack("{s:s, s:b}", "error", why, "changed", 0));
+	free(r);
+	p->worker_r = NULL;
+}
+
 void priv_jobs_reap(struct priv_ctx *p)
 {
 	int status;
-	pid_t pid;
 
-	/* Only the worker: net is priv's child too, and its end is run_priv's. */
-	if (p->worker > 0 && (pid = waitpid(p->worker, &status, WNOHANG)) == p->worker) {
-		p->worker = 0;
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			char why[128];
-			if (WIFSIGNALED(status))
-				snprintf(why, sizeof(why), "the change worker was killed by signal %d", WTERMSIG(status));
-			else
-				snprintf(why, sizeof(why), "the change worker failed (exit %d)", WEXITSTATUS(status));
-			error_f("%s", why);
-			priv_reply(p, p->worker_req, json_pack("{s:s, s:b}", "error", why, "changed", 0));
-		}
-	}
+	/* Only the worker and what priv adopted: net is priv's child too, and
+	 * its end is run_priv's. */
+	if (p->worker > 0 && waitpid(p->worker, &status, WNOHANG) == p->worker)
+		worker_ended(p, status);
 	start_next(p);
+}
+
+void priv_jobs_finish(struct priv_ctx *p)
+{
+	int status;
+
+	for (size_t i = 0; i < p->nqueue; i++)
+		free(p->queue[i]);
+	if (p->nqueue > 0)
+		info_f("%zu change(s) not started are left to be delivered again", p->nqueue);
+	p->nqueue = 0;
+	if (p->worker > 0) {
+		info_f("waiting for the change of task %s (worker %ld) to finish before stopping", p->worker_r->task,
+		       (long)p->worker);
+		while (waitpid(p->worker, &status, 0) < 0 && errno == EINTR)
+			;
+		info_f("the change of task %s has finished", p->worker_r->task);
+		p->worker = 0;
+	}
+	/* A killed worker's change is not run again now: net has it in Redis. */
+	free(p->worker_r);
+	p->worker_r = NULL;
+	adopted(p, 1);
 }

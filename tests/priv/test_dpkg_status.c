@@ -13,7 +13,7 @@
 
 static char root[] = "/tmp/crtest-dpkg-XXXXXX";
 
-static void write_status(const char *text)
+static void write_file(const char *rel, const char *text)
 {
 	char path[256];
 	FILE *f;
@@ -24,11 +24,29 @@ static void write_status(const char *text)
 	mkdir(path, 0755);
 	snprintf(path, sizeof(path), "%s/var/lib/dpkg", root);
 	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/var/lib/dpkg/status", root);
+	snprintf(path, sizeof(path), "%s/var/lib/dpkg/updates", root);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/var/lib/dpkg/%s", root, rel);
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
 	fputs(text, f);
 	fclose(f);
+}
+
+static void write_status(const char *text)
+{
+	write_file("status", text);
+}
+
+static void clear_updates(void)
+{
+	static const char *const names[] = { "0000", "0001", "0002", "0010", "tmp.i" };
+	char path[256];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/var/lib/dpkg/updates/%s", root, names[i]);
+		unlink(path);
+	}
 }
 
 static const char *STATUS =
@@ -107,9 +125,116 @@ START_TEST(long_fields_are_bounded)
 }
 END_TEST
 
+/* dpkg's flags: "install reinstreq half-installed" is the state dpkg
+ * leaves when cut short in a preinst; reinstreq alone (even on an
+ * installed package) is what dpkg --audit calls "in a mess". */
+START_TEST(flags_and_wants)
+{
+	struct dpkg_snap s;
+	char err[256], what[256];
+	const struct dpkg_pkg *p;
+
+	clear_updates();
+	write_status("Package: pre\nStatus: install reinstreq half-installed\nVersion: 1.0\n\n"
+		     "Package: flagged\nStatus: install reinstreq installed\nVersion: 2.0\n\n"
+		     "Package: oldflag\nStatus: hold hold-reinstreq installed\nVersion: 3.0\n\n"
+		     "Package: ok\nStatus: install ok installed\nVersion: 1.0\n\n"
+		     "Package: going\nStatus: deinstall ok half-installed\nVersion: 1.0\n\n"
+		     "Package: trig\nStatus: install ok triggers-pending\nVersion: 1.0\n\n"
+		     "Package: odd\nStatus: installed\nVersion: 1.0\n");
+	ck_assert_int_eq(dpkg_snap_read(root, "amd64", &s, err, sizeof(err)), 0);
+	p = dpkg_snap_find(&s, "pre");
+	ck_assert(p->reinstreq && dpkg_broken(p) && dpkg_present(p));
+	ck_assert_str_eq(p->want, "install");
+	ck_assert_str_eq(p->state, "half-installed");
+	dpkg_describe(p, what, sizeof(what));
+	ck_assert_str_eq(what, "pre is half-installed (reinstreq)");
+	p = dpkg_snap_find(&s, "flagged");
+	ck_assert(p->reinstreq && dpkg_broken(p));   /* the fast path must not call this installed */
+	dpkg_describe(p, what, sizeof(what));
+	ck_assert_str_eq(what, "flagged is installed but flagged reinstreq (dpkg must reinstall it)");
+	ck_assert(dpkg_snap_find(&s, "oldflag")->reinstreq);
+	ck_assert(!dpkg_broken(dpkg_snap_find(&s, "ok")));
+	dpkg_describe(dpkg_snap_find(&s, "ok"), what, sizeof(what));
+	ck_assert_str_eq(what, "");
+	ck_assert_str_eq(dpkg_snap_find(&s, "going")->want, "deinstall");
+	ck_assert(dpkg_broken(dpkg_snap_find(&s, "trig")));
+	ck_assert_str_eq(dpkg_snap_find(&s, "odd")->state, "installed");   /* one word: the state */
+	dpkg_snap_free(&s);
+}
+END_TEST
+
+/* A run cut short leaves its last word in updates/: dpkg's view applies
+ * it in numeric order, later entries winning; dpkg's scratch file is not
+ * an entry. */
+START_TEST(updates_journal_is_applied)
+{
+	struct dpkg_snap s;
+	char err[256];
+
+	clear_updates();
+	write_status("Package: a\nStatus: install ok installed\nVersion: 1.0\n\n"
+		     "Package: b\nStatus: install ok installed\nVersion: 1.0\n");
+	ck_assert_int_eq(dpkg_updates_pending(root), 0);
+	write_file("updates/0010", "Package: a\nStatus: install ok half-configured\nVersion: 1.2\n");
+	write_file("updates/0002", "Package: a\nStatus: install reinstreq half-installed\nVersion: 1.1\n");
+	write_file("updates/0001", "Package: new\nStatus: install reinstreq half-installed\nVersion: 9\n");
+	write_file("updates/tmp.i", "#padding\nPackage: bogus\nStatus: install ok installed\n");
+	ck_assert_int_eq(dpkg_updates_pending(root), 1);
+	ck_assert_int_eq(dpkg_snap_read(root, "amd64", &s, err, sizeof(err)), 0);
+	ck_assert_uint_eq(s.n, 3);
+	ck_assert_str_eq(dpkg_snap_find(&s, "a")->version, "1.2");   /* 0010 after 0002 */
+	ck_assert_str_eq(dpkg_snap_find(&s, "a")->state, "half-configured");
+	ck_assert(!dpkg_snap_find(&s, "a")->reinstreq);
+	ck_assert_str_eq(dpkg_snap_find(&s, "new")->state, "half-installed");
+	ck_assert_ptr_null(dpkg_snap_find(&s, "bogus"));
+	ck_assert(!dpkg_snap_clean(&s));
+	dpkg_snap_free(&s);
+	clear_updates();
+}
+END_TEST
+
+/* The journal's copy (status then each entry, one file) reads back to the
+ * same view. */
+START_TEST(dump_reads_back_the_same_view)
+{
+	struct dpkg_snap live, copy;
+	char err[256], path[256];
+	FILE *f;
+
+	clear_updates();
+	write_status(STATUS);
+	write_file("updates/0000", "Package: nginx\nStatus: install reinstreq half-installed\nArchitecture: amd64\n"
+				   "Version: 1.24.0-1");   /* no final newline: the dump still separates it */
+	write_file("updates/0001", "Package: extra\nStatus: install ok unpacked\nVersion: 5\n");
+	snprintf(path, sizeof(path), "%s/copy", root);
+	f = fopen(path, "w+");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(dpkg_status_dump(root, fileno(f)), 0);
+	fclose(f);
+	ck_assert_int_eq(dpkg_snap_read(root, "amd64", &live, err, sizeof(err)), 0);
+	ck_assert_int_eq(dpkg_snap_read_file(path, "amd64", &copy, err, sizeof(err)), 0);
+	ck_assert_uint_eq(live.n, copy.n);
+	ck_assert_uint_eq(live.n, 7);
+	for (size_t i = 0; i < live.n; i++) {
+		ck_assert_str_eq(live.p[i].name, copy.p[i].name);
+		ck_assert_str_eq(live.p[i].version, copy.p[i].version);
+		ck_assert_str_eq(live.p[i].state, copy.p[i].state);
+		ck_assert_int_eq(live.p[i].reinstreq, copy.p[i].reinstreq);
+	}
+	ck_assert_str_eq(dpkg_snap_find(&copy, "nginx")->version, "1.24.0-1");
+	ck_assert(dpkg_snap_find(&copy, "nginx")->reinstreq);
+	dpkg_snap_free(&live);
+	dpkg_snap_free(&copy);
+	unlink(path);
+	clear_updates();
+	ck_assert_int_eq(dpkg_snap_read_file("/nonexistent-copy", "amd64", &copy, err, sizeof(err)), -1);
+}
+END_TEST
+
 static void cleanup(void)
 {
-	static const char *const rel[] = { "var/lib/dpkg/status", "var/lib/dpkg", "var/lib", "var", "" };
+	static const char *const rel[] = { "var/lib/dpkg/status", "var/lib/dpkg/updates", "var/lib/dpkg", "var/lib", "var", "" };
 	char path[256];
 
 	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
@@ -131,6 +256,9 @@ int main(void)
 	tcase_add_test(tc, reads_states_and_names);
 	tcase_add_test(tc, empty_and_missing);
 	tcase_add_test(tc, long_fields_are_bounded);
+	tcase_add_test(tc, flags_and_wants);
+	tcase_add_test(tc, updates_journal_is_applied);
+	tcase_add_test(tc, dump_reads_back_the_same_view);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);
 	srunner_set_fork_status(sr, CK_NOFORK);

@@ -13,6 +13,7 @@ import time
 import unittest
 import uuid
 
+import attest
 import harness
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "contrib"))
@@ -44,27 +45,38 @@ class SignedPriv(unittest.TestCase):
             f.write("[daemon]\ntrusted_keys = %s\nrequire_signed = true\nroles = webserver\n" % trusted)
         cls.root = os.path.join(cls.tmp.name, "host")
         harness.make_sandbox(cls.root, [])
+        cls.config = config
+        cls.start()
+
+    @classmethod
+    def start(cls):
         cls.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         os.set_inheritable(theirs.fileno(), True)
         cls.proc = subprocess.Popen(
             [harness.daemon_path(), "--foreground", "--hostname", "web01", "--sandbox", cls.root,
-             "--config", config, "--priv-fd", str(theirs.fileno())],
+             "--config", cls.config, "--priv-fd", str(theirs.fileno())],
             pass_fds=[theirs.fileno()], stderr=subprocess.PIPE)
         theirs.close()
         cls.sock.settimeout(20)
 
     @classmethod
-    def tearDownClass(cls):
+    def stop(cls):
         cls.sock.close()
         cls.proc.wait(10)
         cls.proc.stderr.close()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stop()
         cls.tmp.cleanup()
 
     def exchange(self, data):
         self.sock.send(data)
-        answer = self.sock.recv(70000)
-        length, ftype = struct.unpack(">IB", answer[:5])
-        return ftype, json.loads(answer[5:])
+        while True:
+            answer = self.sock.recv(70000)
+            length, ftype = struct.unpack(">IB", answer[:5])
+            if ftype != 9:   # ANS_AUDIT: a window's summary line, sent on priv's own
+                return ftype, json.loads(answer[5:])
 
     def audit(self):
         path = os.path.join(self.root, "var/log/celeryroot/audit.log")
@@ -79,22 +91,51 @@ class SignedPriv(unittest.TestCase):
                                           expires=expires)
         return dict(hdr, task=task, args=list(args), kwargs=kwargs or {})
 
-    def apt(self, op="query", pkgs=("sg-one",), sig=None, job=JOB, **over):
-        body = {"id": 21, "job": job, "task": str(uuid.uuid4()), "op": op, "pkgs": list(pkgs),
+    def apt(self, op="query", pkgs=("sg-one",), sig=None, job=JOB, task=None, **over):
+        body = {"id": 21, "job": job, "task": task or str(uuid.uuid4()), "op": op, "pkgs": list(pkgs),
                 "upgradable": False, "security": False, "check": False, "purge": False, "now": False, "max_age": -1}
         body.update(over)
         if sig is not None:
             body["sig"] = sig
         return frame(REQ_APT, body)
 
-    def test_faithful_request_answered_then_replay_refused(self):
-        data = self.apt(sig=self.claims())
+    def answered(self, data, task):
         ftype, body = self.exchange(data)
         self.assertEqual(ftype, ANS_REPLY, body)
-        self.assertIn("sg-one", body["data"]["packages"])
-        ftype, body = self.exchange(data)
+        rec = attest.verify_record(body["data"], attest.host_pub(self.root), host="web01", task=task, job=JOB)
+        self.assertIn("sg-one", rec["data"]["packages"])
+
+    def replay_refused(self, claims):
+        before = len(self.audit())
+        ftype, body = self.exchange(self.apt(sig=claims))
         self.assertEqual(ftype, ANS_REFUSED, body)
         self.assertIn("replayed", body["error"])
+        lines = self.audit()
+        self.assertEqual(len(lines), before + 1)
+        self.assertEqual((lines[-1]["outcome"], lines[-1]["key"]), ("refused", "alice"))
+        self.assertIn("replayed", lines[-1]["error"])
+
+    def test_faithful_request_answered_then_replay_refused(self):
+        claims, task = self.claims(), str(uuid.uuid4())
+        self.answered(self.apt(sig=claims, task=task), task)
+        # The same signed request as another task: a replay.
+        self.replay_refused(claims)
+        # The same task delivered again (net died before its result was
+        # written): answered again, from the same nonce.
+        self.answered(self.apt(sig=claims, task=task), task)
+
+    def test_nonces_outlive_a_restart_of_priv(self):
+        claims, task = self.claims(), str(uuid.uuid4())
+        self.answered(self.apt(sig=claims, task=task), task)
+        path = os.path.join(self.root, "var/lib/celeryroot/nonces")
+        st = os.stat(path)
+        self.assertEqual((st.st_uid, st.st_mode & 0o777), (0, 0o600))
+        with open(path) as f:
+            self.assertIn("%s alice %s %s\n" % (claims["expires"], claims["nonce"], task), f.read())
+        type(self).stop()
+        type(self).start()
+        self.replay_refused(claims)
+        self.answered(self.apt(sig=claims, task=task), task)
 
     def test_altered_on_the_socketpair_refused_and_audited(self):
         install = lambda **kw: self.claims(task="celeryroot.apt.install", kwargs={"check": True}, **kw)
@@ -105,6 +146,8 @@ class SignedPriv(unittest.TestCase):
             "purge added": (self.apt("remove", sig=self.claims(task="celeryroot.apt.remove"), purge=True),
                             "differs"),
             "other job": (self.apt("install", sig=install(), check=True, job=str(uuid.uuid4())), "differs"),
+            "downgrade allowed on the way": (self.apt("install", sig=install(), check=True, allow_downgrade=True),
+                                             "differs"),
             "claims altered": (self.apt("install", ["sg-two"], sig=dict(install(), args=[["sg-two"]]),
                                         check=True), "bad signature"),
             "ping for an install signature": (frame(REQ_PING, {"id": 22, "job": JOB, "task": str(uuid.uuid4()),
