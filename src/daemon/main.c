@@ -18,12 +18,15 @@
 #include <unistd.h>
 
 #include "crconfig.h"
+#include "hostsig.h"
 #include "log.h"
 #include "names.h"
 #include "net.h"
+#include "nonces.h"
 #include "priv.h"
 #include "sign.h"
 #include "clock.h"
+#include "timeutil.h"
 #include "winconf.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -140,8 +143,9 @@ static void merge_config(struct cr_config *cfg, struct dopts *o)
 	char err[512], host[HOSTNAME_MAX + 1];
 
 	config_defaults(cfg);
-	if (config_load(cfg, o->config_path ? o->config_path : CONFIG_DEFAULT_PATH,
-			o->config_path != NULL, err, sizeof(err)) < 0)
+	const char *path = o->config_path ? o->config_path : CONFIG_DEFAULT_PATH;
+	if (config_load(cfg, path, o->config_path != NULL, err, sizeof(err)) < 0 ||
+	    config_file_safe(cfg, path, err, sizeof(err)) < 0)
 		die("%s", err);
 	if (o->hostname)
 		copy_str(cfg->hostname, sizeof(cfg->hostname), o->hostname);
@@ -177,20 +181,27 @@ static void check_root(const char *root)
  * cannot open files, and priv never rereads them from a path net names. */
 static struct keyring keys;
 
-static void load_keys(const struct cr_config *cfg)
+/* A host that trusts any key requires signatures unless its config says
+ * require_signed = false: trusting a key and running unsigned tasks anyway
+ * is rarely what was meant. */
+static void load_keys(struct cr_config *cfg)
 {
 	struct stat sb;
 	char err[600];
 
-	if (!cfg->require_signed && stat(cfg->trusted_keys, &sb) != 0 && errno == ENOENT)
+	if (cfg->require_signed != 1 && stat(cfg->trusted_keys, &sb) != 0 && errno == ENOENT) {
+		cfg->require_signed = 0;
 		return;
+	}
 	if (keyring_load(cfg->trusted_keys, &keys, err, sizeof(err)) < 0)
 		die("%s", err);
-	if (cfg->require_signed && keys.n == 0)
+	if (cfg->require_signed == 1 && keys.n == 0)
 		die("require_signed = true but %s holds no trusted key (KEYID.pub): copy in one made with "
 		    "'celeryroot key generate', or set require_signed = false", cfg->trusted_keys);
+	if (cfg->require_signed < 0)
+		cfg->require_signed = keys.n > 0;
 	info_f("%d trusted key(s) from %s; unsigned tasks are %s", keys.n, cfg->trusted_keys,
-	       cfg->require_signed ? "refused" : "accepted");
+	       cfg->require_signed ? "refused" : keys.n > 0 ? "accepted (require_signed = false)" : "accepted");
 }
 
 /* This host's maintenance windows, read before the fork like the keys. */
@@ -224,8 +235,54 @@ static void priv_init(struct priv_ctx *p, const struct cr_config *cfg, int fd, p
 	p->net_pid = net;
 	p->lock_timeout_s = cfg->lock_timeout_s;
 	p->audit_log = cfg->audit_log;
+	p->audit_max_bytes = cfg->audit_max_bytes;
+	p->audit_keep = cfg->audit_keep;
+	p->audit_actions = cfg->audit_changes_per_minute;
+	p->allow_unauthenticated = cfg->allow_unauthenticated;
+	/* Tests only: audit windows shorter than a minute. */
+	const char *w = getenv(AUDIT_WINDOW_ENV);
+	if (w && atof(w) >= 1 && atof(w) <= AUDIT_WINDOW_S)
+		p->audit_window_s = atof(w);
 	p->keys = &keys;
 	p->require_signed = cfg->require_signed;
+	p->windows = windows;
+	p->nwindows = nwindows;
+}
+
+/* priv's host key: loaded (or created) by priv itself, after the fork, so
+ * that net never holds the secret half, not even in a copy of memory. */
+static struct host_key hostkey;
+
+static int load_hostkey(struct priv_ctx *p)
+{
+	char err[600], fp[HOSTSIG_FP_MAX];
+	int created;
+
+	if (priv_hostkey_load(p->root, &hostkey, &created, err, sizeof(err)) < 0) {
+		error_f("cannot use the host key: %s", err);
+		return -1;
+	}
+	hostsig_fingerprint(hostkey.pk, fp);
+	info_f("host key %s (%s)", fp, created ? "created now" : "loaded");
+	p->hostkey = &hostkey;
+	return 0;
+}
+
+/* priv's nonce file, read before the sandbox like the host key: without
+ * it a restart would reopen every replay, so priv does not start. */
+static int load_nonces(struct priv_ctx *p)
+{
+	char err[600];
+	long loaded, dropped;
+
+	if (nonces_open(&p->nonces, p->root, now_wall(), &loaded, &dropped, err, sizeof(err)) < 0) {
+		error_f("cannot use the nonce file: %s", err);
+		return -1;
+	}
+	if (loaded > 0 || dropped > 0)
+		info_f("nonce file: %ld signed request(s) still within their lifetime%s", loaded,
+		       dropped > 0 ? "; expired or unreadable lines dropped" : "");
+	return 0;
 }
 
 static int run_net(struct cr_config *cfg, struct broker_addr *b, int fd, pid_t priv)
@@ -238,8 +295,10 @@ static int run_net(struct cr_config *cfg, struct broker_addr *b, int fd, pid_t p
 	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
 	if (getppid() != priv)
 		return 1;
-	if (net_sandbox_apply() < 0)
+	char landlock[160];
+	if (net_landlock_apply(b->port, landlock, sizeof(landlock)) < 0 || net_sandbox_apply() < 0)
 		return 1;
+	info_f("confined: %s; seccomp allowlist (any other system call ends net)", landlock);
 	struct net_policy pol = { &keys, windows, nwindows };
 	return net_run(cfg, b, fd, &pol);
 }
@@ -252,11 +311,12 @@ static int run_priv(struct cr_config *cfg, int fd, pid_t net)
 	priv_init(&p, cfg, fd, net);
 	log_set_prog("priv");
 	prctl(PR_SET_NAME, "celeryroot-priv", 0, 0, 0);
-	if (priv_sandbox_apply() < 0) {
+	if (load_hostkey(&p) < 0 || load_nonces(&p) < 0 || priv_sandbox_apply() < 0) {
 		kill(net, SIGTERM);
 		return 1;
 	}
 	rc = priv_serve(&p);
+	nonces_close(p.nonces);
 	if (net > 0) {
 		kill(net, SIGTERM);
 		while (waitpid(net, &status, 0) < 0 && errno == EINTR)
@@ -289,9 +349,13 @@ int main(int argc, char **argv)
 	if (o.priv_fd >= 0) {
 		struct priv_ctx p;
 		load_keys(&cfg);
+		load_windows(&cfg, o.config_path ? o.config_path : CONFIG_DEFAULT_PATH);
+		clock_init();
 		priv_init(&p, &cfg, o.priv_fd, 0);
 		log_set_prog("priv");
-		return priv_sandbox_apply() < 0 ? 1 : priv_serve(&p);
+		int rc = load_hostkey(&p) < 0 || load_nonces(&p) < 0 || priv_sandbox_apply() < 0 ? 1 : priv_serve(&p);
+		nonces_close(p.nonces);
+		return rc;
 	}
 	load_keys(&cfg);
 	load_windows(&cfg, o.config_path ? o.config_path : CONFIG_DEFAULT_PATH);

@@ -15,29 +15,63 @@
 #include "rconn.h"
 #include "timeutil.h"
 
-static void xadd(struct net_state *st, const char *json)
+/* One XADD, written now (a window override: said when it happens).  -1
+ * when the link is down or failed. */
+static int xadd(struct net_state *st, const char *json)
 {
 	char maxlen[24];
 	const char *argv[] = { "XADD", AUDIT_STREAM, "MAXLEN", "~", maxlen, "*", "host", st->cfg->hostname, "record", json };
 	redisReply *r;
+	int rc = 0;
 
 	snprintf(maxlen, sizeof(maxlen), "%d", AUDIT_STREAM_MAXLEN);
-	if (net_redis_ensure(st) < 0)
-		return;
-	r = rconn_cmdargv(st->cc, 10, argv, NULL);
-	if (r == NULL || rconn_is_error(r))
+	if (!net_link_up(st))
+		return -1;
+	r = rconn_cmdargv(st->link.cc, 10, argv, NULL);
+	if (r == NULL || rconn_is_error(r)) {
 		error_f("cannot add to the audit stream %s", AUDIT_STREAM);
+		rc = r == NULL ? -1 : 0;   /* a refusal (ACL) would not change on a retry */
+	}
 	if (r)
 		freeReplyObject(r);
+	return rc;
 }
 
-void audit_publish(struct net_state *st, json_t *rec)
+/* The same bytes as priv's line in its file (hostsig.h): sorted, compact,
+ * ASCII, so that a verifier can hold the stream's copy against the file and
+ * check its signature. */
+char *audit_stream_json(json_t *rec)
 {
-	char *s = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
+	return json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+}
 
-	if (s) {
-		xadd(st, s);
-		free(s);
+/* Lines priv wrote on its own (ANS_AUDIT) wait here for the link; a link
+ * down for long drops the oldest (said in the log: the stream then misses
+ * them, the file does not). */
+void audit_queue(struct net_state *st, json_t *rec)
+{
+	char *json = audit_stream_json(rec);
+
+	if (json == NULL)
+		return;
+	if (st->naudit_q == NET_AUDIT_QUEUE) {
+		error_f("the audit stream queue is full: a line of priv's is dropped from the stream (not from the file)");
+		free(st->audit_q[0]);
+		memmove(&st->audit_q[0], &st->audit_q[1], (NET_AUDIT_QUEUE - 1) * sizeof(st->audit_q[0]));
+		st->naudit_q--;
+	}
+	st->audit_q[st->naudit_q++] = json;
+	audit_flush(st);
+}
+
+void audit_flush(struct net_state *st)
+{
+	while (st->naudit_q > 0 && net_link_up(st)) {
+		if (xadd(st, st->audit_q[0]) < 0)
+			return;
+		free(st->audit_q[0]);
+		memmove(&st->audit_q[0], &st->audit_q[1], (st->naudit_q - 1) * sizeof(st->audit_q[0]));
+		st->naudit_q--;
 	}
 }
 
@@ -58,19 +92,20 @@ static json_t *net_record(struct net_state *st, const char *task_id, const char 
 			 "net");
 }
 
-void audit_publish_refusal(struct net_state *st, const char *task_id, const char *task, const char *key,
-			   const char *why)
+char *audit_refusal_json(struct net_state *st, const char *task_id, const char *task, const char *key,
+			 const char *why)
 {
 	json_t *rec = net_record(st, task_id, task, "refused");
+	char *s;
 
-	if (rec)
-		json_object_set_new(rec, "error", json_string(why));
-	if (rec && key && key[0])
+	if (rec == NULL)
+		return NULL;
+	json_object_set_new(rec, "error", json_string(why));
+	if (key && key[0])
 		json_object_set_new(rec, "key", json_string(key));
-	if (rec) {
-		audit_publish(st, rec);
-		json_decref(rec);
-	}
+	s = audit_stream_json(rec);
+	json_decref(rec);
+	return s;
 }
 
 void audit_publish_override(struct net_state *st, const char *task_id, const char *task, json_t *packages)
@@ -80,7 +115,10 @@ void audit_publish_override(struct net_state *st, const char *task_id, const cha
 	if (rec) {
 		json_object_set_new(rec, "packages", json_is_array(packages) ? json_incref(packages) : json_array());
 		json_object_set_new(rec, "error", json_string("run outside the host's maintenance windows (--now)"));
-		audit_publish(st, rec);
+		char *json = audit_stream_json(rec);
+		if (json)
+			xadd(st, json);
+		free(json);
 		json_decref(rec);
 	}
 }

@@ -16,51 +16,49 @@
  * getting its tasks queued) until it has been silent this long. */
 #define REG_RECORD_TTL "2592000"
 
-static int heartbeat_write(struct net_state *st)
+static int heartbeat_write(struct net_state *st, char *err, size_t errlen)
 {
-	char key[sizeof(REG_HOST_PREFIX) + HOSTNAME_MAX];
+	char key[sizeof(REG_HOST_PREFIX) + HOSTNAME_MAX], wkey[sizeof(REG_WINDOWS_PREFIX) + HOSTNAME_MAX];
+	struct rconn_cmd cmds[3] = { { 0 } };
 	char *json;
-	int ok = 1;
+	int rc;
 
 	st->self.last_seen = now_wall();
-	json = registry_encode(&st->self);
-	if (json == NULL)
-		return -1;
+	if ((json = registry_encode(&st->self)) == NULL)
+		return snprintf(err, errlen, "out of memory"), -1;
 	snprintf(key, sizeof(key), REG_HOST_PREFIX "%s", st->self.hostname);
+	/* The windows in force here, for 'celeryroot windows'. */
+	snprintf(wkey, sizeof(wkey), REG_WINDOWS_PREFIX "%s", st->self.hostname);
 	const char *set[] = { "SET", key, json, "EX", REG_RECORD_TTL };
 	const char *sadd[] = { "SADD", REG_HOSTS_KEY, st->self.hostname };
-	/* The windows in force here, for 'celeryroot windows'. */
-	char wkey[sizeof(REG_WINDOWS_PREFIX) + HOSTNAME_MAX];
-	snprintf(wkey, sizeof(wkey), REG_WINDOWS_PREFIX "%s", st->self.hostname);
 	const char *wset[] = { "SET", wkey, st->windows_json ? st->windows_json : "[]", "EX", REG_RECORD_TTL };
-	if (rconn_append(st->cc, 5, set, NULL) < 0 || rconn_append(st->cc, 3, sadd, NULL) < 0 ||
-	    rconn_append(st->cc, 5, wset, NULL) < 0)
-		ok = 0;
-	for (int i = 0; ok && i < 3; i++) {
-		void *r = NULL;
-		ok = redisGetReply(st->cc, &r) == REDIS_OK && !rconn_is_error(r);
-		if (r)
-			freeReplyObject(r);
-	}
+	for (int i = 0; i < 5; i++)
+		rconn_arg(&cmds[0], set[i], (size_t)-1);
+	for (int i = 0; i < 3; i++)
+		rconn_arg(&cmds[1], sadd[i], (size_t)-1);
+	for (int i = 0; i < 5; i++)
+		rconn_arg(&cmds[2], wset[i], (size_t)-1);
+	rc = rconn_pipeline(st->link.cc, cmds, 3, 0, err, errlen);
 	free(json);
-	if (!ok) {
-		error_f("heartbeat failed: %s", st->cc && st->cc->err ? st->cc->errstr : "error reply");
-		return -1;
-	}
-	return 0;
+	if (rc < 0)
+		snprintf(err, errlen, "heartbeat failed: %s", st->link.cc->errstr);
+	return rc == 1 ? 0 : -1;
 }
 
-int heartbeat_send(struct net_state *st)
+/* -1 with the reason in err; the caller decides whether to log it. */
+int heartbeat_send(struct net_state *st, char *err, size_t errlen)
 {
-	if (st->cc == NULL || st->cc->err)
-		return -1;
-	return heartbeat_write(st);
+	if (st->link.cc == NULL || st->link.cc->err)
+		return snprintf(err, errlen, "no connection"), -1;
+	return heartbeat_write(st, err, errlen);
 }
 
 /* A clean stop shows at once in `celeryroot hosts`, instead of after three
  * missed heartbeats. */
 int heartbeat_stopped(struct net_state *st)
 {
+	char err[256];
+
 	copy_str(st->self.state, sizeof(st->self.state), "stopped");
-	return heartbeat_send(st);
+	return heartbeat_send(st, err, sizeof(err));
 }

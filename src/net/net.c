@@ -1,11 +1,12 @@
-/* net's main loop: one BRPOP connection, one command connection, the priv
- * socket and a few timers, multiplexed with ppoll so that the heartbeat keeps
- * going while priv works on a long task. */
+/* net's main loop: the broker link (two connections), the priv socket and a
+ * few timers, multiplexed with ppoll so that the heartbeat keeps going while
+ * priv works on a long task and a stop request is seen in every state. */
 #include "config.h"
 #include "net.h"
 #include "net_int.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -13,16 +14,22 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "hostsig.h"
 #include "log.h"
 #include "proto.h"
 #include "rconn.h"
 #include "timeutil.h"
 
 #define NET_CONNECT_TIMEOUT 5.0
+#define NET_BACKOFF_FIRST 0.5
 #define NET_BACKOFF_MAX 30.0
 #define NET_HELLO_TIMEOUT_MS 60000
+/* When stopping, results that cannot be written this long after priv's
+ * last answer are left for redelivery (the message stays taken). */
+#define NET_STOP_GRACE_S 1.5
 
 volatile sig_atomic_t net_stop_flag;
+static sigset_t net_waitmask;   /* the mask inside ppoll: stop signals let through */
 
 static void on_stop(int sig)
 {
@@ -30,70 +37,166 @@ static void on_stop(int sig)
 	net_stop_flag = 1;
 }
 
-void net_redis_drop(struct net_state *st)
+/* ---- the broker link -------------------------------------------------------- */
+
+int net_link_up(const struct net_state *st)
 {
-	if (st->bc)
-		redisFree(st->bc);
-	if (st->cc)
-		redisFree(st->cc);
-	st->bc = st->cc = NULL;
-	st->brpop_pending = 0;
+	const struct net_link *l = &st->link;
+
+	if (l->cc == NULL || l->cc->err || l->nb == 0)
+		return 0;
+	for (size_t q = 0; q < l->nb; q++)
+		if (l->b[q].c == NULL || l->b[q].c->err)
+			return 0;
+	return 1;
 }
 
-static redisContext *net_connect_one(struct net_state *st)
+static int link_any(const struct net_link *l)
 {
-	char err[512];
-	redisContext *c = rconn_connect(st->broker, NET_CONNECT_TIMEOUT, err, sizeof(err));
+	for (size_t q = 0; q < l->nb; q++)
+		if (l->b[q].c)
+			return 1;
+	return l->cc != NULL;
+}
 
-	if (c == NULL)
-		error_f("%s", err);
+static void link_free(struct net_link *l)
+{
+	for (size_t q = 0; q < l->nb; q++) {
+		if (l->b[q].c)
+			redisFree(l->b[q].c);
+		l->b[q].c = NULL;
+		l->b[q].pending = 0;
+	}
+	if (l->cc)
+		redisFree(l->cc);
+	l->cc = NULL;
+	l->nb = 0;
+}
+
+int net_blocks_pending(const struct net_state *st)
+{
+	int n = 0;
+
+	for (size_t q = 0; q < st->link.nb; q++)
+		n += st->link.b[q].pending;
+	return n;
+}
+
+/* One line when the link goes down or the reason changes, not one per try. */
+static void link_note_down(struct net_state *st, const char *why)
+{
+	struct net_link *l = &st->link;
+
+	if (l->down_since == 0)
+		l->down_since = now_mono();
+	if (strcmp(l->down_why, why) != 0) {
+		error_f("broker link down: %s; reconnecting with backoff", why);
+		copy_str(l->down_why, sizeof(l->down_why), why);
+	}
+}
+
+/* The connections go together: a fresh set never shares a dead one with
+ * the old, and every message one had in flight is still in the taken list
+ * (worker.c), taken back once the link is up again. */
+void net_link_drop(struct net_state *st, const char *why)
+{
+	struct net_link *l = &st->link;
+
+	if (!link_any(l))
+		return;
+	link_note_down(st, why);
+	link_free(l);
+	l->up_since = 0;
+	l->retry_at = now_mono();   /* the first retry at once; then backoff */
+	st->recover_pending = 1;
+}
+
+static const char *link_dead_reason(const struct net_link *l)
+{
+	if (l->cc && l->cc->err)
+		return l->cc->errstr;
+	for (size_t q = 0; q < l->nb; q++)
+		if (l->b[q].c && l->b[q].c->err)
+			return l->b[q].c->errstr;
+	return "connection closed";
+}
+
+/* Connects with the stop signals let through, so that a connect to a
+ * silent address does not hold up a stop request. */
+static redisContext *link_connect(struct net_state *st, char *err, size_t errlen)
+{
+	sigset_t old;
+	redisContext *c;
+
+	sigprocmask(SIG_SETMASK, &net_waitmask, &old);
+	c = rconn_connect(st->broker, NET_CONNECT_TIMEOUT, err, errlen);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	return c;
 }
 
-static void net_free_dead(struct net_state *st)
+static void link_backoff(struct net_state *st)
 {
-	if (st->cc && st->cc->err) {
-		error_f("command connection lost: %s", st->cc->errstr);
-		redisFree(st->cc);
-		st->cc = NULL;
-	}
-	if (st->bc && st->bc->err) {
-		error_f("consumer connection lost: %s", st->bc->errstr);
-		redisFree(st->bc);
-		st->bc = NULL;
-		st->brpop_pending = 0;
-	}
+	struct net_link *l = &st->link;
+	double d = NET_BACKOFF_FIRST;
+
+	for (int i = 0; i < l->attempts && d < NET_BACKOFF_MAX; i++)
+		d *= 2;
+	if (d > NET_BACKOFF_MAX)
+		d = NET_BACKOFF_MAX;
+	/* Jitter: a fleet that lost its broker together does not return together. */
+	d *= 0.75 + 0.5 * ((double)random() / (double)RAND_MAX);
+	l->retry_at = now_mono() + d;
+	l->attempts++;
 }
 
-/* Reconnects whichever connection is dead, with exponential backoff; a
- * healthy consumer connection is never dropped, because a BRPOP reply in
- * flight on it would be lost.  Gives up only when asked to stop. */
-int net_redis_ensure(struct net_state *st)
+static int link_open(struct net_state *st)
 {
-	double backoff = 0.5;
+	struct net_link *l = &st->link;
+	char err[512] = "";
 
-	for (;;) {
-		net_free_dead(st);
-		if (st->cc && st->bc)
-			return 0;
-		if (net_stop_flag)
-			return -1;
-		if (st->cc == NULL && (st->cc = net_connect_one(st)) != NULL) {
-			if (worker_declare_queues(st) < 0 || heartbeat_send(st) < 0) {
-				redisFree(st->cc);
-				st->cc = NULL;
-			} else {
-				info_f("connected to the broker at %s:%d", st->broker->host, st->broker->port);
-			}
-		}
-		if (st->cc && st->bc == NULL)
-			st->bc = net_connect_one(st);
-		if (st->cc && st->bc)
-			return 0;
-		usleep((useconds_t)(backoff * 1e6));
-		backoff = backoff * 2 > NET_BACKOFF_MAX ? NET_BACKOFF_MAX : backoff * 2;
-	}
+	l->cc = link_connect(st, err, sizeof(err));
+	l->nb = st->nqueues;
+	if (l->cc && worker_declare_queues(st, err, sizeof(err)) == 0 && heartbeat_send(st, err, sizeof(err)) == 0)
+		for (size_t q = 0; q < l->nb && (q == 0 || l->b[q - 1].c); q++)
+			l->b[q].c = link_connect(st, err, sizeof(err));
+	if (net_link_up(st))
+		return 0;
+	link_note_down(st, err[0] ? err : "cannot connect");
+	link_free(l);
+	return -1;
 }
+
+/* Makes sure both connections are up, trying at most once per backoff
+ * step; never waits here (the main loop's ppoll does).  1 when up. */
+static int net_link_ensure(struct net_state *st)
+{
+	struct net_link *l = &st->link;
+
+	if (net_link_up(st))
+		return 1;
+	if (link_any(l))
+		net_link_drop(st, link_dead_reason(l));
+	if (net_stop_flag && net_running_count(st) == 0)
+		return 0;   /* nothing left to deliver: no new connection */
+	if (now_mono() < l->retry_at)
+		return 0;
+	if (link_open(st) < 0) {
+		link_backoff(st);
+		return 0;
+	}
+	if (l->down_since > 0)
+		info_f("connected to the broker at %s:%d after %.1f s", st->broker->host, st->broker->port,
+		       now_mono() - l->down_since);
+	else
+		info_f("connected to the broker at %s:%d", st->broker->host, st->broker->port);
+	l->up_since = now_mono();
+	l->down_since = 0;
+	l->down_why[0] = '\0';
+	st->recover_pending = 1;
+	return 1;
+}
+
+/* ---- priv ----------------------------------------------------------------------- */
 
 int net_priv_request(struct net_state *st, const struct proto_req *r)
 {
@@ -108,11 +211,19 @@ int net_priv_request(struct net_state *st, const struct proto_req *r)
 	return rc == FRAME_OK ? 0 : -1;
 }
 
-int net_inflight_count(const struct net_state *st)
+int net_busy_count(const struct net_state *st)
 {
 	int n = 0;
 	for (int i = 0; i < NET_MAX_INFLIGHT; i++)
-		n += st->fl[i].used;
+		n += st->fl[i].state != SLOT_FREE;
+	return n;
+}
+
+int net_running_count(const struct net_state *st)
+{
+	int n = 0;
+	for (int i = 0; i < NET_MAX_INFLIGHT; i++)
+		n += st->fl[i].state == SLOT_RUNNING || st->fl[i].state == SLOT_HOLDING;
 	return n;
 }
 
@@ -142,9 +253,20 @@ static int net_hello(struct net_state *st)
 		return -1;
 	if (type != ANS_REPLY || proto_ans_decode(type, payload, len, &a, err, sizeof(err)) < 0)
 		return -1;
-	copy_str(st->self.os, sizeof(st->self.os), json_string_value(json_object_get(a.data, "os_pretty")));
-	copy_str(st->self.kernel, sizeof(st->self.kernel), json_string_value(json_object_get(a.data, "kernel")));
+	/* The registry holds printable ASCII only (registry_decode refuses the
+	 * rest): an os-release with escapes must not make the host vanish. */
+	copy_printable(st->self.os, sizeof(st->self.os), json_string_value(json_object_get(a.data, "os_pretty")) ?: "");
+	copy_printable(st->self.kernel, sizeof(st->self.kernel), json_string_value(json_object_get(a.data, "kernel")) ?: "");
 	st->priv_pid = (int)json_integer_value(json_object_get(a.data, "priv_pid"));
+	/* The registry carries the host key for known_hosts; a priv that gives
+	 * none (or a malformed one) is registered without it, and said so. */
+	const char *pk64 = json_string_value(json_object_get(a.data, "host_key"));
+	unsigned char pk[32];
+	if (pk64 && hostsig_pk_decode(pk64, pk) == 0) {
+		copy_str(st->self.host_key, sizeof(st->self.host_key), pk64);
+	} else {
+		error_f("priv's hello carries no valid host key: this host's results cannot be verified");
+	}
 	proto_ans_free(&a);
 	return 0;
 }
@@ -165,7 +287,7 @@ static void net_self_init(struct net_state *st)
 	st->self.pid = (long)getpid();
 }
 
-static void net_signals(sigset_t *waitmask)
+static void net_signals(void)
 {
 	struct sigaction sa;
 	sigset_t block;
@@ -176,28 +298,43 @@ static void net_signals(sigset_t *waitmask)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
-	/* Signals are only delivered inside ppoll, so a stop request can never
-	 * slip in between checking the flag and going to sleep. */
+	/* Signals are delivered only inside ppoll (and a connect), so a stop
+	 * request can never slip in between checking the flag and sleeping. */
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_BLOCK, &block, waitmask);
-	sigdelset(waitmask, SIGTERM);
-	sigdelset(waitmask, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &net_waitmask);
+	sigdelset(&net_waitmask, SIGTERM);
+	sigdelset(&net_waitmask, SIGINT);
 }
 
-static int net_poll_timeout(const struct net_state *st)
-{
-	double now = now_mono(), next = st->next_heartbeat;
+/* ---- the loop ---------------------------------------------------------------------- */
 
-	if (st->next_restore < next)
-		next = st->next_restore;
-	for (int i = 0; i < NET_MAX_INFLIGHT; i++)
-		if (st->fl[i].used && st->fl[i].hold_until > 0 && st->fl[i].hold_until < next)
-			next = st->fl[i].hold_until;
-	if (next <= now)
-		return 0;
-	return next - now > 1.0 ? 1000 : (int)((next - now) * 1000) + 1;
+static double net_next_wake(const struct net_state *st)
+{
+	double next = st->next_heartbeat;
+
+	if (st->next_release < next)
+		next = st->next_release;
+	if (!net_link_up(st) && st->link.retry_at < next)
+		next = st->link.retry_at;
+	for (size_t q = 0; q < st->link.nb; q++)
+		if (st->link.b[q].pending && st->link.b[q].deadline < next)
+			next = st->link.b[q].deadline;
+	if (st->next_sweep > now_mono() && st->next_sweep < next)
+		next = st->next_sweep;
+	if (st->pop_resume > now_mono() && st->pop_resume < next)
+		next = st->pop_resume;
+	if (st->stopping && st->stop_grace < next)
+		next = st->stop_grace;
+	for (int i = 0; i < NET_MAX_INFLIGHT; i++) {
+		const struct inflight *f = &st->fl[i];
+		if (f->state == SLOT_HOLDING && f->hold_until < next)
+			next = f->hold_until;
+		if (f->state == SLOT_SETTLING && f->settle.retry_at < next)
+			next = f->settle.retry_at;
+	}
+	return next;
 }
 
 static void net_timers(struct net_state *st)
@@ -205,19 +342,23 @@ static void net_timers(struct net_state *st)
 	double now = now_mono();
 
 	if (now >= st->next_heartbeat) {
-		if (heartbeat_send(st) == 0)
-			worker_keepalive(st);
+		char err[256];
+		if (net_link_up(st) && heartbeat_send(st, err, sizeof(err)) < 0)
+			net_link_drop(st, err);
 		st->next_heartbeat = now + st->cfg->heartbeat_s;
-	}
-	if (now >= st->next_restore) {
-		worker_restore_visible(st);
-		st->next_restore = now + st->cfg->restore_interval_s;
 	}
 	tasks_tick(st);
 	if (now >= st->next_release) {
-		defer_release(st);
+		if (net_link_up(st))
+			defer_release(st);
 		st->next_release = now + 1;
 	}
+	for (size_t q = 0; q < st->link.nb; q++)
+		if (st->link.b[q].pending && now >= st->link.b[q].deadline) {
+			net_link_drop(st, "no reply from the broker within the blocking pop's deadline (silent link)");
+			break;
+		}
+	log_refusal_tick();
 }
 
 /* Returns 1 when priv has gone away. */
@@ -229,7 +370,8 @@ static int net_on_priv(struct net_state *st)
 	int rc = frame_recv(st->privfd, buf, sizeof(buf), &type, &payload, &len);
 
 	if (rc == FRAME_EOF || rc == FRAME_IO) {
-		error_f("priv has gone away (%s); stopping", frame_strerror(rc));
+		error_f("priv has gone away (%s); stopping (tasks in hand stay taken for the next start)",
+			frame_strerror(rc));
 		return 1;
 	}
 	if (rc != FRAME_OK) {
@@ -237,42 +379,102 @@ static int net_on_priv(struct net_state *st)
 		return 0;
 	}
 	tasks_on_answer(st, type, payload, len);
+	if (net_running_count(st) == 0)
+		st->stop_grace = now_mono() + NET_STOP_GRACE_S;
 	return 0;
 }
 
-static int net_loop(struct net_state *st, const sigset_t *waitmask)
+static void net_on_block(struct net_state *st, size_t q)
 {
-	while (!(st->stopping && net_inflight_count(st) == 0 && !st->brpop_pending)) {
-		struct pollfd pfd[2] = { { .fd = st->privfd, .events = POLLIN }, { .fd = -1 } };
-		int timeout_ms = net_poll_timeout(st);
-		struct timespec ts = { timeout_ms / 1000, (timeout_ms % 1000) * 1000000L };
+	struct net_block *b = &st->link.b[q];
+	redisReply *r = NULL;
+	int rc = rconn_read(b->c, 0, &r);
 
+	if (rc < 0) {
+		if (b->c->err == RCONN_ERR_TOO_BIG)
+			st->oversize_at = 0;   /* BLMOVE pushed it on the left */
+		net_link_drop(st, link_dead_reason(&st->link));
+		return;
+	}
+	if (rc > 0) {
+		b->pending = 0;
+		/* A blocking pop answered: the broker works end to end, so the
+		 * next outage starts from the shortest backoff again. */
+		st->link.attempts = 0;
+		worker_on_block_reply(st, q, r);
+		freeReplyObject(r);
+	}
+}
+
+/* Done when stopping and nothing is left that we can still finish: no task
+ * in priv's hands, no pop in flight, and results either written or given
+ * up on for now (they stay taken and are answered after the next start). */
+static int net_done(const struct net_state *st)
+{
+	if (!st->stopping || net_running_count(st) > 0)
+		return 0;
+	if (net_blocks_pending(st) > 0 && now_mono() < st->stop_grace)
+		return 0;
+	return net_busy_count(st) == 0 || now_mono() >= st->stop_grace;
+}
+
+/* Slots that no pending BLMOVE could fill: what may still be taken. */
+static int net_room(const struct net_state *st)
+{
+	return NET_MAX_INFLIGHT - net_busy_count(st) - net_blocks_pending(st);
+}
+
+static void net_step(struct net_state *st)
+{
+	if (!net_link_ensure(st))
+		return;
+	worker_commit_due(st);
+	audit_flush(st);
+	if (st->stopping || net_stop_flag)
+		return;
+	while (net_link_up(st) && net_room(st) > 0 && worker_take_next(st) > 0)
+		;   /* take while messages are there and slots are free */
+	for (size_t q = 0; q < st->link.nb && net_link_up(st) && net_room(st) > 0 && now_mono() >= st->pop_resume; q++)
+		if (!st->link.b[q].pending && worker_block_arm(st, q) < 0)
+			break;
+	if (!net_link_up(st))
+		net_link_drop(st, link_dead_reason(&st->link));
+}
+
+static int net_loop(struct net_state *st)
+{
+	while (!net_done(st)) {
+		struct pollfd pfd[1 + NET_MAX_QUEUES];
+		nfds_t n_pfd = 1;
+
+		pfd[0] = (struct pollfd){ .fd = st->privfd, .events = POLLIN };
 		if (net_stop_flag && !st->stopping) {
-			info_f("stopping: finishing %d task(s) in hand", net_inflight_count(st));
+			info_f("stopping: finishing %d task(s) in hand", net_running_count(st));
 			st->stopping = 1;
+			st->stop_grace = now_mono() + NET_STOP_GRACE_S;
 		}
-		if (net_redis_ensure(st) < 0)
-			return 0;
-		if (!st->stopping && !st->brpop_pending && net_inflight_count(st) < NET_MAX_INFLIGHT &&
-		    now_mono() >= st->brpop_resume)
-			worker_brpop_send(st);
-		if (st->brpop_pending)
-			pfd[1] = (struct pollfd){ .fd = st->bc->fd, .events = POLLIN };
-		int n = ppoll(pfd, 2, &ts, waitmask);
+		net_step(st);
+		if (net_done(st))
+			break;
+		for (size_t q = 0; q < st->link.nb; q++)
+			pfd[n_pfd++] = (struct pollfd){ .fd = st->link.b[q].pending ? st->link.b[q].c->fd : -1,
+							 .events = POLLIN };
+		double wait = net_next_wake(st) - now_mono();
+		if (wait < 0)
+			wait = 0;
+		if (wait > 1)
+			wait = 1;
+		struct timespec ts = { (time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9) };
+		int n = ppoll(pfd, n_pfd, &ts, &net_waitmask);
 		if (n < 0 && errno != EINTR) {
 			error_f("ppoll: %s", strerror(errno));
 			return 1;
 		}
 		if (n > 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) && net_on_priv(st))
 			return 1;
-		if (n > 0 && pfd[1].fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-			redisReply *r = NULL;
-			if (rconn_read(st->bc, 0, &r) > 0) {
-				st->brpop_pending = 0;
-				worker_on_brpop(st, r);
-				freeReplyObject(r);
-			}
-		}
+		for (nfds_t i = 1; n > 0 && i < n_pfd && i - 1 < st->link.nb; i++)
+			if (pfd[i].fd >= 0 && (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				net_on_block(st, i - 1);
 		net_timers(st);
 	}
 	return 0;
@@ -282,7 +484,6 @@ int net_run(const struct cr_config *cfg, const struct broker_addr *broker, int p
 	    const struct net_policy *pol)
 {
 	struct net_state *st = calloc(1, sizeof(*st));
-	sigset_t waitmask;
 	int rc;
 
 	if (st == NULL)
@@ -294,8 +495,12 @@ int net_run(const struct cr_config *cfg, const struct broker_addr *broker, int p
 	st->windows = pol->windows;
 	st->nwindows = pol->nwindows;
 	st->windows_json = winconf_json(pol->windows, pol->nwindows);
+	st->oversize_at = LONG_MIN;
+	st->recover_pending = 1;   /* what a predecessor had taken comes first */
 	srandom((unsigned)getpid() ^ (unsigned)(now_wall() * 1e6));
-	net_signals(&waitmask);
+	rconn_set_reply_max(CELERY_READ_MAX + 4096);
+	net_signals();
+	rconn_set_interrupt(&net_stop_flag, &net_waitmask);
 	net_self_init(st);
 	worker_build_keys(st);
 	if (net_hello(st) < 0) {
@@ -304,18 +509,17 @@ int net_run(const struct cr_config *cfg, const struct broker_addr *broker, int p
 		free(st);
 		return 1;
 	}
-	if (net_redis_ensure(st) < 0) {
-		free(st->windows_json);
-		free(st);
-		return 0;
-	}
 	info_f("worker %s ready on %zu queue(s)", cfg->hostname, st->nkeys / CELERY_PRIORITY_STEPS);
 	st->next_heartbeat = now_mono() + cfg->heartbeat_s;
-	st->next_restore = now_mono();
-	rc = net_loop(st, &waitmask);
-	if (st->cc && !st->cc->err)
+	rc = net_loop(st);
+	if (net_link_up(st))
 		heartbeat_stopped(st);
-	net_redis_drop(st);
+	link_free(&st->link);
+	for (int i = 0; i < NET_MAX_INFLIGHT; i++)
+		if (st->fl[i].state != SLOT_FREE)
+			worker_release(&st->fl[i]);
+	for (size_t i = 0; i < st->naudit_q; i++)
+		free(st->audit_q[i]);
 	free(st->windows_json);
 	free(st);
 	info_f("stopped");

@@ -4,6 +4,7 @@
 #ifndef CR_NET_H
 #define CR_NET_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "crconfig.h"
@@ -19,6 +20,11 @@ int net_drop_privileges(const char *user, int apparmor);
 /* Changes into it: 0 when done or not wanted (AppArmor absent or the
  * profile missing under "auto", logged), -1 when "require" cannot be met. */
 int net_apparmor_enter(int apparmor);
+/* Landlock (net_landlock.c): no file access, and where the kernel has
+ * network rules (ABI 4) TCP connect only to port.  0 with what was applied
+ * in said (also "no Landlock in this kernel"), -1 when it failed. */
+int net_landlock_apply(int port, char *said, size_t len);
+int net_landlock_abi(void);   /* 0 when the kernel has none */
 /* Loads the seccomp allowlist: anything not listed kills the process. */
 int net_sandbox_apply(void);
 

@@ -15,20 +15,70 @@
 
 #define NET_MAX_QUEUES (1 + REG_MAX_ROLES)
 #define NET_MAX_KEYS (NET_MAX_QUEUES * CELERY_PRIORITY_STEPS)
+#define NET_KEY_MAX (CELERY_QUEUE_MAX + 4)
 /* priv serialises changes itself and answers queries meanwhile, so net can
  * hold a few tasks at once: a query is not stuck behind a long upgrade. */
 #define NET_MAX_INFLIGHT 4
+/* priv's own audit lines (window summaries) waiting for the broker. */
+#define NET_AUDIT_QUEUE 64
+
+/* A message net has taken: it sits in the host's own list
+ * celeryroot:taken:<host> (moved there atomically from its queue by LMOVE
+ * or BLMOVE) from the moment it left the queue until the transaction that
+ * writes its result removes it, so no crash, restart or lost connection
+ * can lose it; see worker.c. */
+enum slot_state {
+	SLOT_FREE = 0,
+	SLOT_RUNNING,   /* sent to priv, waiting for its answer */
+	SLOT_HOLDING,   /* answered; kept open for kwargs.hold (tests) */
+	SLOT_SETTLING,  /* answered; its result is written with the next commit */
+};
+
+/* What the commit of a settled message writes, in one MULTI/EXEC with the
+ * removal from the taken list (worker_commit). */
+struct settle {
+	char *meta;              /* Celery result meta JSON; NULL for none */
+	char *audit;             /* a record for the audit stream; NULL for none */
+	int nonce_done;          /* mark the signed task's nonce used */
+	char *defer;             /* envelope to put in the deferred set; NULL if not deferred */
+	long long defer_at;      /* its score: when the window opens */
+	double retry_at;         /* mono time of the next commit attempt */
+};
 
 struct inflight {
-	int used;
+	int state;               /* enum slot_state */
 	uint32_t req_id;
 	const struct task_def *def;
 	struct celery_msg msg;
+	char *raw;               /* the message exactly as it sits in the taken list */
+	size_t rawlen;
+	char src[NET_KEY_MAX];   /* the queue it was taken from ("" when recovered) */
 	double started_wall;
 	double started_mono;
 	double hold_until;       /* mono time; 0 when not holding */
 	json_t *reply;           /* priv's answer data, kept while holding */
 	struct sig_claims claims; /* a signed task's claims (owned); key[0] == 0 if unsigned */
+	struct settle settle;
+};
+
+/* A blocking connection: one per queue, each waiting with BLMOVE on its
+ * queue's own list (BLMOVE waits on one list only). */
+struct net_block {
+	redisContext *c;
+	int pending;             /* a BLMOVE is in flight */
+	double deadline;         /* mono: no reply by then means a silent link */
+};
+
+/* The broker link: connections that live and die together. */
+struct net_link {
+	redisContext *cc;        /* everything but the blocking pops */
+	struct net_block b[NET_MAX_QUEUES];
+	size_t nb;               /* one per queue this host consumes */
+	double retry_at;         /* mono: the next connection attempt */
+	int attempts;            /* failed attempts since the link was last healthy */
+	double up_since;         /* mono; 0 while down */
+	double down_since;       /* mono; 0 while up */
+	char down_why[160];      /* the reason last logged (logged again only when it changes) */
 };
 
 struct net_state {
@@ -39,58 +89,76 @@ struct net_state {
 	size_t nwindows;
 	char *windows_json;      /* the same, as published with the heartbeat */
 	int privfd;
-	redisContext *bc;        /* blocking consumer: BRPOP only */
-	redisContext *cc;        /* everything else */
-	int brpop_pending;
-	double brpop_resume;     /* mono time: no BRPOP before (after an error reply) */
-	double brpop_quiet_until; /* mono time: that error is not logged again before */
-	size_t nkeys;
-	char keys[NET_MAX_KEYS][CELERY_QUEUE_MAX + 4];
+	struct net_link link;
+	double pop_resume;       /* mono time: no pop before (after an error reply) */
+	double pop_quiet_until;  /* mono time: that error is not logged again before */
+	int recover_pending;     /* the taken list may hold messages no slot holds */
+	long oversize_at;        /* index in the taken list of a message too big to read; LONG_MIN if none */
+	double next_sweep;       /* mono: when the priority sub-lists are looked at again */
+	size_t nkeys;            /* keys[0..nqueues-1]: the queues; then their priority sub-lists */
+	size_t nqueues;
+	char keys[NET_MAX_KEYS][NET_KEY_MAX];
+	char taken_key[sizeof("celeryroot:taken:") + HOSTNAME_MAX];
 	struct inflight fl[NET_MAX_INFLIGHT];
 	uint32_t next_req;
 	double next_heartbeat;
-	double next_restore;
 	double next_release;     /* deferred tasks whose window opened */
 	struct host_rec self;
 	int priv_pid;
 	int stopping;
+	double stop_grace;       /* mono: when stopping, unsettled results are left for redelivery after this */
+	char *audit_q[NET_AUDIT_QUEUE]; /* priv's own lines waiting for the stream (audit.c) */
+	size_t naudit_q;
 };
 
 extern volatile sig_atomic_t net_stop_flag;
 
 /* net.c */
-int net_redis_ensure(struct net_state *st);
-void net_redis_drop(struct net_state *st);
+/* 1 when every broker connection is up (cc and the blocking ones). */
+int net_link_up(const struct net_state *st);
+void net_link_drop(struct net_state *st, const char *why);
 struct proto_req;
 int net_priv_request(struct net_state *st, const struct proto_req *r);
-int net_inflight_count(const struct net_state *st);
+int net_busy_count(const struct net_state *st);   /* slots not free */
+int net_running_count(const struct net_state *st); /* slots priv still works on */
 
-/* worker.c: consuming and kombu's unacked bookkeeping */
+/* worker.c: taking messages into the taken list, and settling them */
 void worker_build_keys(struct net_state *st);
-int worker_declare_queues(struct net_state *st);
-int worker_brpop_send(struct net_state *st);
-void worker_on_brpop(struct net_state *st, redisReply *r);
-int worker_ack(struct net_state *st, const char *tag);
-void worker_restore_visible(struct net_state *st);
-void worker_keepalive(struct net_state *st);
-int worker_requeue_raw(struct net_state *st, const char *queue, const char *payload, size_t len);
+int worker_declare_queues(struct net_state *st, char *err, size_t errlen);
+/* One step of consumption when a slot is free: take back a message from the
+ * taken list that no slot holds, else LMOVE one from the priority
+ * sub-lists (in kombu's order, at most once a second when they are empty).
+ * 1 took one, 0 nothing now, -1 error. */
+int worker_take_next(struct net_state *st);
+/* Starts a BLMOVE on queue q's blocking connection; -1 when it failed. */
+int worker_block_arm(struct net_state *st, size_t q);
+int net_blocks_pending(const struct net_state *st);
+void worker_on_block_reply(struct net_state *st, size_t q, redisReply *r);
+/* Steals the result; queues the commit that writes it and removes the
+ * message from the taken list (tried now, retried until it succeeds). */
+void worker_settle(struct net_state *st, struct inflight *f, const char *status, json_t *result);
+void worker_commit_due(struct net_state *st);
+void worker_release(struct inflight *f);
+/* Removes the message of the taken list that was too big to read (at
+ * st->oversize_at), which cannot be answered: its id is inside it. */
+void worker_discard_oversize(struct net_state *st);
 
 /* results.c: Celery's Redis result backend */
-int result_write(struct net_state *st, const char *task_id, const char *status, json_t *result);
-int result_failure(struct net_state *st, const char *task_id, const char *exc_type,
-		   const char *exc_module, const char *msg);
-int result_started(struct net_state *st, const char *task_id);
+/* STARTED and PROGRESS: written once when the link is up, never retried
+ * (the final result, written with the commit, supersedes them). */
+void result_progress(struct net_state *st, const char *task_id, const char *status, json_t *result);
+void result_started(struct net_state *st, const char *task_id);
+/* The meta JSON Celery stores, for a commit; steals result. */
+char *result_meta(const char *task_id, const char *status, json_t *result);
 
 /* heartbeat.c: the registry record */
-int heartbeat_send(struct net_state *st);
+int heartbeat_send(struct net_state *st, char *err, size_t errlen);
 int heartbeat_stopped(struct net_state *st);
 
 /* tasks.c: the task table */
 struct task_def {
 	const char *name;
 	uint8_t req_type;   /* args and kwargs are checked by taskreq.c */
-	/* Builds the record data from priv's reply data (borrowed). */
-	json_t *(*data)(struct net_state *st, const struct inflight *f, json_t *reply);
 };
 const struct task_def *task_lookup(const char *name);
 /* tasks_apt.c: the celeryroot.apt.* tasks */
@@ -98,21 +166,39 @@ const struct task_def *tasks_apt_lookup(const char *name);
 /* audit.c: priv's audit records, to the capped stream for central review */
 #define AUDIT_STREAM "celeryroot:audit"
 #define AUDIT_STREAM_MAXLEN 100000
-void audit_publish(struct net_state *st, json_t *rec);
-void audit_publish_refusal(struct net_state *st, const char *task_id, const char *task, const char *key,
-			   const char *why);
-/* defer.c: maintenance windows */
+/* The record as the commit adds it to the stream (malloc'd JSON). */
+char *audit_stream_json(json_t *rec);
+/* A line priv wrote on its own (ANS_AUDIT): added to the stream now, or
+ * once the link is up again (audit_flush, from the main loop). */
+void audit_queue(struct net_state *st, json_t *rec);
+void audit_flush(struct net_state *st);
+char *audit_refusal_json(struct net_state *st, const char *task_id, const char *task, const char *key,
+			 const char *why);
+/* defer.c: maintenance windows (priv decides; net commits and releases) */
 struct proto_req;
-int defer_check(struct net_state *st, struct celery_msg *m, const struct proto_req *r, char *err, size_t errlen);
+/* A change sent with now=true while every window is closed: said in the stream. */
+void defer_note_override(struct net_state *st, struct inflight *f, const struct proto_req *r);
+/* priv's signed "deferred" record: the message goes to the deferred set at
+ * its run_at (with the commit).  -1 with err when the deferral would
+ * outlive the task (net knows its expiry) or run_at is unreadable. */
+int defer_commit(struct inflight *f, json_t *rec, char *err, size_t errlen);
 void defer_release(struct net_state *st);
 /* A change run outside the maintenance windows because it said now=true. */
 void audit_publish_override(struct net_state *st, const char *task_id, const char *task, json_t *packages);
 /* netsig.c: signed tasks */
 int netsig_check(struct net_state *st, const struct celery_msg *m, struct sig_claims *c, char *err, size_t errlen);
+/* 0 the nonce is ours; NETSIG_REPLAY refused (err says why); NETSIG_AGAIN
+ * the broker could not be asked (the message stays taken; try later). */
+#define NETSIG_REPLAY (-1)
+#define NETSIG_AGAIN (-2)
 int netsig_take_nonce(struct net_state *st, const struct sig_claims *c, const char *task_id, char *err,
 		      size_t errlen);
-void netsig_nonce_done(struct net_state *st, const struct sig_claims *c, const char *task_id);
-void tasks_start(struct net_state *st, struct celery_msg *m);
+#define NETSIG_NONCE_KEY_MAX (sizeof("celeryroot:nonce:") + HOSTNAME_MAX + 8 + KEY_ID_MAX + SIG_NONCE_HEX + 4)
+#define NETSIG_NONCE_VAL_MAX (HOSTNAME_MAX + TASK_ID_MAX + 8)
+void netsig_nonce_key(const struct sig_claims *c, char *buf, size_t len);
+void netsig_nonce_value(const struct net_state *st, const char *task_id, int done, char *buf, size_t len);
+/* tasks.c: from a taken message to its settled result */
+void tasks_start(struct net_state *st, struct inflight *f);
 void tasks_on_answer(struct net_state *st, uint8_t type, const uint8_t *payload, size_t len);
 void tasks_tick(struct net_state *st);
 

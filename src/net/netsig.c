@@ -18,9 +18,19 @@
 /* A nonce outlives its task's expiry a little, for clocks that disagree. */
 #define NONCE_SLACK 300
 
-static void nonce_key(const struct sig_claims *c, char *buf, size_t len)
+/* Scoped by the signed target: only the daemons that consume host.H (or
+ * role.R) may write its nonces (celeryroot acl), so another host's stolen
+ * password cannot reset them. */
+void netsig_nonce_key(const struct sig_claims *c, char *buf, size_t len)
 {
-	snprintf(buf, len, NONCE_PREFIX "%s:%s", c->key, c->nonce);
+	snprintf(buf, len, NONCE_PREFIX "%s:%s:%s", c->target, c->key, c->nonce);
+}
+
+/* The nonce's value names the host that took it: the same task on another
+ * host (a --one-of task copied into a second queue) is a replay there. */
+void netsig_nonce_value(const struct net_state *st, const char *task_id, int done, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s:%s", done ? "done:" : "", st->cfg->hostname, task_id);
 }
 
 static int trusts_any(const struct net_state *st)
@@ -56,48 +66,38 @@ int netsig_check(struct net_state *st, const struct celery_msg *m, struct sig_cl
 	return 0;
 }
 
-/* 0: the nonce is ours (new, or this very task redelivered); -1 refused. */
+/* 0: the nonce is ours (new, or this very task redelivered); NETSIG_REPLAY
+ * refused; NETSIG_AGAIN the broker could not be asked. */
 int netsig_take_nonce(struct net_state *st, const struct sig_claims *c, const char *task_id, char *err,
 		      size_t errlen)
 {
-	char key[sizeof(NONCE_PREFIX) + KEY_ID_MAX + SIG_NONCE_HEX + 2], exat[24];
+	char key[NETSIG_NONCE_KEY_MAX], val[NETSIG_NONCE_VAL_MAX], exat[24];
 	redisReply *r;
-	int rc = -1;
+	int rc = NETSIG_AGAIN;
 
-	nonce_key(c, key, sizeof(key));
+	netsig_nonce_key(c, key, sizeof(key));
+	netsig_nonce_value(st, task_id, 0, val, sizeof(val));
 	snprintf(exat, sizeof(exat), "%lld", c->expires + NONCE_SLACK);
-	if (net_redis_ensure(st) < 0)
-		return snprintf(err, errlen, "cannot check the nonce: the broker is unreachable"), -1;
-	r = rconn_cmd(st->cc, "SET", key, task_id, "NX", "EXAT", exat, NULL);
+	if (!net_link_up(st))
+		return snprintf(err, errlen, "cannot check the nonce: the broker is unreachable"), NETSIG_AGAIN;
+	r = rconn_cmd(st->link.cc, "SET", key, val, "NX", "EXAT", exat, NULL);
 	if (r && r->type == REDIS_REPLY_STATUS) {
 		rc = 0;
 	} else if (r && r->type == REDIS_REPLY_NIL) {
 		freeReplyObject(r);
-		r = rconn_cmd(st->cc, "GET", key, NULL);
-		if (r && r->type == REDIS_REPLY_STRING && strcmp(r->str, task_id) == 0)
-			rc = 0;   /* redelivered before it was answered */
-		else
+		r = rconn_cmd(st->link.cc, "GET", key, NULL);
+		if (r && r->type == REDIS_REPLY_STRING && strcmp(r->str, val) == 0) {
+			rc = 0;   /* taken back by this host before it was answered */
+		} else if (r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_NIL)) {
+			rc = NETSIG_REPLAY;
 			snprintf(err, errlen, "replayed task refused: nonce %s of key '%s' was already used", c->nonce, c->key);
+		} else {
+			snprintf(err, errlen, "cannot check the nonce: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
+		}
 	} else {
 		snprintf(err, errlen, "cannot check the nonce: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
 	}
 	if (r)
 		freeReplyObject(r);
 	return rc;
-}
-
-void netsig_nonce_done(struct net_state *st, const struct sig_claims *c, const char *task_id)
-{
-	char key[sizeof(NONCE_PREFIX) + KEY_ID_MAX + SIG_NONCE_HEX + 2], val[TASK_ID_MAX + 8];
-	redisReply *r;
-
-	nonce_key(c, key, sizeof(key));
-	snprintf(val, sizeof(val), "done:%s", task_id);
-	if (net_redis_ensure(st) < 0)
-		return;
-	r = rconn_cmd(st->cc, "SET", key, val, "XX", "KEEPTTL", NULL);
-	if (r == NULL || r->type == REDIS_REPLY_ERROR)
-		error_f("cannot mark nonce %s as used", c->nonce);
-	if (r)
-		freeReplyObject(r);
 }

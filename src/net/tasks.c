@@ -17,36 +17,9 @@
 #include "taskreq.h"
 #include "timeutil.h"
 
-static json_t *roles_json(const struct net_state *st)
-{
-	json_t *roles = json_array();
-	for (int i = 0; i < st->cfg->nroles; i++)
-		json_array_append_new(roles, json_string(st->cfg->roles[i]));
-	return roles;
-}
-
-static json_t *data_ping(struct net_state *st, const struct inflight *f, json_t *reply)
-{
-	(void)f;
-	return json_pack("{s:s, s:o, s:s, s:I, s:O?}", "host", st->cfg->hostname, "roles",
-			 roles_json(st), "version", PACKAGE_VERSION, "net_pid", (json_int_t)getpid(),
-			 "priv_pid", json_object_get(reply, "priv_pid"));
-}
-
-static json_t *data_facts(struct net_state *st, const struct inflight *f, json_t *reply)
-{
-	json_t *d = json_deep_copy(reply);
-	(void)f;
-	if (d == NULL)
-		return NULL;
-	json_object_set_new(d, "host", json_string(st->cfg->hostname));
-	json_object_set_new(d, "roles", roles_json(st));
-	return d;
-}
-
 static const struct task_def task_table[] = {
-	{ "celeryroot.ping", REQ_PING, data_ping },
-	{ "celeryroot.facts", REQ_FACTS, data_facts },
+	{ "celeryroot.ping", REQ_PING },
+	{ "celeryroot.facts", REQ_FACTS },
 };
 
 const struct task_def *task_lookup(const char *name)
@@ -57,38 +30,12 @@ const struct task_def *task_lookup(const char *name)
 	return tasks_apt_lookup(name);
 }
 
-static struct inflight *tasks_slot(struct net_state *st)
-{
-	for (int i = 0; i < NET_MAX_INFLIGHT; i++)
-		if (!st->fl[i].used)
-			return &st->fl[i];
-	return NULL;
-}
-
 static struct inflight *tasks_find(struct net_state *st, uint32_t id)
 {
 	for (int i = 0; i < NET_MAX_INFLIGHT; i++)
-		if (st->fl[i].used && st->fl[i].req_id == id)
+		if ((st->fl[i].state == SLOT_RUNNING || st->fl[i].state == SLOT_HOLDING) && st->fl[i].req_id == id)
 			return &st->fl[i];
 	return NULL;
-}
-
-/* Answers a task without running it, then acks: refused, unknown, expired. */
-static void tasks_settle(struct net_state *st, struct celery_msg *m, const char *status,
-			 json_t *result)
-{
-	if (result_write(st, m->id, status, result) == 0)
-		worker_ack(st, m->delivery_tag);
-	celery_msg_free(m);
-}
-
-static void tasks_release(struct inflight *f)
-{
-	celery_msg_free(&f->msg);
-	sig_claims_free(&f->claims);
-	if (f->reply)
-		json_decref(f->reply);
-	memset(f, 0, sizeof(*f));
 }
 
 /* r: the request tasks_start() built when it checked the arguments. */
@@ -104,14 +51,17 @@ static int tasks_send(struct net_state *st, const struct inflight *f, struct pro
 }
 
 /* Refuses before anything reaches priv; package operations and every
- * signature failure are worth a line in the central trail. */
-static void tasks_refuse(struct net_state *st, struct celery_msg *m, const char *exc, int audit, const char *key,
+ * signature failure are worth a line in the central trail (written with
+ * the result, in the same commit). */
+static void tasks_refuse(struct net_state *st, struct inflight *f, const char *exc, int audit, const char *key,
 			 const char *err)
 {
-	info_f("task %s (%s) refused: %s", m->id, m->task, err);
+	struct celery_msg *m = &f->msg;
+
+	log_refusal("task %s (%s) refused: %s", m->id, m->task, err);
 	if (audit)
-		audit_publish_refusal(st, m->id, m->task, key, err);
-	tasks_settle(st, m, "FAILURE", celery_exception(exc, "builtins", err));
+		f->settle.audit = audit_refusal_json(st, m->id, m->task, key, err);
+	worker_settle(st, f, "FAILURE", celery_exception(exc, "builtins", err));
 }
 
 /* The arguments, as priv will get them (taskreq.c, shared with priv). */
@@ -122,69 +72,78 @@ static int tasks_check_args(const struct celery_msg *m, struct proto_req *r, cha
 	return taskreq_build(m->task, m->args, m->kwargs, r, err, errlen);
 }
 
-/* Outside the maintenance windows: 1 when deferred (answered), 0 to run. */
-static int tasks_windows(struct net_state *st, struct celery_msg *m, const struct proto_req *r, struct sig_claims *c)
+/* The signature and its key's limits: 0 go on, 1 refused (settled). */
+static int tasks_signature(struct net_state *st, struct inflight *f)
 {
-	char err[512];
-	int d = defer_check(st, m, r, err, sizeof(err));
+	struct celery_msg *m = &f->msg;
+	char err[512], key[KEY_ID_MAX + 1] = "";
+	const char *k;
 
-	if (d == 0)
+	if (netsig_check(st, m, &f->claims, err, sizeof(err)) == 0)
 		return 0;
-	if (d < 0) {
-		if (c->key[0])
-			netsig_nonce_done(st, c, m->id);
-		tasks_refuse(st, m, "ValueError", 1, c->key, err);
-	} else {
-		celery_msg_free(m);
-	}
-	sig_claims_free(c);
+	k = m->sig ? json_string_value(json_object_get(m->sig, "key")) : NULL;
+	if (k && valid_key_id(k))
+		copy_str(key, sizeof(key), k);
+	tasks_refuse(st, f, "PermissionError", 1, key, err);
 	return 1;
 }
 
-void tasks_start(struct net_state *st, struct celery_msg *m)
+/* A signed task's nonce: 0 ours, 1 replay refused (settled) or put back.  A
+ * nonce the broker could not be asked about is no refusal: the message
+ * stays taken and is looked at again a little later. */
+static int tasks_nonce(struct net_state *st, struct inflight *f)
 {
+	char err[512];
+	int rc;
+
+	if (f->claims.key[0] == '\0' || (rc = netsig_take_nonce(st, &f->claims, f->msg.id, err, sizeof(err))) == 0)
+		return 0;
+	if (rc == NETSIG_AGAIN) {
+		info_f("task %s: %s; it stays taken and is looked at again", f->msg.id, err);
+		worker_release(f);
+		st->recover_pending = 1;
+		st->pop_resume = now_mono() + 1;
+		return 1;
+	}
+	tasks_refuse(st, f, "PermissionError", 1, f->claims.key, err);
+	return 1;
+}
+
+/* f holds a message just taken (parsed): checks it and hands it to priv,
+ * or settles it at once (unknown, expired, refused).  Deferral outside the
+ * maintenance windows is priv's call (tasks_finish commits it). */
+void tasks_start(struct net_state *st, struct inflight *f)
+{
+	struct celery_msg *m = &f->msg;
 	const struct task_def *def = task_lookup(m->task);
-	struct inflight *f = tasks_slot(st);
-	struct sig_claims c;
 	char err[512];
 
 	if (def == NULL) {
-		info_f("task %s: unknown task name %s", m->id, m->task);
-		tasks_settle(st, m, "FAILURE", celery_exception("NotRegistered", "celery.exceptions", m->task));
+		log_refusal("task %s: unknown task name %s", m->id, m->task);
+		worker_settle(st, f, "FAILURE", celery_exception("NotRegistered", "celery.exceptions", m->task));
 		return;
 	}
 	if (m->has_expires && now_wall() > m->expires) {
 		info_f("task %s (%s) expired before it could run", m->id, m->task);
-		tasks_settle(st, m, "REVOKED", celery_exception("TaskRevokedError", "celery.exceptions", "expired"));
+		worker_settle(st, f, "REVOKED", celery_exception("TaskRevokedError", "celery.exceptions", "expired"));
 		return;
 	}
-	if (netsig_check(st, m, &c, err, sizeof(err)) < 0) {
-		char key[KEY_ID_MAX + 1] = "";
-		const char *k = m->sig ? json_string_value(json_object_get(m->sig, "key")) : NULL;
-		if (k && valid_key_id(k))
-			copy_str(key, sizeof(key), k);
-		tasks_refuse(st, m, "PermissionError", 1, key, err);
+	if (tasks_signature(st, f))
 		return;
-	}
 	struct proto_req *r = calloc(1, sizeof(*r));
-	if (tasks_check_args(m, r, err, sizeof(err)) < 0 || f == NULL ||
-	    (c.key[0] && netsig_take_nonce(st, &c, m->id, err, sizeof(err)) < 0)) {
-		int replay = f && c.key[0] && strstr(err, "nonce");
-		tasks_refuse(st, m, replay ? "PermissionError" : "ValueError", replay || def->req_type == REQ_APT, c.key,
-			     f ? err : "worker busy");
-		sig_claims_free(&c);
+	if (tasks_check_args(m, r, err, sizeof(err)) < 0) {
+		tasks_refuse(st, f, "ValueError", def->req_type == REQ_APT, f->claims.key, err);
 		free(r);
 		return;
 	}
-	if (tasks_windows(st, m, r, &c)) {
+	if (tasks_nonce(st, f)) {
+		proto_req_clear(r);
 		free(r);
 		return;
 	}
-	memset(f, 0, sizeof(*f));
-	f->used = 1;
+	defer_note_override(st, f, r);
+	f->state = SLOT_RUNNING;
 	f->def = def;
-	f->msg = *m;   /* ownership moves into the slot */
-	f->claims = c;
 	f->req_id = ++st->next_req;
 	f->started_wall = now_wall();
 	f->started_mono = now_mono();
@@ -193,71 +152,63 @@ void tasks_start(struct net_state *st, struct celery_msg *m)
 	proto_req_clear(r);
 	free(r);
 	if (sent < 0) {
+		/* It stays in the taken list and runs after the next start. */
 		error_f("cannot reach priv for task %s; stopping", m->id);
-		/* Left in the unacked hash: it is redelivered after the visibility timeout. */
-		tasks_release(f);
+		worker_release(f);
 		net_stop_flag = 1;
 		return;
 	}
 	debug_f("task %s (%s) sent to priv as request %u", m->id, m->task, f->req_id);
 }
 
-/* priv answers {"error": "..."} when it could not do what was asked: the
- * task ran, the host failed it (a SUCCESS result with a failed record). */
-static json_t *tasks_record(struct net_state *st, struct inflight *f)
+/* priv answers with the record it built and signed (priv_answer.c):
+ * {"attest": {..., "payload": RECORD}, "audit"?}.  The published result is
+ * the payload's fields, net's duration_s and the attest, so that a
+ * verifier can check every field it shows against the signature.  NULL
+ * when the answer holds no record (then the task fails). */
+static json_t *tasks_record(struct inflight *f, json_t *attest)
 {
-	const char *error = json_string_value(json_object_get(f->reply, "error"));
-	int changed = json_is_true(json_object_get(f->reply, "changed"));
-	json_t *rec = record_new(st->cfg->hostname, error ? "failed" : changed ? "changed" : "unchanged");
-	json_t *data = error && f->def->req_type != REQ_APT ? NULL : f->def->data(st, f, f->reply);
-	static const char *const own[] = { "changes", "rollback", "check", "reason" };
+	const char *payload = json_string_value(json_object_get(attest, "payload"));
+	json_t *rec = payload ? json_loads(payload, JSON_REJECT_DUPLICATES, NULL) : NULL;
 
-	/* The record's own fields (DESIGN §5) come out of the data. */
-	for (size_t i = 0; data && i < sizeof(own) / sizeof(own[0]); i++) {
-		json_t *v = json_object_get(data, own[i]);
-		if (v)
-			json_object_set(rec, own[i], v);
-		json_object_del(data, own[i]);
+	if (!json_is_object(rec) || !record_status_valid(json_string_value(json_object_get(rec, "status")))) {
+		json_decref(rec);
+		return NULL;
 	}
-	if (data) {
-		json_object_del(data, "changed");
-		json_object_del(data, "error");
-	}
-	json_object_set_new(rec, "changed", json_boolean(changed && !error));
-	if (error)
-		record_set_error(rec, error);
 	json_object_set_new(rec, "duration_s", json_real(round((now_mono() - f->started_mono) * 1e6) / 1e6));
-	json_object_set_new(rec, "data", data ? data : json_null());
+	json_object_set(rec, "attest", attest);
 	return rec;
 }
 
 static void tasks_finish(struct net_state *st, struct inflight *f)
 {
 	json_t *audit = json_object_get(f->reply, "audit");
-	json_t *rec;
+	json_t *rec = tasks_record(f, json_object_get(f->reply, "attest"));
+	char err[512];
 
-	if (audit) {
-		audit_publish(st, audit);
-		json_object_del(f->reply, "audit");
+	if (audit)
+		f->settle.audit = audit_stream_json(audit);
+	if (rec == NULL) {
+		error_f("task %s (%s): priv's answer carries no signed record", f->msg.id, f->msg.task);
+		f->settle.nonce_done = 1;
+		worker_settle(st, f, "FAILURE", celery_exception("RuntimeError", "builtins",
+								 "priv's answer carries no signed record"));
+		return;
 	}
-	rec = tasks_record(st, f);
-
-	if (f->claims.key[0])
-		netsig_nonce_done(st, &f->claims, f->msg.id);
-	if (result_write(st, f->msg.id, "SUCCESS", rec) == 0)
-		worker_ack(st, f->msg.delivery_tag);
+	/* A change priv deferred to the next maintenance window. */
+	if (!strcmp(json_string_value(json_object_get(rec, "status")), "deferred")) {
+		if (defer_commit(f, rec, err, sizeof(err)) < 0) {
+			json_decref(rec);
+			f->settle.nonce_done = 1;
+			tasks_refuse(st, f, "ValueError", 1, f->claims.key, err);
+			return;
+		}
+		worker_settle(st, f, "DEFERRED", rec);
+		return;
+	}
+	f->settle.nonce_done = 1;
 	info_f("task %s (%s) done in %.3fs", f->msg.id, f->msg.task, now_mono() - f->started_mono);
-	tasks_release(f);
-}
-
-static void tasks_refused(struct net_state *st, struct inflight *f, const char *why)
-{
-	if (f->claims.key[0])
-		netsig_nonce_done(st, &f->claims, f->msg.id);
-	if (result_write(st, f->msg.id, "FAILURE",
-			 celery_exception("PermissionError", "builtins", why)) == 0)
-		worker_ack(st, f->msg.delivery_tag);
-	tasks_release(f);
+	worker_settle(st, f, "SUCCESS", rec);
 }
 
 void tasks_on_answer(struct net_state *st, uint8_t type, const uint8_t *payload, size_t len)
@@ -270,26 +221,34 @@ void tasks_on_answer(struct net_state *st, uint8_t type, const uint8_t *payload,
 		error_f("bad answer from priv: %s", err);
 		return;
 	}
-	f = tasks_find(st, a.id);
-	if (f == NULL) {
+	f = type == ANS_AUDIT ? NULL : tasks_find(st, a.id);
+	if (type == ANS_AUDIT || (f == NULL && a.audit != NULL)) {
+		audit_queue(st, a.audit);   /* a line of priv's own, for the stream */
+	} else if (f == NULL) {
 		error_f("answer from priv for unknown request %u", a.id);
 	} else if (type == ANS_PROGRESS) {
 		json_t *p = json_pack("{s:s, s:i, s:s, s:s}", "host", st->cfg->hostname, "percent",
 				      a.percent, "package", a.pkg, "text", a.text);
-		result_write(st, f->msg.id, "PROGRESS", p);
+		result_progress(st, f->msg.id, "PROGRESS", p);
 	} else if (type == ANS_REFUSED) {
 		error_f("priv refused task %s: %s", f->msg.id, a.text);
-		if (f->def->req_type == REQ_APT || f->claims.key[0] || st->cfg->require_signed)
-			audit_publish_refusal(st, f->msg.id, f->msg.task, f->claims.key, a.text);
-		tasks_refused(st, f, a.text);
+		/* priv's own signed line when it wrote one; else net's record. */
+		if (a.audit != NULL)
+			f->settle.audit = audit_stream_json(a.audit);
+		else if (f->def->req_type == REQ_APT || f->claims.key[0] || st->cfg->require_signed)
+			f->settle.audit = audit_refusal_json(st, f->msg.id, f->msg.task, f->claims.key, a.text);
+		f->settle.nonce_done = 1;
+		worker_settle(st, f, "FAILURE", celery_exception("PermissionError", "builtins", a.text));
 	} else {
 		double hold = json_number_value(json_object_get(f->msg.kwargs, "hold"));
 		f->reply = a.data;
 		a.data = NULL;
-		if (hold > 0 && !st->stopping)
+		if (hold > 0 && !st->stopping) {
+			f->state = SLOT_HOLDING;
 			f->hold_until = f->started_mono + hold;
-		else
+		} else {
 			tasks_finish(st, f);
+		}
 	}
 	proto_ans_free(&a);
 }
@@ -300,7 +259,7 @@ void tasks_tick(struct net_state *st)
 
 	for (int i = 0; i < NET_MAX_INFLIGHT; i++) {
 		struct inflight *f = &st->fl[i];
-		if (f->used && f->reply && (st->stopping || (f->hold_until > 0 && now >= f->hold_until)))
+		if (f->state == SLOT_HOLDING && (st->stopping || now >= f->hold_until))
 			tasks_finish(st, f);
 	}
 }

@@ -1,6 +1,5 @@
 /* The celeryroot.apt.* tasks.  Their arguments are checked by taskreq.c
- * (shared with priv, which checks a signed task's claims the same way);
- * here is only how priv's answer becomes the record's data. */
+ * (shared with priv, which checks a signed task's claims the same way). */
 #include "config.h"
 #include "net_int.h"
 
@@ -9,26 +8,16 @@
 #include "proto.h"
 #include "taskreq.h"
 
-static json_t *apt_data(struct net_state *st, const struct inflight *f, json_t *reply)
-{
-	json_t *d = json_deep_copy(reply);
-	(void)f;
-	if (d)
-		json_object_set_new(d, "host", json_string(st->cfg->hostname));
-	return d;
-}
-
-
-/* Every apt task makes its record data the same way. */
+/* The apt tasks net runs (priv builds every record). */
 static const struct task_def apt_defs[] = {
-	{ "celeryroot.apt.query", REQ_APT, apt_data },
-	{ "celeryroot.apt.list", REQ_APT, apt_data },
-	{ "celeryroot.apt.update", REQ_APT, apt_data },
-	{ "celeryroot.apt.install", REQ_APT, apt_data },
-	{ "celeryroot.apt.remove", REQ_APT, apt_data },
-	{ "celeryroot.apt.upgrade", REQ_APT, apt_data },
-	{ "celeryroot.apt.autoremove", REQ_APT, apt_data },
-	{ "celeryroot.apt.clean", REQ_APT, apt_data },
+	{ "celeryroot.apt.query", REQ_APT },
+	{ "celeryroot.apt.list", REQ_APT },
+	{ "celeryroot.apt.update", REQ_APT },
+	{ "celeryroot.apt.install", REQ_APT },
+	{ "celeryroot.apt.remove", REQ_APT },
+	{ "celeryroot.apt.upgrade", REQ_APT },
+	{ "celeryroot.apt.autoremove", REQ_APT },
+	{ "celeryroot.apt.clean", REQ_APT },
 };
 
 #define N_APT (sizeof(apt_defs) / sizeof(apt_defs[0]))

@@ -1,10 +1,28 @@
-/* Consuming as kombu's Redis transport does, so that C and Python workers can
- * share one Redis: BRPOP over the queues and their priority sub-lists, the
- * unacked hash + index for at-least-once delivery, and restoring entries
- * whose visibility timeout has passed. */
+/* Taking messages so that none is ever lost.
+ *
+ * kombu's Redis transport pops with BRPOP and then records the message in a
+ * hash shared by every worker: a reply lost on the wire (a link that dies
+ * mid-reply, a broker killed between its pop and its write) loses the
+ * message, and any worker may "restore" any entry of the shared hash.
+ * Celeryroot hosts are not of one trust level, so each host keeps its own
+ * list, celeryroot:taken:<host>, and messages reach it atomically: LMOVE
+ * (or BLMOVE) from the queue to the taken list, in one command.  A message
+ * leaves the taken list only in the MULTI/EXEC that writes its final result
+ * (worker_commit), so at every moment it is in its queue, in the taken list,
+ * or answered.  After every (re)connect net takes back whatever the list
+ * holds that no slot of its own holds: messages whose LMOVE reply was lost,
+ * and everything a crashed or killed predecessor had taken.  Producers are
+ * unchanged: they LPUSH to the queues as Celery does.
+ *
+ * Waiting: BLMOVE blocks on one list only, so net keeps one blocking
+ * connection per queue it consumes (host.<name>, role.<role>...), each
+ * waiting on its queue.  kombu's priority sub-lists (QUEUE\x06\x16N, used
+ * only by Python producers that set a priority) are looked at with LMOVE,
+ * in kombu's order, at most once a second while they are empty. */
 #include "config.h"
 #include "net_int.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,18 +31,19 @@
 #include "rconn.h"
 #include "timeutil.h"
 
-#define UNACKED_KEY "unacked"
-#define UNACKED_INDEX_KEY "unacked_index"
-#define UNACKED_MUTEX_KEY "unacked_mutex"
-#define UNACKED_MUTEX_PX "300000"
-#define RESTORE_BATCH 10
-/* Stale entries looked at per pass: other workers' entries are skipped, and
- * must not hide ours behind them. */
-#define RESTORE_SCAN_MAX 100
-#define BRPOP_TIMEOUT "1"
+#define TAKEN_PREFIX "celeryroot:taken:"
+#define BLOCK_TIMEOUT "1"
+#define BLOCK_TIMEOUT_S 1.0
+#define SWEEP_IDLE_S 1.0
+/* A BLMOVE answers within its timeout on a live link; this much longer
+ * without a reply means the link has gone silent (documented bound). */
+#define BLOCK_GRACE_S 10.0
+/* At most this many entries of the taken list are looked at per pass. */
+#define RECOVER_SCAN_MAX 64
+#define DISCARDED "celeryroot:discarded"
+#define S ((size_t)-1)
 /* kombu's binding separator, "\x06\x16". */
 #define KOMBU_SEP "\x06\x16"
-
 
 /* kombu orders BRPOP keys priority-major: every queue at priority 0 first. */
 void worker_build_keys(struct net_state *st)
@@ -40,20 +59,21 @@ void worker_build_keys(struct net_state *st)
 		for (size_t q = 0; q < nq; q++)
 			snprintf(st->keys[st->nkeys++], sizeof(st->keys[0]), "%.*s%s", CELERY_QUEUE_MAX,
 				 queues[q], celery_priority_suffix[p]);
+	st->nqueues = nq;
+	snprintf(st->taken_key, sizeof(st->taken_key), TAKEN_PREFIX "%s", st->cfg->hostname);
 }
 
-/* What kombu's queue_declare does: a binding a Python producer can route by. */
-int worker_declare_queues(struct net_state *st)
+/* What kombu's queue_declare does: a binding a Python producer can route by.
+ * -1 with the reason in err (the caller logs it once per state change). */
+int worker_declare_queues(struct net_state *st, char *err, size_t errlen)
 {
-	size_t nq = st->nkeys / CELERY_PRIORITY_STEPS;
-
-	for (size_t q = 0; q < nq; q++) {
+	for (size_t q = 0; q < st->nqueues; q++) {
 		char key[CELERY_QUEUE_MAX + 32], member[3 * CELERY_QUEUE_MAX];
 		snprintf(key, sizeof(key), "_kombu.binding.%s", st->keys[q]);
 		snprintf(member, sizeof(member), "%s" KOMBU_SEP KOMBU_SEP "%s", st->keys[q], st->keys[q]);
-		redisReply *r = rconn_cmd(st->cc, "SADD", key, member, NULL);
+		redisReply *r = rconn_cmd(st->link.cc, "SADD", key, member, NULL);
 		if (r == NULL || rconn_is_error(r)) {
-			error_f("cannot declare %s: %s", st->keys[q], r ? r->str : st->cc->errstr);
+			snprintf(err, errlen, "cannot declare %s: %s", st->keys[q], r ? r->str : st->link.cc->errstr);
 			if (r)
 				freeReplyObject(r);
 			return -1;
@@ -63,259 +83,270 @@ int worker_declare_queues(struct net_state *st)
 	return 0;
 }
 
-int worker_brpop_send(struct net_state *st)
-{
-	const char *argv[NET_MAX_KEYS + 2];
-	int argc = 0;
+/* ---- slots ---------------------------------------------------------------- */
 
-	argv[argc++] = "BRPOP";
-	for (size_t i = 0; i < st->nkeys; i++)
-		argv[argc++] = st->keys[i];
-	argv[argc++] = BRPOP_TIMEOUT;
-	if (rconn_append(st->bc, argc, argv, NULL) < 0 || rconn_flush(st->bc) < 0)
-		return -1;   /* the context is marked dead; net_redis_ensure reconnects */
-	st->brpop_pending = 1;
-	return 0;
-}
-
-static int worker_exec(struct net_state *st, int n, const char *argvs[][4], const size_t lens[][4],
-		       const int argcs[])
-{
-	const char *multi[] = { "MULTI" }, *exec[] = { "EXEC" };
-	int ok = rconn_append(st->cc, 1, multi, NULL) == 0;
-
-	for (int i = 0; ok && i < n; i++)
-		ok = rconn_append(st->cc, argcs[i], argvs[i], lens[i]) == 0;
-	ok = ok && rconn_append(st->cc, 1, exec, NULL) == 0;
-	for (int i = 0; ok && i < n + 2; i++) {
-		void *r = NULL;
-		ok = redisGetReply(st->cc, &r) == REDIS_OK && !rconn_is_error(r);
-		if (r)
-			freeReplyObject(r);
-	}
-	return ok ? 0 : -1;
-}
-
-static int worker_track(struct net_state *st, const struct celery_msg *m)
-{
-	char score[32], *entry = celery_unacked_entry(m);
-	int rc;
-
-	if (entry == NULL)
-		return -1;
-	snprintf(score, sizeof(score), "%.6f", now_wall());
-	const char *argvs[2][4] = { { "ZADD", UNACKED_INDEX_KEY, score, m->delivery_tag },
-				    { "HSET", UNACKED_KEY, m->delivery_tag, entry } };
-	const size_t lens[2][4] = { { 4, strlen(UNACKED_INDEX_KEY), strlen(score), strlen(m->delivery_tag) },
-				    { 4, strlen(UNACKED_KEY), strlen(m->delivery_tag), strlen(entry) } };
-	const int argcs[2] = { 4, 4 };
-	rc = worker_exec(st, 2, argvs, lens, argcs);
-	free(entry);
-	return rc;
-}
-
-int worker_ack(struct net_state *st, const char *tag)
-{
-	const char *argvs[2][4] = { { "ZREM", UNACKED_INDEX_KEY, tag }, { "HDEL", UNACKED_KEY, tag } };
-	const size_t lens[2][4] = { { 4, strlen(UNACKED_INDEX_KEY), strlen(tag) },
-				    { 4, strlen(UNACKED_KEY), strlen(tag) } };
-	const int argcs[2] = { 3, 3 };
-
-	return worker_exec(st, 2, argvs, lens, argcs);
-}
-
-int worker_requeue_raw(struct net_state *st, const char *queue, const char *payload, size_t len)
-{
-	const char *argv[] = { "RPUSH", queue, payload };
-	const size_t lens[] = { 5, strlen(queue), len };
-	redisReply *r = rconn_cmdargv(st->cc, 3, argv, lens);
-	int ok = r != NULL && !rconn_is_error(r);
-
-	if (r)
-		freeReplyObject(r);
-	return ok ? 0 : -1;
-}
-
-void worker_on_brpop(struct net_state *st, redisReply *r)
-{
-	struct celery_msg m;
-	char err[512];
-
-	if (r->type == REDIS_REPLY_NIL)
-		return;
-	/* An error (NOPERM from an ACL that lacks a queue, say) would come back
-	 * at once on every retry: say why, and wait before asking again. */
-	if (r->type == REDIS_REPLY_ERROR) {
-		if (now_mono() >= st->brpop_quiet_until)
-			error_f("the broker refused BRPOP: %s (check this host's ACL: 'celeryroot acl --help')",
-				r->str ? r->str : "error");
-		st->brpop_quiet_until = now_mono() + 60;
-		st->brpop_resume = now_mono() + 1;
-		return;
-	}
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-	    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING) {
-		error_f("unexpected BRPOP reply type %d", r->type);
-		return;
-	}
-	const char *queue = r->element[0]->str, *body = r->element[1]->str;
-	size_t len = r->element[1]->len;
-	if (st->stopping) {
-		/* Popped while stopping: put it back at the head, untouched. */
-		if (worker_requeue_raw(st, queue, body, len) < 0)
-			error_f("could not give back a message popped from %s", queue);
-		return;
-	}
-	memset(&m, 0, sizeof(m));
-	if (celery_parse(body, len, &m, err, sizeof(err)) < 0) {
-		error_f("refused a message from %s: %s", queue, err);
-		if (m.id[0] != '\0')
-			result_failure(st, m.id, "ValueError", "builtins", err);
-		celery_msg_free(&m);
-		return;
-	}
-	if (worker_track(st, &m) < 0) {
-		/* Could not record it as unacked: give it back rather than risk losing it. */
-		worker_requeue_raw(st, queue, body, len);
-		celery_msg_free(&m);
-		return;
-	}
-	tasks_start(st, &m);   /* takes ownership of m */
-}
-
-/* Keeps the tasks we hold from being restored under us (by us or by any
- * other worker) while they run longer than the visibility timeout. */
-void worker_keepalive(struct net_state *st)
-{
-	char score[32];
-
-	snprintf(score, sizeof(score), "%.6f", now_wall());
-	for (int i = 0; i < NET_MAX_INFLIGHT; i++) {
-		if (!st->fl[i].used)
-			continue;
-		redisReply *r = rconn_cmd(st->cc, "ZADD", UNACKED_INDEX_KEY, "XX", score,
-					  st->fl[i].msg.delivery_tag, NULL);
-		if (r)
-			freeReplyObject(r);
-	}
-}
-
-static int worker_holds(const struct net_state *st, const char *tag)
+static struct inflight *worker_free_slot(struct net_state *st)
 {
 	for (int i = 0; i < NET_MAX_INFLIGHT; i++)
-		if (st->fl[i].used && strcmp(st->fl[i].msg.delivery_tag, tag) == 0)
-			return 1;
+		if (st->fl[i].state == SLOT_FREE)
+			return &st->fl[i];
+	return NULL;
+}
+
+static void settle_clear(struct settle *s)
+{
+	free(s->meta);
+	free(s->audit);
+	free(s->defer);
+	memset(s, 0, sizeof(*s));
+}
+
+void worker_release(struct inflight *f)
+{
+	celery_msg_free(&f->msg);
+	sig_claims_free(&f->claims);
+	if (f->reply)
+		json_decref(f->reply);
+	settle_clear(&f->settle);
+	free(f->raw);
+	memset(f, 0, sizeof(*f));
+}
+
+/* An error reply to a pop (NOPERM from an ACL that lacks a queue, say)
+ * would come back at once on every retry: say why, once a minute, and
+ * wait before asking again. */
+static void worker_pop_refused(struct net_state *st, const char *cmd, const redisReply *r)
+{
+	if (now_mono() >= st->pop_quiet_until)
+		error_f("the broker refused %s: %s (check this host's ACL: 'celeryroot acl --help')", cmd,
+			r->str ? r->str : "error");
+	st->pop_quiet_until = now_mono() + 60;
+	st->pop_resume = now_mono() + 1;
+}
+
+/* A read cut short because the element was too big leaves it in the taken
+ * list at index idx; the next connection removes it (worker_discard_oversize). */
+static void worker_note_oversize(struct net_state *st, redisContext *c, long idx)
+{
+	if (c && c->err == RCONN_ERR_TOO_BIG)
+		st->oversize_at = idx;
+}
+
+/* ---- taking --------------------------------------------------------------- */
+
+/* raw (stolen) is now in the taken list: parse it and start it in a slot. */
+static void worker_take(struct net_state *st, char *raw, size_t len, const char *src)
+{
+	struct inflight *f = worker_free_slot(st);
+	char err[512];
+
+	if (f == NULL) {   /* cannot happen: we take only with a free slot */
+		free(raw);
+		st->recover_pending = 1;
+		return;
+	}
+	memset(f, 0, sizeof(*f));
+	f->raw = raw;
+	f->rawlen = len;
+	copy_str(f->src, sizeof(f->src), src);
+	f->state = SLOT_SETTLING;   /* until tasks_start says otherwise */
+	if (celery_parse(raw, len, &f->msg, err, sizeof(err)) < 0) {
+		log_refusal("refused a message from %s: %s", src[0] ? src : st->taken_key, err);
+		/* Without an id nobody can be answered: the message just goes. */
+		worker_settle(st, f, f->msg.id[0] ? "FAILURE" : NULL,
+			      f->msg.id[0] ? celery_exception("ValueError", "builtins", err) : NULL);
+		return;
+	}
+	tasks_start(st, f);
+}
+
+/* Does a slot hold this very message?  Each slot answers for one copy. */
+static int worker_holds(const struct net_state *st, const redisReply *e, unsigned *matched)
+{
+	for (int i = 0; i < NET_MAX_INFLIGHT; i++) {
+		const struct inflight *f = &st->fl[i];
+		if (f->state == SLOT_FREE || (*matched & (1u << i)) || f->rawlen != e->len ||
+		    memcmp(f->raw, e->str, e->len) != 0)
+			continue;
+		*matched |= 1u << i;
+		return 1;
+	}
 	return 0;
 }
 
-static void worker_cmd(struct net_state *st, const char *cmd, const char *key)
+static char *dup_bytes(const char *s, size_t len)
 {
-	redisReply *r = rconn_cmd(st->cc, cmd, key, NULL);
+	char *d = malloc(len + 1);
+
+	if (d) {
+		memcpy(d, s, len);
+		d[len] = '\0';
+	}
+	return d;
+}
+
+/* Takes back the oldest entry of the taken list that no slot holds.
+ * 1 took one, 0 none left (recovery done), -1 broker error. */
+static int worker_recover_one(struct net_state *st)
+{
+	redisReply *r = rconn_cmd(st->link.cc, "LLEN", st->taken_key, NULL);
+	long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+	unsigned matched = 0;
 
 	if (r)
 		freeReplyObject(r);
-}
-
-/* Only queues we consume: with Redis ACLs we may push to no other, and each
- * queue's own consumers restore its messages (kombu's restore takes any). */
-static int worker_owns_queue(const struct net_state *st, const char *queue)
-{
-	for (size_t q = 0; q < st->nkeys / CELERY_PRIORITY_STEPS; q++)
-		if (strcmp(st->keys[q], queue) == 0)
+	if (n < 0)
+		return -1;
+	if (n > RECOVER_SCAN_MAX)
+		n = RECOVER_SCAN_MAX;
+	/* LMOVE pushes on the left: the oldest entries are on the right. */
+	for (long long k = 1; k <= n; k++) {
+		char idx[24];
+		snprintf(idx, sizeof(idx), "%lld", -k);
+		r = rconn_cmd(st->link.cc, "LINDEX", st->taken_key, idx, NULL);
+		if (r == NULL) {
+			worker_note_oversize(st, st->link.cc, (long)-k);
+			return -1;
+		}
+		int skip = r->type != REDIS_REPLY_STRING || worker_holds(st, r, &matched);
+		if (!skip) {
+			char *raw = dup_bytes(r->str, r->len);
+			size_t len = r->len;
+			freeReplyObject(r);
+			if (raw == NULL)
+				return -1;
+			info_f("taking back a message this host had taken and not answered");
+			worker_take(st, raw, len, "");
 			return 1;
+		}
+		freeReplyObject(r);
+	}
+	st->recover_pending = 0;
 	return 0;
 }
 
-/* kombu's restore_by_tag: WATCH the hash, then remove and re-push atomically. */
-static void worker_restore_tag(struct net_state *st, const char *tag)
+/* LMOVE from each priority sub-list in kombu's order until one gives a
+ * message (the queues themselves have their blocking connections). */
+static int worker_sweep_one(struct net_state *st)
 {
-	char queue[CELERY_QUEUE_MAX + 1];
-	redisReply *r;
-	char *payload = NULL;
-
-	worker_cmd(st, "WATCH", UNACKED_KEY);
-	r = rconn_cmd(st->cc, "HGET", UNACKED_KEY, tag, NULL);
-	if (r != NULL && r->type == REDIS_REPLY_STRING)
-		payload = celery_restore_payload(r->str, r->len, queue, sizeof(queue));
-	if (r)
+	if (now_mono() < st->next_sweep)
+		return 0;
+	for (size_t i = st->nqueues; i < st->nkeys; i++) {
+		redisReply *r = rconn_cmd(st->link.cc, "LMOVE", st->keys[i], st->taken_key, "RIGHT", "LEFT", NULL);
+		if (r == NULL) {
+			worker_note_oversize(st, st->link.cc, 0);
+			return -1;
+		}
+		if (r->type == REDIS_REPLY_ERROR) {
+			worker_pop_refused(st, "LMOVE", r);
+			freeReplyObject(r);
+			return 0;
+		}
+		if (r->type == REDIS_REPLY_STRING) {
+			char *raw = dup_bytes(r->str, r->len);
+			size_t len = r->len;
+			freeReplyObject(r);
+			if (raw == NULL) {   /* it is in the taken list: taken back later */
+				st->recover_pending = 1;
+				return -1;
+			}
+			worker_take(st, raw, len, st->keys[i]);
+			return 1;
+		}
 		freeReplyObject(r);
-	if (payload && !worker_owns_queue(st, queue)) {
-		free(payload);
-		worker_cmd(st, "UNWATCH", NULL);
+	}
+	st->next_sweep = now_mono() + SWEEP_IDLE_S;
+	return 0;
+}
+
+int worker_block_arm(struct net_state *st, size_t q)
+{
+	struct net_block *b = &st->link.b[q];
+	const char *argv[] = { "BLMOVE", st->keys[q], st->taken_key, "RIGHT", "LEFT", BLOCK_TIMEOUT };
+
+	if (rconn_append(b->c, 6, argv, NULL) < 0 || rconn_flush(b->c) < 0)
+		return -1;   /* marked dead: the link is replaced */
+	b->pending = 1;
+	b->deadline = now_mono() + BLOCK_TIMEOUT_S + BLOCK_GRACE_S;
+	return 0;
+}
+
+int worker_take_next(struct net_state *st)
+{
+	int rc;
+
+	if (st->oversize_at != LONG_MIN)
+		worker_discard_oversize(st);
+	if (now_mono() < st->pop_resume)
+		return 0;
+	if (st->recover_pending && (rc = worker_recover_one(st)) != 0)
+		return rc;
+	return worker_sweep_one(st);
+}
+
+/* Puts back a message taken while stopping, untouched, where it came from
+ * (RPUSH: the end it is taken from), and out of the taken list, at once. */
+static void worker_give_back(struct net_state *st, const char *raw, size_t len, const char *src)
+{
+	struct rconn_cmd cmds[2] = { { 0 } };
+	char err[256];
+
+	rconn_arg(&cmds[0], "RPUSH", S);
+	rconn_arg(&cmds[0], src, S);
+	rconn_arg(&cmds[0], raw, len);
+	rconn_arg(&cmds[1], "LREM", S);
+	rconn_arg(&cmds[1], st->taken_key, S);
+	rconn_arg(&cmds[1], "1", S);
+	rconn_arg(&cmds[1], raw, len);
+	if (rconn_pipeline(st->link.cc, cmds, 2, 1, err, sizeof(err)) != 1)   /* still taken: runs at the next start */
+		error_f("could not give back a message taken from %s while stopping; it runs at the next start", src);
+}
+
+void worker_on_block_reply(struct net_state *st, size_t q, redisReply *r)
+{
+	if (r->type == REDIS_REPLY_NIL)
+		return;
+	if (r->type == REDIS_REPLY_ERROR) {
+		worker_pop_refused(st, "BLMOVE", r);
 		return;
 	}
-	const char *argvs[3][4] = { { "ZREM", UNACKED_INDEX_KEY, tag }, { "HDEL", UNACKED_KEY, tag },
-				    { "RPUSH", queue, payload ? payload : "" } };
-	const size_t lens[3][4] = { { 4, strlen(UNACKED_INDEX_KEY), strlen(tag) },
-				    { 4, strlen(UNACKED_KEY), strlen(tag) },
-				    { 5, payload ? strlen(queue) : 0, payload ? strlen(payload) : 0 } };
-	const int argcs[3] = { 3, 3, 3 };
-	if (worker_exec(st, payload ? 3 : 2, argvs, lens, argcs) == 0)
-		info_f("restored unacked message %s to %s", tag, payload ? queue : "(dropped: unreadable)");
-	free(payload);
-}
-
-/* kombu's mutex release without Lua (our Redis ACLs allow no EVAL):
- * delete the key only if it still holds our token, and only if nobody
- * touched it between our GET and the DEL. */
-static void worker_unlock(struct net_state *st, const char *token)
-{
-	redisReply *r;
-	int ours;
-
-	worker_cmd(st, "WATCH", UNACKED_MUTEX_KEY);
-	r = rconn_cmd(st->cc, "GET", UNACKED_MUTEX_KEY, NULL);
-	ours = r != NULL && r->type == REDIS_REPLY_STRING && strcmp(r->str, token) == 0;
-	if (r)
-		freeReplyObject(r);
-	if (!ours) {
-		worker_cmd(st, "UNWATCH", NULL);
+	if (r->type != REDIS_REPLY_STRING) {
+		error_f("unexpected BLMOVE reply type %d", r->type);
+		st->recover_pending = 1;
 		return;
 	}
-	const char *argvs[1][4] = { { "DEL", UNACKED_MUTEX_KEY } };
-	const size_t lens[1][4] = { { 3, strlen(UNACKED_MUTEX_KEY) } };
-	const int argcs[1] = { 2 };
-	worker_exec(st, 1, argvs, lens, argcs);
-}
-
-/* One page of stale tags, newest first; 0 when there are no more. */
-static size_t worker_restore_page(struct net_state *st, const char *ceil, int offset)
-{
-	char off[16], count[16];
-	size_t n = 0;
-	redisReply *r;
-
-	snprintf(off, sizeof(off), "%d", offset);
-	snprintf(count, sizeof(count), "%d", RESTORE_BATCH);
-	r = rconn_cmd(st->cc, "ZREVRANGEBYSCORE", UNACKED_INDEX_KEY, ceil, "0", "LIMIT", off, count, NULL);
-	for (size_t i = 0; r != NULL && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-		const redisReply *e = r->element[i];
-		if (e->type == REDIS_REPLY_STRING && valid_task_id(e->str) && !worker_holds(st, e->str))
-			worker_restore_tag(st, e->str);
-		n++;
+	if (st->stopping) {
+		worker_give_back(st, r->str, r->len, st->keys[q]);
+		return;
 	}
-	if (r)
-		freeReplyObject(r);
-	return n;
+	char *raw = dup_bytes(r->str, r->len);
+	if (raw == NULL) {
+		st->recover_pending = 1;
+		return;
+	}
+	worker_take(st, raw, r->len, st->keys[q]);
 }
 
-void worker_restore_visible(struct net_state *st)
+/* A message too big to read (over the reply bound) cannot be answered: its
+ * id is inside it.  It is replaced by a marker at its index and the marker
+ * removed, in one transaction; the log says so. */
+void worker_discard_oversize(struct net_state *st)
 {
-	char token[40], ceil[32];
-	redisReply *r;
+	struct rconn_cmd cmds[2] = { { 0 } };
+	char idx[24], err[256];
 
-	snprintf(token, sizeof(token), "%08x%08x", (unsigned)random(), (unsigned)random());
-	r = rconn_cmd(st->cc, "SET", UNACKED_MUTEX_KEY, token, "PX", UNACKED_MUTEX_PX, "NX", NULL);
-	int locked = r != NULL && r->type == REDIS_REPLY_STATUS;
-	if (r)
-		freeReplyObject(r);
-	if (!locked)
-		return;   /* another worker is restoring right now */
-	snprintf(ceil, sizeof(ceil), "%.6f", now_wall() - st->cfg->visibility_timeout_s);
-	/* Entries we restore leave the index, so later pages shift: whatever
-	 * this pass skips, the next one sees. */
-	for (int off = 0; off < RESTORE_SCAN_MAX; off += RESTORE_BATCH)
-		if (worker_restore_page(st, ceil, off) < RESTORE_BATCH)
-			break;
-	worker_unlock(st, token);
+	snprintf(idx, sizeof(idx), "%ld", st->oversize_at);
+	rconn_arg(&cmds[0], "LSET", S);
+	rconn_arg(&cmds[0], st->taken_key, S);
+	rconn_arg(&cmds[0], idx, S);
+	rconn_arg(&cmds[0], DISCARDED, S);
+	rconn_arg(&cmds[1], "LREM", S);
+	rconn_arg(&cmds[1], st->taken_key, S);
+	rconn_arg(&cmds[1], "1", S);
+	rconn_arg(&cmds[1], DISCARDED, S);
+	if (rconn_pipeline(st->link.cc, cmds, 2, 1, err, sizeof(err)) == 1) {
+		log_refusal("discarded a message larger than %d MiB (its sender gets no result: the id is inside it)",
+			    CELERY_READ_MAX / (1024 * 1024));
+		st->oversize_at = LONG_MIN;
+	}
 }
