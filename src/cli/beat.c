@@ -24,6 +24,11 @@
 
 #define BEAT_LEADER "celeryroot:beat:leader"
 #define BEAT_FIRED "celeryroot:beat:fired:"
+/* The newest signed definition of each schedule any beat has seen, kept
+ * where only beats may write (celeryroot acl): a restarted or second beat
+ * is not fed an older one either.  Kept a year after it was last seen. */
+#define BEAT_SEEN "celeryroot:beat:seen:"
+#define BEAT_SEEN_TTL "31536000"
 #define BEAT_LEASE_MS 10000
 #define BEAT_TICK_MS 500
 /* Fire times further back than this are not caught up (a beat that was down
@@ -47,6 +52,10 @@ static void beat_help(FILE *f)
 		"two or more on different machines for availability: one leads, the others\n"
 		"take over within %d s if it dies; no schedule fires twice for one time.\n"
 		"Tasks are signed when [cli] signing_key is set (give beat its own key).\n"
+		"A runtime schedule ('celeryroot schedule add') fires only when a key in\n"
+		"[beat] trusted_keys (default " TRUSTED_KEYS_DEFAULT ") signed its definition,\n"
+		"within that key's operations and roles; each refusal is logged once.  The\n"
+		"keys are read at start.\n"
 		"\n"
 		"examples:\n"
 		"  celeryroot beat\n"
@@ -162,7 +171,99 @@ static int claim(redisContext *c, const struct schedule *s, time_t when, const c
 	return ok;
 }
 
-static void tick(struct cli_opts *o, redisContext *c, const char *config, const char *me)
+/* What beat trusts and remembers between ticks. */
+struct beat_state {
+	struct keyring keys;                    /* [beat] trusted_keys */
+	struct {
+		char name[SCHED_NAME_MAX + 1];
+		long long signed_at;            /* the newest trusted definition seen */
+		char said[96];                  /* the last refusal logged */
+	} seen[SCHED_MAX];
+	size_t nseen;
+};
+
+/* The newest signed_at stored for name (0 when none or unreadable). */
+static long long seen_stored(redisContext *c, const char *name)
+{
+	char key[sizeof(BEAT_SEEN) + SCHED_NAME_MAX];
+	redisReply *r;
+	long long v = 0;
+
+	snprintf(key, sizeof(key), BEAT_SEEN "%s", name);
+	r = rconn_cmd(c, "GET", key, NULL);
+	if (r && r->type == REDIS_REPLY_STRING && r->len < 24)
+		v = strtoll(r->str, NULL, 10);
+	if (r)
+		freeReplyObject(r);
+	return v > 0 ? v : 0;
+}
+
+static void seen_store(redisContext *c, const char *name, long long signed_at)
+{
+	char key[sizeof(BEAT_SEEN) + SCHED_NAME_MAX], val[24];
+	redisReply *r;
+
+	snprintf(key, sizeof(key), BEAT_SEEN "%s", name);
+	snprintf(val, sizeof(val), "%lld", signed_at);
+	if ((r = rconn_cmd(c, "SET", key, val, "EX", BEAT_SEEN_TTL, NULL)) == NULL || r->type != REDIS_REPLY_STATUS)
+		error_f("cannot note the newest definition of schedule %s: a restarted beat could be fed an older one",
+			name);
+	if (r)
+		freeReplyObject(r);
+}
+
+static size_t seen_slot(struct beat_state *b, const char *name)
+{
+	for (size_t i = 0; i < b->nseen; i++)
+		if (!strcmp(b->seen[i].name, name))
+			return i;
+	if (b->nseen == SCHED_MAX)
+		return SCHED_MAX;
+	copy_str(b->seen[b->nseen].name, sizeof(b->seen[0].name), name);
+	return b->nseen++;
+}
+
+/* Whether s may fire: config schedules always; runtime ones when a key beat
+ * trusts signed them, within its operations, and no older than a definition
+ * of that name already seen (an earlier one put back by a Redis writer).
+ * A refusal is logged once per definition. */
+static int may_fire(redisContext *c, struct beat_state *b, struct schedule *s, const struct trusted_key **signer)
+{
+	/* Judged even when disabled: a disabled definition beat has seen makes
+	 * the enabled one before it stale. */
+	size_t slot = seen_slot(b, s->name);
+	char said[96];
+
+	*signer = schedule_judge(s, &b->keys, NULL);
+	if (s->trust == ST_CONFIG)
+		return s->enabled;
+	if (s->trust == ST_TRUSTED && slot < SCHED_MAX) {
+		long long stored = seen_stored(c, s->name);
+		if (stored > b->seen[slot].signed_at)
+			b->seen[slot].signed_at = stored;
+		if (s->signed_at < b->seen[slot].signed_at) {
+			s->trust = ST_STALE;
+		} else {
+			if (s->signed_at > stored)
+				seen_store(c, s->name, s->signed_at);
+			b->seen[slot].signed_at = s->signed_at;
+		}
+	}
+	if (s->trust == ST_TRUSTED)
+		return s->enabled;
+	if (!s->enabled)
+		return 0;
+	snprintf(said, sizeof(said), "%d:%s:%lld", (int)s->trust, s->signer, s->signed_at);
+	if (slot < SCHED_MAX && strcmp(b->seen[slot].said, said) != 0) {
+		copy_str(b->seen[slot].said, sizeof(b->seen[slot].said), said);
+		error_f("schedule %s is not fired: %s%s%s (runtime schedules fire only when signed by a key in beat's "
+			"trusted keys, within its limits)", s->name, schedule_trust_name(s->trust),
+			s->has_sig ? ", signed as " : "", s->has_sig ? s->signer : "");
+	}
+	return 0;
+}
+
+static void tick(struct cli_opts *o, redisContext *c, const char *config, const char *me, struct beat_state *b)
 {
 	struct schedule *all = NULL;
 	size_t n = 0;
@@ -171,14 +272,19 @@ static void tick(struct cli_opts *o, redisContext *c, const char *config, const 
 	if (schedules_load(c, config, &all, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		if (!all[i].enabled || last_fire(c, &all[i], now, &last) < 0)
+		const struct trusted_key *signer = NULL;
+		if (!may_fire(c, b, &all[i], &signer) || last_fire(c, &all[i], now, &last) < 0)
 			continue;
 		if ((when = due(&all[i], last, now)) == 0 || !claim(c, &all[i], when, me, 1))
 			continue;
 		info_f("schedule %s: due at %lld, firing%s", all[i].name, (long long)when,
 		       now - when > 5 ? " (late)" : "");
 		char job[TASK_ID_MAX + 1];
-		if (schedule_run(o, c, &all[i], (double)when, 0, job, sizeof(job)) != EXIT_OK)
+		int rc = schedule_run(o, c, &all[i], (double)when, 0, signer, job, sizeof(job));
+		if (rc == EXIT_PENDING)
+			error_f("schedule %s: job %s may not have been sent (the broker went away while sending)",
+				all[i].name, job);
+		if (rc != EXIT_OK && rc != EXIT_PENDING)
 			error_f("schedule %s: the job could not be sent", all[i].name);
 		else
 			claim(c, &all[i], when, job, 0);
@@ -186,7 +292,7 @@ static void tick(struct cli_opts *o, redisContext *c, const char *config, const 
 	schedules_free(all, n);
 }
 
-static int beat_loop(struct cli_opts *o, const char *config, const char *me)
+static int beat_loop(struct cli_opts *o, const char *config, const char *me, struct beat_state *b)
 {
 	redisContext *c = NULL;
 	int leading = 0;
@@ -207,7 +313,7 @@ static int beat_loop(struct cli_opts *o, const char *config, const char *me)
 			} else {
 				leading = l;
 				if (leading)
-					tick(o, c, config, me);
+					tick(o, c, config, me, b);
 			}
 		}
 		struct timespec ts = { BEAT_TICK_MS / 1000, (BEAT_TICK_MS % 1000) * 1000000L };
@@ -221,6 +327,25 @@ static int beat_loop(struct cli_opts *o, const char *config, const char *me)
 	}
 	info_f("stopped");
 	return EXIT_OK;
+}
+
+/* [beat] trusted_keys must load when it is set; the default directory may
+ * be missing (then only config-file schedules fire, said once). */
+static int load_keys(struct cli_opts *o, struct beat_state *b)
+{
+	char err[600];
+
+	if (schedule_keyring(&o->cfg, &b->keys, err, sizeof(err)) == 0) {
+		info_f("%d trusted keys sign runtime schedules", b->keys.n);
+		return 0;
+	}
+	if (o->cfg.beat_trusted_keys[0]) {
+		cli_err("%s", err);
+		return -1;
+	}
+	memset(&b->keys, 0, sizeof(b->keys));
+	info_f("%s: no trusted keys, so no runtime schedule fires (only the config file's); set [beat] trusted_keys", err);
+	return 0;
 }
 
 int cmd_beat(int argc, char **argv)
@@ -254,6 +379,12 @@ int cmd_beat(int argc, char **argv)
 	}
 	schedules_free(all, n);
 	log_init("celeryroot-beat", LOG_L_INFO, 0);
+	struct beat_state *b = calloc(1, sizeof(*b));
+	if (b == NULL || load_keys(o, b) < 0) {
+		free(b);
+		free(o);
+		return EXIT_USAGE;
+	}
 	gethostname(host, sizeof(host) - 1);
 	snprintf(me, sizeof(me), "%s:%ld:%08lx", host, (long)getpid(), (unsigned long)random());
 	memset(&sa, 0, sizeof(sa));
@@ -261,7 +392,8 @@ int cmd_beat(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	info_f("beat %s on %s with the schedules of %s", me, o->url, config);
-	rc = beat_loop(o, config, me);
+	rc = beat_loop(o, config, me, b);
+	free(b);
 	free(o);
 	return rc;
 }

@@ -8,6 +8,7 @@
 
 #include "crconfig.h"
 #include "record.h"
+#include "sanitize.h"
 #include "sign.h"
 #include "target.h"
 
@@ -32,6 +33,8 @@ struct cli_opts {
 	struct broker_addr broker;
 	char url[512];
 	const char *origin;       /* job record's origin: "cli", or "schedule:NAME" */
+	const char *for_schedule; /* fired for a schedule: its name, and the key that */
+	const char *for_key;      /* signed it ("": a config one); both in the signed claims */
 	int signing;              /* a signing key is configured: every task is signed */
 	struct signing_key signer;
 };
@@ -77,8 +80,10 @@ int cmd_audit(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_acl(int argc, char **argv);
 int cmd_install_unit(int argc, char **argv);
-/* cmd_audit_verify.c: checks a host's audit log chain; an exit code. */
-int audit_verify(struct cli_opts *o, const char *file);
+/* cmd_audit_verify.c: checks a host's audit log (file, may be NULL) and
+ * its records in the stream (host, may be NULL) against the host's key
+ * (pubkey, or found: see audit_verify.h); an exit code. */
+int audit_verify(struct cli_opts *o, const char *file, const char *host, const char *pubkey);
 int cmd_schedule(int argc, char **argv);
 int cmd_beat(int argc, char **argv);
 int cmd_windows(int argc, char **argv);
@@ -103,12 +108,18 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, int flags, void (*help)
 redisContext *cli_connect(struct cli_opts *o);
 
 /* submit.c */
+/* The operator's signing key ($CELERYROOT_SIGNING_KEY, else [cli]
+ * signing_key) into o->signer: 1 loaded, 0 none configured, -1 after an
+ * error (said, followed by then).  The caller wipes o->signer when done. */
+int cli_load_signer(struct cli_opts *o, const char *then);
 int cli_load_registry(redisContext *c, struct host_rec **hosts, size_t *n);
-int cli_submit(struct cli_opts *o, redisContext *c, struct job *job, json_t *args,
-	       json_t *kwargs, const struct dest *d, size_t nd);
 /* Resolves o->target through the registry: 0, or an exit code after an error. */
 int cli_resolve(struct cli_opts *o, redisContext *c, struct dest **d, size_t *nd);
-/* Signs (when a key is configured) and sends the job: an exit code. */
+/* Signs (when a key is configured) and sends the job: EXIT_OK sent, EXIT_USAGE
+ * or EXIT_BROKER nothing was sent, EXIT_PENDING not known whether it was (the
+ * connection was lost mid-send and the broker was not back to tell, or it
+ * did not confirm in time); each but EXIT_OK said on stderr.  c may be dead
+ * afterwards. */
 int cli_send_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,
 		 const struct dest *d, size_t nd);
 /* Sends the job, then waits and renders unless --no-wait; returns the exit code. */
@@ -120,6 +131,27 @@ void job_free(struct job *job);
 /* wait.c: waits up to timeout_s (0: just read what is there) and returns
  * one record per task, in job order. */
 json_t *cli_wait(struct cli_opts *o, redisContext *c, const struct job *job, double timeout_s);
+
+/* link.c: the broker link where giving up early would mislead.  Deadlines
+ * are monotonic times (now_mono()). */
+/* Writes what is queued on c: 0, or -1 (c->err, or the deadline passed). */
+int link_flush(redisContext *c, double deadline);
+/* One reply: 1 got it, 0 the deadline passed (a reply may still come: read
+ * on or drop the context), -1 the connection is lost. */
+int link_read(redisContext *c, double deadline, redisReply **out);
+/* One command: its reply, or NULL with the reason in err (after a timeout
+ * the context is out of step: link_poison it). */
+redisReply *link_cmd(redisContext *c, int argc, const char **argv, double deadline, char *err, size_t len);
+/* Marks c failed, so that nothing reads a late reply as its own. */
+void link_poison(redisContext *c, const char *why);
+/* The pause before the next attempt (0.2 s doubling to 2 s, plus up to 25 %
+ * jitter); *delay starts at 0 and is doubled. */
+double link_backoff(double *delay);
+void link_sleep_until(double when);
+/* One connection attempt (at most 3 s); NULL with the reason in err. */
+redisContext *link_connect_once(struct cli_opts *o, double deadline, char *err, size_t len);
+/* Attempts with backoff until deadline; NULL then, the last reason in err. */
+redisContext *link_reconnect(struct cli_opts *o, double deadline, char *err, size_t len);
 
 /* render.c */
 void render_job(const struct cli_opts *o, const struct job *job, json_t *records);

@@ -14,19 +14,18 @@
  * them and not another host whose name merely starts the same. */
 #define SUFFIX "[^-.a-z0-9]*"
 
-/* A daemon's root permissions cover only its queues (BRPOP must see every
- * queue it waits on under one set of keys); everything else is a selector
- * pairing keys with the few commands used on them, so that a stolen daemon
- * password cannot, say, SET the set of hosts (stopping every heartbeat) or
- * RPUSH into another host's queue. */
-static const char *const daemon_cmds = "+ping +select +multi +exec +discard +unwatch +publish +brpop +rpush";
+/* A daemon's root permissions cover only its queues and its own taken list
+ * (LMOVE and BLMOVE name both, and a command's keys must all fall under one
+ * set of permissions); everything else is a selector pairing keys with the
+ * few commands used on them, so that a stolen daemon password cannot, say,
+ * SET the set of hosts (stopping every heartbeat), RPUSH into another
+ * host's queue, or touch another host's taken list (worker.c). */
+static const char *const daemon_cmds =
+	"+ping +select +multi +exec +discard +unwatch +publish +lmove +blmove +llen +lindex +lset +lrem +rpush";
 static const char *const daemon_sels =
 	"\"(~celeryroot:hosts +sadd)\" "
-	"\"(~unacked ~unacked_index +watch +hget +hset +hdel +zadd +zrem +zrevrangebyscore)\" "
-	"\"(~unacked_mutex +watch +get +set +del)\" "
 	"\"(%W~celery-task-meta-* +setex)\" "
-	"\"(%W~celeryroot:audit +xadd)\" "
-	"\"(~celeryroot:nonce:* +set +get)\"";
+	"\"(%W~celeryroot:audit +xadd)\"";
 static const char *const operator_cmds =
 	"+ping +select +smembers +mget +get +set +del +multi +exec +discard +zadd +zremrangebyscore +zrevrange "
 	"+lpush +subscribe +unsubscribe +xrevrange +xrange +sadd +srem +hset +hmget";
@@ -72,14 +71,14 @@ static void acl_help(FILE *f)
 		"  celeryroot acl --beat beat1 --json\n");
 }
 
-/* Daemon keys: host.H and role.R (with kombu's priority lists), their
- * bindings, and the shared keys every worker uses. */
+/* Daemon keys: host.H and role.R (with kombu's priority lists), its taken
+ * list, their bindings, and the shared keys every worker uses. */
 static void daemon_keys(const struct acl_user *u, char *buf, size_t len)
 {
-	char roles[512], bindings[2048], *save = NULL;
+	char roles[512], bindings[2048], nonces[2048], *save = NULL;
 	size_t used;
 
-	snprintf(buf, len, "~host.%s ~host.%s" SUFFIX, u->name, u->name);
+	snprintf(buf, len, "~host.%s ~host.%s" SUFFIX " ~celeryroot:taken:%s", u->name, u->name, u->name);
 	snprintf(bindings, sizeof(bindings), "\"(~_kombu.binding.host.%s", u->name);
 	copy_str(roles, sizeof(roles), u->roles);
 	for (char *r = strtok_r(roles, ",", &save); r; r = strtok_r(NULL, ",", &save)) {
@@ -88,11 +87,19 @@ static void daemon_keys(const struct acl_user *u, char *buf, size_t len)
 		used = strlen(bindings);
 		snprintf(bindings + used, sizeof(bindings) - used, " ~_kombu.binding.role.%s", r);
 	}
+	/* Nonces of what is signed for this host or its roles only (netsig.c). */
+	snprintf(nonces, sizeof(nonces), "\"(~celeryroot:nonce:host.%s:*", u->name);
+	copy_str(roles, sizeof(roles), u->roles);
+	save = NULL;
+	for (char *r = strtok_r(roles, ",", &save); r; r = strtok_r(NULL, ",", &save)) {
+		used = strlen(nonces);
+		snprintf(nonces + used, sizeof(nonces) - used, " ~celeryroot:nonce:role.%s:*", r);
+	}
 	used = strlen(buf);
 	snprintf(buf + used, len - used,
 		 " &celery-task-meta-* %s +sadd)\" \"(~celeryroot:host:%s ~celeryroot:host-windows:%s +set)\" "
-		 "\"(~celeryroot:deferred:%s +zadd +zrem +zrangebyscore)\" %s",
-		 bindings, u->name, u->name, u->name, daemon_sels);
+		 "\"(~celeryroot:deferred:%s +watch +zadd +zrem +zscore +zrangebyscore)\" %s +set +get)\" %s",
+		 bindings, u->name, u->name, u->name, nonces, daemon_sels);
 }
 
 static void rule(const struct acl_user *u, char *buf, size_t len)
@@ -161,7 +168,7 @@ static void print_users(const struct acl_user *u, size_t n, int json, const char
 	}
 	if (json) {
 		json_t *out = json_pack("{s:o}", "users", list);
-		json_dumpf(out, stdout, JSON_INDENT(2));
+		san_json_print(stdout, out, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(out);
 	} else {

@@ -10,7 +10,9 @@
 #include "pkgspec.h"
 
 /* The options each operation accepts. */
-enum { O_CHECK = 1, O_PURGE = 2, O_SECURITY = 4, O_UPGRADABLE = 8, O_MAX_AGE = 16, O_NOW = 32 };
+enum { O_CHECK = 1, O_PURGE = 2, O_SECURITY = 4, O_UPGRADABLE = 8, O_MAX_AGE = 16, O_NOW = 32, O_DOWNGRADE = 64 };
+
+#define ALLOW_DOWNGRADE "--allow-downgrade"
 
 struct apt_op {
 	const char *name;
@@ -20,7 +22,8 @@ struct apt_op {
 };
 
 static const struct apt_op apt_ops[] = {
-	{ "install", 2, O_CHECK | O_MAX_AGE | O_NOW, "apt install PKG[=VERSION]... TARGET [--check] [--max-age S] [--now]" },
+	{ "install", 2, O_CHECK | O_MAX_AGE | O_NOW | O_DOWNGRADE,
+	  "apt install PKG[=VERSION]... TARGET [--check] [--max-age S] [--now] [--allow-downgrade]" },
 	{ "remove", 2, O_CHECK | O_PURGE | O_NOW, "apt remove PKG... TARGET [--purge] [--check] [--now]" },
 	{ "query", 2, 0, "apt query PKG... TARGET" },
 	{ "list", 0, O_SECURITY | O_UPGRADABLE, "apt list TARGET [--upgradable] [--security]" },
@@ -55,14 +58,21 @@ static void apt_help(FILE *f)
 		"  --purge        remove configuration files too\n"
 		"  --now          run even outside the hosts' maintenance windows (audited);\n"
 		"                 otherwise a change outside them is deferred to the next one\n"
+		"  --allow-downgrade\n"
+		"                 install may go to a lower version than the installed one\n"
+		"                 (PKG=VERSION); without it such a change is refused, as\n"
+		"                 apt-get refuses one without --allow-downgrades (audited)\n"
 		"\n"
 		"PKG is name[:arch][=version] (Debian policy names); at most %d per request.\n"
 		"TARGET, --json, --timeout and --no-wait work as for 'celeryroot ping'.\n"
 		"A failed install or upgrade is rolled back; the record says what was restored.\n"
+		"Packages from archives apt cannot authenticate are refused unless the host's\n"
+		"config says [daemon] allow_unauthenticated = true.\n"
 		"\n"
 		"examples:\n"
 		"  celeryroot apt install nginx --role webserver\n"
 		"  celeryroot apt install openssl=3.0.11-1~deb12u2 --all --check\n"
+		"  celeryroot apt install nginx=1.22.1-9 --host web01 --allow-downgrade\n"
 		"  celeryroot apt remove --purge telnet --all\n"
 		"  celeryroot apt upgrade --security --all --max-age 3600\n"
 		"  celeryroot apt query nginx openssl --all\n"
@@ -110,10 +120,13 @@ static json_t *apt_pkgs(const struct apt_op *op, int argc, char **argv, int firs
 	return pkgs;
 }
 
-static json_t *apt_kwargs(const struct apt_op *op, const struct cli_opts *o)
+static json_t *apt_kwargs(const struct apt_op *op, const struct cli_opts *o, int allow_downgrade)
 {
 	json_t *kw = json_object();
 
+	/* Part of the signed kwargs: priv checks it against what was signed. */
+	if ((op->opts & O_DOWNGRADE) && allow_downgrade)
+		json_object_set_new(kw, "allow_downgrade", json_true());
 	if (op->opts & O_UPGRADABLE)
 		json_object_set_new(kw, "upgradable", json_boolean(o->upgradable));
 	if (op->opts & O_SECURITY)
@@ -142,10 +155,32 @@ static int apt_options_fit(const struct apt_op *op, const struct cli_opts *o)
 	return 1;
 }
 
+/* --allow-downgrade is apt's alone: taken out of argv (in place, up to a
+ * "--") before the common options are parsed.  Returns 1 when given. */
+static int take_allow_downgrade(int *argc, char **argv)
+{
+	int found = 0, out = 0;
+
+	for (int i = 0; i < *argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			while (i < *argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (!strcmp(argv[i], ALLOW_DOWNGRADE))
+			found = 1;
+		else
+			argv[out++] = argv[i];
+	}
+	*argc = out;
+	return found;
+}
+
 /* Parses "apt OP [PKG...] [options]" (argv[0] is "apt") into t; with
  * CLI_TARGET in flags a TARGET is required, without it none is allowed. */
 int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_task *t)
 {
+	int downgrade = take_allow_downgrade(&argc, argv);
 	const struct apt_op *op = argc >= 2 ? apt_lookup(argv[1]) : NULL;
 	json_t *pkgs;
 	int first;
@@ -162,9 +197,14 @@ int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_t
 	first = cli_parse(argc - 1, argv + 1, o, flags | CLI_APT, apt_help);
 	if (first < 0 || !apt_options_fit(op, o) || (pkgs = apt_pkgs(op, argc - 1, argv + 1, first)) == NULL)
 		return -1;
+	if (downgrade && !(op->opts & O_DOWNGRADE)) {
+		cli_err("--allow-downgrade applies to 'apt install' only; usage: celeryroot %s", op->usage);
+		json_decref(pkgs);
+		return -1;
+	}
 	snprintf(t->operation, sizeof(t->operation), "apt.%s", op->name);
 	snprintf(t->task, sizeof(t->task), "celeryroot.apt.%s", op->name);
-	t->kwargs = apt_kwargs(op, o);
+	t->kwargs = apt_kwargs(op, o, downgrade);
 	t->args = json_pack("[o]", pkgs);
 	return 0;
 }

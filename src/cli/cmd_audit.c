@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit_verify.h"
 #include "auditchain.h"
 #include "names.h"
 #include "sign.h"
@@ -21,7 +22,7 @@
 #define AUDIT_LIMIT_MAX 10000
 
 struct audit_opts {
-	const char *host, *key, *op, *package, *file;
+	const char *host, *key, *op, *package, *file, *pubkey;
 	double since;      /* unix time; 0: from the start */
 	double until;      /* unix time; 0: up to now */
 	long limit;
@@ -33,27 +34,46 @@ static void audit_help(FILE *f)
 	fprintf(f,
 		"usage: celeryroot audit [--host H] [--key K] [--op OP] [--package P] [--since T] [--until T]\n"
 		"                        [--limit N] [--file FILE] [--json]\n"
-		"       celeryroot audit --verify [--file FILE] [--json]\n"
+		"       celeryroot audit --verify [--file FILE] [--host H] [--key FILE.pub] [--json]\n"
 		"\n"
 		"Shows the audit trail: what each host's root helper did or refused, newest\n"
 		"last (the last %d unless --limit says otherwise), from the fleet's Redis\n"
 		"stream, or with --file from a host's own audit log.  Filters: --host, --key\n"
 		"(the operator key that signed the task), --op (install, remove, ...),\n"
 		"--package, --since and --until.  T is a duration back from now (30m, 2h,\n"
-		"7d) or a UTC date or time (2026-11-22, 2026-11-22T08:00:00).\n"
+		"7d) or a UTC date or time (2026-11-22, 2026-11-22T08:00:00).  A record from\n"
+		"the stream that is not signed by its host's known key is shown as FORGED\n"
+		"(or UNSIGNED, for a host that has no key), never as what the host did.\n"
 		"\n"
-		"--verify checks a host's audit log (default " AUDIT_FILE_DEFAULT "):\n"
-		"every line is chained to the one before by its hash, so an edited, removed,\n"
-		"inserted or reordered line is reported with its line number (exit 2); the\n"
-		"last lines are also compared with their copies in the Redis stream when the\n"
-		"broker is reachable.\n"
+		"--verify checks what a host's root helper wrote, against the host's key:\n"
+		"  --file FILE  its audit log (default " AUDIT_FILE_DEFAULT " when no\n"
+		"               --host is given) and the files rotation left beside it\n"
+		"               (FILE.1, FILE.2, ...), read as one chain: every line is chained\n"
+		"               to the one before by its hash and signed with the host key, so\n"
+		"               an edited, inserted, reordered or forged line is reported with\n"
+		"               its line number (exit 2)\n"
+		"  --host H     H's records in the Redis stream: each signature, the signed\n"
+		"               seqs (copies counted once; records deleted or trimmed away are\n"
+		"               said plainly); entries not signed by H's key are forged and\n"
+		"               ignored; with --file too, the two must agree where both hold\n"
+		"               a record, and signed records past the file's end show that\n"
+		"               lines were cut from it\n"
+		"  --key F.pub  the host's public key (its /var/lib/celeryroot/host.pub; also\n"
+		"               --pubkey); default: host.pub in the state directory of the host\n"
+		"               root the file belongs to, else H's key in known_hosts\n"
+		"Exit 0 only when everything asked for was checked and is intact; 2 when\n"
+		"tampering shows; 3 when something could not be checked (no key, no broker,\n"
+		"no signed record to compare): 'not checked' is never a success.\n"
 		"\n"
 		"examples:\n"
 		"  celeryroot audit\n"
 		"  celeryroot audit --host web01 --since 24h\n"
 		"  celeryroot audit --key alice --op install --package openssl\n"
 		"  celeryroot audit --since 2026-11-01 --limit 1000 --json\n"
-		"  celeryroot audit --verify\n", AUDIT_LIMIT_DEFAULT);
+		"  celeryroot audit --verify\n"
+		"  celeryroot audit --verify --host web01\n"
+		"  celeryroot audit --verify --file copies/web01/audit.log --host web01 --key web01-host.pub\n",
+		AUDIT_LIMIT_DEFAULT);
 }
 
 /* "30m", "2h", "7d", "90s", "2026-11-22", "2026-11-22T08:00:00": unix time. */
@@ -91,14 +111,14 @@ static int take_value(struct audit_opts *a, const char *k, const char *v)
 			       "(2026-11-22 or 2026-11-22T08:00:00), not '%.64s'", k, v), -1;
 	if (!strcmp(k, "--limit") && ((a->limit = strtol(v, NULL, 10)) < 1 || a->limit > AUDIT_LIMIT_MAX))
 		return cli_err("--limit takes a number from 1 to %d", AUDIT_LIMIT_MAX), -1;
-	if (!strcmp(k, "--key") && !valid_key_id(v))
-		return cli_err("invalid key id '%.64s'", v), -1;
+
 	if (!strcmp(k, "--op") && !valid_role(v))
 		return cli_err("invalid operation '%.64s' (install, remove, upgrade, ...)", v), -1;
 	if (!strcmp(k, "--package") && (strlen(v) > 128 || strchr(v, ' ')))
 		return cli_err("invalid package name '%.64s'", v), -1;
 	const char **dst = !strcmp(k, "--host") ? &a->host : !strcmp(k, "--key") ? &a->key : !strcmp(k, "--op") ? &a->op :
-			   !strcmp(k, "--package") ? &a->package : !strcmp(k, "--file") ? &a->file : NULL;
+			   !strcmp(k, "--package") ? &a->package : !strcmp(k, "--file") ? &a->file :
+			   !strcmp(k, "--pubkey") ? &a->pubkey : NULL;
 	if (dst)
 		*dst = v;
 	return 0;
@@ -107,7 +127,8 @@ static int take_value(struct audit_opts *a, const char *k, const char *v)
 /* Takes out audit's own options; the rest goes to cli_parse. */
 static int audit_args(int argc, char **argv, struct audit_opts *a, char **rest, int *nrest)
 {
-	static const char *const valued[] = { "--host", "--since", "--until", "--limit", "--key", "--op", "--package", "--file" };
+	static const char *const valued[] = { "--host", "--since", "--until", "--limit", "--key", "--op", "--package", "--file",
+					      "--pubkey" };
 
 	*nrest = 0;
 	for (int i = 0; i < argc; i++) {
@@ -130,6 +151,12 @@ static int audit_args(int argc, char **argv, struct audit_opts *a, char **rest, 
 			return -1;
 	}
 	rest[*nrest] = NULL;
+	/* --key names the operator key to filter by, or with --verify the
+	 * host's public key file (also --pubkey). */
+	if (a->key && a->verify && a->pubkey == NULL)
+		a->pubkey = a->key, a->key = NULL;
+	if (a->key && !valid_key_id(a->key))
+		return cli_err("invalid key id '%.64s'", a->key), -1;
 	return 0;
 }
 
@@ -233,25 +260,39 @@ static void detail(json_t *r, char *buf, size_t len)
 			 json_is_true(json_object_get(rb, "ok")) ? "ok" : "INCOMPLETE");
 }
 
+/* CELERYROOT_UNSIGNED_HOSTS=accept: records of hosts that have no key at
+ * all are shown as they say (marked "unsigned" in --json). */
+static int accept_unsigned(void)
+{
+	const char *v = getenv("CELERYROOT_UNSIGNED_HOSTS");
+	return v != NULL && !strcmp(v, "accept");
+}
+
 static void table(json_t *entries)
 {
 	size_t i, j;
 	json_t *e, *p;
 
-	printf("%-24s  %-14s  %-10s  %-24s  %-15s  %s\n", "TIME", "HOST", "OPERATION", "PACKAGES", "OUTCOME", "DETAIL");
+	san_printf("%-24s  %-14s  %-10s  %-24s  %-15s  %s\n", "TIME", "HOST", "OPERATION", "PACKAGES", "OUTCOME", "DETAIL");
 	json_array_foreach(entries, i, e) {
 		json_t *r = json_object_get(e, "record");
-		char pkgs[25] = "", d[300];
+		const char *sig = str(e, "signature"), *outcome = str(r, "outcome");
+		char pkgs[256] = "", d[300];
 		json_array_foreach(json_object_get(r, "packages"), j, p)
 			snprintf(pkgs + strlen(pkgs), sizeof(pkgs) - strlen(pkgs), "%s%s", j ? "," : "", json_string_value(p));
 		detail(r, d, sizeof(d));
-		printf("%-24.24s  %-14.14s  %-10.10s  %-24.24s  %-15.15s  %s%s%s\n", str(r, "time")[0] ? str(r, "time") : str(e, "id"),
-		       str(e, "host"), str(r, "operation"), pkgs, str(r, "outcome"),
-		       json_is_true(json_object_get(r, "check")) ? "(check) " : "",
-		       json_is_true(json_object_get(r, "now")) ? "(--now) " : "", d);
+		/* Never shown as what the host did unless its key signed it. */
+		if (!strcmp(sig, "forged"))
+			outcome = "FORGED";
+		else if (!strcmp(sig, "unsigned") && !accept_unsigned())
+			outcome = "UNSIGNED";
+		san_printf("%-24.24s  %-14.14s  %-10.10s  %-24.24s  %-15.15s  %s%s%s%s\n", str(r, "time")[0] ? str(r, "time") : str(e, "id"),
+			   str(e, "host"), str(r, "operation"), pkgs, outcome, !strcmp(sig, "net") ? "(by net) " : "",
+			   json_is_true(json_object_get(r, "check")) ? "(check) " : "",
+			   json_is_true(json_object_get(r, "now")) ? "(--now) " : "", d);
 	}
 	if (json_array_size(entries) == 0)
-		printf("(no entries)\n");
+		san_printf("(no entries)\n");
 }
 
 /* Newest first from Redis, so that --limit keeps the most recent; printed
@@ -322,16 +363,18 @@ int cmd_audit(int argc, char **argv)
 	if (first >= 0 && first < nrest)
 		cli_err("unexpected argument '%s'; see 'celeryroot audit --help'", rest[first]);
 	else if (first >= 0 && a.verify)
-		rc = audit_verify(o, a.file ? a.file : AUDIT_FILE_DEFAULT);
+		rc = audit_verify(o, a.file ? a.file : a.host ? NULL : AUDIT_FILE_DEFAULT, a.host, a.pubkey);
 	else if (first >= 0 && a.file)
 		rc = audit_read_file(&a, entries) < 0 ? EXIT_USAGE : EXIT_OK;
 	else if (first >= 0 && (c = cli_connect(o)) == NULL)
 		rc = EXIT_BROKER;
 	else if (first >= 0)
 		rc = audit_read(c, &a, entries) < 0 ? EXIT_BROKER : EXIT_OK;
+	if (rc == EXIT_OK && c != NULL && !a.verify)
+		audit_mark(c, entries);
 	if (rc == EXIT_OK && !a.verify && o->json) {
 		json_t *out = json_pack("{s:O}", "entries", entries);
-		json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		san_json_print(stdout, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		fputc('\n', stdout);
 		json_decref(out);
 	} else if (rc == EXIT_OK && !a.verify) {

@@ -159,7 +159,7 @@ static void report(const char *root, char paths[][PATH_MAX], const enum iu_state
 		for (size_t i = 0; i < sizeof(next_steps) / sizeof(next_steps[0]); i++)
 			json_array_append_new(next, json_string(next_steps[i]));
 		json_t *o = json_pack("{s:s, s:o, s:o}", "root", root, "files", files, "next", next);
-		json_dumpf(o, stdout, JSON_INDENT(2));
+		san_json_print(stdout, o, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(o);
 		return;

@@ -13,27 +13,29 @@
 
 static void job_help(FILE *f)
 {
-	fprintf(f,
-		"usage: celeryroot job JOB_ID [--wait] [--timeout S] [--json]\n"
-		"\n"
-		"Shows the per-host results of a job.  With --wait, keeps waiting (up to\n"
-		"--timeout) for hosts that have not answered yet.\n"
-		"\n"
-		"examples:\n"
-		"  celeryroot job 5b0e6c1e-8d5a-4c43-9a43-3c4cbb2f0d52\n"
-		"  celeryroot job 5b0e6c1e-8d5a-4c43-9a43-3c4cbb2f0d52 --wait --json\n");
+	san_fprintf(f,
+		    "usage: celeryroot job JOB_ID [--wait] [--timeout S] [--json]\n"
+		    "\n"
+		    "Shows the per-host results of a job.  With --wait, keeps waiting (up to\n"
+		    "--timeout, through broker restarts) for hosts that have not answered yet.\n"
+		    "A task a host started and has not finished shows as running, or as\n"
+		    "interrupted when the host went offline (it runs again when the host returns).\n"
+		    "\n"
+		    "examples:\n"
+		    "  celeryroot job 5b0e6c1e-8d5a-4c43-9a43-3c4cbb2f0d52\n"
+		    "  celeryroot job 5b0e6c1e-8d5a-4c43-9a43-3c4cbb2f0d52 --wait --json\n");
 }
 
 static void jobs_help(FILE *f)
 {
-	fprintf(f,
-		"usage: celeryroot jobs [--json]\n"
-		"\n"
-		"Lists the %d most recent jobs, newest first.\n"
-		"\n"
-		"examples:\n"
-		"  celeryroot jobs\n"
-		"  celeryroot jobs --json\n", JOBS_LIST_MAX);
+	san_fprintf(f,
+		    "usage: celeryroot jobs [--json]\n"
+		    "\n"
+		    "Lists the %d most recent jobs, newest first.\n"
+		    "\n"
+		    "examples:\n"
+		    "  celeryroot jobs\n"
+		    "  celeryroot jobs --json\n", JOBS_LIST_MAX);
 }
 
 static int job_tasks(json_t *raw, struct job *job)
@@ -163,7 +165,7 @@ static void jobs_table(json_t *list)
 	size_t i;
 	json_t *j;
 
-	printf("%-36s  %-20s  %-10s  %-24s  %5s  %s\n", "JOB", "CREATED (UTC)", "OPERATION", "TARGET", "HOSTS", "STATUS");
+	san_printf("%-36s  %-20s  %-10s  %-24s  %5s  %s\n", "JOB", "CREATED (UTC)", "OPERATION", "TARGET", "HOSTS", "STATUS");
 	json_array_foreach(list, i, j) {
 		char st[256] = "", created[21];
 		const char *k;
@@ -174,13 +176,13 @@ static void jobs_table(json_t *list)
 				 (long long)json_integer_value(v), k);
 		}
 		snprintf(created, sizeof(created), "%.19s", json_string_value(json_object_get(j, "created")) ?: "");
-		printf("%-36s  %-20s  %-10s  %-24.24s  %5lld  %s\n", json_string_value(json_object_get(j, "job")),
-		       created, json_string_value(json_object_get(j, "operation")),
-		       json_string_value(json_object_get(j, "target")),
-		       (long long)json_integer_value(json_object_get(j, "hosts")), st);
+		san_printf("%-36s  %-20s  %-10s  %-24.24s  %5lld  %s\n", json_string_value(json_object_get(j, "job")),
+			   created, json_string_value(json_object_get(j, "operation")),
+			   json_string_value(json_object_get(j, "target")),
+			   (long long)json_integer_value(json_object_get(j, "hosts")), st);
 	}
 	if (json_array_size(list) == 0)
-		printf("(no jobs yet)\n");
+		san_printf("(no jobs yet)\n");
 }
 
 int cmd_jobs(int argc, char **argv)
@@ -216,7 +218,7 @@ int cmd_jobs(int argc, char **argv)
 	}
 	if (rc == EXIT_OK && o->json) {
 		json_t *out = json_pack("{s:O}", "jobs", list);
-		json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+		san_json_print(stdout, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 		fputc('\n', stdout);
 		json_decref(out);
 	} else if (rc == EXIT_OK) {

@@ -3,6 +3,7 @@
 #include "schedule.h"
 
 #include <getopt.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,6 +25,17 @@ static void schedule_help(FILE *f)
 		"-- is checked exactly as the command line checks it; nothing is stored when\n"
 		"anything is wrong (exit 1).  TARGET is resolved again at each run, so hosts\n"
 		"that join a role later are included.\n"
+		"\n"
+		"Runtime schedules are signed: add, enable, disable, remove and run-now need\n"
+		"your signing key ($CELERYROOT_SIGNING_KEY, else [cli] signing_key), and the\n"
+		"definition is stored with your signature.  Beat fires a runtime schedule only\n"
+		"when a key in its own trusted keys ([beat] trusted_keys, default\n"
+		TRUSTED_KEYS_DEFAULT ") signed it and that key's operations and roles\n"
+		"allow it; the tasks it sends name the schedule and its signer in their\n"
+		"signed claims, and each host's audit record names both keys.  'list' says\n"
+		"who signed each and whether beat fires it (unsigned, bad signature, key not\n"
+		"trusted by beat, outside its key's limits).  enable, disable and run-now\n"
+		"refuse a stored definition whose signature does not check out.\n"
 		"\n"
 		"examples:\n"
 		"  celeryroot schedule add nightly-security --cron \"30 2 * * *\" --tz Europe/Berlin \\\n"
@@ -100,6 +112,62 @@ static int find(struct schedule *v, size_t n, const char *name)
 	return -1;
 }
 
+/* The operator's key, loaded into o->signer (the caller wipes it). */
+static int need_signer(struct cli_opts *o, const char *verb)
+{
+	int got = cli_load_signer(o, "; nothing was changed");
+
+	if (got == 0)
+		cli_err("schedule %s needs your signing key (beat fires only schedules a key it trusts signed): set "
+			"CELERYROOT_SIGNING_KEY or [cli] signing_key (see 'celeryroot key --help'); nothing was changed",
+			verb);
+	return got == 1 ? EXIT_OK : EXIT_USAGE;
+}
+
+/* A stored definition may be acted on only when its signature checks out
+ * with a key beat trusts, or with the operator's own: someone who can write
+ * to Redis may have put it there.  signer (may be NULL) gets a copy of the
+ * key beat trusts it by (id "" when none). */
+static int vouched(struct cli_opts *o, struct schedule *s, struct trusted_key *signer, const char *verb)
+{
+	struct keyring *beat = calloc(1, sizeof(*beat));
+	char err[512];
+	const struct trusted_key *k;
+
+	if (beat && schedule_keyring(&o->cfg, beat, err, sizeof(err)) < 0) {
+		free(beat);
+		beat = NULL;
+	}
+	k = schedule_judge(s, beat, &o->signer);
+	if (signer && k)
+		*signer = *k;
+	else if (signer)
+		memset(signer, 0, sizeof(*signer));
+	free(beat);
+	if (s->from_config || s->verified)
+		return 0;
+	cli_err("schedule %s's stored definition is not one to %s: %s%s%s (anyone who can write to Redis may have "
+		"put it there); remove it and add it again", s->name, verb, schedule_trust_name(s->trust),
+		s->has_sig ? ", signed as " : "", s->has_sig ? s->signer : "");
+	return -1;
+}
+
+/* Said at once rather than found out at the first missed run. */
+static void warn_untrusted(struct cli_opts *o, struct schedule *s)
+{
+	struct keyring *beat = calloc(1, sizeof(*beat));
+	char err[512];
+
+	if (beat && schedule_keyring(&o->cfg, beat, err, sizeof(err)) == 0) {
+		schedule_judge(s, beat, NULL);
+		if (s->trust != ST_TRUSTED)
+			cli_err("note: beat will not fire schedule %s as it stands: %s (beat's trusted keys: %s)", s->name,
+				schedule_trust_name(s->trust),
+				o->cfg.beat_trusted_keys[0] ? o->cfg.beat_trusted_keys : TRUSTED_KEYS_DEFAULT);
+	}
+	free(beat);
+}
+
 static int do_add(struct cli_opts *o, redisContext *c, struct schedule *s)
 {
 	struct schedule *all = NULL;
@@ -112,6 +180,8 @@ static int do_add(struct cli_opts *o, redisContext *c, struct schedule *s)
 		cli_err("%s; nothing was stored", err);
 		return EXIT_USAGE;
 	}
+	if ((rc = need_signer(o, "add")) != EXIT_OK)
+		return rc;
 	if (schedules_load(NULL, o->config_path ? o->config_path : CONFIG_DEFAULT_PATH, &all, &n) == 0 &&
 	    find(all, n, s->name) >= 0) {
 		schedules_free(all, n);
@@ -124,17 +194,25 @@ static int do_add(struct cli_opts *o, redisContext *c, struct schedule *s)
 	if ((rc = cli_resolve(o, c, &d, &nd)) != 0)
 		return rc;
 	free(d);
+	rc = schedule_sign(s, &o->signer, err, sizeof(err));
+	sodium_memzero(&o->signer, sizeof(o->signer));
+	if (rc < 0) {
+		cli_err("cannot sign schedule %s: %s; nothing was stored", s->name, err);
+		return EXIT_USAGE;
+	}
 	if (schedule_store(c, s, 0, err, sizeof(err)) < 0) {
 		cli_err("%s", err);
 		return strstr(err, "exists") ? EXIT_USAGE : EXIT_BROKER;
 	}
+	warn_untrusted(o, s);
 	if (o->json) {
 		json_t *j = schedule_to_json(s);
-		json_dumpf(j, stdout, JSON_INDENT(2));
+		san_json_print(stdout, j, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(j);
 	} else {
-		printf("schedule %s added: %s (%s) %s -- %s\n", s->name, s->cron, s->tz, s->target, s->task.operation);
+		san_printf("schedule %s added: %s (%s) %s -- %s, signed by %s\n", s->name, s->cron, s->tz, s->target,
+			   s->task.operation, s->signer);
 	}
 	return EXIT_OK;
 }
@@ -147,8 +225,12 @@ static int do_change(struct cli_opts *o, redisContext *c, const char *verb, cons
 	char err[512];
 	int i, rc = EXIT_OK;
 
-	if (schedules_load(c, o->config_path ? o->config_path : CONFIG_DEFAULT_PATH, &all, &n) < 0)
+	if ((rc = need_signer(o, verb)) != EXIT_OK)
+		return rc;
+	if (schedules_load(c, o->config_path ? o->config_path : CONFIG_DEFAULT_PATH, &all, &n) < 0) {
+		sodium_memzero(&o->signer, sizeof(o->signer));
 		return EXIT_USAGE;
+	}
 	if ((i = find(all, n, name)) < 0) {
 		cli_err("no schedule named %s (see 'celeryroot schedule list')", name);
 		rc = EXIT_USAGE;
@@ -156,16 +238,23 @@ static int do_change(struct cli_opts *o, redisContext *c, const char *verb, cons
 		cli_err("schedule %s comes from the config file: change it there", name);
 		rc = EXIT_USAGE;
 	} else if (!strcmp(verb, "remove")) {
+		/* Deleting needs no signature in Redis: a denial, never a run. */
 		rc = schedule_delete(c, name) < 0 ? EXIT_BROKER : EXIT_OK;
+	} else if (vouched(o, &all[i], NULL, verb) < 0) {
+		rc = EXIT_USAGE;
 	} else {
 		all[i].enabled = !strcmp(verb, "enable");
-		if (schedule_store(c, &all[i], 1, err, sizeof(err)) < 0) {
+		if (schedule_sign(&all[i], &o->signer, err, sizeof(err)) < 0) {
+			cli_err("cannot sign schedule %s: %s", name, err);
+			rc = EXIT_USAGE;
+		} else if (schedule_store(c, &all[i], 1, err, sizeof(err)) < 0) {
 			cli_err("%s", err);
 			rc = EXIT_BROKER;
 		}
 	}
+	sodium_memzero(&o->signer, sizeof(o->signer));
 	if (rc == EXIT_OK && !o->json)
-		printf("schedule %s %s\n", name, !strcmp(verb, "remove") ? "removed" : !strcmp(verb, "enable") ? "enabled" : "disabled");
+		san_printf("schedule %s %s\n", name, !strcmp(verb, "remove") ? "removed" : !strcmp(verb, "enable") ? "enabled" : "disabled");
 	schedules_free(all, n);
 	return rc;
 }
@@ -183,7 +272,14 @@ static int do_run_now(struct cli_opts *o, redisContext *c, const char *name)
 		schedules_free(all, n);
 		return EXIT_USAGE;
 	}
-	rc = schedule_run(o, c, &all[i], now_wall(), 1, NULL, 0);
+	struct trusted_key signer;
+	if ((rc = need_signer(o, "run-now")) != EXIT_OK || vouched(o, &all[i], &signer, "run") < 0) {
+		sodium_memzero(&o->signer, sizeof(o->signer));
+		schedules_free(all, n);
+		return EXIT_USAGE;
+	}
+	sodium_memzero(&o->signer, sizeof(o->signer));   /* loaded again to sign the tasks */
+	rc = schedule_run(o, c, &all[i], now_wall(), 1, signer.id[0] ? &signer : NULL, NULL, 0);
 	schedules_free(all, n);
 	return rc;
 }
@@ -255,6 +351,7 @@ int cmd_schedule(int argc, char **argv)
 		cli_err("schedule needs list, add, remove, enable, disable or run-now (see 'celeryroot schedule --help')");
 	}
 	schedule_free(&s);
+	sodium_memzero(o, sizeof(*o));   /* the signing key, whatever path was taken */
 	free(o);
 	return rc;
 }

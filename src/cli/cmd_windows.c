@@ -14,19 +14,19 @@
 
 static void windows_help(FILE *f)
 {
-	fprintf(f,
-		"usage: celeryroot windows [--json]\n"
-		"\n"
-		"Lists, for every host, the maintenance windows its daemon enforces\n"
-		"([window NAME] sections of its config) and when each opens next, in the\n"
-		"window's zone and in UTC.  Outside its windows a host defers install,\n"
-		"remove, upgrade and autoremove to the next opening (reported 'deferred');\n"
-		"read-only operations and --check always run, and --now overrides.  A host\n"
-		"without windows may change at any time.\n"
-		"\n"
-		"examples:\n"
-		"  celeryroot windows\n"
-		"  celeryroot windows --json\n");
+	san_fprintf(f,
+		    "usage: celeryroot windows [--json]\n"
+		    "\n"
+		    "Lists, for every host, the maintenance windows its daemon enforces\n"
+		    "([window NAME] sections of its config) and when each opens next, in the\n"
+		    "window's zone and in UTC.  Outside its windows a host defers install,\n"
+		    "remove, upgrade and autoremove to the next opening (reported 'deferred');\n"
+		    "read-only operations and --check always run, and --now overrides.  A host\n"
+		    "without windows may change at any time.\n"
+		    "\n"
+		    "examples:\n"
+		    "  celeryroot windows\n"
+		    "  celeryroot windows --json\n");
 }
 
 /* One published window, checked again (anyone can write to Redis). */
@@ -82,12 +82,12 @@ static void table(json_t *hosts)
 	size_t i, j;
 	json_t *h, *w;
 
-	printf("%-16s %-20s %-9s %-5s %-8s %-16s %-5s %s\n", "HOST", "WINDOW", "DAYS", "START", "DURATION", "ZONE", "OPEN",
-	       "NEXT OPENING (ZONE / UTC)");
+	san_printf("%-16s %-20s %-9s %-5s %-8s %-16s %-5s %s\n", "HOST", "WINDOW", "DAYS", "START", "DURATION", "ZONE", "OPEN",
+		   "NEXT OPENING (ZONE / UTC)");
 	json_array_foreach(hosts, i, h) {
 		const char *name = json_string_value(json_object_get(h, "host"));
 		if (json_array_size(json_object_get(h, "windows")) == 0)
-			printf("%-16s %s\n", name, "(no window: changes run at any time)");
+			san_printf("%-16s %s\n", name, "(no window: changes run at any time)");
 		json_array_foreach(json_object_get(h, "windows"), j, w) {
 			const char *nl = json_string_value(json_object_get(w, "next_open"));
 			const char *nu = json_string_value(json_object_get(w, "next_open_utc"));
@@ -97,11 +97,11 @@ static void table(json_t *hosts)
 				snprintf(next, sizeof(next), "%s", nl ? nl : "never");
 			else
 				snprintf(next, sizeof(next), "%s (%s)", nl, nu);
-			printf("%-16s %-20.20s %-9s %-5s %-8s %-16s %-5s %s\n", j ? "" : name,
-			       json_string_value(json_object_get(w, "name")), json_string_value(json_object_get(w, "days")),
-			       json_string_value(json_object_get(w, "start")), json_string_value(json_object_get(w, "duration")),
-			       json_string_value(json_object_get(w, "zone")),
-			       json_is_true(json_object_get(w, "open")) ? "yes" : "no", next);
+			san_printf("%-16s %-20.20s %-9s %-5s %-8s %-16s %-5s %s\n", j ? "" : name,
+				   json_string_value(json_object_get(w, "name")), json_string_value(json_object_get(w, "days")),
+				   json_string_value(json_object_get(w, "start")), json_string_value(json_object_get(w, "duration")),
+				   json_string_value(json_object_get(w, "zone")),
+				   json_is_true(json_object_get(w, "open")) ? "yes" : "no", next);
 		}
 	}
 }
@@ -139,7 +139,7 @@ int cmd_windows(int argc, char **argv)
 		json_array_append_new(list, host_entry(c, &hosts[i], now));
 	if (o->json) {
 		json_t *out = json_pack("{s:o}", "hosts", list);
-		json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		san_json_print(stdout, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
 		json_decref(out);
 	} else {

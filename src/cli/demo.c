@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -143,11 +144,14 @@ static int make_hosts(struct demo *d, const char *cli)
 static int write_demo_conf(const struct demo *d, const char *conf)
 {
 	const char *shipped = strstr(example_conf, SHIPPED_MARK);
-	char head[256];
+	char head[512];
 	char *text;
 	int rc;
 
-	snprintf(head, sizeof(head), "[broker]\nurl = %s\n[daemon]\nheartbeat_interval = 2\n[cli]\ntask_expires = 604800\n\n", d->url);
+	/* The hosts trust the demo's key, so they run only what it signs. */
+	snprintf(head, sizeof(head),
+		 "[broker]\nurl = %s\n[daemon]\nheartbeat_interval = 2\ntrusted_keys = %s/trusted-keys\n"
+		 "[cli]\ntask_expires = 604800\nsigning_key = %s/" DEMO_KEY ".key\n\n", d->url, d->dir, d->dir);
 	if (shipped == NULL || (text = malloc(strlen(head) + strlen(shipped) + 1)) == NULL)
 		return -1;
 	strcpy(text, head);
@@ -157,13 +161,33 @@ static int write_demo_conf(const struct demo *d, const char *conf)
 	return rc;
 }
 
+/* An operator key for the demo (its secret in the demo directory, which is
+ * 0700) and a trusted_keys directory holding its public half. */
+static int make_demo_key(const struct demo *d)
+{
+	char trusted[128], from[128], to[160], err[600];
+
+	snprintf(trusted, sizeof(trusted), "%s/trusted-keys", d->dir);
+	snprintf(from, sizeof(from), "%s/" DEMO_KEY ".pub", d->dir);
+	snprintf(to, sizeof(to), "%s/" DEMO_KEY ".pub", trusted);
+	if (key_generate(d->dir, DEMO_KEY, 0, err, sizeof(err)) < 0) {
+		fprintf(stderr, "celeryroot demo: %s\n", err);
+		return -1;
+	}
+	if (mkdir(trusted, 0755) < 0 || rename(from, to) < 0) {
+		fprintf(stderr, "celeryroot demo: cannot set up %s: %s\n", trusted, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int start_pairs(struct demo *d, const char *daemon)
 {
 	char conf[128], root[128], log[128];
 	const char *user = getpwnam("_celeryroot") ? "_celeryroot" : "nobody";
 
 	snprintf(conf, sizeof(conf), "%s/celeryroot.conf", d->dir);
-	if (write_demo_conf(d, conf) < 0)
+	if (make_demo_key(d) < 0 || write_demo_conf(d, conf) < 0)
 		return -1;
 	for (int i = 0; i < DEMO_HOSTS; i++) {
 		snprintf(root, sizeof(root), "%s/hosts/%s", d->dir, demo_host[i]);
@@ -307,8 +331,11 @@ static void print_kept(const struct demo *d)
 	printf("\nThe demo fleet keeps running (redis pid %ld; pairs", (long)d->redis);
 	for (int i = 0; i < DEMO_HOSTS; i++)
 		printf(" %s=%ld", demo_host[i], (long)d->pair[i]);
-	printf(").\nUse it:\n  export CELERYROOT_BROKER_URL=%s\n  celeryroot ping --all\nStop it:\n  kill",
-	       d->url);
+	printf(").\nUse it (its hosts run only tasks signed with the demo's key):\n"
+	       "  export CELERYROOT_BROKER_URL=%s\n  export CELERYROOT_SIGNING_KEY=%s/" DEMO_KEY ".key\n"
+	       "  export CELERYROOT_KNOWN_HOSTS=%s/known_hosts\n"
+	       "  celeryroot ping --all\nStop it:\n  kill",
+	       d->url, d->dir, d->dir);
 	for (int i = 0; i < DEMO_HOSTS; i++)
 		printf(" %ld", (long)d->pair[i]);
 	printf(" %ld\n  rm -rf %s\nLogs: %s/*.log\n", (long)d->redis, d->dir, d->dir);
@@ -329,7 +356,8 @@ static int demo_setup(struct demo *d, const char *server, const char *cli, const
 {
 	char repo[96];
 
-	printf("Starting a private Redis, a local APT repository and %d sandbox hosts in %s ...\n",
+	printf("Starting a private Redis, a local APT repository and %d sandbox hosts in %s\n"
+	       "(every task below is signed with the demo's operator key, the only one its hosts trust) ...\n",
 	       DEMO_HOSTS, d->dir);
 	fflush(stdout);
 	if (start_redis(d, server) < 0)

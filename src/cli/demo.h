@@ -7,6 +7,9 @@
 
 #define DEMO_HOSTS 3
 
+/* The operator key the demo signs every task with (its hosts trust it). */
+#define DEMO_KEY "demo-operator"
+
 struct demo {
 	char dir[64];
 	char url[64];

@@ -43,9 +43,9 @@ static const struct step steps[] = {
 
 static int tour_step(const struct demo *d, const char *cli, const char *const args[])
 {
-	char env[96], line[256] = "";
+	char env[96], key[160], kh[160], line[256] = "";
 	const char *argv[STEP_ARGS + 2] = { cli };
-	const char *envv[] = { env, NULL };
+	const char *envv[] = { env, key, kh, NULL };
 	int tty = isatty(STDOUT_FILENO), n = 1;
 
 	char conf[160];
@@ -57,6 +57,11 @@ static int tour_step(const struct demo *d, const char *cli, const char *const ar
 	}
 	argv[n] = NULL;
 	snprintf(env, sizeof(env), "CELERYROOT_BROKER_URL=%s", d->url);
+	/* Every step is signed: the demo's hosts run nothing else. */
+	snprintf(key, sizeof(key), "CELERYROOT_SIGNING_KEY=%s/" DEMO_KEY ".key", d->dir);
+	/* The demo's hosts are new every time: their keys go in the demo's own
+	 * known_hosts, not the operator's (where they would look changed). */
+	snprintf(kh, sizeof(kh), "CELERYROOT_KNOWN_HOSTS=%s/known_hosts", d->dir);
 	printf("\n%s$ celeryroot%s%s\n", tty ? "\033[1m" : "", line, tty ? "\033[0m" : "");
 	fflush(stdout);
 	pid_t pid = spawn_argv(argv, envv, -1, -1, 0);

@@ -33,7 +33,7 @@ void cli_err(const char *fmt, ...)
 	}
 	fputs("celeryroot: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	san_vfprintf(stderr, fmt, ap);   /* reasons quote what Redis and hosts said */
 	va_end(ap);
 	fputc('\n', stderr);
 }
@@ -74,7 +74,8 @@ static void usage(FILE *f)
 		"  celeryroot ping --host db01 --no-wait && celeryroot job JOB_ID --wait\n"
 		"\n"
 		"exit codes: 0 ok, 1 usage or validation error (nothing sent), 2 a host failed,\n"
-		"3 a host timed out, is queued, deferred or expired, 4 broker unreachable\n"
+		"3 a host timed out, is queued, deferred or expired (or the broker was lost after\n"
+		"sending: follow the job id printed), 4 nothing was sent (broker unreachable or refused)\n"
 		"broker: --broker, else $CELERYROOT_BROKER_URL, else " CONFIG_DEFAULT_PATH ",\n"
 		"else " BROKER_DEFAULT_URL "\n"
 		"signing: every task is signed with $CELERYROOT_SIGNING_KEY, else [cli] signing_key\n");
@@ -205,6 +206,7 @@ int main(int argc, char **argv)
 	const char *cmd;
 
 	log_init("celeryroot", LOG_L_ERROR, 0);
+	san_init();
 	if (sodium_init() < 0) {
 		fputs("celeryroot: libsodium could not initialise\n", stderr);
 		return EXIT_USAGE;

@@ -32,9 +32,9 @@ void render_status_line(FILE *f, const char *name, const char *state, int percen
 		for (int i = 0; i < BAR_WIDTH; i++)
 			bar[i] = i < fill ? '#' : '.';
 		bar[BAR_WIDTH] = '\0';
-		fprintf(f, "\033[2K%-16s %-9s [%s] %3d%% %.60s\n", name, state, bar, percent, detail ? detail : "");
+		san_fprintf(f, "\033[2K%-16s %-9s [%s] %3d%% %.60s\n", name, state, bar, percent, detail ? detail : "");
 	} else {
-		fprintf(f, "\033[2K%-16s %-16s %.60s\n", name, state, detail ? detail : "");
+		san_fprintf(f, "\033[2K%-16s %-16s %.60s\n", name, state, detail ? detail : "");
 	}
 }
 
@@ -57,18 +57,37 @@ static void detail_ping(json_t *data, char *buf, size_t len)
 	snprintf(buf, len, "pong: roles %s, celeryroot %s", roles[0] ? roles : "-", str(data, "version"));
 }
 
+/* A task a host started and has not finished: still running there, or
+ * interrupted by the host going away (it takes the task back on return). */
+static void detail_running(json_t *rec, char *buf, size_t len)
+{
+	const char *host = str(rec, "host");
+	char age[32];
+
+	if (json_is_true(json_object_get(rec, "interrupted")))
+		snprintf(buf, len, "interrupted: %s went offline while running it; it runs again when %s returns",
+			 host, host);
+	else if (json_is_number(json_object_get(rec, "running_s")))
+		snprintf(buf, len, "running for %s",
+			 render_age(json_number_value(json_object_get(rec, "running_s")), age, sizeof(age)));
+	else
+		snprintf(buf, len, "still running when the wait ended");
+}
+
 static void detail_other(json_t *rec, char *buf, size_t len)
 {
 	const char *st = str(rec, "status");
 
 	if (json_is_string(json_object_get(rec, "error")))
 		snprintf(buf, len, "%s", str(rec, "error"));
+	else if (!strcmp(st, "queued") && json_is_true(json_object_get(rec, "unconfirmed")))
+		snprintf(buf, len, "not known whether the broker has the job: see 'celeryroot job'");
 	else if (!strcmp(st, "queued"))
 		snprintf(buf, len, "%s", json_is_true(json_object_get(rec, "offline"))
 					 ? "host offline: the task waits in its queue"
 					 : "not picked up yet");
 	else if (!strcmp(st, "timeout"))
-		snprintf(buf, len, "still running when the wait ended");
+		detail_running(rec, buf, len);
 	else if (!strcmp(st, "deferred"))
 		snprintf(buf, len, "outside its maintenance windows: runs at %s (--now overrides)", str(rec, "run_at"));
 	else
@@ -95,7 +114,7 @@ static int name_width(json_t *records)
 	json_t *r;
 
 	json_array_foreach(records, i, r) {
-		size_t l = strlen(str(r, "host"));
+		size_t l = (size_t)san_width(str(r, "host"));
 		if (l > w)
 			w = l;
 	}
@@ -111,7 +130,7 @@ static void table_facts_row(json_t *rec, int w)
 	if (!json_is_object(d)) {
 		char detail[512];
 		detail_other(rec, detail, sizeof(detail));
-		printf("%-*s  %-9s  %s\n", w, str(rec, "host"), str(rec, "status"), detail);
+		san_printf("%-*s  %-9s  %s\n", w, str(rec, "host"), str(rec, "status"), detail);
 		return;
 	}
 	render_age(json_number_value(json_object_get(d, "uptime_s")), up, sizeof(up));
@@ -119,9 +138,9 @@ static void table_facts_row(json_t *rec, int w)
 		render_age(json_number_value(age), ages, sizeof(ages));
 	else
 		snprintf(ages, sizeof(ages), "never");
-	printf("%-*s  %-32.32s  %-20.20s  %7s  %8lld  %s\n", w, str(rec, "host"), str(d, "os_pretty"),
-	       str(d, "kernel"), up, (long long)json_integer_value(json_object_get(d, "installed_packages")),
-	       ages);
+	san_printf("%-*s  %-32.32s  %-20.20s  %7s  %8lld  %s\n", w, str(rec, "host"), str(d, "os_pretty"),
+		   str(d, "kernel"), up, (long long)json_integer_value(json_object_get(d, "installed_packages")),
+		   ages);
 }
 
 static void table(const struct job *job, json_t *records)
@@ -133,10 +152,10 @@ static void table(const struct job *job, json_t *records)
 	if (render_apt_table(job, records, w))
 		return;
 	if (facts)
-		printf("%-*s  %-32s  %-20s  %7s  %8s  %s\n", w, "HOST", "OS", "KERNEL", "UPTIME",
-		       "PACKAGES", "APT LISTS AGE");
+		san_printf("%-*s  %-32s  %-20s  %7s  %8s  %s\n", w, "HOST", "OS", "KERNEL", "UPTIME",
+			   "PACKAGES", "APT LISTS AGE");
 	else
-		printf("%-*s  %-9s  %8s  %s\n", w, "HOST", "STATUS", "TIME", "DETAIL");
+		san_printf("%-*s  %-9s  %8s  %s\n", w, "HOST", "STATUS", "TIME", "DETAIL");
 	json_array_foreach(records, i, rec) {
 		char detail[512];
 		if (facts) {
@@ -147,8 +166,8 @@ static void table(const struct job *job, json_t *records)
 			detail_ping(json_object_get(rec, "data"), detail, sizeof(detail));
 		else
 			detail_other(rec, detail, sizeof(detail));
-		printf("%-*s  %-9s  %7.3fs  %s\n", w, str(rec, "host"), str(rec, "status"),
-		       json_number_value(json_object_get(rec, "duration_s")), detail);
+		san_printf("%-*s  %-9s  %7.3fs  %s\n", w, str(rec, "host"), str(rec, "status"),
+			   json_number_value(json_object_get(rec, "duration_s")), detail);
 	}
 }
 
@@ -179,14 +198,14 @@ static void summary(const struct job *job, json_t *records)
 			used += (size_t)snprintf(line + used, sizeof(line) - used, "%s%zu %s",
 						 used ? ", " : "", n, order[k]);
 	}
-	printf("\n%zu host%s: %s   (job %s)\n", json_array_size(records),
-	       json_array_size(records) == 1 ? "" : "s", used ? line : "none", job->id);
+	san_printf("\n%zu host%s: %s   (job %s)\n", json_array_size(records),
+		   json_array_size(records) == 1 ? "" : "s", used ? line : "none", job->id);
 	if (any_check(records))
-		printf("check mode: nothing was changed; \"changed\" means it would change\n");
+		san_printf("check mode: nothing was changed; \"changed\" means it would change\n");
 	if (record_exit_code(records) == EXIT_PENDING && counts_only_deferred(records))
-		printf("deferred tasks run when their host's window opens; see 'celeryroot job %s' then\n", job->id);
+		san_printf("deferred tasks run when their host's window opens; see 'celeryroot job %s' then\n", job->id);
 	else if (record_exit_code(records) == EXIT_PENDING)
-		printf("some hosts have not answered yet; see 'celeryroot job %s --wait'\n", job->id);
+		san_printf("some hosts have not answered yet; see 'celeryroot job %s --wait'\n", job->id);
 }
 
 void render_job(const struct cli_opts *o, const struct job *job, json_t *records)
@@ -194,7 +213,7 @@ void render_job(const struct cli_opts *o, const struct job *job, json_t *records
 	if (o->json) {
 		json_t *out = json_pack("{s:s, s:s, s:O}", "job", job->id, "operation", job->operation,
 					"hosts", records);
-		json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+		san_json_print(stdout, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 		fputc('\n', stdout);
 		json_decref(out);
 		return;

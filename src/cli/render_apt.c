@@ -40,23 +40,23 @@ static void matrix(json_t *records, int w)
 			break;
 		}
 	}
-	printf("%-*s", w, "HOST");
+	san_printf("%-*s", w, "HOST");
 	json_object_foreach(first, name, v)
-		printf("  %-24s", name);
-	printf("\n");
+		san_printf("  %-24s", name);
+	san_printf("\n");
 	json_array_foreach(records, i, rec) {
 		json_t *pk = json_object_get(json_object_get(rec, "data"), "packages");
-		printf("%-*s", w, s(rec, "host"));
+		san_printf("%-*s", w, s(rec, "host"));
 		if (!json_is_object(pk)) {
-			printf("  %s: %s\n", s(rec, "status"), json_is_string(json_object_get(rec, "error")) ? s(rec, "error") : "no answer");
+			san_printf("  %s: %s\n", s(rec, "status"), json_is_string(json_object_get(rec, "error")) ? s(rec, "error") : "no answer");
 			continue;
 		}
 		json_object_foreach(first, name, v) {
 			char c[160];
 			cell(json_object_get(pk, name), c, sizeof(c));
-			printf("  %-24s", c);
+			san_printf("  %-24s", c);
 		}
-		printf("\n");
+		san_printf("\n");
 	}
 }
 
@@ -65,24 +65,24 @@ static void listing(json_t *records, int w)
 	size_t i, j;
 	json_t *rec, *p;
 
-	printf("%-*s  %-32s  %-20s  %s\n", w, "HOST", "PACKAGE", "INSTALLED", "CANDIDATE");
+	san_printf("%-*s  %-32s  %-20s  %s\n", w, "HOST", "PACKAGE", "INSTALLED", "CANDIDATE");
 	json_array_foreach(records, i, rec) {
 		json_t *pk = json_object_get(json_object_get(rec, "data"), "packages");
 		if (!json_is_array(pk)) {
-			printf("%-*s  %s: %s\n", w, s(rec, "host"), s(rec, "status"), s(rec, "error"));
+			san_printf("%-*s  %s: %s\n", w, s(rec, "host"), s(rec, "status"), s(rec, "error"));
 			continue;
 		}
 		if (json_array_size(pk) == 0)
-			printf("%-*s  (none)\n", w, s(rec, "host"));
+			san_printf("%-*s  (none)\n", w, s(rec, "host"));
 		json_array_foreach(pk, j, p) {
 			int newer = strcmp(s(p, "candidate"), s(p, "installed")) != 0;
-			printf("%-*s  %-32s  %-20s  %s%s\n", w, s(rec, "host"), s(p, "name"), s(p, "installed"),
-			       newer ? s(p, "candidate") : "",
-			       newer && json_is_true(json_object_get(p, "security")) ? " (security)" : "");
+			san_printf("%-*s  %-32s  %-20s  %s%s\n", w, s(rec, "host"), s(p, "name"), s(p, "installed"),
+				   newer ? s(p, "candidate") : "",
+				   newer && json_is_true(json_object_get(p, "security")) ? " (security)" : "");
 		}
 		if (json_is_true(json_object_get(json_object_get(rec, "data"), "truncated")))
-			printf("%-*s  ... %lld in all\n", w, s(rec, "host"),
-			       (long long)json_integer_value(json_object_get(json_object_get(rec, "data"), "total")));
+			san_printf("%-*s  ... %lld in all\n", w, s(rec, "host"),
+				   (long long)json_integer_value(json_object_get(json_object_get(rec, "data"), "total")));
 	}
 }
 
@@ -91,7 +91,7 @@ static void updates(json_t *records, int w)
 	size_t i;
 	json_t *rec;
 
-	printf("%-*s  %-9s  %8s  %s\n", w, "HOST", "STATUS", "TIME", "DETAIL");
+	san_printf("%-*s  %-9s  %8s  %s\n", w, "HOST", "STATUS", "TIME", "DETAIL");
 	json_array_foreach(records, i, rec) {
 		json_t *d = json_object_get(rec, "data");
 		char detail[256];
@@ -103,8 +103,8 @@ static void updates(json_t *records, int w)
 				 render_age(json_number_value(json_object_get(d, "cache_age_s")), age, sizeof(age)));
 		else
 			snprintf(detail, sizeof(detail), "%s", s(rec, "status"));
-		printf("%-*s  %-9s  %7.3fs  %s\n", w, s(rec, "host"), s(rec, "status"),
-		       json_number_value(json_object_get(rec, "duration_s")), detail);
+		san_printf("%-*s  %-9s  %7.3fs  %s\n", w, s(rec, "host"), s(rec, "status"),
+			   json_number_value(json_object_get(rec, "duration_s")), detail);
 	}
 }
 
@@ -129,23 +129,23 @@ static void change_lines(json_t *rec, int w)
 	free(sorted);
 	json_object_foreach(ordered, name, v) {
 		int purged = json_is_string(json_object_get(v, "config"));
-		printf("%s%s%-28s %s -> %s\n", n++ ? indent : pad, check ? "would: " : "", name,
-		       ver(json_object_get(v, "old")), purged ? "configuration purged" : ver(json_object_get(v, "new")));
+		san_printf("%s%s%-28s %s -> %s\n", n++ ? indent : pad, check ? "would: " : "", name,
+			   ver(json_object_get(v, "old")), purged ? "configuration purged" : ver(json_object_get(v, "new")));
 	}
 	json_decref(ordered);
 	if (json_is_string(json_object_get(rec, "error")))
-		printf("%s%s\n", n++ ? indent : pad, s(rec, "error"));
+		san_printf("%s%s\n", n++ ? indent : pad, s(rec, "error"));
 	if (json_is_object(rb)) {
 		char *removed = json_dumps(json_object_get(rb, "removed"), JSON_COMPACT);
 		char *restored = json_dumps(json_object_get(rb, "restored"), JSON_COMPACT);
-		printf("%srollback %s: removed %s, restored %s\n", n++ ? indent : pad,
-		       json_is_true(json_object_get(rb, "ok")) ? "ok" : "INCOMPLETE", removed ? removed : "[]",
-		       restored ? restored : "{}");
+		san_printf("%srollback %s: removed %s, restored %s\n", n++ ? indent : pad,
+			   json_is_true(json_object_get(rb, "ok")) ? "ok" : "INCOMPLETE", removed ? removed : "[]",
+			   restored ? restored : "{}");
 		free(removed);
 		free(restored);
 	}
 	if (n == 0)
-		printf("%s\n", json_is_string(json_object_get(rec, "reason")) ? s(rec, "reason") : "");
+		san_printf("%s\n", json_is_string(json_object_get(rec, "reason")) ? s(rec, "reason") : "");
 }
 
 static void changes(json_t *records, int w)
@@ -153,10 +153,10 @@ static void changes(json_t *records, int w)
 	size_t i;
 	json_t *rec;
 
-	printf("%-*s  %-9s  %8s  %s\n", w, "HOST", "STATUS", "TIME", "CHANGES");
+	san_printf("%-*s  %-9s  %8s  %s\n", w, "HOST", "STATUS", "TIME", "CHANGES");
 	json_array_foreach(records, i, rec) {
-		printf("%-*s  %-9s  %7.3fs  ", w, s(rec, "host"), s(rec, "status"),
-		       json_number_value(json_object_get(rec, "duration_s")));
+		san_printf("%-*s  %-9s  %7.3fs  ", w, s(rec, "host"), s(rec, "status"),
+			   json_number_value(json_object_get(rec, "duration_s")));
 		change_lines(rec, w);
 	}
 }

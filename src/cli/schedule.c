@@ -10,15 +10,7 @@
 
 int valid_schedule_name(const char *s)
 {
-	size_t n = s ? strnlen(s, SCHED_NAME_MAX + 1) : 0;
-
-	if (n == 0 || n > SCHED_NAME_MAX || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-		return 0;
-	for (size_t i = 1; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_' ||
-		      s[i] == '.'))
-			return 0;
-	return 1;
+	return valid_short_name(s, SCHED_NAME_MAX);
 }
 
 /* "--role web --host db01 --all" into a target_spec. */
@@ -119,9 +111,13 @@ void schedule_free(struct schedule *s)
 
 json_t *schedule_to_json(const struct schedule *s)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:O, s:b, s:s}", "name", s->name, "cron", s->cron, "tz", s->tz,
-			 "target", s->target, "command", s->command, "enabled", s->enabled, "source",
-			 s->from_config ? "config" : "runtime");
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:O, s:b, s:s}", "name", s->name, "cron", s->cron, "tz", s->tz,
+			      "target", s->target, "command", s->command, "enabled", s->enabled, "source",
+			      s->from_config ? "config" : "runtime");
+
+	if (o)
+		schedule_sig_to_json(s, o);
+	return o;
 }
 
 int schedule_from_json(json_t *o, struct schedule *s, char *err, size_t errlen)
@@ -139,5 +135,6 @@ int schedule_from_json(json_t *o, struct schedule *s, char *err, size_t errlen)
 		return snprintf(err, errlen, "a stored schedule is malformed"), -1;
 	s->command = json_incref(cmd);
 	s->enabled = !json_is_false(json_object_get(o, "enabled"));
+	schedule_sig_from_json(o, s);
 	return schedule_check(s, err, errlen);
 }

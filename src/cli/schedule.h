@@ -17,6 +17,18 @@
 #define SCHED_INDEX "celeryroot:schedules"
 #define SCHED_STATE_PREFIX "celeryroot:schedule-state:"
 
+/* Whether beat may fire a schedule (schedule_sign.c). */
+enum sched_trust {
+	ST_CONFIG,            /* from the config file: trusted as the file is */
+	ST_TRUSTED,           /* signed by a key beat trusts, within its operations */
+	ST_UNSIGNED,
+	ST_BAD_SIG,
+	ST_UNTRUSTED_KEY,     /* signed by a key not in beat's trusted keys */
+	ST_OUTSIDE_LIMITS,    /* that key may not sign this operation (or these hosts) */
+	ST_UNCHECKED,         /* beat's trusted keys cannot be read here */
+	ST_STALE,             /* older than a definition beat has seen (put back by a Redis writer) */
+};
+
 struct schedule {
 	char name[SCHED_NAME_MAX + 1];
 	int from_config;
@@ -25,6 +37,13 @@ struct schedule {
 	char tz[64];
 	char target[1024];            /* "--role webserver --host db01" */
 	json_t *command;              /* ["apt", "upgrade", "--security"] (owned) */
+	/* the operator's signature over the definition (runtime schedules) */
+	char signer[KEY_ID_MAX + 1];
+	long long signed_at;
+	unsigned char sig[64];
+	int has_sig;
+	enum sched_trust trust;       /* set by schedule_judge() */
+	int verified;                 /* its signature checked out with some key */
 	/* derived by schedule_check() */
 	struct cron_expr expr;
 	struct target_spec *spec;     /* owned */
@@ -49,9 +68,27 @@ void schedules_free(struct schedule *v, size_t n);
 
 /* schedule_run.c: fires s now (fire: the time it was due; manual: run-now,
  * which prints the job and leaves beat's cron bookkeeping alone), recording
- * the run under celeryroot:schedule-state:NAME; an exit code. */
+ * the run under celeryroot:schedule-state:NAME; signer (may be NULL) is the
+ * key that signed the definition, whose roles limit the hosts; the task's
+ * signed claims name the schedule and that key; an exit code. */
 int schedule_run(struct cli_opts *o, redisContext *c, const struct schedule *s, double fire, int manual,
-		 char *job_id, size_t job_len);
+		 const struct trusted_key *signer, char *job_id, size_t job_len);
 int schedule_list(struct cli_opts *o, redisContext *c);
+
+/* schedule_sign.c */
+const char *schedule_trust_name(enum sched_trust t);
+/* Signs the definition as k (sets signer, signed_at, sig): 0, or -1. */
+int schedule_sign(struct schedule *s, const struct signing_key *k, char *err, size_t errlen);
+/* Judges s against beat's trusted keys (beat NULL: not readable here) and
+ * the operator's own key (own, may be NULL): sets s->trust and s->verified;
+ * the trusted key when ST_TRUSTED, else NULL. */
+const struct trusted_key *schedule_judge(struct schedule *s, const struct keyring *beat, const struct signing_key *own);
+/* Beat's trusted keys: [beat] trusted_keys, else the default directory. */
+int schedule_keyring(const struct cr_config *cfg, struct keyring *kr, char *err, size_t errlen);
+/* Every destination within k's roles (k NULL or unlimited: yes): 0, or -1 and why. */
+int schedule_within_roles(const struct trusted_key *k, redisContext *c, const struct dest *d, size_t nd, char *why,
+			  size_t len);
+void schedule_sig_to_json(const struct schedule *s, json_t *o);
+void schedule_sig_from_json(json_t *o, struct schedule *s);
 
 #endif

@@ -107,7 +107,7 @@ static int on_cfg(void *user, const char *section, const char *key, const char *
 	if (strncmp(section, SECTION_PREFIX, strlen(SECTION_PREFIX)) != 0)
 		return 1;
 	if ((s = cfg_entry(x, section + strlen(SECTION_PREFIX))) == NULL) {
-		fprintf(stderr, "celeryroot: [%s]: too many schedules or name too long\n", section);
+		san_fprintf(stderr, "celeryroot: [%s]: too many schedules or name too long\n", section);
 		x->bad = 1;
 		return 1;
 	}
@@ -123,8 +123,8 @@ static int on_cfg(void *user, const char *section, const char *key, const char *
 		s->enabled = !strcmp(value, "true");
 		return 1;
 	}
-	fprintf(stderr, "celeryroot: [%s]: bad key '%s' (allowed: cron, tz, target, command, enabled = true|false)\n",
-		section, key);
+	san_fprintf(stderr, "celeryroot: [%s]: bad key '%s' (allowed: cron, tz, target, command, enabled = true|false)\n",
+		    section, key);
 	x->bad = 1;
 	return 1;
 }
@@ -138,12 +138,12 @@ static int load_config(const char *path, struct cfg_ctx *x)
 	if (rc == -1)
 		return 0;   /* no config file: no config schedules */
 	if (rc != 0 || x->bad) {
-		fprintf(stderr, "celeryroot: %s: invalid schedule section%s\n", path, rc > 0 ? " (syntax)" : "");
+		san_fprintf(stderr, "celeryroot: %s: invalid schedule section%s\n", path, rc > 0 ? " (syntax)" : "");
 		return -1;
 	}
 	for (size_t i = 0; i < x->n; i++)
 		if (schedule_check(&x->v[i], err, sizeof(err)) < 0) {
-			fprintf(stderr, "celeryroot: %s: %s\n", path, err);
+			san_fprintf(stderr, "celeryroot: %s: %s\n", path, err);
 			return -1;
 		}
 	return 0;
@@ -164,10 +164,15 @@ static void load_runtime(redisContext *c, struct cfg_ctx *x)
 		snprintf(key, sizeof(key), SCHED_PREFIX "%s", name);
 		redisReply *r = clash ? NULL : rconn_cmd(c, "GET", key, NULL);
 		json_t *o = r && r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, 0, NULL) : NULL;
-		if (o && schedule_from_json(o, &x->v[x->n], err, sizeof(err)) == 0)
+		const char *named = json_string_value(json_object_get(o, "name"));
+		/* Under its own name only: its state and fire claims are kept by name. */
+		if (o && (named == NULL || strcmp(named, name) != 0))
+			san_fprintf(stderr, "celeryroot: skipping stored schedule %s: it is named '%.64s' inside\n", name,
+				    named ? named : "");
+		else if (o && schedule_from_json(o, &x->v[x->n], err, sizeof(err)) == 0)
 			x->n++;
 		else if (o)
-			fprintf(stderr, "celeryroot: skipping stored schedule %s: %s\n", name, err);
+			san_fprintf(stderr, "celeryroot: skipping stored schedule %s: %s\n", name, err);
 		json_decref(o);
 		if (r)
 			freeReplyObject(r);

@@ -4,16 +4,20 @@
 #include "config.h"
 #include "cli.h"
 
+#include <math.h>
 #include <pwd.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "known_hosts.h"
 #include "rconn.h"
 #include "timeutil.h"
 
 #define REGISTRY_MAX_HOSTS 10000
+/* The least time the broker gets to confirm a job, whatever --timeout says. */
+#define SEND_MIN_S 10.0
 
 static int registry_members(redisContext *c, redisReply **members)
 {
@@ -105,11 +109,23 @@ static json_t *job_record(const struct cli_opts *o, const struct job *job, json_
 			 "created_ts", job->created, "expires", exp, "tasks", tasks);
 }
 
-/* Queues: MULTI, SET job, ZADD index, LPUSH each task, EXEC. */
-static int send_all(redisContext *c, const struct cli_opts *o, const struct job *job,
-		    const char *jobjson, char **envs)
+/* What became of a job handed to the broker. */
+enum sent {
+	SEND_OK = 0,        /* EXEC ran it: the job and every task are in Redis */
+	SEND_NOT = -1,      /* refused or never written: nothing was sent */
+	SEND_USAGE = -2,    /* could not be signed: nothing was sent */
+	SEND_LOST = -3,     /* the connection died after we began writing: not known */
+	SEND_SILENT = -4,   /* written, and no answer before the deadline: not known */
+};
+
+/* Queues: MULTI, SET job, ZADD index, LPUSH each task, EXEC.  The replies
+ * are waited for up to the deadline, not the connection's 3 s command
+ * timeout: a busy broker that answers late has still run the job. */
+static enum sent send_all(redisContext *c, const struct cli_opts *o, const struct job *job,
+			  const char *jobjson, char **envs, double deadline, char *why, size_t whylen)
 {
 	char jkey[sizeof(JOB_PREFIX) + TASK_ID_MAX], ttl[24], score[32], floor[32];
+	enum sent rc = SEND_NOT;
 	int ok = 1;
 
 	snprintf(jkey, sizeof(jkey), JOB_PREFIX "%s", job->id);
@@ -127,18 +143,34 @@ static int send_all(redisContext *c, const struct cli_opts *o, const struct job 
 		ok = rconn_append(c, 3, push, NULL) == 0;
 	}
 	ok = ok && rconn_append(c, 1, exec, NULL) == 0;
-	for (size_t i = 0; ok && i < job->n + 5; i++) {
-		void *r = NULL;
-		ok = redisGetReply(c, &r) == REDIS_OK;
-		if (ok && i == job->n + 4)
-			ok = ((redisReply *)r)->type == REDIS_REPLY_ARRAY;   /* EXEC ran */
-		if (r)
-			freeReplyObject(r);
+	if (!ok) {
+		snprintf(why, whylen, "%s", c->err ? c->errstr : "out of memory");
+		return SEND_NOT;   /* nothing written yet */
 	}
-	if (!ok)
-		cli_err("the broker did not accept the job%s%s; nothing was sent", c->err ? ": " : "",
-			c->err ? c->errstr : "");
-	return ok ? 0 : -1;
+	if (link_flush(c, deadline) < 0) {
+		snprintf(why, whylen, "%s", c->err ? c->errstr : "the broker took no more data before the timeout");
+		link_poison(c, why);   /* the rest is never written: an unfinished MULTI is dropped */
+		return SEND_LOST;
+	}
+	for (size_t i = 0; i < job->n + 5; i++) {
+		redisReply *r = NULL;
+		int got = link_read(c, deadline, &r);
+		if (got <= 0) {
+			snprintf(why, whylen, "%s", got < 0 ? c->errstr : "no answer before the timeout");
+			link_poison(c, why);
+			return got < 0 ? SEND_LOST : SEND_SILENT;
+		}
+		/* A command refused while queueing makes EXEC refuse the whole
+		 * transaction: its reason is the one worth showing. */
+		if (rconn_is_error(r) && why[0] == '\0')
+			snprintf(why, whylen, "%s", r->str);
+		if (i == job->n + 4)
+			rc = r->type == REDIS_REPLY_ARRAY ? SEND_OK : SEND_NOT;
+		freeReplyObject(r);
+	}
+	if (rc == SEND_NOT && why[0] == '\0')
+		snprintf(why, whylen, "the transaction was not run");
+	return rc;
 }
 
 /* The celeryroot_sig header for one destination; NULL when not signing. */
@@ -150,8 +182,8 @@ static json_t *sign_task(const struct cli_opts *o, const struct job *job, json_t
 
 	if (!o->signing)
 		return NULL;
-	sig = sig_make_header(&o->signer, job->task, args, kwargs, queue, job->id, (long long)expires, err,
-			      sizeof(err));
+	sig = sig_make_header_for(&o->signer, job->task, args, kwargs, queue, job->id, (long long)expires,
+				  o->for_schedule, o->for_key, err, sizeof(err));
 	if (sig == NULL) {
 		cli_err("cannot sign the task: %s; nothing was sent", err);
 		return NULL;
@@ -161,8 +193,7 @@ static json_t *sign_task(const struct cli_opts *o, const struct job *job, json_t
 	return h;
 }
 
-/* The operator's key: CELERYROOT_SIGNING_KEY, else [cli] signing_key. */
-static int load_signer(struct cli_opts *o)
+int cli_load_signer(struct cli_opts *o, const char *then)
 {
 	const char *env = getenv("CELERYROOT_SIGNING_KEY");
 	const char *path = env && env[0] ? env : o->cfg.signing_key;
@@ -172,9 +203,19 @@ static int load_signer(struct cli_opts *o)
 	if (path[0] == '\0')
 		return 0;
 	if (key_load_secret(path, &o->signer, err, sizeof(err)) < 0) {
-		cli_err("%s; nothing was sent", err);
+		cli_err("%s%s", err, then);
 		return -1;
 	}
+	return 1;
+}
+
+/* The operator's key: CELERYROOT_SIGNING_KEY, else [cli] signing_key. */
+static int load_signer(struct cli_opts *o)
+{
+	int got = cli_load_signer(o, "; nothing was sent");
+
+	if (got <= 0)
+		return got;
 	if (o->cfg.task_expires_s > SIG_MAX_LIFETIME) {
 		cli_err("task_expires is %d s, longer than a signed task may live (%d days): lower it; nothing was sent",
 			o->cfg.task_expires_s, SIG_MAX_LIFETIME / 86400);
@@ -184,13 +225,13 @@ static int load_signer(struct cli_opts *o)
 	return 0;
 }
 
-int cli_submit(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,
-	       const struct dest *d, size_t nd)
+static enum sent submit(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,
+			const struct dest *d, size_t nd, double deadline, char *why, size_t whylen)
 {
 	double expires;
 	char origin[300], **envs;
 	char *jobjson;
-	int rc = 0;
+	enum sent rc = SEND_OK;
 
 	celery_new_id(job->id);
 	job->created = now_wall();
@@ -198,8 +239,11 @@ int cli_submit(struct cli_opts *o, redisContext *c, struct job *job, json_t *arg
 	job->n = nd;
 	job->t = calloc(nd ? nd : 1, sizeof(*job->t));
 	envs = calloc(nd ? nd : 1, sizeof(*envs));
-	if (job->t == NULL || envs == NULL)
-		return -1;
+	snprintf(why, whylen, "out of memory");
+	if (job->t == NULL || envs == NULL) {
+		free(envs);
+		return SEND_NOT;
+	}
 	requester(origin, sizeof(origin));
 	for (size_t i = 0; i < nd; i++) {
 		struct job_task *t = &job->t[i];
@@ -212,19 +256,25 @@ int cli_submit(struct cli_opts *o, redisContext *c, struct job *job, json_t *arg
 					  .queue = t->queue, .origin = origin, .expires = expires,
 					  .args = args, .kwargs = kwargs, .extra_headers = hdr };
 		if (o->signing && hdr == NULL)
-			rc = -2;
+			rc = SEND_USAGE;
 		else if ((envs[i] = celery_build(&out)) == NULL)
-			rc = -1;
+			rc = SEND_NOT;
 		json_decref(hdr);
 	}
 	json_t *rec = job_record(o, job, args, kwargs, expires);
 	if (rec && o->signing)
 		json_object_set_new(rec, "key", json_string(o->signer.id));
+	if (rec && o->for_schedule)
+		json_object_set_new(rec, "schedule", json_string(o->for_schedule));
+	if (rec && o->for_key && o->for_key[0])
+		json_object_set_new(rec, "schedule_key", json_string(o->for_key));
 	jobjson = rec ? json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	if (rc == 0 && jobjson != NULL)
-		rc = send_all(c, o, job, jobjson, envs);
-	else if (rc == 0)
-		rc = -1;
+	if (rc == SEND_OK && jobjson != NULL) {
+		why[0] = '\0';
+		rc = send_all(c, o, job, jobjson, envs, deadline, why, whylen);
+	} else if (rc == SEND_OK) {
+		rc = SEND_NOT;
+	}
 	for (size_t i = 0; i < nd; i++)
 		free(envs[i]);
 	free(envs);
@@ -259,26 +309,142 @@ int cli_resolve(struct cli_opts *o, redisContext *c, struct dest **d, size_t *nd
 	return 0;
 }
 
+/* The connection died while the job was being sent: EXEC may or may not
+ * have run.  A fresh connection decides it: the job record is written by
+ * the same EXEC as every task, so it exists exactly when the job was sent.
+ * (Asked only once the old connection is dead, so that connection can no
+ * longer run the EXEC behind our back.)  An exit code: EXIT_OK sent,
+ * EXIT_BROKER not sent, EXIT_PENDING still not known at the deadline. */
+static int sent_check(struct cli_opts *o, const struct job *job, double deadline, const char *why)
+{
+	char key[sizeof(JOB_PREFIX) + TASK_ID_MAX], err[512] = "";
+	const char *argv[] = { "GET", key };
+	double delay = 0;
+
+	snprintf(key, sizeof(key), JOB_PREFIX "%s", job->id);
+	cli_err("lost the broker connection while sending job %s (%s): cannot know yet whether it was sent; "
+		"asking the broker again (or run 'celeryroot job %s' to see whether it exists)", job->id, why, job->id);
+	while (now_mono() < deadline) {
+		redisContext *f = link_reconnect(o, deadline, err, sizeof(err));
+		redisReply *r = f ? link_cmd(f, 2, argv, fmax(deadline, now_mono() + 1.0), err, sizeof(err)) : NULL;
+		int rc = r == NULL ? -1 : r->type == REDIS_REPLY_STRING ? EXIT_OK : r->type == REDIS_REPLY_NIL ? EXIT_BROKER : EXIT_PENDING;
+		if (rc == EXIT_PENDING)
+			snprintf(err, sizeof(err), "%s", r->str ? r->str : "unexpected reply");
+		if (r)
+			freeReplyObject(r);
+		if (f)
+			redisFree(f);
+		if (rc == EXIT_OK)
+			cli_err("job %s was sent: the broker has it", job->id);
+		else if (rc == EXIT_BROKER)
+			cli_err("job %s does not exist on the broker: nothing was sent", job->id);
+		if (rc == EXIT_OK || rc == EXIT_BROKER)
+			return rc;
+		if (rc == EXIT_PENDING)
+			break;
+		link_sleep_until(fmin(now_mono() + link_backoff(&delay), deadline));
+	}
+	cli_err("cannot know whether job %s was sent (%s); run 'celeryroot job %s' to see whether it exists",
+		job->id, err[0] ? err : "the broker was not back before the timeout", job->id);
+	return EXIT_PENDING;
+}
+
 int cli_send_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,
 		 const struct dest *d, size_t nd)
 {
-	int rc;
+	/* Even with --timeout 0 the broker gets a moment to confirm the job. */
+	double deadline = now_mono() + fmax(o->timeout_s, SEND_MIN_S);
+	char why[512] = "";
+	enum sent rc;
 
 	if (load_signer(o) < 0)
 		return EXIT_USAGE;
-	rc = cli_submit(o, c, job, args, kwargs, d, nd);
+	rc = submit(o, c, job, args, kwargs, d, nd, deadline, why, sizeof(why));
 	sodium_memzero(&o->signer, sizeof(o->signer));
-	if (rc < 0)
-		return rc == -2 ? EXIT_USAGE : EXIT_BROKER;
-	return EXIT_OK;
+	switch (rc) {
+	case SEND_OK:
+		return EXIT_OK;
+	case SEND_USAGE:
+		return EXIT_USAGE;
+	case SEND_NOT:
+		cli_err("the broker did not accept the job (%s); nothing was sent", why);
+		return EXIT_BROKER;
+	case SEND_SILENT:
+		cli_err("the broker did not confirm job %s within %.0f s: cannot know whether it was sent; "
+			"run 'celeryroot job %s' to see whether it exists", job->id, fmax(o->timeout_s, SEND_MIN_S),
+			job->id);
+		return EXIT_PENDING;
+	case SEND_LOST:
+		break;
+	}
+	return sent_check(o, job, deadline, why);
 }
 
+/* Not known whether the job was sent: every host "queued", marked so. */
+static int report_unconfirmed(struct cli_opts *o, const struct job *job)
+{
+	json_t *records = json_array();
+
+	if (o->no_wait) {
+		if (o->json)
+			printf("{\"job\": \"%s\", \"operation\": \"%s\", \"unconfirmed\": true}\n", job->id, job->operation);
+		else
+			printf("%s\n", job->id);
+		json_decref(records);
+		return EXIT_PENDING;
+	}
+	for (size_t i = 0; i < job->n; i++) {
+		json_t *rec = record_new(job->t[i].host[0] ? job->t[i].host : job->t[i].queue, "queued");
+		json_object_set_new(rec, "unconfirmed", json_true());
+		json_array_append_new(records, rec);
+	}
+	render_job(o, job, records);
+	json_decref(records);
+	return EXIT_PENDING;
+}
+
+/* Each destination host's key, as ssh learns one on connecting: recorded
+ * in known_hosts when new (said on stderr), and a changed one said loudly;
+ * its results are checked against the recorded key. */
+static void learn_keys(redisContext *c, const struct dest *d, size_t nd)
+{
+	const char **names = calloc(nd ? nd : 1, sizeof(*names));
+	struct reg_key *rk = calloc(nd ? nd : 1, sizeof(*rk));
+	struct known_hosts kh;
+	char err[PATH_MAX + 256];
+	size_t m = 0;
+
+	for (size_t i = 0; names && i < nd; i++)
+		if (d[i].host[0])
+			names[m++] = d[i].host;
+	if (m > 0 && rk && kh_load(&kh, err, sizeof(err)) < 0) {
+		cli_err("%s: results cannot be checked", err);
+	} else if (m > 0 && rk) {
+		if (reg_keys_fetch(c, names, m, rk) == 0)
+			for (size_t i = 0; i < m; i++) {
+				unsigned char pk[HOST_KEY_LEN];
+				kh_use(&kh, names[i], &rk[i], pk);
+			}
+		kh_free(&kh);
+	}
+	free(names);
+	free(rk);
+}
+
+/* Once the job is sent, broker trouble is never exit 4: what is known is
+ * shown (exit 3 while anything is pending), with the job id to follow. */
 int cli_run_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,
 		const struct dest *d, size_t nd)
 {
+	double t0 = now_mono();
 	json_t *records;
-	int rc = cli_send_job(o, c, job, args, kwargs, d, nd);
+	int rc;
 
+	learn_keys(c, d, nd);
+	rc = cli_send_job(o, c, job, args, kwargs, d, nd);
+
+	if (rc == EXIT_PENDING)
+		return report_unconfirmed(o, job);
 	if (rc != EXIT_OK)
 		return rc;
 	if (o->no_wait) {
@@ -288,9 +454,13 @@ int cli_run_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *ar
 			printf("%s\n", job->id);
 		return EXIT_OK;
 	}
-	records = cli_wait(o, c, job, o->timeout_s);
-	if (records == NULL)
-		return EXIT_BROKER;
+	/* The timeout counts from the send: a slow confirmation uses it up. */
+	records = cli_wait(o, c, job, fmax(0, t0 + o->timeout_s - now_mono()));
+	if (records == NULL) {
+		cli_err("out of memory while waiting for job %s; follow it with 'celeryroot job %s --wait'", job->id,
+			job->id);
+		return EXIT_PENDING;
+	}
 	render_job(o, job, records);
 	rc = record_exit_code(records);
 	json_decref(records);

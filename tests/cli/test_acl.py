@@ -33,7 +33,7 @@ class Acl(unittest.TestCase):
                     "db01": cls.users["celeryroot-daemon-db01"]["url"]}
 
         cls.fleet = harness.Fleet({"web01": ["webserver"], "db01": ["database"]},
-                                  config={"restore_interval": 1}, prepare=prepare)
+                                  prepare=prepare)
         cls.fleet.__enter__()
         cls.operator = cls.users["celeryroot-operator-alice"]["url"]
 
@@ -85,10 +85,17 @@ class Acl(unittest.TestCase):
     def test_keys_outside_each_users_patterns_are_denied(self):
         web = self.client("celeryroot-daemon-web01")
         cases = [
-            (web, ("BRPOP", "host.db01", "1")),                        # another host's queue
-            (web, ("BRPOP", "role.database", "1")),                    # a role it does not have
-            (web, ("BRPOP", "host.web010", "1")),                      # a host whose name starts the same
-            (web, ("BRPOP", "host.web01.evil", "1")),
+            (web, ("LMOVE", "host.db01", "celeryroot:taken:web01", "RIGHT", "LEFT")),   # another host's queue
+            (web, ("LMOVE", "role.database", "celeryroot:taken:web01", "RIGHT", "LEFT")),  # a role it lacks
+            (web, ("LMOVE", "host.web010", "celeryroot:taken:web01", "RIGHT", "LEFT")),   # a name that starts the same
+            (web, ("BLMOVE", "host.web01.evil", "celeryroot:taken:web01", "RIGHT", "LEFT", "1")),
+            (web, ("LMOVE", "host.web01", "celeryroot:taken:db01", "RIGHT", "LEFT")),     # another host's taken list
+            (web, ("LPUSH", "celeryroot:taken:db01", "{}")),           # planting a task in it
+            (web, ("LINDEX", "celeryroot:taken:db01", "0")),
+            (web, ("BRPOP", "host.web01", "1")),                       # kombu's pop: not used, not allowed
+            (web, ("HSET", "unacked", "t", "[{}, \"\", \"host.db01\"]")),  # kombu's shared bookkeeping
+            (web, ("ZADD", "unacked_index", "1", "t")),
+            (web, ("SET", "unacked_mutex", "x")),
             (web, ("SET", "celeryroot:host:db01", "{}")),              # another host's registry entry
             (web, ("SET", "celeryroot:job:x", "{}")),                  # jobs are the operators'
             (web, ("SET", "celeryroot:hosts", "x")),                   # would stop every heartbeat
@@ -98,7 +105,11 @@ class Acl(unittest.TestCase):
             (web, ("GET", "celery-task-meta-x")),                      # results: write only
             (web, ("DEL", "celeryroot:audit")),
             (web, ("EVAL", "return 1", "0")),                          # no Lua at all
-            (self.client("celeryroot-operator-alice"), ("BRPOP", "host.web01", "1")),      # push only
+            (web, ("SET", "celeryroot:nonce:host.db01:alice:00", "x")),   # another host's nonces
+            (web, ("SET", "celeryroot:nonce:role.database:alice:00", "x")),   # a role it lacks
+            (web, ("SET", "celeryroot:nonce:x", "x")),
+            (self.client("celeryroot-operator-alice"), ("LMOVE", "host.web01", "x", "RIGHT", "LEFT")),  # push only
+            (self.client("celeryroot-operator-alice"), ("LPUSH", "celeryroot:taken:web01", "{}")),
             (self.client("celeryroot-operator-alice"), ("HSET", "unacked", "t", "x")),
             (self.client("celeryroot-operator-alice"), ("GET", "host.web01")),             # cannot read queues
             (self.client("celeryroot-operator-alice"), ("SET", "celeryroot:host:web01", "{}")),  # nor forge the registry
@@ -112,6 +123,11 @@ class Acl(unittest.TestCase):
             with self.subTest(cmd=cmd):
                 with self.assertRaises(redis.exceptions.NoPermissionError):
                     c.execute_command(*cmd)
+
+    def test_daemon_writes_its_own_nonces(self):
+        web = self.client("celeryroot-daemon-web01")
+        self.assertTrue(web.set("celeryroot:nonce:host.web01:alice:00", "web01:t", nx=True, ex=60))
+        self.assertTrue(web.set("celeryroot:nonce:role.webserver:alice:00", "web01:t", nx=True, ex=60))
 
     def test_beat_can_keep_its_lease_and_schedules(self):
         b = self.client("celeryroot-beat-b1")

@@ -80,10 +80,18 @@ class Demo(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         m = re.search(r"export CELERYROOT_BROKER_URL=(redis://\S+)", p.stdout)
         self.assertIsNotNone(m, p.stdout)
+        key = re.search(r"export CELERYROOT_SIGNING_KEY=(\S+)", p.stdout)
+        self.assertIsNotNone(key, p.stdout)
         kill = re.search(r"kill ([0-9 ]+)", p.stdout)
         tmp = re.search(r"rm -rf (/tmp/celeryroot-demo\.\S+)", p.stdout)
         try:
             env = dict(os.environ, CELERYROOT_BROKER_URL=m.group(1))
+            # Unsigned: every demo host refuses it (they trust the demo's key).
+            q = subprocess.run([harness.cli_path(), "ping", "--all"], capture_output=True, text=True,
+                               env=env, timeout=60)
+            self.assertEqual(q.returncode, 2, q.stdout + q.stderr)
+            self.assertEqual(q.stdout.count("unsigned task refused"), 3, q.stdout)
+            env["CELERYROOT_SIGNING_KEY"] = key.group(1)
             q = subprocess.run([harness.cli_path(), "ping", "--all"], capture_output=True, text=True,
                                env=env, timeout=60)
             self.assertEqual(q.returncode, 0, q.stderr)

@@ -1,8 +1,13 @@
 """celeryroot schedule: add, list, enable, disable, remove and run-now on a
 real Redis with real hosts; config-file schedules listed beside runtime
-ones; every kind of bad input refused with exit 1 and nothing stored."""
+ones; every kind of bad input refused with exit 1 and nothing stored.
+Runtime schedules are signed by the operator's key, and what beat would
+make of each (trusted, unsigned, bad signature, key not trusted by beat,
+outside its key's limits) is listed; enable, disable and run-now refuse a
+stored definition that does not check out."""
 import json
 import os
+import tempfile
 import unittest
 
 import harness
@@ -17,18 +22,34 @@ class Schedule(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         harness.require_root()
-        cls.fleet = harness.Fleet({"web01": ["webserver"], "db01": ["database"]}, config=CONFIG)
+        cls.keys = tempfile.TemporaryDirectory()
+        cls.beat_keys = os.path.join(cls.keys.name, "beat-trusted")
+        os.mkdir(cls.beat_keys, 0o755)
+        for name in ("alice", "bob", "mallory"):
+            code, out, err = harness.cli("key", "generate", name, "--dir", cls.keys.name)
+            assert code == 0, err
+        for name, limits in (("alice", ""), ("bob", "operations = ping\n")):
+            with open(os.path.join(cls.keys.name, name + ".pub")) as f, \
+                    open(os.path.join(cls.beat_keys, name + ".pub"), "w") as g:
+                g.write(f.read() + limits)
+        cls.fleet = harness.Fleet({"web01": ["webserver"], "db01": ["database"]},
+                                  config=dict(CONFIG, **{"beat.trusted_keys": cls.beat_keys}))
         cls.fleet.__enter__()
 
     @classmethod
     def tearDownClass(cls):
         cls.fleet.__exit__(None, None, None)
+        cls.keys.cleanup()
 
-    def cli(self, *args):
+    def key(self, name):
+        return {"CELERYROOT_SIGNING_KEY": os.path.join(self.keys.name, name + ".key")}
+
+    def cli(self, *args, signer="alice"):
         """--config goes before the operation after '--' (add NAME ... --)."""
         args = list(args)
         at = 3 if len(args) > 2 and args[1] == "add" else len(args)
-        return self.fleet.cli(*(args[:at] + ["--config", self.fleet.config_path] + args[at:]))
+        return self.fleet.cli(*(args[:at] + ["--config", self.fleet.config_path] + args[at:]),
+                              env=self.key(signer) if signer else {"CELERYROOT_SIGNING_KEY": ""})
 
     def stored(self):
         r = self.fleet.redis.client()
@@ -82,6 +103,8 @@ class Schedule(unittest.TestCase):
         self.assertEqual(sorted(h["host"] for h in doc["hosts"]), ["db01", "web01"])
         rec = json.loads(self.fleet.redis.client().get("celeryroot:job:" + job))
         self.assertEqual(rec["origin"], "schedule:pinger")
+        # Signed by whoever ran it, for the schedule alice signed.
+        self.assertEqual((rec["key"], rec["schedule"], rec["schedule_key"]), ("alice", "pinger", "alice"))
         last = self.listing()["pinger"]["last"]
         self.assertEqual(last["job"], job)
         self.cli("schedule", "remove", "pinger")
@@ -141,6 +164,79 @@ class Schedule(unittest.TestCase):
         self.assertEqual(self.stored(), before)
         self.assertEqual(self.cli("schedule", "run-now", "nosuch")[0], 1)
         self.assertEqual(self.cli("schedule", "frobnicate")[0], 1)
+
+    # ---- signatures -----------------------------------------------------------------
+
+    def stored_def(self, name):
+        return json.loads(self.fleet.redis.client().get("celeryroot:schedule:" + name))
+
+    def test_runtime_schedules_are_signed_and_judged(self):
+        code, out, err = self.cli("schedule", "add", "signed", "--cron", "0 3 * * *", "--all", "--", "ping")
+        self.assertEqual(code, 0, err)
+        self.assertIn("signed by alice", out)
+        stored = self.stored_def("signed")
+        self.assertEqual(stored["key"], "alice")
+        self.assertEqual(len(stored["sig"]), 88)
+        s = self.listing()
+        self.assertEqual((s["signed"]["signed_by"], s["signed"]["trust"]), ("alice", "trusted"))
+        self.assertEqual(s["lists"]["trust"], "config")
+        self.assertIsNotNone(s["signed"]["next"])
+        # Without a key nothing is stored, changed or run.
+        for args in (["add", "nokey", "--cron", "0 3 * * *", "--all", "--", "ping"], ["disable", "signed"],
+                     ["enable", "signed"], ["remove", "signed"], ["run-now", "signed"]):
+            with self.subTest(args=args):
+                code, out, err = self.cli("schedule", *args, signer=None)
+                self.assertEqual(code, 1, out + err)
+                self.assertIn("needs your signing key", err)
+                self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertNotIn("nokey", self.listing())
+        self.assertEqual(self.stored_def("signed"), stored)
+        # Disable and enable sign again.
+        self.assertEqual(self.cli("schedule", "disable", "signed", signer="bob")[0], 0)
+        stored2 = self.stored_def("signed")
+        self.assertEqual((stored2["key"], stored2["enabled"]), ("bob", False))
+        self.assertEqual(self.listing()["signed"]["trust"], "trusted")
+        self.cli("schedule", "remove", "signed")
+
+    def test_what_beat_would_not_fire(self):
+        r = self.fleet.redis.client()
+        self.assertEqual(self.cli("schedule", "add", "good", "--cron", "0 3 * * *", "--host", "web01", "--", "ping")[0], 0)
+        good = self.stored_def("good")
+        # Altered in Redis: the command now installs something.
+        evil = dict(good, name="altered", command=["apt", "install", "evilpkg"])
+        r.set("celeryroot:schedule:altered", json.dumps(evil))
+        unsigned = {k: v for k, v in evil.items() if k not in ("key", "sig", "signed_at")}
+        r.set("celeryroot:schedule:unsigned", json.dumps(dict(unsigned, name="unsigned")))
+        r.sadd("celeryroot:schedules", "altered", "unsigned")
+        code, out, err = self.cli("schedule", "add", "mallorys", "--cron", "0 3 * * *", "--all", "--", "ping",
+                                  signer="mallory")
+        self.assertEqual(code, 0, err)
+        self.assertIn("beat will not fire schedule mallorys as it stands: key not trusted by beat", err)
+        code, out, err = self.cli("schedule", "add", "bobs", "--cron", "0 3 * * *", "--all", "--", "apt", "update",
+                                  signer="bob")
+        self.assertEqual(code, 0, err)
+        self.assertIn("outside its key's limits", err)
+        s = self.listing()
+        self.assertEqual({n: s[n]["trust"] for n in ("good", "altered", "unsigned", "mallorys", "bobs")},
+                         {"good": "trusted", "altered": "bad signature", "unsigned": "unsigned",
+                          "mallorys": "key not trusted by beat", "bobs": "outside its key's limits"})
+        self.assertIsNone(s["altered"]["next"])
+        code, out, err = self.cli("schedule", "list")
+        self.assertRegex(out, r"altered .* alice: bad signature")
+        # A stored definition that does not check out is neither re-signed nor run.
+        jobs = r.zcard("celeryroot:jobs")
+        for verb in ("enable", "disable", "run-now"):
+            for name in ("altered", "unsigned"):
+                with self.subTest(verb=verb, name=name):
+                    code, out, err = self.cli("schedule", verb, name)
+                    self.assertEqual(code, 1, out + err)
+                    self.assertIn("remove it and add it again", err)
+        self.assertEqual(r.zcard("celeryroot:jobs"), jobs)
+        self.assertEqual(json.loads(r.get("celeryroot:schedule:altered")), evil)
+        # mallory may still run her own (she signs what is sent), not alice's altered one.
+        self.assertEqual(self.cli("schedule", "run-now", "mallorys", signer="mallory")[0], 0)
+        for name in ("good", "altered", "unsigned", "mallorys", "bobs"):
+            self.cli("schedule", "remove", name)
 
     def test_a_bad_config_schedule_is_refused_by_beat_at_start(self):
         bad = os.path.join(self.fleet.tmp, "bad-schedule.conf")
