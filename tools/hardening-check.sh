@@ -29,7 +29,10 @@ FUZZ_JOBS=${FUZZ_JOBS:-2}
 VALGRIND_TESTS=${VALGRIND_TESTS:-"tests/integration/test_pair.py tests/integration/test_routing.py
 	tests/integration/test_celery_peer.py tests/integration/test_delivery.py
 	tests/integration/test_apt_read.py tests/integration/test_apt_change.py
-	tests/priv/test_hostile.py tests/cli/test_audit.py tests/integration/test_windows.py"}
+	tests/priv/test_hostile.py tests/cli/test_audit.py tests/integration/test_windows.py
+	tests/integration/test_broker_faults.py tests/integration/test_net_faults.py
+	tests/integration/test_dpkg_faults.py tests/integration/test_dpkg_faults_repair.py
+	tests/integration/test_cli_faults.py tests/cli/test_job_running.py tests/daemon/test_files.py"}
 
 say() { printf '\n=== hardening: %s\n' "$*"; }
 die() { printf 'hardening-check: %s\n' "$*" >&2; exit 1; }

@@ -30,7 +30,7 @@ static void check_config(const struct cr_config *c)
 	FUZZ_ASSERT(c->user[0] != '\0' && c->user[0] != '-' && fuzz_printable(c->user), "user '%s'", c->user);
 	FUZZ_ASSERT(c->sandbox[0] == '\0' || c->sandbox[0] == '/', "sandbox '%s'", c->sandbox);
 	FUZZ_ASSERT(c->audit_log[0] == '\0' || c->audit_log[0] == '/', "audit_log '%s'", c->audit_log);
-	FUZZ_ASSERT(c->heartbeat_s >= 1 && c->visibility_timeout_s >= 1 && c->restore_interval_s >= 1 &&
+	FUZZ_ASSERT(c->heartbeat_s >= 1 &&
 		    c->result_expires_s >= 60 && c->lock_timeout_s >= 0 && c->timeout_s >= 0 &&
 		    c->task_expires_s >= 1 && c->job_ttl_s >= 60, "a number out of its bounds");
 	FUZZ_ASSERT(broker_parse_url(c->broker_url, &b, err, sizeof(err)) == 0, "url '%s': %s",

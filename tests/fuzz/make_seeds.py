@@ -179,9 +179,107 @@ def sig():
     write("sig", "edge-empty-object", "{}")
 
 
+def journal():
+    """Change journal entries as priv writes them (src/priv/journal_codec.c),
+    for the task id the fuzz target decodes with."""
+    common = {"version": 1, "task": ID, "job": TAG, "op": "install", "packages": ["nginx", "curl=7.88.1-10"],
+              "started": "2027-01-15T08:00:00.250Z", "started_s": 1800000000.25, "pid": 4242, "attempt": 1}
+    write("journal", "started", json.dumps(dict(common, phase="started"), separators=(",", ":")))
+    write("journal", "started-resumed", json.dumps(dict(common, phase="started", job="", attempt=3,
+                                                        packages=[]), separators=(",", ":")))
+    reply = {"operation": "install", "changed": True, "changes": {"nginx": {"old": None, "new": "1.22.1-9"}},
+             "audit": {"seq": 7, "prev": "ab" * 32, "outcome": "changed"}, "verify": {"ok": True, "problems": []}}
+    write("journal", "finished", json.dumps(dict(common, phase="finished", finished="2027-01-15T08:00:01.000Z",
+                                                 audited=True, reply=reply), separators=(",", ":")))
+    write("journal", "finished-not-audited", json.dumps(dict(common, phase="finished", finished="x",
+                                                             audited=False, reply={}), separators=(",", ":")))
+    write("journal", "refused-other-task", json.dumps(dict(common, phase="started", task=TAG)))
+    write("journal", "refused-extra-key", json.dumps(dict(common, phase="started", cmd="sh")))
+    write("journal", "refused-torn", json.dumps(dict(common, phase="started"))[:80])
+    write("journal", "edge-empty", "")
+
+
+def nonces():
+    """Lines of priv's nonce file (src/priv/nonce_codec.c), without their newline."""
+    write("nonces", "valid", "1800003600 alice 0123456789abcdef0123456789abcdef " + ID)
+    write("nonces", "valid-short", "1 a 0123456789abcdef0123456789abcdef t")
+    write("nonces", "refused-leading-zero", "01800003600 alice 0123456789abcdef0123456789abcdef " + ID)
+    write("nonces", "refused-upper-nonce", "1800003600 alice 0123456789ABCDEF0123456789abcdef " + ID)
+    write("nonces", "refused-extra-field", "1800003600 alice 0123456789abcdef0123456789abcdef " + ID + " x")
+    write("nonces", "refused-header", "celeryroot-nonces 1")
+    write("nonces", "edge-empty", "")
+
+
+def hostsig():
+    """Published results, audit lines and registry records signed with the
+    fuzz target's fixed host key (32 bytes of 0x02), as priv and net write
+    them (src/shared/hostsig.h)."""
+    import nacl.signing  # python3-nacl
+    key = nacl.signing.SigningKey(b"\x02" * 32)
+
+    def dump(o):
+        """As jansson dumps with JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII:
+        its \\u escapes are upper case, Python's lower case."""
+        text = json.dumps(o, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return re.sub(r"\\u([0-9a-f]{4})", lambda m: "\\u" + m.group(1).upper(), text)
+
+    def result(rec, duration=0.25):
+        payload = dump(rec)
+        attest = {"v": 1, "alg": "ed25519", "payload": payload,
+                  "sig": base64.b64encode(key.sign(payload.encode()).signature).decode()}
+        return json.dumps(dict(rec, duration_s=duration, attest=attest))
+
+    rec = {"host": "web01", "status": "changed", "changed": True, "changes": {"nginx": {"old": None, "new": "1.22"}},
+           "error": None, "rollback": None, "data": {"host": "web01", "cache_age_s": 12.5}, "task": ID, "job": TAG}
+    write("hostsig", "valid-result", result(rec))
+    write("hostsig", "valid-deferred", result({"host": "web01", "status": "deferred", "changed": False, "changes": {},
+                                              "error": None, "rollback": None, "run_at": "2026-03-30T22:00:00Z",
+                                              "reason": "outside", "task": ID, "job": ""}))
+    write("hostsig", "other-host", result(dict(rec, host="db01")))
+    line = {"time": "2027-01-15T08:00:01.000Z", "host": "web01", "job": TAG, "task": ID, "operation": "install",
+            "packages": ["nginx"], "check": False, "now": False, "outcome": "changed", "changes": {}, "rollback": None,
+            "error": "d\u00e9j\u00e0 \u001b[2J", "seq": 7, "prev": "ab" * 32}
+    line["sig"] = base64.b64encode(key.sign(dump(line).encode()).signature).decode()
+    write("hostsig", "valid-audit-line", dump(line))
+    pk = base64.b64encode(bytes(key.verify_key)).decode()
+    write("hostsig", "registry-with-key", json.dumps(
+        {"hostname": "web01", "roles": ["webserver"], "version": "0.1.0", "os": "Debian", "kernel": "6.1",
+         "state": "running", "started": 1.5, "last_seen": 2.5, "heartbeat_s": 5, "pid": 42, "host_key": pk}))
+    write("hostsig", "edge-empty-object", "{}")
+    write("hostsig", "host-pub", "# celeryroot host key of this host (public half).\nid = host\npublic = %s\n" % pk)
+    write("hostsig", "host-key", "id = host\nsecret = %s\n" % base64.b64encode(bytes(key._signing_key)).decode())
+
+
+def hostcheck():
+    """Results and audit lines signed with the fuzz target's fixed host key
+    (32 bytes of 0x02), registry records and known_hosts lines."""
+    sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+    import hostsig as hs
+    key = hs.HostKey(b"\x02" * 32)
+    rec = hs.record("web01", ID, TAG, status="changed", changes={"nginx": {"old": None, "new": "1.22"}})
+    write("hostcheck", "attest-valid", json.dumps(hs.attest(key, rec)))
+    write("hostcheck", "attest-deferred", json.dumps(hs.attest(key, hs.record("web01", ID, "", status="deferred",
+                                                                            run_at="2027-01-15T02:00:00Z"))))
+    bad = hs.attest(key, rec)
+    bad["attest"]["payload"] = bad["attest"]["payload"].replace("changed", "unchanged", 1)
+    write("hostcheck", "attest-altered", json.dumps(bad))
+    write("hostcheck", "attest-unsigned", json.dumps(rec))
+    line = hs.audit_chain(key, [hs.audit_obj("web01", 1, error="\u00e9chec \U0001F600", took=0.25)])[0]
+    write("hostcheck", "audit-line", line)
+    write("hostcheck", "audit-unsigned", hs.audit_chain(None, [hs.audit_obj("web01", 2)])[0])
+    write("hostcheck", "registry", json.dumps({"hostname": "web01", "roles": ["webserver"], "host_key": key.b64}))
+    write("hostcheck", "registry-bad-key", json.dumps({"hostname": "web01", "host_key": "AAAA"}))
+    write("hostcheck", "known-hosts", "# comment\nweb01 ed25519 %s\ndb01 ed25519 %s\nbad line\n"
+          % (key.b64, hs.HostKey(b"\x03" * 32).b64))
+
+
 if __name__ == "__main__":
     celery()
     proto()
     config()
     pkgspec()
     sig()
+    journal()
+    nonces()
+    hostsig()
+    hostcheck()

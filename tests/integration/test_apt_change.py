@@ -253,7 +253,11 @@ class AptChange(unittest.TestCase):
         self.assertEqual(self.dpkg("app01", "ct-half")[0], "install ok unpacked")
         rec = self.run_json("apt", "install", "ct-two", "--host", "app01")["app01"]
         self.assertEqual(rec["status"], "changed")
-        self.assertEqual(rec["data"]["repaired"], {"ran": "dpkg --configure -a", "ok": True})
+        fixed = {"old": "1.0", "new": "1.0", "state": {"old": "unpacked", "new": "installed"}}
+        self.assertEqual(rec["repaired"], {"ran": ["dpkg --configure -a"], "ok": True,
+                                                   "changes": {"ct-half": fixed}})
+        # The record's changes count from before the repair.
+        self.assertEqual(rec["changes"], {"ct-half": fixed, "ct-two": {"old": None, "new": "1.0"}})
         self.assertEqual(self.installed("app01", "ct-half"), "1.0")
         self.assert_audit_clean("app01")
 

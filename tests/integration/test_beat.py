@@ -8,9 +8,11 @@ the leader hands over within the documented bound (lease 10 s + a tick),
 and the fire time missed meanwhile runs once, late."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -36,7 +38,15 @@ class Beat(unittest.TestCase):
                 cls.users[u["user"]] = u["url"]
             return {}
 
-        cls.fleet = harness.Fleet({"web01": ["webserver"], "db01": ["database"]}, prepare=prepare)
+        # The operator's key, which beat trusts to sign runtime schedules.
+        cls.keys = tempfile.TemporaryDirectory()
+        code, out, err = harness.cli("key", "generate", "alice", "--dir", cls.keys.name)
+        assert code == 0, err
+        cls.beat_keys = os.path.join(cls.keys.name, "beat-trusted")
+        os.mkdir(cls.beat_keys)
+        shutil.copy(os.path.join(cls.keys.name, "alice.pub"), cls.beat_keys)
+        cls.fleet = harness.Fleet({"web01": ["webserver"], "db01": ["database"]}, prepare=prepare,
+                                  config={"beat.trusted_keys": cls.beat_keys})
         cls.fleet.__enter__()
         cls.real0 = time.time()
         cls.fake0 = 1795132800 - 1          # 2026-11-21T00:00:00Z, one second before a minute
@@ -50,6 +60,7 @@ class Beat(unittest.TestCase):
                 p.wait(10)
             log.close()
         cls.fleet.__exit__(None, None, None)
+        cls.keys.cleanup()
 
     def fake_now(self):
         return self.fake0 + (time.time() - self.real0) * SPEED
@@ -87,7 +98,8 @@ class Beat(unittest.TestCase):
 
     def test_two_beats_one_job_per_fire_time_and_takeover(self):
         code, out, err = self.fleet.cli("schedule", "add", "every", "--config", self.fleet.config_path,
-                                        "--cron", "* * * * *", "--all", "--", "ping")
+                                        "--cron", "* * * * *", "--all", "--", "ping",
+                                        env={"CELERYROOT_SIGNING_KEY": os.path.join(self.keys.name, "alice.key")})
         self.assertEqual(code, 0, err)
         b1 = self.start_beat("b1")
         harness.wait_for(self.leader, 5)

@@ -93,9 +93,8 @@ class CeleryPeer(unittest.TestCase):
         # The worker is still there and nothing is left behind.
         self.assertEqual(self.app.send_task("celeryroot.ping", queue="host.web01").get(timeout=20)["host"], "web01")
         self.assertEqual(r.llen("host.web01"), 0)
-        # The ack follows the result (acks late, as Celery): give it a moment
-        # (it shows under valgrind).
-        harness.wait_for(lambda: r.hlen("unacked") == 0, 10)
+        # The result and the removal from the taken list are one transaction.
+        self.assertEqual(r.llen("celeryroot:taken:web01"), 0)
 
 
 if __name__ == "__main__":

@@ -71,7 +71,7 @@ class Pair(unittest.TestCase):
         self.assertEqual(self.pair.stop(), 0, self.pair.log())
         meta = json.loads(r.get("celery-task-meta-" + job))
         self.assertEqual(meta["status"], "SUCCESS")
-        self.assertEqual(r.hlen("unacked"), 0)
+        self.assertEqual(r.llen("celeryroot:taken:web01"), 0)
 
 
 if __name__ == "__main__":

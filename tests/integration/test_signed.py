@@ -204,6 +204,21 @@ class Signed(unittest.TestCase):
         self.assertIn("nothing was sent", err)
         self.assertEqual(r.zcard("celeryroot:jobs"), jobs)
 
+    def test_schedule_claims_signed_in_python_are_checked_and_audited(self):
+        """The "for" claim beat adds, signed by contrib/celeryroot_sign.py:
+        checked with the rest by net and priv, and named in priv's audit."""
+        hdr = celeryroot_sign.sign_header(self.key["alice"], "celeryroot.apt.install", [["sg-two"]], {},
+                                          "host.db01", for_schedule="nightly", for_key="bob")
+        forged = dict(hdr, **{"for": {"schedule": "nightly", "key": "alice"}})
+        tid = self.send("db01", "celeryroot.apt.install", [["sg-two"]], {}, forged)
+        self.assert_refused("db01", tid, "bad signature")
+        tid = self.send("db01", "celeryroot.apt.install", [["sg-two"]], {}, hdr)
+        self.assertEqual(self.meta(tid)["status"], "SUCCESS")
+        line = [a for a in self.priv_audit("db01") if a.get("task") == tid]
+        self.assertEqual(len(line), 1)
+        self.assertEqual((line[0]["key"], line[0]["schedule"], line[0]["schedule_key"], line[0]["outcome"]),
+                         ("alice", "nightly", "bob", "changed"))
+
     def test_python_celery_signs_with_the_contrib_helper(self):
         from celery import Celery
         app = Celery("signed", broker=self.fleet.redis.url, backend=self.fleet.redis.url)
@@ -222,6 +237,33 @@ class Signed(unittest.TestCase):
             res = None
             gc.collect()
             app.close()
+
+
+class OneOfCopied(unittest.TestCase):
+    """A --one-of task copied by a Redis writer into the queues of two hosts
+    of its role runs on one of them only: the nonce names the host that took
+    it, and another host's taking is a replay there."""
+
+    def test_copies_run_once(self):
+        harness.require_root()
+        with tempfile.TemporaryDirectory() as keys:
+            trusted = os.path.join(keys, "trusted")
+            os.mkdir(trusted)
+            code, out, err = harness.cli("key", "generate", "alice", "--dir", keys)
+            self.assertEqual(code, 0, err)
+            os.rename(os.path.join(keys, "alice.pub"), os.path.join(trusted, "alice.pub"))
+            key = celeryroot_sign.load_key(os.path.join(keys, "alice.key"))
+            with harness.Fleet({"w1": ["web"], "w2": ["web"]}, config={"trusted_keys": trusted}) as fleet:
+                hdr = celeryroot_sign.sign_header(key, "celeryroot.ping", [], {}, "role.web")
+                tid = fleet.send_raw("w1", "celeryroot.ping", headers={"celeryroot_sig": hdr})
+                fleet.send_raw("w2", "celeryroot.ping", headers={"celeryroot_sig": hdr}, task_id=tid)
+
+                def outcomes():
+                    done = sum(p.log().count("task %s (celeryroot.ping) done" % tid) for p in fleet.pairs.values())
+                    refused = sum(p.log().count("task %s (celeryroot.ping) refused: replayed" % tid)
+                                  for p in fleet.pairs.values())
+                    return (done, refused) if done + refused == 2 else None
+                self.assertEqual(harness.wait_for(outcomes, 30), (1, 1))
 
 
 if __name__ == "__main__":

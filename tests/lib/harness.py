@@ -84,6 +84,14 @@ def _cli_valgrind_dir():
     return _valgrind_dir
 
 
+# Outside any fleet too, a test's celeryroot never reads or writes root's
+# own known_hosts.
+if "CELERYROOT_KNOWN_HOSTS" not in os.environ:
+    _kh_dir = tempfile.mkdtemp(prefix="celeryroot-kh.")
+    atexit.register(shutil.rmtree, _kh_dir, True)
+    os.environ["CELERYROOT_KNOWN_HOSTS"] = os.path.join(_kh_dir, "known_hosts")
+
+
 def wire_sample():
     return os.path.join(SRCDIR, "tests", "data", "task-message.json")
 
@@ -229,9 +237,13 @@ def build_repo(directory, packages, security=False):
 
 
 class Redis:
-    """A private redis-server on a free loopback port, in its own temp dir."""
+    """A private redis-server on a free loopback port, in its own temp dir.
+    appendonly=True keeps its data across stop/start (an AOF written with
+    appendfsync always, as a broker that must not lose jobs would be run);
+    by default it comes back empty."""
 
-    def __init__(self):
+    def __init__(self, appendonly=False):
+        self.appendonly = appendonly
         self.dir = tempfile.mkdtemp(prefix="celeryroot-redis.")
         self.proc = None
         for attempt in range(5):   # the free port can be taken before we bind it
@@ -245,8 +257,9 @@ class Redis:
 
     def _launch(self):
         self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--protected-mode", "yes", "--dir", self.dir,
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""] +
+            (["--appendonly", "yes", "--appendfsync", "always"] if self.appendonly else ["--appendonly", "no"]) +
+            ["--protected-mode", "yes", "--dir", self.dir,
              "--enable-debug-command", "local",
              "--logfile", os.path.join(self.dir, "log")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -260,7 +273,7 @@ class Redis:
         return False
 
     def start(self):
-        """(Re)starts on the same port and url, empty."""
+        """(Re)starts on the same port and url, empty unless appendonly."""
         if not self._launch():
             raise AssertionError("redis-server did not restart on port %d: %s"
                                  % (self.port, self._log()))
@@ -285,9 +298,16 @@ class Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=False)
 
     def stop(self):
+        """SIGKILL: nothing is saved beyond what the append-only file holds."""
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+
+    def terminate(self):
+        """SIGTERM: Redis's own clean shutdown."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(20)
 
     def close(self):
         self.stop()
@@ -371,11 +391,14 @@ class Pair:
 class Fleet:
     """Redis + one sandbox host and pair per entry of hosts {name: [roles]}."""
 
-    def __init__(self, hosts, config=None, sources=None, packages=None, security=False, prepare=None):
+    def __init__(self, hosts, config=None, sources=None, packages=None, security=False, prepare=None,
+                 appendonly=False):
         """config: overrides, "key" for [daemon] or "section.key"; packages:
         build_repo dicts for a repository in the fleet's temp dir, added to
         sources; prepare(redis) runs before any pair starts and may return
-        {host: broker URL} for pairs that log in as their own user."""
+        {host: broker URL} for pairs that log in as their own user;
+        appendonly: the Redis keeps its data across a restart."""
+        self.appendonly = appendonly
         self.hosts = hosts
         self.config = config or {}
         self.sources = list(sources or [])
@@ -400,8 +423,14 @@ class Fleet:
     def __enter__(self):
         require_root()
         self.tmp = tempfile.mkdtemp(prefix="celeryroot-test.")
+        # Each fleet's hosts make new host keys: the CLI keeps what it learns
+        # of them in the fleet's own known_hosts (for every celeryroot the
+        # test starts while the fleet runs), never in root's.
+        self.known_hosts = os.path.join(self.tmp, "known_hosts")
+        self._known_hosts_was = os.environ.get("CELERYROOT_KNOWN_HOSTS")
+        os.environ["CELERYROOT_KNOWN_HOSTS"] = self.known_hosts
         try:
-            self.redis = Redis()
+            self.redis = Redis(appendonly=self.appendonly)
             urls = (self.prepare(self.redis) if self.prepare else None) or {}
             self.write_config()
             if self.packages:
@@ -428,6 +457,10 @@ class Fleet:
             raise
 
     def __exit__(self, *exc):
+        if getattr(self, "_known_hosts_was", None) is not None:
+            os.environ["CELERYROOT_KNOWN_HOSTS"] = self._known_hosts_was
+        else:
+            os.environ.pop("CELERYROOT_KNOWN_HOSTS", None)
         for p in self.pairs.values():
             try:
                 p.stop()
@@ -515,5 +548,8 @@ def figure(fault, trials, **counts):
     parts = ["FIGURE", fault.replace(" ", "_"), "trials=%d" % trials]
     parts += ["%s=%s" % (k, ("%.3f" % v) if isinstance(v, float) else v) for k, v in counts.items()]
     line = " ".join(parts)
-    print(line, flush=True)
+    # On a line of its own: unittest's progress dots go to the same log
+    # without a newline, and check-faults greps for lines starting FIGURE.
+    sys.stderr.flush()
+    print("\n" + line, flush=True)
     return line
