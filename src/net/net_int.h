@@ -26,7 +26,7 @@
  * celeryroot:taken:<host> (moved there atomically from its queue by LMOVE
  * or BLMOVE) from the moment it left the queue until the transaction that
  * writes its result removes it, so no crash, restart or lost connection
- * can lose it; see worker.c. */
+ * can lose it; see net_consumer.c. */
 enum slot_state {
 	SLOT_FREE = 0,
 	SLOT_RUNNING,   /* sent to priv, waiting for its answer */
@@ -107,7 +107,7 @@ struct net_state {
 	int priv_pid;
 	int stopping;
 	double stop_grace;       /* mono: when stopping, unsettled results are left for redelivery after this */
-	char *audit_q[NET_AUDIT_QUEUE]; /* priv's own lines waiting for the stream (audit.c) */
+	char *audit_q[NET_AUDIT_QUEUE]; /* priv's own lines waiting for the stream (net_audit.c) */
 	size_t naudit_q;
 };
 
@@ -122,7 +122,7 @@ int net_priv_request(struct net_state *st, const struct proto_req *r);
 int net_busy_count(const struct net_state *st);   /* slots not free */
 int net_running_count(const struct net_state *st); /* slots priv still works on */
 
-/* worker.c: taking messages into the taken list, and settling them */
+/* net_consumer.c: taking messages into the taken list, and settling them */
 void worker_build_keys(struct net_state *st);
 int worker_declare_queues(struct net_state *st, char *err, size_t errlen);
 /* One step of consumption when a slot is free: take back a message from the
@@ -163,7 +163,7 @@ struct task_def {
 const struct task_def *task_lookup(const char *name);
 /* tasks_apt.c: the celeryroot.apt.* tasks */
 const struct task_def *tasks_apt_lookup(const char *name);
-/* audit.c: priv's audit records, to the capped stream for central review */
+/* net_audit.c: priv's audit records, to the capped stream for central review */
 #define AUDIT_STREAM "celeryroot:audit"
 #define AUDIT_STREAM_MAXLEN 100000
 /* The record as the commit adds it to the stream (malloc'd JSON). */

@@ -9,7 +9,7 @@
 
 #include "names.h"
 
-/* Changes waiting for the one worker that makes them (serialised per host). */
+/* Changes waiting for the one change child that makes them (serialised per host). */
 #define PRIV_QUEUE_MAX 16
 
 /* What net can make priv write to its audit log is bounded (issue 12): in
@@ -59,10 +59,10 @@ struct priv_ctx {
 	pid_t net_pid;          /* 0 in --priv-fd test mode */
 	int lock_timeout_s;     /* dpkg lock wait bound */
 	const char *audit_log;  /* "" for the default under root */
-	long audit_max_bytes;   /* rotated past this size (audit_file.c) */
+	long audit_max_bytes;   /* rotated past this size (priv_audit_file.c) */
 	int audit_keep;         /* rotated files kept */
 	int audit_actions;      /* changes admitted per window (0: AUDIT_ACTIONS_PER_WINDOW) */
-	struct audit_rate rate; /* priv's own: the worker writes one line per change */
+	struct audit_rate rate; /* priv's own: the change child writes one line per change */
 	double audit_window_s;  /* AUDIT_WINDOW_S (tests: CELERYROOT_TEST_AUDIT_WINDOW) */
 	int allow_unauthenticated; /* install from archives apt cannot authenticate */
 	const struct keyring *keys;   /* trusted public keys (read at start) */
@@ -71,10 +71,10 @@ struct priv_ctx {
 	const struct host_window *windows; /* this host's maintenance windows (none: always open) */
 	size_t nwindows;
 	struct nonce_store *nonces;     /* signed requests seen (nonces.h), kept on disk */
-	/* the change worker (priv_jobs.c) */
-	pid_t worker;
-	struct proto_req *worker_r;     /* its request, kept to resume it once */
-	int worker_resumed;             /* that request already ran again once */
+	/* the change child (priv_jobs.c) */
+	pid_t change_child;
+	struct proto_req *change_req;  /* its request, kept to resume it once */
+	int change_resumed;            /* that request already ran again once */
 	struct proto_req *queue[PRIV_QUEUE_MAX];
 	size_t nqueue;
 };
@@ -117,7 +117,7 @@ void priv_lists_touch(const char *root);
 /* priv_lock.c: "var/lib/dpkg/lock-frontend is held by process N (comm)"; 0 if unheld. */
 int priv_lock_holder(const char *root, char *out, size_t len);
 
-/* priv.c: answers, for the worker too. */
+/* priv.c: answers, for the change child too. */
 void priv_reply(struct priv_ctx *p, uint32_t id, struct json_t *data);   /* steals data */
 void priv_progress(struct priv_ctx *p, uint32_t id, int percent, const char *pkg, const char *text);
 /* priv_answer.c: the signed record (hostsig.h) of r's answer.  data
@@ -140,7 +140,7 @@ int priv_defer(struct priv_ctx *p, const struct proto_req *r);
 int priv_apt_readonly(const struct proto_req *r);
 struct json_t *priv_apt(struct priv_ctx *p, const struct proto_req *r, char *err, size_t errlen);
 
-/* What the change worker knows from the change journal (priv_worker.c)
+/* What the change child knows from the change journal (priv_child.c)
  * before a change runs. */
 struct dpkg_snap;
 struct change_start {
@@ -158,14 +158,14 @@ struct change_start {
  * "error".  NULL only when out of memory. */
 struct json_t *priv_change(struct priv_ctx *p, const struct proto_req *r, const struct change_start *start);
 
-/* priv_worker.c: the change worker's whole life: the change lock, the
+/* priv_child.c: the change child's whole life: the change lock, the
  * journal, the change, the audit line and the reply.  Never returns. */
-void priv_worker_run(struct priv_ctx *p, const struct proto_req *r) __attribute__((noreturn));
+void priv_child_run(struct priv_ctx *p, const struct proto_req *r) __attribute__((noreturn));
 
-/* priv_jobs.c: changes run one at a time in a forked worker, so that priv
+/* priv_jobs.c: changes run one at a time in a forked change child, so that priv
  * keeps answering queries meanwhile. */
 int priv_jobs_submit(struct priv_ctx *p, const struct proto_req *r, char *err, size_t errlen);
-/* Reaps a finished worker (after SIGCHLD) and anything priv adopted as the
+/* Reaps a finished change child (after SIGCHLD) and anything priv adopted as the
  * subreaper, and starts the next change. */
 void priv_jobs_reap(struct priv_ctx *p);
 int priv_jobs_busy(const struct priv_ctx *p);
@@ -180,7 +180,7 @@ void priv_jobs_finish(struct priv_ctx *p);
  * asks for exactly what was signed.  Sets r->key; -1 with the reason. */
 int priv_sig_check(struct priv_ctx *p, struct proto_req *r, char *err, size_t errlen);
 
-/* audit.c: one signed, chained JSON line per request acted on or refused
+/* priv_audit.c: one signed, chained JSON line per request acted on or refused
  * (refusals coalesced past the window's budget; reads summed per window). */
 struct json_t *audit_record(const struct priv_ctx *p, const struct proto_req *r, const char *outcome,
 			    struct json_t *data);
@@ -193,13 +193,13 @@ struct json_t *audit_refusal_req(struct priv_ctx *p, const struct proto_req *r, 
 /* "2026-03-29T01:00:00.123Z" now; len at least 64. */
 void audit_iso_now(char *buf, size_t len);
 
-/* audit_file.c: appends rec to path under the log's lock, with seq, prev
+/* priv_audit_file.c: appends rec to path under the log's lock, with seq, prev
  * (continued across rotated files) and sig; rotates first when the line
  * would take the file past max_bytes (keep older files). */
 struct host_key;
 int audit_file_append(const char *path, long max_bytes, int keep, struct json_t *rec, const struct host_key *k);
 
-/* audit_rate.c: the window's budget.  Each returns what to do now. */
+/* priv_audit_rate.c: the window's budget.  Each returns what to do now. */
 /* 1: write this refusal's line; 0: counted into the window's summary. */
 int audit_rate_refusal(struct priv_ctx *p, const char *type, const char *key, const char *reason);
 /* 0: a change may be admitted (and audited); -1: over the budget. */

@@ -1,6 +1,6 @@
 /* The read-only APT requests (query, list), answered by priv itself from the
  * cache it keeps open: they never take the dpkg lock, so they are answered
- * while a change runs in the worker.  Requests arrive decoded by proto.c,
+ * while a change runs in the change child.  Requests arrive decoded by proto.c,
  * which re-validated every package spec; nothing here builds a command line. */
 #include "config.h"
 #include "priv.h"

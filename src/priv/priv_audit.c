@@ -1,12 +1,12 @@
 /* The audit log: one JSON line per request priv acted on or refused, each
  * chained to the one before by its hash (auditchain.h), signed with the
  * host key (hostsig.h), appended by priv alone (DESIGN §4) and rotated at a
- * size cap (audit_file.c).  The same line goes back to net with the answer
+ * size cap (priv_audit_file.c).  The same line goes back to net with the answer
  * (or on its own, ANS_AUDIT), which adds it to a capped Redis stream for
  * central review; the file on the host is the one net cannot touch, and the
  * signature lets a reviewer tell priv's lines from anyone else's.  Reads
  * are counted, not written one by one, and refusals past a budget are
- * coalesced (audit_rate.c): what net can make priv write is bounded. */
+ * coalesced (priv_audit_rate.c): what net can make priv write is bounded. */
 #include "config.h"
 #include "priv.h"
 
@@ -104,7 +104,7 @@ int audit_write(const struct priv_ctx *p, json_t *rec)
 				 p->audit_keep > 0 ? p->audit_keep : AUDIT_KEEP_DEFAULT, rec, p->hostkey);
 }
 
-/* Written when the window's budget allows it, else counted (audit_rate.c). */
+/* Written when the window's budget allows it, else counted (priv_audit_rate.c). */
 static json_t *refusal_line(struct priv_ctx *p, json_t *rec, const char *type, const char *reason)
 {
 	if (rec == NULL || !audit_rate_refusal(p, type, json_string_value(json_object_get(rec, "key")), reason) ||

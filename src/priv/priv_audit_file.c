@@ -1,6 +1,6 @@
 /* The audit log's files: appending one chained line, and rotation.
  *
- * priv and its change worker both write here, so every append happens
+ * priv and its change child both write here, so every append happens
  * under an exclusive flock of AUDIT.lock (a file that is never renamed:
  * locking the log itself would race with its rotation), from reading the
  * last line to writing the new one.

@@ -16,7 +16,7 @@
  * So per window priv writes at most AUDIT_REFUSALS_PER_WINDOW refusal lines
  * (each under 2 KiB: the reason is bounded by the frame's error field), two
  * summary lines and AUDIT_ACTIONS_PER_WINDOW change lines; the size cap and
- * rotation (audit_file.c) bound the whole.  Summary lines go to net too
+ * rotation (priv_audit_file.c) bound the whole.  Summary lines go to net too
  * (ANS_AUDIT), so the stream stays a copy of the file. */
 #include "config.h"
 #include "priv.h"

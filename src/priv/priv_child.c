@@ -1,6 +1,6 @@
-/* The change worker's life, from the fork in priv_jobs.c to its exit:
+/* The change child's life, from the fork in priv_jobs.c to its exit:
  *
- *   1. the change lock (state/change.lock, flock): a worker of an earlier
+ *   1. the change lock (state/change.lock, flock): a change child of an earlier
  *      priv that was killed may still be running its change; this one waits
  *      for it, so two changes never overlap;
  *   2. the change journal (journal.h) for this task id:
@@ -42,9 +42,9 @@
 #define LOCK_POLL_NS 100000000L
 #define LOCK_NOTE_EVERY_S 30
 
-/* The worker: no signals of priv's, stdin from /dev/null (dpkg must never
+/* The change child: no signals of priv's, stdin from /dev/null (dpkg must never
  * wait for an answer), the C locale, and apt's non-interactive frontend. */
-static void worker_env(void)
+static void child_env(void)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -105,7 +105,7 @@ static long holder_pid(int fd)
 	return pid > 0 && pid < 0x7fffffff ? pid : 0;
 }
 
-/* Held until the worker exits (the kernel lets go of it then, however the
+/* Held until the change child exits (the kernel lets go of it then, however the
  * worker ends).  flock, not fcntl: libapt-pkg's own fcntl locks on other
  * files in this process must not interfere with it. */
 static int change_lock(struct priv_ctx *p, const struct proto_req *r, struct journal *j, char *err, size_t errlen)
@@ -298,14 +298,14 @@ static void __attribute__((noreturn)) journaled(struct priv_ctx *p, const struct
 	finish(p, r, j, e, d);
 }
 
-void priv_worker_run(struct priv_ctx *p, const struct proto_req *r)
+void priv_child_run(struct priv_ctx *p, const struct proto_req *r)
 {
 	struct journal_entry e;
 	struct journal j;
 	char err[1024];
 	int found;
 
-	worker_env();
+	child_env();
 	if (r->check)
 		answer(p, r, priv_change(p, r, NULL));
 	if (journal_open(&j, p->root, err, sizeof(err)) < 0 || change_lock(p, r, &j, err, sizeof(err)) < 0)

@@ -1,11 +1,11 @@
-/* Changes run one at a time, each in a worker forked from priv
- * (priv_worker.c): the worker holds the locks and runs dpkg, while priv
+/* Changes run one at a time, each in a change child forked from priv
+ * (priv_child.c): the change child holds the locks and runs dpkg, while priv
  * itself goes on answering queries from its read-only cache.  A change that
  * arrives while another is running waits here, in order (changes are
  * serialised per host).
  *
- * The worker and dpkg belong to priv's lifetime: priv is their subreaper
- * (priv_serve), so that a dpkg whose worker died is adopted by priv rather
+ * The change child and dpkg belong to priv's lifetime: priv is their subreaper
+ * (priv_serve), so that a dpkg whose change child died is adopted by priv rather
  * than by init; no new change starts while such an orphan still runs; and
  * priv does not exit before every one of them has finished.  Nothing here
  * ever kills dpkg. */
@@ -27,11 +27,11 @@
 
 int priv_jobs_busy(const struct priv_ctx *p)
 {
-	return p->worker > 0 || p->nqueue > 0 || p->worker_r != NULL;
+	return p->change_child > 0 || p->nqueue > 0 || p->change_req != NULL;
 }
 
-/* priv's children but net and the worker: what it adopted as the subreaper
- * (a dpkg or maintainer script whose worker died).  Zombies are reaped;
+/* priv's children but net and the change child: what it adopted as the subreaper
+ * (a dpkg or maintainer script whose change child died).  Zombies are reaped;
  * returns how many are still running. */
 static int adopted(struct priv_ctx *p, int wait_for_them)
 {
@@ -48,10 +48,10 @@ static int adopted(struct priv_ctx *p, int wait_for_them)
 	buf[n > 0 ? n : 0] = '\0';
 	for (char *tok = strtok(buf, " \n"); tok != NULL; tok = strtok(NULL, " \n")) {
 		pid_t pid = (pid_t)strtol(tok, NULL, 10);
-		if (pid <= 0 || pid == p->net_pid || pid == p->worker)
+		if (pid <= 0 || pid == p->net_pid || pid == p->change_child)
 			continue;
 		if (wait_for_them)
-			info_f("waiting for process %ld, left behind by a change worker, to finish", (long)pid);
+			info_f("waiting for process %ld, left behind by a change child, to finish", (long)pid);
 		pid_t got;
 		while ((got = waitpid(pid, &status, wait_for_them ? 0 : WNOHANG)) < 0 && errno == EINTR)
 			;
@@ -67,30 +67,30 @@ static void start_next(struct priv_ctx *p)
 
 	/* An orphaned dpkg still runs: the next change waits for it (SIGCHLD
 	 * brings priv back here when it ends). */
-	if (p->worker > 0 || (p->nqueue == 0 && p->worker_r == NULL) || adopted(p, 0) > 0)
+	if (p->change_child > 0 || (p->nqueue == 0 && p->change_req == NULL) || adopted(p, 0) > 0)
 		return;
-	if (p->worker_r != NULL) {
-		r = p->worker_r;   /* a worker that was killed: its change once more */
+	if (p->change_req != NULL) {
+		r = p->change_req;   /* a change child that was killed: its change once more */
 	} else {
 		r = p->queue[0];
 		memmove(&p->queue[0], &p->queue[1], (p->nqueue - 1) * sizeof(p->queue[0]));
 		p->nqueue--;
-		p->worker_resumed = 0;
+		p->change_resumed = 0;
 	}
 	pid = fork();
 	if (pid == 0)
-		priv_worker_run(p, r);   /* never returns */
+		priv_child_run(p, r);   /* never returns */
 	if (pid < 0) {
-		error_f("cannot start the change worker: %s", strerror(errno));
-		priv_answer(p, r, json_pack("{s:s}", "error", "priv could not start a worker (fork failed)"));
+		error_f("cannot start the change child: %s", strerror(errno));
+		priv_answer(p, r, json_pack("{s:s}", "error", "priv could not start a change child (fork failed)"));
 		free(r);
-		p->worker_r = NULL;
+		p->change_req = NULL;
 		start_next(p);
 		return;
 	}
-	p->worker = pid;
-	p->worker_r = r;
-	info_f("apt %s for task %s: worker %ld", r->op, r->task, (long)pid);
+	p->change_child = pid;
+	p->change_req = r;
+	info_f("apt %s for task %s: change child %ld", r->op, r->task, (long)pid);
 }
 
 int priv_jobs_submit(struct priv_ctx *p, const struct proto_req *r, char *err, size_t errlen)
@@ -111,45 +111,45 @@ int priv_jobs_submit(struct priv_ctx *p, const struct proto_req *r, char *err, s
 	return 0;
 }
 
-/* The worker ended.  It answers, then exits 0; one killed by a signal
+/* The change child ended.  It answers, then exits 0; one killed by a signal
  * (someone's kill, the OOM killer) never answered, and what it started may
  * still run (adopted here): its change runs once more after that has ended,
  * and finds its own journal entry, so that the one answer says what really
  * happened.  A second death is answered as a failure. */
-static void worker_ended(struct priv_ctx *p, int status)
+static void child_ended(struct priv_ctx *p, int status)
 {
-	struct proto_req *r = p->worker_r;
+	struct proto_req *r = p->change_req;
 	char why[128];
 
-	p->worker = 0;
+	p->change_child = 0;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		free(r);
-		p->worker_r = NULL;
+		p->change_req = NULL;
 		return;
 	}
 	if (WIFSIGNALED(status))
-		snprintf(why, sizeof(why), "the change worker was killed by signal %d", WTERMSIG(status));
+		snprintf(why, sizeof(why), "the change child was killed by signal %d", WTERMSIG(status));
 	else
-		snprintf(why, sizeof(why), "the change worker failed (exit %d)", WEXITSTATUS(status));
-	if (WIFSIGNALED(status) && !p->worker_resumed) {
+		snprintf(why, sizeof(why), "the change child failed (exit %d)", WEXITSTATUS(status));
+	if (WIFSIGNALED(status) && !p->change_resumed) {
 		error_f("task %s: %s; its change runs again once what it started has finished", r->task, why);
-		p->worker_resumed = 1;
-		return;   /* start_next takes p->worker_r again */
+		p->change_resumed = 1;
+		return;   /* start_next takes p->change_req again */
 	}
 	error_f("task %s: %s", r->task, why);
 	priv_answer(p, r, json_pack("{s:s, s:b}", "error", why, "changed", 0));
 	free(r);
-	p->worker_r = NULL;
+	p->change_req = NULL;
 }
 
 void priv_jobs_reap(struct priv_ctx *p)
 {
 	int status;
 
-	/* Only the worker and what priv adopted: net is priv's child too, and
+	/* Only the change child and what priv adopted: net is priv's child too, and
 	 * its end is run_priv's. */
-	if (p->worker > 0 && waitpid(p->worker, &status, WNOHANG) == p->worker)
-		worker_ended(p, status);
+	if (p->change_child > 0 && waitpid(p->change_child, &status, WNOHANG) == p->change_child)
+		child_ended(p, status);
 	start_next(p);
 }
 
@@ -162,16 +162,16 @@ void priv_jobs_finish(struct priv_ctx *p)
 	if (p->nqueue > 0)
 		info_f("%zu change(s) not started are left to be delivered again", p->nqueue);
 	p->nqueue = 0;
-	if (p->worker > 0) {
-		info_f("waiting for the change of task %s (worker %ld) to finish before stopping", p->worker_r->task,
-		       (long)p->worker);
-		while (waitpid(p->worker, &status, 0) < 0 && errno == EINTR)
+	if (p->change_child > 0) {
+		info_f("waiting for the change of task %s (change child %ld) to finish before stopping", p->change_req->task,
+		       (long)p->change_child);
+		while (waitpid(p->change_child, &status, 0) < 0 && errno == EINTR)
 			;
-		info_f("the change of task %s has finished", p->worker_r->task);
-		p->worker = 0;
+		info_f("the change of task %s has finished", p->change_req->task);
+		p->change_child = 0;
 	}
-	/* A killed worker's change is not run again now: net has it in Redis. */
-	free(p->worker_r);
-	p->worker_r = NULL;
+	/* A killed change child's change is not run again now: net has it in Redis. */
+	free(p->change_req);
+	p->change_req = NULL;
 	adopted(p, 1);
 }
