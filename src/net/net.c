@@ -18,6 +18,7 @@
 #include "log.h"
 #include "proto.h"
 #include "rconn.h"
+#include "sigloop.h"
 #include "timeutil.h"
 
 #define NET_CONNECT_TIMEOUT 5.0
@@ -287,25 +288,12 @@ static void net_self_init(struct net_state *st)
 	st->self.pid = (long)getpid();
 }
 
+/* Stop signals are let through only inside ppoll (sigloop.h). */
 static void net_signals(void)
 {
-	struct sigaction sa;
-	sigset_t block;
+	sigset_t old;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;   /* no SA_RESTART: ppoll must return */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	/* Signals are delivered only inside ppoll (and a connect), so a stop
-	 * request can never slip in between checking the flag and sleeping. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_BLOCK, &block, &net_waitmask);
-	sigdelset(&net_waitmask, SIGTERM);
-	sigdelset(&net_waitmask, SIGINT);
+	cr_loop_signals(on_stop, NULL, &net_waitmask, &old);
 }
 
 /* ---- the loop ---------------------------------------------------------------------- */

@@ -22,6 +22,7 @@
 #include "hostsig.h"
 #include "log.h"
 #include "proto.h"
+#include "sigloop.h"
 
 /* Consecutive socket read errors after which net is taken to be gone. */
 #define PRIV_MAX_IO_ERRORS 3
@@ -272,26 +273,7 @@ static void priv_dispatch(struct priv_ctx *p, uint8_t type, const uint8_t *paylo
  * get it back (a blocked SIGTERM survives exec). */
 static void priv_signals(sigset_t *waitmask, sigset_t *oldmask)
 {
-	struct sigaction sa;
-	sigset_t block;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = priv_on_stop;   /* no SA_RESTART: ppoll must return */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = priv_on_child;
-	sigaction(SIGCHLD, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &block, oldmask);
-	*waitmask = *oldmask;
-	sigdelset(waitmask, SIGTERM);
-	sigdelset(waitmask, SIGINT);
-	sigdelset(waitmask, SIGCHLD);
+	cr_loop_signals(priv_on_stop, priv_on_child, waitmask, oldmask);
 }
 
 /* One packet from net.  Returns -1 to keep serving, or the exit status when
