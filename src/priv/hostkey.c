@@ -11,7 +11,8 @@
  * with a key someone else may hold would make every record worthless.
  * host.pub is only a copy of the public half for people and tools (the CLI
  * pins the key from the registry): a missing or stale one is written again.
- * Files are written whole (tmp, fsync, rename, fsync of the directory). */
+ * Files are written whole (tmp, fsync, rename, fsync of the directory:
+ * priv_file.c). */
 #include "config.h"
 #include "priv.h"
 
@@ -28,34 +29,27 @@
 #include "hostsig.h"
 #include "journal.h"
 #include "log.h"
+#include "priv_file.h"
 #include "sign.h"
 
 #define HOSTKEY_FILE_MAX 4096
 #define HOSTKEY_ID "host"
 
+static int fill_text(int fd, const void *arg)
+{
+	const char *text = arg;
+
+	return fd_write_all(fd, text, strlen(text));
+}
+
+/* Written whole (priv_file.c), with mode. */
 static int write_file(int dirfd, const char *dir, const char *name, const char *text, mode_t mode, char *err,
 		      size_t errlen)
 {
-	char tmp[64];
-	size_t len = strlen(text);
-	int fd, e = 0;
+	int e = priv_file_replace(dirfd, name, mode, fill_text, text);
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
-	unlinkat(dirfd, tmp, 0);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	if (fd < 0)
-		return err_fail(err, errlen, "cannot create %s/%s: %s", dir, tmp, strerror(errno));
-	if (fchmod(fd, mode) < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0)
-		e = errno ? errno : EIO;
-	if (close(fd) < 0 && e == 0)
-		e = errno;
-	if (e == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-		e = errno;
-	if (e != 0) {
-		unlinkat(dirfd, tmp, 0);
+	if (e != 0)
 		return err_fail(err, errlen, "cannot write %s/%s: %s", dir, name, strerror(e));
-	}
-	fsync(dirfd);
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 #include "dpkg_status.h"
 #include "log.h"
 #include "names.h"
+#include "priv_file.h"
 
 /* ---- the directories ------------------------------------------------------ */
 
@@ -83,34 +84,14 @@ static int io_fail(const struct journal *j, int e, const char *what, char *err, 
 	return err_fail(err, errlen, "cannot write the change journal under %s (%s): %s", j->dir, what, strerror(e));
 }
 
-/* tmp, fill, fsync, rename over name, fsync the directory: after a power
- * cut name is the old file or the new one, never a torn one. */
-typedef int (*fill_fn)(int fd, const void *arg);
-
-static int write_whole(struct journal *j, const char *name, fill_fn fill, const void *arg, char *err, size_t errlen)
+/* Written whole (priv_file.c): after a power cut name is the old file or
+ * the new one, never a torn one. */
+static int write_whole(struct journal *j, const char *name, priv_fill_fn fill, const void *arg, char *err,
+		       size_t errlen)
 {
-	char tmp[NAME_MAX + 1];
-	int fd, e;
+	int e = priv_file_replace(j->dirfd, name, 0600, fill, arg);
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= (int)sizeof(tmp))
-		return err_fail(err, errlen, "journal name too long");
-	fd = openat(j->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return io_fail(j, errno, name, err, errlen);
-	if (fill(fd, arg) < 0 || fsync(fd) < 0) {
-		e = errno;
-		close(fd);
-		unlinkat(j->dirfd, tmp, 0);
-		return io_fail(j, e, name, err, errlen);
-	}
-	if (close(fd) < 0 || renameat(j->dirfd, tmp, j->dirfd, name) < 0) {
-		e = errno;
-		unlinkat(j->dirfd, tmp, 0);
-		return io_fail(j, e, name, err, errlen);
-	}
-	if (fsync(j->dirfd) < 0)
-		return io_fail(j, errno, name, err, errlen);
-	return 0;
+	return e == 0 ? 0 : io_fail(j, e, name, err, errlen);
 }
 
 struct text {
@@ -179,28 +160,6 @@ void journal_drop_status(struct journal *j, const char *task)
 
 /* ---- reading -------------------------------------------------------------------- */
 
-static char *read_small(int fd, size_t *len)
-{
-	struct stat st;
-	char *buf;
-	size_t got = 0;
-
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > JOURNAL_MAX_BYTES)
-		return NULL;
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
-		return NULL;
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	*len = got;
-	return buf;
-}
-
 int journal_load(struct journal *j, const char *task, struct journal_entry *e, char *err, size_t errlen)
 {
 	char name[NAME_MAX + 1], why[256];
@@ -216,7 +175,7 @@ int journal_load(struct journal *j, const char *task, struct journal_entry *e, c
 			return 0;
 		return err_fail(err, errlen, "cannot read %s/%s: %s", j->dir, name, strerror(errno));
 	}
-	buf = read_small(fd, &len);
+	buf = priv_file_read(fd, JOURNAL_MAX_BYTES, &len);
 	close(fd);
 	rc = buf ? journal_decode(buf, len, task, e, why, sizeof(why)) : -1;
 	free(buf);

@@ -20,6 +20,7 @@
 #include "journal.h"
 #include "log.h"
 #include "names.h"
+#include "priv_file.h"
 
 #define TABLE_MIN 1024
 /* 2^18 slots hold NONCES_MAX at a load under 0.4. */
@@ -151,28 +152,37 @@ static void insert(struct nonce_store *s, const struct nonce_rec *r, double now)
 
 /* ---- the file ------------------------------------------------------------------ */
 
-/* Writes the live entries whole (tmp, fsync, rename, fsync of the directory)
- * and reopens it for appends.  The table holds hashes only, so the lines
- * come from keep[] (what the file's reading kept). */
+struct kept {
+	const struct nonce_rec *r;
+	size_t n;
+};
+
+/* The header, then one line per kept entry. */
+static int fill_kept(int fd, const void *arg)
+{
+	const struct kept *k = arg;
+	char line[NONCE_LINE_MAX + 2];
+
+	if (fd_write_all(fd, NONCES_HEADER "\n", strlen(NONCES_HEADER) + 1) < 0)
+		return -1;
+	for (size_t i = 0; i < k->n; i++) {
+		int len = nonce_format_line(&k->r[i], line, sizeof(line));
+		if (len <= 0 || fd_write_all(fd, line, (size_t)len) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Writes the live entries whole (priv_file.c) and reopens the file for
+ * appends.  The table holds hashes only, so the lines come from keep[]
+ * (what the file's reading kept). */
 static int rewrite(struct nonce_store *s, const struct nonce_rec *keep, size_t n, char *err, size_t errlen)
 {
-	char line[NONCE_LINE_MAX + 2];
-	int fd = openat(s->statefd, NONCES_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	int ok = fd >= 0 && fd_write_all(fd, NONCES_HEADER "\n", strlen(NONCES_HEADER) + 1) == 0;
+	struct kept k = { keep, n };
+	int e = priv_file_replace(s->statefd, NONCES_FILE, 0600, fill_kept, &k);
 
-	for (size_t i = 0; ok && i < n; i++) {
-		int len = nonce_format_line(&keep[i], line, sizeof(line));
-		ok = len > 0 && fd_write_all(fd, line, (size_t)len) == 0;
-	}
-	ok = ok && fsync(fd) == 0;
-	if (fd >= 0)
-		ok = close(fd) == 0 && ok;
-	ok = ok && renameat(s->statefd, NONCES_FILE ".tmp", s->statefd, NONCES_FILE) == 0 && fsync(s->statefd) == 0;
-	if (!ok) {
-		int e = errno;
-		unlinkat(s->statefd, NONCES_FILE ".tmp", 0);
+	if (e != 0)
 		return err_fail(err, errlen, "cannot write %s: %s", s->path, strerror(e));
-	}
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = openat(s->statefd, NONCES_FILE, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
@@ -198,27 +208,6 @@ static int check_file(int fd, const char *path, char *err, size_t errlen)
 	if ((size_t)sb.st_size > NONCES_FILE_MAX)
 		return err_fail(err, errlen, "%s is larger than a nonce file can be (%zu bytes)", path, NONCES_FILE_MAX);
 	return 0;
-}
-
-static char *read_file(int fd, size_t *len)
-{
-	struct stat sb;
-	char *buf;
-	size_t got = 0;
-
-	if (fstat(fd, &sb) < 0 || (buf = malloc((size_t)sb.st_size + 1)) == NULL)
-		return NULL;
-	while (got < (size_t)sb.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	*len = got;
-	return buf;
 }
 
 /* Every line of text that parses and has not expired, into keep[]
@@ -267,7 +256,8 @@ static int compact(struct nonce_store *s, double now, int fill, long *loaded, lo
 	if (fd < 0)
 		return err_fail(err, errlen, "cannot open %s: %s", s->path, strerror(errno));
 	if (check_file(fd, s->path, err, errlen) == 0) {
-		if ((text = read_file(fd, &len)) == NULL || (keep = calloc(NONCES_MAX, sizeof(*keep))) == NULL)
+		text = priv_file_read(fd, NONCES_FILE_MAX, &len);
+		if (text == NULL || (keep = calloc(NONCES_MAX, sizeof(*keep))) == NULL)
 			err_fail(err, errlen, "cannot read %s: %s", s->path, text ? "out of memory" : strerror(errno));
 		else
 			rc = 0;
