@@ -117,14 +117,28 @@ pkgCache::PkgIterator find_pkg(pkgCache *cache, const char *spec)
 
 namespace {
 
-int do_query(const char *const *names, size_t n, aptshim_pkg_info *out, char *err, size_t errlen)
+/* The cache and its policy, which every read below needs: nullptr, with
+ * err set, when either is not there. */
+pkgCache *read_cache(pkgCacheFile **file, char *err, size_t errlen)
 {
 	pkgCacheFile *c = shim_cache(err, errlen);
 	if (c == nullptr)
-		return -1;
+		return nullptr;
 	pkgCache *cache = c->GetPkgCache();
-	if (cache == nullptr || c->GetPolicy() == nullptr)
-		return fail(err, errlen, "the package cache is not available");
+	if (cache == nullptr || c->GetPolicy() == nullptr) {
+		fail(err, errlen, "the package cache is not available");
+		return nullptr;
+	}
+	*file = c;
+	return cache;
+}
+
+int do_query(const char *const *names, size_t n, aptshim_pkg_info *out, char *err, size_t errlen)
+{
+	pkgCacheFile *c = nullptr;
+	pkgCache *cache = read_cache(&c, err, errlen);
+	if (cache == nullptr)
+		return -1;
 	for (size_t i = 0; i < n; i++)
 		fill_info(*c, find_pkg(cache, names[i]), names[i], &out[i]);
 	return 0;
@@ -142,12 +156,10 @@ bool wanted(const aptshim_pkg_info &i, int upgradable_only, int security_only)
 int do_list(int upgradable_only, int security_only, aptshim_pkg_info **out, size_t *n, char *err,
 	    size_t errlen)
 {
-	pkgCacheFile *c = shim_cache(err, errlen);
-	if (c == nullptr)
+	pkgCacheFile *c = nullptr;
+	pkgCache *cache = read_cache(&c, err, errlen);
+	if (cache == nullptr)
 		return -1;
-	pkgCache *cache = c->GetPkgCache();
-	if (cache == nullptr || c->GetPolicy() == nullptr)
-		return fail(err, errlen, "the package cache is not available");
 	std::vector<aptshim_pkg_info> found;
 	for (pkgCache::PkgIterator p = cache->PkgBegin(); !p.end(); ++p) {
 		if (p->CurrentVer == 0)
