@@ -1,4 +1,4 @@
-/* net's seccomp allowlist (DESIGN §4), beyond net_sandbox_apply() in net.h. */
+/* net's seccomp allowlist (DESIGN §1), beyond net_sandbox_apply() in net.h. */
 #ifndef CR_NET_SECCOMP_H
 #define CR_NET_SECCOMP_H
 

@@ -1,6 +1,6 @@
 /* The audit log: one JSON line per request priv acted on or refused, each
  * chained to the one before by its hash (auditchain.h), signed with the
- * host key (hostsig.h), appended by priv alone (DESIGN §4) and rotated at a
+ * host key (hostsig.h), appended by priv alone (DESIGN §9) and rotated at a
  * size cap (priv_audit_file.c).  The same line goes back to net with the answer
  * (or on its own, ANS_AUDIT), which adds it to a capped Redis stream for
  * central review; the file on the host is the one net cannot touch, and the

@@ -1,4 +1,4 @@
-/* priv's seccomp denylist (DESIGN §4).  priv must stay able to do what a
+/* priv's seccomp denylist (DESIGN §1).  priv must stay able to do what a
  * package operation needs: fork and exec dpkg, apt's methods and maintainer
  * scripts, which inherit this filter.  So the default is to allow, and only
  * what no package operation needs is refused with EPERM (not killed: a
