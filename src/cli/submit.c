@@ -118,32 +118,52 @@ enum sent {
 	SEND_SILENT = -4,   /* written, and no answer before the deadline: not known */
 };
 
-/* Queues: MULTI, SET job, ZADD index, LPUSH each task, EXEC.  The replies
- * are waited for up to the deadline, not the connection's 3 s command
+/* The job's commands, to go in one MULTI/EXEC: SET job, ZADD index, trim
+ * the index, LPUSH each task.  The strings are the caller's (keys) or
+ * job's; NULL when out of memory. */
+#define JOB_CMDS 3
+static struct rconn_cmd *job_cmds(const struct job *job, const char *jkey, const char *jobjson, const char *ttl,
+				  const char *score, const char *floor, char **envs)
+{
+	struct rconn_cmd *cmds = calloc(job->n + JOB_CMDS, sizeof(*cmds));
+	const char *set[] = { "SET", jkey, jobjson, "EX", ttl };
+	const char *zadd[] = { "ZADD", JOBS_INDEX, score, job->id };
+	const char *trim[] = { "ZREMRANGEBYSCORE", JOBS_INDEX, "-inf", floor };
+
+	if (cmds == NULL)
+		return NULL;
+	for (size_t k = 0; k < 5; k++)
+		rconn_arg(&cmds[0], set[k], (size_t)-1);
+	for (size_t k = 0; k < 4; k++) {
+		rconn_arg(&cmds[1], zadd[k], (size_t)-1);
+		rconn_arg(&cmds[2], trim[k], (size_t)-1);
+	}
+	for (size_t i = 0; i < job->n; i++) {
+		const char *push[] = { "LPUSH", job->t[i].queue, envs[i] };
+		for (size_t k = 0; k < 3; k++)
+			rconn_arg(&cmds[JOB_CMDS + i], push[k], (size_t)-1);
+	}
+	return cmds;
+}
+
+/* Queues MULTI, the job's commands, EXEC (rconn_append_all) and waits for
+ * the replies up to the deadline, not the connection's 3 s command
  * timeout: a busy broker that answers late has still run the job. */
 static enum sent send_all(redisContext *c, const struct cli_opts *o, const struct job *job,
 			  const char *jobjson, char **envs, double deadline, char *why, size_t whylen)
 {
 	char jkey[sizeof(JOB_PREFIX) + TASK_ID_MAX], ttl[24], score[32], floor[32];
-	enum sent rc = SEND_NOT;
-	int ok = 1;
+	struct rconn_cmd *cmds;
+	int ncmds = (int)job->n + JOB_CMDS, rc;
 
 	snprintf(jkey, sizeof(jkey), JOB_PREFIX "%s", job->id);
 	snprintf(ttl, sizeof(ttl), "%d", o->cfg.job_ttl_s);
 	snprintf(score, sizeof(score), "%.6f", job->created);
 	snprintf(floor, sizeof(floor), "%.6f", job->created - o->cfg.job_ttl_s);
-	const char *multi[] = { "MULTI" }, *exec[] = { "EXEC" };
-	const char *set[] = { "SET", jkey, jobjson, "EX", ttl };
-	const char *zadd[] = { "ZADD", JOBS_INDEX, score, job->id };
-	const char *trim[] = { "ZREMRANGEBYSCORE", JOBS_INDEX, "-inf", floor };
-	ok = rconn_append(c, 1, multi, NULL) == 0 && rconn_append(c, 5, set, NULL) == 0 &&
-	     rconn_append(c, 4, zadd, NULL) == 0 && rconn_append(c, 4, trim, NULL) == 0;
-	for (size_t i = 0; ok && i < job->n; i++) {
-		const char *push[] = { "LPUSH", job->t[i].queue, envs[i] };
-		ok = rconn_append(c, 3, push, NULL) == 0;
-	}
-	ok = ok && rconn_append(c, 1, exec, NULL) == 0;
-	if (!ok) {
+	cmds = job_cmds(job, jkey, jobjson, ttl, score, floor, envs);
+	rc = cmds != NULL ? rconn_append_all(c, cmds, ncmds, 1) : -1;
+	free(cmds);
+	if (rc < 0) {
 		snprintf(why, whylen, "%s", c->err ? c->errstr : "out of memory");
 		return SEND_NOT;   /* nothing written yet */
 	}
@@ -152,25 +172,17 @@ static enum sent send_all(redisContext *c, const struct cli_opts *o, const struc
 		link_poison(c, why);   /* the rest is never written: an unfinished MULTI is dropped */
 		return SEND_LOST;
 	}
-	for (size_t i = 0; i < job->n + 5; i++) {
-		redisReply *r = NULL;
-		int got = link_read(c, deadline, &r);
-		if (got <= 0) {
-			snprintf(why, whylen, "%s", got < 0 ? c->errstr : "no answer before the timeout");
-			link_poison(c, why);
-			return got < 0 ? SEND_LOST : SEND_SILENT;
-		}
-		/* A command refused while queueing makes EXEC refuse the whole
-		 * transaction: its reason is the one worth showing. */
-		if (rconn_is_error(r) && why[0] == '\0')
-			snprintf(why, whylen, "%s", r->str);
-		if (i == job->n + 4)
-			rc = r->type == REDIS_REPLY_ARRAY ? SEND_OK : SEND_NOT;
-		freeReplyObject(r);
+	/* A command refused while queueing makes EXEC refuse the whole
+	 * transaction: its reason (the first error) is the one worth showing. */
+	rc = rconn_read_all(c, ncmds, 1, deadline, why, whylen);
+	if (rc < 0) {
+		snprintf(why, whylen, "%s", rc == -1 ? c->errstr : "no answer before the timeout");
+		link_poison(c, why);
+		return rc == -1 ? SEND_LOST : SEND_SILENT;
 	}
-	if (rc == SEND_NOT && why[0] == '\0')
+	if (rc == 0 && why[0] == '\0')
 		snprintf(why, whylen, "the transaction was not run");
-	return rc;
+	return rc == 1 ? SEND_OK : SEND_NOT;
 }
 
 /* The celeryroot_sig header for one destination; NULL when not signing. */

@@ -285,46 +285,56 @@ static double rconn_wait_s(const redisContext *c)
 	return c->timeout ? (double)c->timeout->tv_sec + (double)c->timeout->tv_usec / 1e6 : 5.0;
 }
 
-/* Reads one reply of a pipeline: 1, or -1 when the connection failed. */
-static int pipeline_reply(redisContext *c, double deadline, int *errors, char *err, size_t errlen, int *type)
+int rconn_append_all(redisContext *c, const struct rconn_cmd *cmds, int n, int multi)
 {
-	redisReply *r = NULL;
+	const char *mv[] = { "MULTI" }, *ev[] = { "EXEC" };
+	int ok = c != NULL && !c->err && (!multi || rconn_append(c, 1, mv, NULL) == 0);
 
-	if (rconn_read_until(c, deadline, &r) != 1) {
-		if (!c->err)
-			rconn_fail(c, RCONN_ERR_TIMEOUT, "no reply from the broker in time");
-		return -1;
+	for (int i = 0; ok && i < n; i++)
+		ok = cmds[i].argc > 0 && rconn_append(c, cmds[i].argc, cmds[i].argv, cmds[i].lens) == 0;
+	ok = ok && (!multi || rconn_append(c, 1, ev, NULL) == 0);
+	return ok ? 0 : -1;
+}
+
+int rconn_read_all(redisContext *c, int n, int multi, double deadline, char *err, size_t errlen)
+{
+	int errors = 0, type = 0, replies = n + (multi ? 2 : 0);
+
+	if (errlen > 0)
+		err[0] = '\0';
+	/* Every reply is read, so that none is left to answer a later command. */
+	for (int i = 0; i < replies; i++) {
+		redisReply *r = NULL;
+		int got = rconn_read_until(c, deadline, &r);
+		if (got != 1)
+			return got < 0 || c->err ? -1 : -2;
+		type = r->type;
+		if (r->type == REDIS_REPLY_ERROR && errors++ == 0)
+			snprintf(err, errlen, "%s", r->str ? r->str : "error");
+		freeReplyObject(r);
 	}
-	*type = r->type;
-	if (r->type == REDIS_REPLY_ERROR && (*errors)++ == 0)
-		snprintf(err, errlen, "%s", r->str ? r->str : "error");
-	freeReplyObject(r);
-	return 1;
+	/* EXEC answers an array when it ran; nil or EXECABORT when it did not. */
+	return errors == 0 && (!multi || type == REDIS_REPLY_ARRAY) ? 1 : 0;
 }
 
 int rconn_pipeline(redisContext *c, const struct rconn_cmd *cmds, int n, int multi, char *err, size_t errlen)
 {
-	const char *mv[] = { "MULTI" }, *ev[] = { "EXEC" };
-	int errors = 0, type = 0, replies = n + (multi ? 2 : 0);
-	int ok = c != NULL && !c->err && (!multi || rconn_append(c, 1, mv, NULL) == 0);
-	double deadline;
+	int rc;
 
 	if (errlen > 0)
 		err[0] = '\0';
-	for (int i = 0; ok && i < n; i++)
-		ok = cmds[i].argc > 0 && rconn_append(c, cmds[i].argc, cmds[i].argv, cmds[i].lens) == 0;
-	ok = ok && (!multi || rconn_append(c, 1, ev, NULL) == 0) && rconn_flush(c) == 0;
-	if (!ok) {
+	if (rconn_append_all(c, cmds, n, multi) < 0 || rconn_flush(c) < 0) {
 		if (c && !c->err)
 			rconn_fail(c, REDIS_ERR_OTHER, "a command could not be sent");
 		return -1;
 	}
-	deadline = mono_now() + rconn_wait_s(c);
-	for (int i = 0; i < replies; i++)
-		if (pipeline_reply(c, deadline, &errors, err, errlen, &type) < 0)
-			return -1;
-	/* EXEC answers an array when it ran; nil or EXECABORT when it did not. */
-	if (multi && type != REDIS_REPLY_ARRAY && errors == 0)
+	rc = rconn_read_all(c, n, multi, mono_now() + rconn_wait_s(c), err, errlen);
+	if (rc < 0) {
+		if (!c->err)
+			rconn_fail(c, RCONN_ERR_TIMEOUT, "no reply from the broker in time");
+		return -1;
+	}
+	if (rc == 0 && multi && (errlen == 0 || err[0] == '\0'))
 		snprintf(err, errlen, "the transaction was aborted");
-	return errors == 0 && (!multi || type == REDIS_REPLY_ARRAY) ? 1 : 0;
+	return rc;
 }

@@ -54,6 +54,14 @@ void rconn_arg(struct rconn_cmd *c, const char *s, size_t len);
  * the first one in err; -1 the connection failed (it is then dead, and
  * whether a transaction ran is unknown). */
 int rconn_pipeline(redisContext *c, const struct rconn_cmd *cmds, int n, int multi, char *err, size_t errlen);
+/* rconn_pipeline's two halves, for a caller that sends in its own way
+ * (the CLI, bounded by its deadline): rconn_append_all queues the commands
+ * (with multi inside MULTI ... EXEC), 0 or -1; rconn_read_all reads all
+ * their replies by deadline: 1 and 0 as rconn_pipeline (err empty when an
+ * EXEC answered nil), -1 the connection failed, -2 no reply in time (the
+ * context is then out of step with the broker). */
+int rconn_append_all(redisContext *c, const struct rconn_cmd *cmds, int n, int multi);
+int rconn_read_all(redisContext *c, int n, int multi, double deadline, char *err, size_t errlen);
 
 /* 1 if the reply is an error reply (and logs nothing). */
 int rconn_is_error(const redisReply *r);
