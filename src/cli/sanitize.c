@@ -325,17 +325,6 @@ int san_fprintf(FILE *f, const char *fmt, ...)
 	return n;
 }
 
-int san_printf(const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = san_vfprintf(stdout, fmt, ap);
-	va_end(ap);
-	return n;
-}
-
 /* ---- JSON -------------------------------------------------------------------- */
 
 void san_json_print(FILE *f, json_t *v, size_t flags)

@@ -32,8 +32,9 @@ int san_width(const char *s);
  * own newlines and terminal sequences.  Conversions: s c d i u x o f e g p
  * and %%, with the flags - 0 + space #, widths and precisions (also *) and
  * the length modifiers hh h l ll z j. */
-int san_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int san_fprintf(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* To stdout: one body for both (san_fprintf keeps the format checks). */
+#define san_printf(...) san_fprintf(stdout, __VA_ARGS__)
 int san_vfprintf(FILE *f, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* --json output: ASCII only (JSON_ENSURE_ASCII), and DEL, which jansson
  * leaves raw, written as \u007f: no raw control or non-ASCII byte at all. */
