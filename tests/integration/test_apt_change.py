@@ -10,11 +10,11 @@ import gc
 import json
 import os
 import subprocess
-import tempfile
 import threading
 import time
 import unittest
 
+import fleetcase
 import harness
 from celery import Celery
 
@@ -43,35 +43,21 @@ MAIN = [
 SECURITY = [{"name": "ct-sec", "version": "1.1"}]
 
 
-class AptChange(unittest.TestCase):
+class AptChange(fleetcase.FleetCase):
     @classmethod
     def setUpClass(cls):
-        harness.require_root()
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.repo = os.path.join(cls.tmp.name, "main")
+        tmp = cls.make_tmp()
+        cls.repo = os.path.join(tmp, "main")
         sources = [harness.build_repo(cls.repo, MAIN),
-                   harness.build_repo(os.path.join(cls.tmp.name, "security"), SECURITY, security=True)]
+                   harness.build_repo(os.path.join(tmp, "security"), SECURITY, security=True)]
         hosts = {"web01": ["webserver"], "web02": ["webserver"], "db01": ["database"],
                  "app01": ["application"]}
-        cls.fleet = harness.Fleet(hosts, sources=sources, config={"lock_timeout": 3})
-        cls.fleet.__enter__()
-        code, out, err = cls.fleet.cli("apt", "update", "--all")
-        assert code == 0, out + err
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.fleet.__exit__(None, None, None)
-        cls.tmp.cleanup()
+        cls.start_fleet(hosts, sources=sources, config={"lock_timeout": 3})
 
     # ---- helpers ----------------------------------------------------------
 
     def root(self, host):
         return self.fleet.pairs[host].root
-
-    def run_json(self, *args, rc=0):
-        code, out, err = self.fleet.cli(*args, "--json", timeout=120)
-        self.assertEqual(code, rc, err + out)
-        return {r["host"]: r for r in json.loads(out)["hosts"]}
 
     def status_bytes(self, host):
         with open(os.path.join(self.root(host), "var/lib/dpkg/status"), "rb") as f:

@@ -5,13 +5,12 @@ unless the host's config says allow_unauthenticated = true; a version
 below the installed one is refused unless the task says --allow-downgrade
 (a signed kwarg).  Both end as failed records with a clear error and an
 audit line; [trusted=yes] sources keep working."""
-import json
 import os
 import subprocess
-import tempfile
 import unittest
 
 import attest
+import fleetcase
 import harness
 
 TRUSTED = [{"name": "pol-ok", "version": "1.0"},
@@ -28,15 +27,13 @@ def unsigned_repo(directory, packages):
     return "deb [allow-insecure=yes] file:%s ./" % directory
 
 
-class AptPolicy(unittest.TestCase):
+class AptPolicy(fleetcase.FleetCase):
     @classmethod
     def setUpClass(cls):
-        harness.require_root()
-        cls.tmp = tempfile.TemporaryDirectory()
-        sources = [harness.build_repo(os.path.join(cls.tmp.name, "trusted"), TRUSTED),
-                   unsigned_repo(os.path.join(cls.tmp.name, "unsigned"), UNSIGNED)]
-        cls.fleet = harness.Fleet({"web01": ["webserver"]}, sources=sources)
-        cls.fleet.__enter__()
+        tmp = cls.make_tmp()
+        sources = [harness.build_repo(os.path.join(tmp, "trusted"), TRUSTED),
+                   unsigned_repo(os.path.join(tmp, "unsigned"), UNSIGNED)]
+        cls.start_fleet({"web01": ["webserver"]}, update=False, sources=sources)
         # A second host whose owner allows unauthenticated archives.
         loose = os.path.join(cls.fleet.tmp, "loose.conf")
         with open(cls.fleet.config_path) as f, open(loose, "w") as g:
@@ -47,18 +44,7 @@ class AptPolicy(unittest.TestCase):
         pair.start()
         cls.fleet.pairs["web02"] = pair
         cls.fleet.wait_registered(["web01", "web02"])
-        code, out, err = cls.fleet.cli("apt", "update", "--all")
-        assert code == 0, out + err
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.fleet.__exit__(None, None, None)
-        cls.tmp.cleanup()
-
-    def run_json(self, *args, rc=0):
-        code, out, err = self.fleet.cli(*args, "--json", timeout=120)
-        self.assertEqual(code, rc, out + err)
-        return {r["host"]: r for r in json.loads(out)["hosts"]}
+        cls.update_all()
 
     def version(self, host, pkg):
         p = subprocess.run(["dpkg-query", "--admindir=%s/var/lib/dpkg" % self.fleet.pairs[host].root,

@@ -64,13 +64,9 @@ class CeleryBeat(unittest.TestCase):
     def test_celery_beat_signs_for_hosts_that_require_it(self):
         harness.require_root()
         with tempfile.TemporaryDirectory() as keys:
-            code, out, err = harness.cli("key", "generate", "beat", "--dir", keys)
-            self.assertEqual(code, 0, err)
-            trusted = os.path.join(keys, "trusted")
-            os.mkdir(trusted)
-            os.rename(os.path.join(keys, "beat.pub"), os.path.join(trusted, "beat.pub"))
+            trusted, keyfile = harness.trusted_key(keys, "beat")
             self.drive(config={"trusted_keys": trusted, "require_signed": "true"},
-                       env={"CELERYROOT_SIGNING_KEY": os.path.join(keys, "beat.key")})
+                       env={"CELERYROOT_SIGNING_KEY": keyfile})
 
 
 if __name__ == "__main__":

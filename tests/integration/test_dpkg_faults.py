@@ -9,11 +9,11 @@ unchanged.  Each phase runs harness.fault_trials() times on its own host and
 prints one FIGURE line."""
 import json
 import os
-import tempfile
 import time
 import unittest
 
 import dpkgfaults as df
+import fleetcase
 import harness
 
 PACKAGES = [
@@ -52,24 +52,14 @@ PHASES = {
 }
 
 
-class TreeKill(unittest.TestCase):
+class TreeKill(fleetcase.FleetCase):
     @classmethod
     def setUpClass(cls):
-        harness.require_root()
-        cls.tmp = tempfile.TemporaryDirectory()
-        repo = os.path.join(cls.tmp.name, "repo")
+        repo = os.path.join(cls.make_tmp(), "repo")
         df.build_debs(repo, PACKAGES)
         source = harness.build_repo(repo, [])
         hosts = {spec[0]: [] for spec in PHASES.values()}
-        cls.fleet = harness.Fleet(hosts, sources=[source], config=df.FAULT_CONFIG)
-        cls.fleet.__enter__()
-        code, out, err = cls.fleet.cli("apt", "update", "--all")
-        assert code == 0, out + err
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.fleet.__exit__(None, None, None)
-        cls.tmp.cleanup()
+        cls.start_fleet(hosts, sources=[source], config=df.FAULT_CONFIG)
 
     def trial(self, phase):
         """One power cut; returns (problems, recovery seconds, misreport)."""

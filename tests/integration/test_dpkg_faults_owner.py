@@ -17,11 +17,11 @@ Each fault runs harness.fault_trials() times and prints one FIGURE line."""
 import json
 import os
 import signal
-import tempfile
 import time
 import unittest
 
 import dpkgfaults as df
+import fleetcase
 import harness
 
 PACKAGES = [{"name": "ct-long", "version": "1.0", "scripts": ["preinst"]}]
@@ -34,23 +34,13 @@ def parent_of(pid):
         return int(f.read().rsplit(") ", 1)[1].split()[1])
 
 
-class OwnerDies(unittest.TestCase):
+class OwnerDies(fleetcase.FleetCase):
     @classmethod
     def setUpClass(cls):
-        harness.require_root()
-        cls.tmp = tempfile.TemporaryDirectory()
-        repo = os.path.join(cls.tmp.name, "repo")
+        repo = os.path.join(cls.make_tmp(), "repo")
         df.build_debs(repo, PACKAGES)
-        cls.fleet = harness.Fleet({"o-net": [], "o-priv": [], "o-worker": []}, sources=[harness.build_repo(repo, [])],
-                                  config=df.FAULT_CONFIG)
-        cls.fleet.__enter__()
-        code, out, err = cls.fleet.cli("apt", "update", "--all")
-        assert code == 0, out + err
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.fleet.__exit__(None, None, None)
-        cls.tmp.cleanup()
+        cls.start_fleet({"o-net": [], "o-priv": [], "o-worker": []}, sources=[harness.build_repo(repo, [])],
+                        config=df.FAULT_CONFIG)
 
     def start_long_install(self, host):
         """The install of ct-long, held in its preinst; returns (task, net, worker)."""

@@ -15,11 +15,11 @@ one FIGURE line."""
 import json
 import os
 import subprocess
-import tempfile
 import time
 import unittest
 
 import dpkgfaults as df
+import fleetcase
 import harness
 
 LOCK_TIMEOUT = 3
@@ -41,26 +41,17 @@ sys.stdin.read()
 """
 
 
-class Repair(unittest.TestCase):
+class Repair(fleetcase.FleetCase):
     @classmethod
     def setUpClass(cls):
-        harness.require_root()
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.repo = os.path.join(cls.tmp.name, "repo")
-        cls.local = os.path.join(cls.tmp.name, "local")
+        tmp = cls.make_tmp()
+        cls.repo = os.path.join(tmp, "repo")
+        cls.local = os.path.join(tmp, "local")
         df.build_debs(cls.repo, PACKAGES)
         df.build_debs(cls.local, LOCAL)
         config = dict(df.FAULT_CONFIG, lock_timeout=LOCK_TIMEOUT)
-        cls.fleet = harness.Fleet({"r-lock": [], "r-half": [], "r-gone": []},
-                                  sources=[harness.build_repo(cls.repo, [])], config=config)
-        cls.fleet.__enter__()
-        code, out, err = cls.fleet.cli("apt", "update", "--all")
-        assert code == 0, out + err
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.fleet.__exit__(None, None, None)
-        cls.tmp.cleanup()
+        cls.start_fleet({"r-lock": [], "r-half": [], "r-gone": []},
+                        sources=[harness.build_repo(cls.repo, [])], config=config)
 
     # ---- interrupted states, made by hand --------------------------------------
 

@@ -22,12 +22,8 @@ class ReplayAfterRestart(unittest.TestCase):
     def setUpClass(cls):
         harness.require_root()
         cls.keys = tempfile.TemporaryDirectory()
-        trusted = os.path.join(cls.keys.name, "trusted")
-        os.mkdir(trusted)
-        code, out, err = harness.cli("key", "generate", "alice", "--dir", cls.keys.name)
-        assert code == 0, err
-        os.rename(os.path.join(cls.keys.name, "alice.pub"), os.path.join(trusted, "alice.pub"))
-        cls.key = celeryroot_sign.load_key(os.path.join(cls.keys.name, "alice.key"))
+        trusted, keyfile = harness.trusted_key(cls.keys.name)
+        cls.key = celeryroot_sign.load_key(keyfile)
         cls.fleet = harness.Fleet({"web01": ["webserver"]}, config={"trusted_keys": trusted,
                                                                      "require_signed": "true"},
                                   packages=[{"name": "rp-one", "version": "1.0"}])

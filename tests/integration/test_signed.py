@@ -247,12 +247,8 @@ class OneOfCopied(unittest.TestCase):
     def test_copies_run_once(self):
         harness.require_root()
         with tempfile.TemporaryDirectory() as keys:
-            trusted = os.path.join(keys, "trusted")
-            os.mkdir(trusted)
-            code, out, err = harness.cli("key", "generate", "alice", "--dir", keys)
-            self.assertEqual(code, 0, err)
-            os.rename(os.path.join(keys, "alice.pub"), os.path.join(trusted, "alice.pub"))
-            key = celeryroot_sign.load_key(os.path.join(keys, "alice.key"))
+            trusted, keyfile = harness.trusted_key(keys)
+            key = celeryroot_sign.load_key(keyfile)
             with harness.Fleet({"w1": ["web"], "w2": ["web"]}, config={"trusted_keys": trusted}) as fleet:
                 hdr = celeryroot_sign.sign_header(key, "celeryroot.ping", [], {}, "role.web")
                 tid = fleet.send_raw("w1", "celeryroot.ping", headers={"celeryroot_sig": hdr})

@@ -37,37 +37,18 @@ def build_debs(directory, packages):
     os.makedirs(directory, exist_ok=True)
     with tempfile.TemporaryDirectory() as build:
         for pkg in packages:
-            root = os.path.join(build, "%s-%s" % (pkg["name"], pkg["version"]))
-            os.makedirs(os.path.join(root, "DEBIAN"))
-            control = ["Package: %s" % pkg["name"], "Version: %s" % pkg["version"],
-                       "Architecture: all", "Maintainer: Celeryroot tests <t@celeryroot.invalid>"]
-            if pkg.get("depends"):
-                control.append("Depends: %s" % pkg["depends"])
-            control.append("Description: fault test package %s" % pkg["name"])
-            with open(os.path.join(root, "DEBIAN", "control"), "w") as f:
-                f.write("\n".join(control) + "\n")
+            root = harness.deb_tree(build, pkg, "fault test")
             for script in pkg.get("scripts", ()):
-                path = os.path.join(root, "DEBIAN", script)
-                with open(path, "w") as f:
-                    f.write(BLOCKING_SCRIPT)
-                os.chmod(path, 0o755)
+                harness.deb_script(root, script, BLOCKING_SCRIPT)
             if pkg.get("triggers"):
                 with open(os.path.join(root, "DEBIAN", "triggers"), "w") as f:
                     f.write(pkg["triggers"])
-            files = dict(pkg.get("files") or {"usr/share/doc/%s/README" % pkg["name"]: pkg["name"] + "\n"})
-            for rel, content in files.items():
-                path = os.path.join(root, rel)
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                with open(path, "w") as f:
-                    f.write(content)
             if pkg.get("size"):
                 path = os.path.join(root, "usr", "share", pkg["name"], "blob")
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 with open(path, "wb") as f:
                     f.write(os.urandom(pkg["size"]))
-            deb = os.path.join(directory, "%s_%s_all.deb" % (pkg["name"], pkg["version"]))
-            subprocess.run(["dpkg-deb", "--root-owner-group", "-Znone", "-b", root, deb], check=True,
-                           stdout=subprocess.DEVNULL)
+            harness.deb_build(root, directory, pkg, "-Znone")
 
 
 # ---- blocking a script -----------------------------------------------------

@@ -132,6 +132,18 @@ def cli(*args, url=None, env=None, timeout=60):
     return p.returncode, p.stdout, p.stderr
 
 
+def trusted_key(directory, name="alice"):
+    """An operator key made by 'celeryroot key generate NAME' in directory,
+    its public half moved into directory/trusted (what a daemon's
+    trusted_keys names).  Returns (the trusted directory, NAME.key's path)."""
+    trusted = os.path.join(directory, "trusted")
+    os.makedirs(trusted, exist_ok=True)
+    code, out, err = cli("key", "generate", name, "--dir", directory)
+    assert code == 0, err
+    os.rename(os.path.join(directory, name + ".pub"), os.path.join(trusted, name + ".pub"))
+    return trusted, os.path.join(directory, name + ".key")
+
+
 def wait_registered(redis_, hosts, timeout=15):
     """Waits until every host is in the registry set with a running record."""
     r = redis_.client()
@@ -180,48 +192,62 @@ def make_sandbox(root, sources):
     return root
 
 
+def deb_tree(build, pkg, kind="test"):
+    """The tree of pkg's .deb under build: DEBIAN/control (name, version,
+    depends) and pkg's files ({path: content}, a README when it has none).
+    Returns the tree's root."""
+    root = os.path.join(build, "%s-%s" % (pkg["name"], pkg["version"]))
+    os.makedirs(os.path.join(root, "DEBIAN"))
+    control = ["Package: %s" % pkg["name"], "Version: %s" % pkg["version"],
+               "Architecture: all", "Maintainer: Celeryroot tests <t@celeryroot.invalid>"]
+    if pkg.get("depends"):
+        control.append("Depends: %s" % pkg["depends"])
+    control.append("Description: %s package %s" % (kind, pkg["name"]))
+    with open(os.path.join(root, "DEBIAN", "control"), "w") as f:
+        f.write("\n".join(control) + "\n")
+    files = pkg.get("files") or {"usr/share/doc/%s/README" % pkg["name"]: pkg["name"] + "\n"}
+    for rel, content in files.items():
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(content)
+    return root
+
+
+def deb_script(root, name, text):
+    """A maintainer script (preinst, postinst...) of the tree at root."""
+    path = os.path.join(root, "DEBIAN", name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o755)
+
+
+def deb_build(root, directory, pkg, *opts):
+    """The .deb of the tree at root, into directory, as NAME_VERSION_all.deb."""
+    deb = os.path.join(directory, "%s_%s_all.deb" % (pkg["name"], pkg["version"]))
+    subprocess.run(["dpkg-deb", "--root-owner-group"] + list(opts) + ["-b", root, deb], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
 def build_repo(directory, packages, security=False):
     """packages: dicts with name, version, depends, preinst_fail, postinst_fail, preinst_sleep
     (seconds), files ({path: content}; those under etc/ become conffiles)."""
     os.makedirs(directory, exist_ok=True)
     with tempfile.TemporaryDirectory() as build:
         for pkg in packages:
-            root = os.path.join(build, "%s-%s" % (pkg["name"], pkg["version"]))
-            os.makedirs(os.path.join(root, "DEBIAN"))
-            control = ["Package: %s" % pkg["name"], "Version: %s" % pkg["version"],
-                       "Architecture: all", "Maintainer: Celeryroot tests <t@celeryroot.invalid>"]
-            if pkg.get("depends"):
-                control.append("Depends: %s" % pkg["depends"])
-            control.append("Description: test package %s" % pkg["name"])
-            with open(os.path.join(root, "DEBIAN", "control"), "w") as f:
-                f.write("\n".join(control) + "\n")
-            if pkg.get("preinst_fail") or pkg.get("preinst_sleep"):
-                path = os.path.join(root, "DEBIAN", "preinst")
-                with open(path, "w") as f:
-                    if pkg.get("preinst_sleep"):
-                        f.write("#!/bin/sh\nsleep %s\n" % pkg["preinst_sleep"])
-                    else:
-                        f.write("#!/bin/sh\necho 'preinst refuses on purpose' >&2\nexit 1\n")
-                os.chmod(path, 0o755)
+            root = deb_tree(build, pkg)
+            if pkg.get("preinst_sleep"):
+                deb_script(root, "preinst", "#!/bin/sh\nsleep %s\n" % pkg["preinst_sleep"])
+            elif pkg.get("preinst_fail"):
+                deb_script(root, "preinst", "#!/bin/sh\necho 'preinst refuses on purpose' >&2\nexit 1\n")
             if pkg.get("postinst_fail"):
-                path = os.path.join(root, "DEBIAN", "postinst")
-                with open(path, "w") as f:
-                    f.write("#!/bin/sh\n[ \"$1\" = configure ] || exit 0\n"
-                            "echo 'postinst refuses on purpose' >&2\nexit 1\n")
-                os.chmod(path, 0o755)
-            files = pkg.get("files") or {"usr/share/doc/%s/README" % pkg["name"]: pkg["name"] + "\n"}
-            for rel, content in files.items():
-                path = os.path.join(root, rel)
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                with open(path, "w") as f:
-                    f.write(content)
-            conffiles = [rel for rel in files if rel.startswith("etc/")]
+                deb_script(root, "postinst", "#!/bin/sh\n[ \"$1\" = configure ] || exit 0\n"
+                           "echo 'postinst refuses on purpose' >&2\nexit 1\n")
+            conffiles = [rel for rel in pkg.get("files") or {} if rel.startswith("etc/")]
             if conffiles:
                 with open(os.path.join(root, "DEBIAN", "conffiles"), "w") as f:
                     f.write("".join("/%s\n" % rel for rel in conffiles))
-            deb = os.path.join(directory, "%s_%s_all.deb" % (pkg["name"], pkg["version"]))
-            subprocess.run(["dpkg-deb", "--root-owner-group", "-b", root, deb], check=True,
-                           stdout=subprocess.DEVNULL)
+            deb_build(root, directory, pkg)
     with open(os.path.join(directory, "Packages"), "wb") as f:
         subprocess.run(["dpkg-scanpackages", "-m", "."], cwd=directory, check=True, stdout=f,
                        stderr=subprocess.DEVNULL)

@@ -34,12 +34,8 @@ class SignedPriv(unittest.TestCase):
     def setUpClass(cls):
         harness.require_root()
         cls.tmp = tempfile.TemporaryDirectory()
-        trusted = os.path.join(cls.tmp.name, "trusted")
-        os.mkdir(trusted)
-        code, out, err = harness.cli("key", "generate", "alice", "--dir", cls.tmp.name)
-        assert code == 0, err
-        os.rename(os.path.join(cls.tmp.name, "alice.pub"), os.path.join(trusted, "alice.pub"))
-        cls.key = celeryroot_sign.load_key(os.path.join(cls.tmp.name, "alice.key"))
+        trusted, keyfile = harness.trusted_key(cls.tmp.name)
+        cls.key = celeryroot_sign.load_key(keyfile)
         config = os.path.join(cls.tmp.name, "celeryroot.conf")
         with open(config, "w") as f:
             f.write("[daemon]\ntrusted_keys = %s\nrequire_signed = true\nroles = webserver\n" % trusted)
