@@ -123,24 +123,9 @@ class BrokerRestarts(unittest.TestCase):
         self.assertEqual(dup, 0)
 
 
-class HalfOpen(unittest.TestCase):
+class HalfOpen(netfaults.ProxiedCase):
     """The daemons reach Redis through a proxy that can go silent."""
-
-    def setUp(self):
-        harness.require_root()
-        self.proxy = None
-
-        def prepare(redis_):
-            self.proxy = netfaults.Proxy(redis_.port)
-            return {"h1": self.proxy.url()}
-        self.fleet = harness.Fleet({"h1": ["web"]}, appendonly=True, prepare=prepare)
-        self.fleet.__enter__()
-        self.pair = self.fleet.pairs["h1"]
-
-    def tearDown(self):
-        self.fleet.__exit__(None, None, None)
-        if self.proxy:
-            self.proxy.close()
+    FLEET_OPTIONS = {"appendonly": True}
 
     def downs(self):
         return self.pair.log().count("broker link down")

@@ -161,24 +161,8 @@ class Floods(unittest.TestCase):
         self.assertEqual(code, 0, err)
 
 
-class BackendDown(unittest.TestCase):
+class BackendDown(netfaults.ProxiedCase):
     """A proxy whose backend is gone: every connection accepted, then closed."""
-
-    def setUp(self):
-        harness.require_root()
-        self.proxy = None
-
-        def prepare(redis_):
-            self.proxy = netfaults.Proxy(redis_.port)
-            return {"h1": self.proxy.url()}
-        self.fleet = harness.Fleet({"h1": ["web"]}, prepare=prepare)
-        self.fleet.__enter__()
-        self.pair = self.fleet.pairs["h1"]
-
-    def tearDown(self):
-        self.fleet.__exit__(None, None, None)
-        if self.proxy:
-            self.proxy.close()
 
     def test_backoff_and_one_line_per_state(self):
         before_lines = self.pair.log().count("broker link down")

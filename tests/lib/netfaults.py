@@ -8,6 +8,9 @@ import signal
 import socket
 import threading
 import time
+import unittest
+
+import harness
 
 
 class Proxy:
@@ -106,6 +109,28 @@ class Proxy:
                     s.close()
                 except OSError:
                     pass
+
+
+class ProxiedCase(unittest.TestCase):
+    """Each test gets a fresh one-host fleet (h1, role web) that reaches
+    Redis through a Proxy: self.fleet, self.pair, self.proxy."""
+    FLEET_OPTIONS = {}
+
+    def setUp(self):
+        harness.require_root()
+        self.proxy = None
+
+        def prepare(redis_):
+            self.proxy = Proxy(redis_.port)
+            return {"h1": self.proxy.url()}
+        self.fleet = harness.Fleet({"h1": ["web"]}, prepare=prepare, **self.FLEET_OPTIONS)
+        self.fleet.__enter__()
+        self.pair = self.fleet.pairs["h1"]
+
+    def tearDown(self):
+        self.fleet.__exit__(None, None, None)
+        if self.proxy:
+            self.proxy.close()
 
 
 def wait_exit(proc, timeout):
