@@ -2,8 +2,11 @@
 Every such reference in src/ and tests/ must name a section that exists, the
 document's own "§N" cross-references too, and the sections must be numbered
 1..N once each, so that a renumbering cannot leave references pointing at
-the wrong topic unnoticed.  Makefile.am must name only tools that exist
-(it once named a tools/fuzz.sh that was not there)."""
+the wrong topic unnoticed.  The source files DESIGN.md names (`src/net/...`,
+or a bare `commit.c` in a table) must exist, so that a renamed file cannot
+leave the document pointing at nothing.  Makefile.am must name only tools
+that exist (it once named a tools/fuzz.sh that was not there)."""
+import fnmatch
 import os
 import re
 import unittest
@@ -53,6 +56,30 @@ def read(path):
         return f.read()
 
 
+# `src/net/net_consumer.c`, `commit.c`, `apt_shim_*.cc`: a file the document names.
+NAMED_FILE = re.compile(r"`([A-Za-z0-9_./*-]+\.(?:c|h|cc|sh|py))`")
+
+
+def tree_files():
+    out = []
+    for top in ("src", "tests", "tools", "contrib"):
+        for d, dirs, files in os.walk(os.path.join(harness.SRCDIR, top)):
+            out += [os.path.relpath(os.path.join(d, f), harness.SRCDIR) for f in files]
+    return out
+
+
+def missing_files(text, files):
+    """The files text names that match nothing in files (paths relative to
+    the top; a bare name or a glob matches by base name)."""
+    names = {os.path.basename(f) for f in files}
+    out = []
+    for named in NAMED_FILE.findall(text):
+        pool = files if "/" in named else names
+        if not fnmatch.filter(pool, named):
+            out.append(named)
+    return out
+
+
 class DesignRefs(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -88,6 +115,14 @@ class DesignRefs(unittest.TestCase):
         self.assertEqual(bad_references("/* x (DESIGN §12) */", known), [(1, "12)")])
         self.assertEqual(bad_references("/* a\n * DESIGN\n * §7, b */", known), [(2, "7,")])
         self.assertEqual(bad_references("# DESIGN § and more", known), [(1, "and")])
+
+    def test_named_files_exist(self):
+        files = tree_files()
+        self.assertGreaterEqual(len(NAMED_FILE.findall(self.design)), 20, "the scan found almost no file names")
+        self.assertEqual(missing_files(self.design, files), [], "docs/DESIGN.md names files the tree does not have")
+        # The checker itself: a renamed file is caught, globs and bare names match.
+        self.assertEqual(missing_files("`src/net/worker.c` `commit.c` `apt_shim_*.cc` `nope.c`", files),
+                         ["src/net/worker.c", "nope.c"])
 
     def test_makefile_names_existing_tools(self):
         text = read(os.path.join(harness.SRCDIR, "Makefile.am"))
