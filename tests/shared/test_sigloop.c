@@ -1,5 +1,6 @@
 /* Unit tests for sigloop.c: the stop signals net and priv both set up.
- * check forks each test, so each starts from the runner's signal state. */
+ * Each test starts from default dispositions and an empty mask (also when
+ * check runs them in one process, CK_FORK=no). */
 #include "config.h"
 
 #include <check.h>
@@ -20,6 +21,18 @@ static void on_child(int sig)
 {
 	(void)sig;
 	childs++;
+}
+
+static void fresh(void)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGCHLD, SIGPIPE, SIGUSR1 };
+	sigset_t none;
+
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	stops = childs = 0;
 }
 
 static int blocked_now(int sig)
@@ -112,6 +125,7 @@ static Suite *sigloop_suite(void)
 	Suite *s = suite_create("sigloop");
 	TCase *tc = tcase_create("core");
 
+	tcase_add_checked_fixture(tc, fresh, NULL);
 	tcase_add_test(tc, masks);
 	tcase_add_test(tc, dispositions);
 	tcase_add_test(tc, delivered_only_when_waiting);
