@@ -105,8 +105,8 @@ static long holder_pid(int fd)
 	return pid > 0 && pid < 0x7fffffff ? pid : 0;
 }
 
-/* Held until the change child exits (the kernel lets go of it then, however the
- * worker ends).  flock, not fcntl: libapt-pkg's own fcntl locks on other
+/* Held until the change child exits (the kernel lets go of it then, however
+ * the child ends).  flock, not fcntl: libapt-pkg's own fcntl locks on other
  * files in this process must not interfere with it. */
 static int change_lock(struct priv_ctx *p, const struct proto_req *r, struct journal *j, char *err, size_t errlen)
 {
