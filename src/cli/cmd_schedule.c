@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "crerr.h"
 #include "rconn.h"
 #include "timeutil.h"
 
@@ -200,9 +201,9 @@ static int do_add(struct cli_opts *o, redisContext *c, struct schedule *s)
 		cli_err("cannot sign schedule %s: %s; nothing was stored", s->name, err);
 		return EXIT_USAGE;
 	}
-	if (schedule_store(c, s, 0, err, sizeof(err)) < 0) {
+	if ((rc = schedule_store(c, s, 0, err, sizeof(err))) < 0) {
 		cli_err("%s", err);
-		return strstr(err, "exists") ? EXIT_USAGE : EXIT_BROKER;
+		return cr_err_of(rc) == CR_E_EXISTS ? EXIT_USAGE : EXIT_BROKER;
 	}
 	warn_untrusted(o, s);
 	if (o->json) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crerr.h"
 #include "rconn.h"
 
 #define SECTION_PREFIX "schedule "
@@ -35,6 +36,7 @@ int schedule_store(redisContext *c, const struct schedule *s, int replace, char 
 	} else if (r && r->type == REDIS_REPLY_NIL) {
 		snprintf(err, errlen, replace ? "no schedule named %s" : "a schedule named %s exists already (remove it first)",
 			 s->name);
+		rc = replace ? -CR_E_MISSING : -CR_E_EXISTS;
 	} else {
 		snprintf(err, errlen, "cannot store schedule %s: %s", s->name,
 			 r && r->type == REDIS_REPLY_ERROR ? r->str : "no answer from the broker");

@@ -20,6 +20,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "ops.h"
 #include "proto.h"
 #include "rconn.h"
 #include "timeutil.h"
@@ -31,8 +32,10 @@
 void defer_note_override(struct net_state *st, struct inflight *f, const struct proto_req *r)
 {
 	struct celery_msg *m = &f->msg;
+	const struct cr_op *op = cr_op_by_req(r->type, r->op);
 
-	if (st->nwindows == 0 || r->type != REQ_APT || r->check || !r->now ||
+	/* Only a windowed operation (ops.h) would have been deferred. */
+	if (st->nwindows == 0 || op == NULL || !(op->flags & CR_OP_WINDOWED) || r->check || !r->now ||
 	    winconf_open(st->windows, st->nwindows, (time_t)clock_now()))
 		return;
 	/* The override is the operator's call; it goes on the record. */

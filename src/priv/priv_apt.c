@@ -12,6 +12,7 @@
 
 #include "apt_shim.h"
 #include "log.h"
+#include "ops.h"
 #include "proto.h"
 
 /* A list answer must fit one frame, as the signed payload (its quotes
@@ -22,7 +23,8 @@
 
 int priv_apt_readonly(const struct proto_req *r)
 {
-	return strcmp(r->op, "query") == 0 || strcmp(r->op, "list") == 0;
+	const struct cr_op *op = cr_op_by_req(REQ_APT, r->op);
+	return op != NULL && !(op->flags & CR_OP_CHANGES);
 }
 
 static json_t *str_or_null(const char *s)

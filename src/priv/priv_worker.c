@@ -35,6 +35,7 @@
 #include "dpkg_status.h"
 #include "journal.h"
 #include "log.h"
+#include "ops.h"
 #include "pkgspec.h"
 #include "proto.h"
 #include "timeutil.h"
@@ -163,9 +164,11 @@ static int same_request(const struct proto_req *r, const struct journal_entry *e
 	return same;
 }
 
+/* dpkg's status is journaled before the change (ops.h CR_OP_PACKAGES). */
 static int package_op(const struct proto_req *r)
 {
-	return strcmp(r->op, "update") != 0 && strcmp(r->op, "clean") != 0;
+	const struct cr_op *op = cr_op_by_req(r->type, r->op);
+	return op != NULL && (op->flags & CR_OP_PACKAGES);
 }
 
 /* finished -> the first run's answer again.  Its audit line is written
