@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crerr.h"
 #include "ops.h"
 #include "pkgspec.h"
 #include "proto.h"
@@ -99,7 +100,7 @@ static const struct cr_op *apt_lookup(const char *name)
 static json_t *apt_pkgs(const struct cr_op *op, int argc, char **argv, int first)
 {
 	json_t *pkgs = json_array();
-	char err[512], usage[256], why[64];
+	char err[CR_ERR_MAX], usage[256], why[64];
 
 	if (argc - first > PKG_SPECS_MAX) {
 		cli_err("too many packages (%d): at most %d per request; nothing was sent", argc - first, PKG_SPECS_MAX);
@@ -203,7 +204,7 @@ int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_t
 		exit(EXIT_OK);
 	}
 	if (op == NULL) {
-		cr_op_names(names, sizeof(names), REQ_APT, ", ", " or ");
+		cr_op_names(names, sizeof(names), REQ_APT, 0, ", ", " or ");
 		cli_err("apt needs an operation: %s (see 'celeryroot apt --help')", names);
 		return -1;
 	}

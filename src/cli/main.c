@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crerr.h"
 #include "log.h"
 #include "ops.h"
 #include "proto.h"
@@ -55,7 +56,7 @@ static void usage_ops(FILE *f)
 	fprintf(f,
 		"  job JOB_ID [--wait]       show (or keep waiting for) the results of a job\n"
 		"  jobs                      recent jobs\n");
-	cr_op_names(names, sizeof(names), REQ_APT, "|", "|");
+	cr_op_names(names, sizeof(names), REQ_APT, 0, "|", "|");
 	fprintf(f, "  apt %s\n"
 		"                            package operations (see 'celeryroot apt --help')\n", names);
 }
@@ -137,7 +138,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, int flags, void (*help)
 		{ "help", no_argument, 0, 'h' },         { 0, 0, 0, 0 }
 	};
 	static const char *const kinds[] = { ['a'] = "all", ['r'] = "role", ['H'] = "host", ['o'] = "one-of" };
-	char err[512];
+	char err[CR_ERR_MAX];
 	int c;
 
 	const int want_target = flags & CLI_TARGET;
@@ -205,7 +206,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, int flags, void (*help)
 
 redisContext *cli_connect(struct cli_opts *o)
 {
-	char err[512];
+	char err[CR_ERR_MAX];
 	redisContext *c;
 
 	config_defaults(&o->cfg);

@@ -134,7 +134,7 @@ static int on_cfg(void *user, const char *section, const char *key, const char *
 /* Config schedules: all valid, or an error (a reviewed file must not be half used). */
 static int load_config(const char *path, struct cfg_ctx *x)
 {
-	char err[768];
+	char err[CR_ERR_MAX];
 	int rc = ini_parse(path, on_cfg, x);
 
 	if (rc == -1)

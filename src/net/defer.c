@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "crerr.h"
 #include "log.h"
 #include "ops.h"
 #include "proto.h"
@@ -67,7 +68,7 @@ static void defer_move(struct net_state *st, const char *key, const char *queue,
 {
 	redisContext *c = st->link.cc;
 	struct rconn_cmd watch = { 0 }, check = { 0 }, cmds[2] = { { 0 } };
-	char err[256];
+	char err[CR_ERR_MAX];
 
 	rconn_arg(&watch, "WATCH", S);
 	rconn_arg(&watch, key, S);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crerr.h"
 #include "log.h"
 #include "ops.h"
 #include "pkgspec.h"
@@ -64,7 +65,7 @@ static int tasks_check_args(const struct celery_msg *m, struct proto_req *r, cha
 static int tasks_signature(struct net_state *st, struct inflight *f)
 {
 	struct celery_msg *m = &f->msg;
-	char err[512], key[KEY_ID_MAX + 1] = "";
+	char err[CR_ERR_MAX], key[KEY_ID_MAX + 1] = "";
 	const char *k;
 
 	if (netsig_check(st, m, &f->claims, err, sizeof(err)) == 0)
@@ -81,7 +82,7 @@ static int tasks_signature(struct net_state *st, struct inflight *f)
  * stays taken and is looked at again a little later. */
 static int tasks_nonce(struct net_state *st, struct inflight *f)
 {
-	char err[512];
+	char err[CR_ERR_MAX];
 	int rc;
 
 	if (f->claims.key[0] == '\0' || (rc = netsig_take_nonce(st, &f->claims, f->msg.id, err, sizeof(err))) == 0)
@@ -104,7 +105,7 @@ void tasks_start(struct net_state *st, struct inflight *f)
 {
 	struct celery_msg *m = &f->msg;
 	const struct cr_op *def = cr_op_by_task(m->task);
-	char err[512];
+	char err[CR_ERR_MAX];
 
 	if (def == NULL) {
 		log_refusal("task %s: unknown task name %s", m->id, m->task);
@@ -172,7 +173,7 @@ static void tasks_finish(struct net_state *st, struct inflight *f)
 {
 	json_t *audit = json_object_get(f->reply, "audit");
 	json_t *rec = tasks_record(f, json_object_get(f->reply, "attest"));
-	char err[512];
+	char err[CR_ERR_MAX];
 
 	if (audit)
 		f->settle.audit = audit_stream_json(audit);

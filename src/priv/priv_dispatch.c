@@ -53,7 +53,7 @@ static void h_ping(struct priv_ctx *p, const struct proto_req *r)
  * carries the reason, so that the task reports a failed host. */
 static void h_facts(struct priv_ctx *p, const struct proto_req *r)
 {
-	char err[512] = "";
+	char err[CR_ERR_MAX] = "";
 	json_t *facts = priv_facts(p->root, err, sizeof(err));
 
 	if (facts == NULL) {

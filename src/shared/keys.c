@@ -199,7 +199,7 @@ static int on_public(void *user, const char *section, const char *key, const cha
 	else if (!strcmp(key, "operations")) {
 		if (!split_list(value, &k->ops[0][0], sizeof(k->ops[0]), SIG_OPS_MAX, &k->nops, known_op)) {
 			char names[sizeof(c->why) - sizeof("operations: use ")];
-			cr_op_names(names, sizeof(names), 0, " ", " ");
+			cr_op_names(names, sizeof(names), 0, 0, " ", " ");
 			snprintf(c->why, sizeof(c->why), "operations: use %s", names);
 		}
 	} else if (!strcmp(key, "roles")) {
@@ -356,7 +356,7 @@ int key_generate(const char *dir, const char *id, int force, char *err, size_t e
 	sodium_memzero(sk, sizeof(sk));
 	if (rc == 0) {
 		char names[256];
-		cr_op_names(names, sizeof(names), 0, " ", " ");
+		cr_op_names(names, sizeof(names), 0, 0, " ", " ");
 		snprintf(path, sizeof(path), "%s/%s.pub", dir, id);
 		snprintf(text, sizeof(text),
 			 "# celeryroot public key '%s': copy it into the trusted_keys directory of each server\n"

@@ -85,6 +85,12 @@ const struct cr_op *cr_op_by_req(uint8_t req, const char *op)
 	return NULL;
 }
 
+const char *cr_op_req_name(uint8_t req, const char *op)
+{
+	const struct cr_op *row = cr_op_by_req(req, op);
+	return row ? row->name : op ? op : "";
+}
+
 const struct cr_kwarg *cr_kwarg_at(size_t i)
 {
 	return i < N(kwargs) ? &kwargs[i] : NULL;
@@ -111,16 +117,21 @@ int cr_op_pkgs_fit(const struct cr_op *op, size_t n, char *why, size_t len)
 	return 0;
 }
 
-void cr_op_names(char *buf, size_t len, uint8_t req, const char *sep, const char *last_sep)
+static int named(const struct cr_op *op, uint8_t req, unsigned flags)
+{
+	return (!req || op->req == req) && (op->flags & flags) == flags;
+}
+
+void cr_op_names(char *buf, size_t len, uint8_t req, unsigned flags, const char *sep, const char *last_sep)
 {
 	size_t used = 0, total = 0, k = 0;
 
 	for (size_t i = 0; i < N(ops); i++)
-		total += !req || ops[i].req == req;
+		total += named(&ops[i], req, flags);
 	if (len > 0)
 		buf[0] = '\0';
 	for (size_t i = 0; i < N(ops) && used < len; i++) {
-		if (req && ops[i].req != req)
+		if (!named(&ops[i], req, flags))
 			continue;
 		int w = snprintf(buf + used, len - used, "%s%s", k == 0 ? "" : k + 1 == total ? last_sep : sep,
 				 ops[i].name);

@@ -74,6 +74,8 @@ const struct cr_op *cr_op_by_name(const char *name);
 const struct cr_op *cr_op_by_task(const char *task);
 /* The row a decoded request is for: its op (REQ_APT) or its type. */
 const struct cr_op *cr_op_by_req(uint8_t req, const char *op);
+/* Its name for the audit: the row's, else op as it came ("" for HELLO). */
+const char *cr_op_req_name(uint8_t req, const char *op);
 
 const struct cr_kwarg *cr_kwarg_at(size_t i);
 const struct cr_kwarg *cr_kwarg_by_name(const char *name);
@@ -84,7 +86,8 @@ const struct cr_kwarg *cr_kwarg_by_name(const char *name);
 int cr_op_pkgs_fit(const struct cr_op *op, size_t n, char *why, size_t len);
 
 /* "install, remove, ... or update" / "ping facts query ...": the names of
- * the rows with req (0: all), joined.  Cut at len (always terminated). */
-void cr_op_names(char *buf, size_t len, uint8_t req, const char *sep, const char *last_sep);
+ * the rows with req (0: any) and all of flags, joined.  Cut at len (always
+ * terminated). */
+void cr_op_names(char *buf, size_t len, uint8_t req, unsigned flags, const char *sep, const char *last_sep);
 
 #endif

@@ -2,6 +2,7 @@
  * carries and their kinds; decoding refuses anything else. */
 #include "config.h"
 #include "proto.h"
+#include "crerr.h"
 #include "ops.h"
 
 #include <stdio.h>
@@ -77,7 +78,7 @@ static int is_apt_op(const char *s)
 static int check_pkgs(json_t *v)
 {
 	struct pkgspec p;
-	char err[256];
+	char err[CR_ERR_MAX];
 	size_t i;
 	json_t *e;
 
@@ -95,7 +96,7 @@ static int check_pkgs(json_t *v)
 static int check_sig(json_t *v)
 {
 	struct sig_claims c;
-	char err[256];
+	char err[CR_ERR_MAX];
 	int ok = sig_claims_from_json(v, &c, err, sizeof(err)) == 0;
 
 	sig_claims_free(&c);
@@ -271,7 +272,7 @@ static int apt_semantics(const struct proto_req *r, char *err, size_t errlen)
 
 static void apt_decode(json_t *o, struct proto_req *r)
 {
-	char err[256];
+	char err[CR_ERR_MAX];
 	size_t i;
 	json_t *e;
 

@@ -196,12 +196,16 @@ START_TEST(names_joined)
 {
 	char buf[256];
 
-	cr_op_names(buf, sizeof(buf), REQ_APT, ", ", " or ");
+	cr_op_names(buf, sizeof(buf), REQ_APT, 0, ", ", " or ");
 	ck_assert_str_eq(buf, "install, remove, upgrade, autoremove, clean, query, list or update");
-	cr_op_names(buf, sizeof(buf), 0, " ", " ");
+	cr_op_names(buf, sizeof(buf), 0, 0, " ", " ");
 	ck_assert_str_eq(buf, "ping facts install remove upgrade autoremove clean query list update");
-	cr_op_names(buf, 8, 0, " ", " ");
+	cr_op_names(buf, 8, 0, 0, " ", " ");
 	ck_assert_str_eq(buf, "ping fa");
+	cr_op_names(buf, sizeof(buf), REQ_APT, CR_OP_WINDOWED, ", ", " and ");
+	ck_assert_str_eq(buf, "install, remove, upgrade and autoremove");
+	cr_op_names(buf, sizeof(buf), 0, CR_OP_CHANGES, " ", " ");
+	ck_assert_str_eq(buf, "install remove upgrade autoremove clean update");
 }
 END_TEST
 
