@@ -71,7 +71,7 @@ struct priv_ctx {
 	const struct host_window *windows; /* this host's maintenance windows (none: always open) */
 	size_t nwindows;
 	struct nonce_store *nonces;     /* signed requests seen (nonces.h), kept on disk */
-	unsigned served_once;           /* PRIV_ONCE request types served (priv_dispatch.c) */
+	unsigned served_once;           /* PRIV_ONCE rows served, a bit each (priv_dispatch.c) */
 	/* the change worker (priv_jobs.c) */
 	pid_t worker;
 	struct proto_req *worker_r;     /* its request, kept to resume it once */

@@ -108,6 +108,8 @@ static const struct priv_handler priv_handlers[] = {
 	{ REQ_FACTS, PRIV_NEEDS_SIG | PRIV_READ, h_facts },
 	{ REQ_APT, PRIV_NEEDS_SIG | PRIV_OP_CHANGES | PRIV_READ, h_apt },
 };
+/* A bit of priv_ctx.served_once per row. */
+_Static_assert(sizeof(priv_handlers) / sizeof(priv_handlers[0]) <= 8 * sizeof(unsigned), "too many rows");
 
 static const struct priv_handler *priv_lookup(uint8_t type)
 {
@@ -129,7 +131,7 @@ static int priv_changes(const struct priv_handler *h, const struct proto_req *r)
 /* The policy: 0 to go on, or -1 when r was refused (and audited). */
 static int priv_admit(struct priv_ctx *p, const struct priv_handler *h, struct proto_req *r)
 {
-	unsigned bit = 1u << (r->type / 2);
+	unsigned bit = 1u << (h - priv_handlers);   /* the row's, not the wire's number */
 	char err[CR_ERR_MAX] = "";
 
 	if (h->flags & PRIV_ONCE) {
