@@ -224,7 +224,7 @@ int priv_serve(struct priv_ctx *p)
 	char err[CR_ERR_MAX];
 
 	/* Every change the operation table names has its handler. */
-	if (priv_change_check(err, sizeof(err)) < 0) {
+	if (priv_ops_check(err, sizeof(err)) < 0) {
 		error_f("%s", err);
 		free(buf);
 		return 1;

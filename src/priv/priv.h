@@ -146,6 +146,7 @@ int priv_defer(struct priv_ctx *p, const struct proto_req *r);
  * table), answered at once; 1 if r is one. */
 int priv_apt_readonly(const struct proto_req *r);
 struct json_t *priv_apt(struct priv_ctx *p, const struct proto_req *r, char *err, size_t errlen);
+int priv_apt_handles(const char *op);
 
 /* What the change worker knows from the change journal (priv_worker.c)
  * before a change runs. */
@@ -164,9 +165,10 @@ struct change_start {
  * update and clean.  Always returns the reply data; a failure carries
  * "error".  NULL only when out of memory. */
 struct json_t *priv_change(struct priv_ctx *p, const struct proto_req *r, const struct change_start *start);
-/* Every change of the operation table (ops.h) has its handler here: -1
- * with the one that has none (priv does not start). */
-int priv_change_check(char *err, size_t errlen);
+/* Every APT operation of the operation table (ops.h) has its handler, here
+ * for a change, in priv_apt.c for a read: -1 with the one that has none
+ * (priv does not start). */
+int priv_ops_check(char *err, size_t errlen);
 
 /* priv_worker.c: the change worker's whole life: the change lock, the
  * journal, the change, the audit line and the reply.  Never returns. */

@@ -404,7 +404,7 @@ static void name_lock_holder(const struct change_ctx *c, json_t *d)
 }
 
 /* The handlers of the operation table's changes (ops.h CR_OP_CHANGES), one
- * row each: priv_change_check() refuses to start without one. */
+ * row each: priv_ops_check() refuses to start without one. */
 static const struct change_op {
 	const char *op;
 	json_t *(*fn)(struct change_ctx *c, json_t *d);
@@ -436,14 +436,17 @@ static int shim_op(const char *op, enum aptshim_op *out)
 	return 0;
 }
 
-int priv_change_check(char *err, size_t errlen)
+int priv_ops_check(char *err, size_t errlen)
 {
 	const struct cr_op *op;
 
-	for (size_t i = 0; (op = cr_op_at(i)) != NULL; i++)
-		if ((op->flags & CR_OP_CHANGES) && change_op(op->name) == NULL)
-			return snprintf(err, errlen, "operation %s changes the host but priv has no handler for it",
-					op->name), -1;
+	for (size_t i = 0; (op = cr_op_at(i)) != NULL; i++) {
+		int changes = (op->flags & CR_OP_CHANGES) != 0;
+		if (op->req != REQ_APT || (changes ? change_op(op->name) != NULL : priv_apt_handles(op->name)))
+			continue;
+		return snprintf(err, errlen, "operation %s has no handler in priv (%s)", op->name,
+				changes ? "priv_change.c" : "priv_apt.c"), -1;
+	}
 	return 0;
 }
 

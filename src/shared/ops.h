@@ -10,9 +10,9 @@
  * Adding an operation (say "hold"):
  *   1. one row in ops.c: name, task, request type, flags, package counts,
  *      kwargs, the CLI's argument words and help summary;
- *   2. its handler: for a read (no CR_OP_CHANGES) in priv_apt.c's
- *      priv_apt(); for a change in priv_change.c's change_ops[]
- *      (test_ops and priv's start check that every change has one);
+ *   2. its handler: for a read (no CR_OP_CHANGES) a row of priv_apt.c's
+ *      read_ops[]; for a change a row of priv_change.c's change_ops[]
+ *      (priv_ops_check() refuses to start priv while one has none);
  *   3. a row in README.md's task table (test_ops fails until it is there).
  * A new kwarg is one CR_KW_ bit and one row of cr_kwargs[] (ops.c), plus
  * its field in struct proto_req (proto.c carries it to priv). */
