@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "crerr.h"
 #include "record.h"
 
 static const char *str(json_t *o, const char *k)
@@ -68,7 +69,7 @@ static const struct reg_key *registry_key(const struct verifier *v, const char *
 static json_t *forged(const char *shown, const char *host, const char *why)
 {
 	json_t *rec = record_new(shown, "failed");
-	char err[1024];
+	char err[CR_ERR_MAX];
 
 	snprintf(err, sizeof(err), "forged or unsigned result, not shown as %s's outcome: %s", host[0] ? host : shown, why);
 	record_set_error(rec, err);

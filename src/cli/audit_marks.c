@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crerr.h"
+
 static const char *str(json_t *o, const char *k)
 {
 	const char *v = json_string_value(json_object_get(o, k));
@@ -51,7 +53,7 @@ void audit_mark(redisContext *c, json_t *entries)
 	const char **names = calloc(json_array_size(entries) + 1, sizeof(*names));
 	struct reg_key *rk = calloc(json_array_size(entries) + 1, sizeof(*rk));
 	struct known_hosts kh;
-	char err[PATH_MAX + 256];
+	char err[CR_ERR_MAX];
 	size_t n, i;
 	json_t *e;
 	int kh_ok = kh_load(&kh, err, sizeof(err)) == 0;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crerr.h"
 #include "rconn.h"
 
 #define STREAM "celeryroot:audit"
@@ -33,7 +34,7 @@ struct scan {
 /* The key to check the stream with: --key, the file's, or known_hosts's. */
 static int stream_key(struct scan *s, const char *keyfile, const struct av_file *f)
 {
-	char err[PATH_MAX + 256];
+	char err[CR_ERR_MAX];
 	struct known_hosts kh;
 	const unsigned char *pk;
 
@@ -216,7 +217,7 @@ static void overlap(struct scan *s, const struct av_file *f)
 
 static redisContext *connect_broker(struct cli_opts *o, struct av *r)
 {
-	char err[512];
+	char err[CR_ERR_MAX];
 	redisContext *c;
 
 	config_defaults(&o->cfg);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "crerr.h"
 #include "log.h"
 #include "rconn.h"
 
@@ -298,7 +299,7 @@ static int beat_loop(struct cli_opts *o, const char *config, const char *me, str
 	int leading = 0;
 
 	while (!beat_stop) {
-		char err[512];
+		char err[CR_ERR_MAX];
 		if (c == NULL && (c = rconn_connect(&o->broker, 5.0, err, sizeof(err))) == NULL)
 			error_f("%s; retrying", err);
 		if (c) {
@@ -333,7 +334,7 @@ static int beat_loop(struct cli_opts *o, const char *config, const char *me, str
  * be missing (then only config-file schedules fire, said once). */
 static int load_keys(struct cli_opts *o, struct beat_state *b)
 {
-	char err[600];
+	char err[CR_ERR_MAX];
 
 	if (schedule_keyring(&o->cfg, &b->keys, err, sizeof(err)) == 0) {
 		info_f("%d trusted keys sign runtime schedules", b->keys.n);

@@ -7,50 +7,61 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crerr.h"
+#include "ops.h"
 #include "pkgspec.h"
-
-/* The options each operation accepts. */
-enum { O_CHECK = 1, O_PURGE = 2, O_SECURITY = 4, O_UPGRADABLE = 8, O_MAX_AGE = 16, O_NOW = 32, O_DOWNGRADE = 64 };
+#include "proto.h"
 
 #define ALLOW_DOWNGRADE "--allow-downgrade"
+/* The help's column for "install PKG[=VERSION]...". */
+#define HELP_COL 20
 
-struct apt_op {
-	const char *name;
-	int takes_pkgs;     /* 0 none, 1 optional, 2 at least one */
-	int opts;
-	const char *usage;
-};
+/* "apt install PKG[=VERSION]... TARGET [--check] ...": from the table. */
+static const char *apt_usage(const struct cr_op *op, char *buf, size_t len)
+{
+	const struct cr_kwarg *k;
+	size_t used;
 
-static const struct apt_op apt_ops[] = {
-	{ "install", 2, O_CHECK | O_MAX_AGE | O_NOW | O_DOWNGRADE,
-	  "apt install PKG[=VERSION]... TARGET [--check] [--max-age S] [--now] [--allow-downgrade]" },
-	{ "remove", 2, O_CHECK | O_PURGE | O_NOW, "apt remove PKG... TARGET [--purge] [--check] [--now]" },
-	{ "query", 2, 0, "apt query PKG... TARGET" },
-	{ "list", 0, O_SECURITY | O_UPGRADABLE, "apt list TARGET [--upgradable] [--security]" },
-	{ "update", 0, O_MAX_AGE, "apt update TARGET [--max-age S]" },
-	{ "upgrade", 1, O_CHECK | O_SECURITY | O_MAX_AGE | O_NOW, "apt upgrade [PKG...] TARGET [--security] [--check] [--now]" },
-	{ "autoremove", 0, O_CHECK | O_PURGE | O_NOW, "apt autoremove TARGET [--purge] [--check] [--now]" },
-	{ "clean", 0, 0, "apt clean TARGET" },
-};
+	snprintf(buf, len, "apt %s%s%s TARGET", op->name, op->args[0] ? " " : "", op->args);
+	for (size_t i = 0; (k = cr_kwarg_at(i)) != NULL; i++) {
+		used = strlen(buf);
+		if ((op->kwargs & k->bit) && k->option && used < len)
+			snprintf(buf + used, len - used, " [%s]", k->option);
+	}
+	return buf;
+}
+
+/* One operation's lines of help: its words, then its summary, each of
+ * whose lines starts in the summary's column. */
+static void help_op(FILE *f, const struct cr_op *op)
+{
+	char words[64];
+	const char *line = op->summary, *nl;
+
+	snprintf(words, sizeof(words), "%s%s%s", op->name, op->args[0] ? " " : "", op->args);
+	if (strlen(words) > HELP_COL)
+		fprintf(f, "  %s\n%*s", words, HELP_COL + 4, "");
+	else
+		fprintf(f, "  %-*s  ", HELP_COL, words);
+	while ((nl = strchr(line, '\n')) != NULL) {
+		fprintf(f, "%.*s\n%*s", (int)(nl - line), line, HELP_COL + 4, "");
+		line = nl + 1;
+	}
+	fprintf(f, "%s\n", line);
+}
 
 static void apt_help(FILE *f)
 {
+	const struct cr_op *op;
+
 	fprintf(f,
 		"usage: celeryroot apt OPERATION [PKG...] TARGET [options]\n"
 		"\n"
-		"operations:\n"
-		"  install PKG[=VER]...  make sure the packages are installed (at VER when given);\n"
-		"                        already there: unchanged, answered from dpkg status\n"
-		"  remove PKG...         remove them (--purge: their configuration too)\n"
-		"  upgrade [PKG...]      upgrade these, or everything upgradable (--security:\n"
-		"                        only to versions from security origins)\n"
-		"  autoremove            remove dependencies nothing needs any more\n"
-		"  clean                 empty the downloaded-archives cache\n"
-		"  query PKG...          installed and candidate version, upgradable, origin:\n"
-		"                        a host x package matrix\n"
-		"  list                  installed packages (--upgradable: only those with a\n"
-		"                        newer candidate; --security: only security upgrades)\n"
-		"  update                refresh the APT lists\n"
+		"operations:\n");
+	for (size_t i = 0; (op = cr_op_at(i)) != NULL; i++)
+		if (op->req == REQ_APT)
+			help_op(f, op);
+	fprintf(f,
 		"\n"
 		"options:\n"
 		"  --check        change nothing; report what would change, dependencies included\n"
@@ -79,19 +90,17 @@ static void apt_help(FILE *f)
 		"  celeryroot apt list --role webserver --upgradable\n", PKG_SPECS_MAX);
 }
 
-static const struct apt_op *apt_lookup(const char *name)
+static const struct cr_op *apt_lookup(const char *name)
 {
-	for (size_t i = 0; i < sizeof(apt_ops) / sizeof(apt_ops[0]); i++)
-		if (strcmp(apt_ops[i].name, name) == 0)
-			return &apt_ops[i];
-	return NULL;
+	const struct cr_op *op = cr_op_by_name(name);
+	return op && op->req == REQ_APT ? op : NULL;
 }
 
 /* The positional arguments are the package specs: each one is checked. */
-static json_t *apt_pkgs(const struct apt_op *op, int argc, char **argv, int first)
+static json_t *apt_pkgs(const struct cr_op *op, int argc, char **argv, int first)
 {
 	json_t *pkgs = json_array();
-	char err[512];
+	char err[CR_ERR_MAX], usage[256], why[64];
 
 	if (argc - first > PKG_SPECS_MAX) {
 		cli_err("too many packages (%d): at most %d per request; nothing was sent", argc - first, PKG_SPECS_MAX);
@@ -107,49 +116,53 @@ static json_t *apt_pkgs(const struct apt_op *op, int argc, char **argv, int firs
 		}
 		json_array_append_new(pkgs, json_string(argv[i]));
 	}
-	if (op->takes_pkgs == 2 && json_array_size(pkgs) == 0) {
-		cli_err("usage: celeryroot %s", op->usage);
-		json_decref(pkgs);
-		return NULL;
-	}
-	if (op->takes_pkgs == 0 && json_array_size(pkgs) > 0) {
-		cli_err("apt %s takes no packages; usage: celeryroot %s", op->name, op->usage);
+	/* Too few: the usage says what is missing; too many: the rule's words. */
+	if (cr_op_pkgs_fit(op, json_array_size(pkgs), why, sizeof(why)) < 0) {
+		if (json_array_size(pkgs) < (size_t)op->min_pkgs)
+			cli_err("usage: celeryroot %s", apt_usage(op, usage, sizeof(usage)));
+		else
+			cli_err("apt %s %s; usage: celeryroot %s", op->name, why, apt_usage(op, usage, sizeof(usage)));
 		json_decref(pkgs);
 		return NULL;
 	}
 	return pkgs;
 }
 
-static json_t *apt_kwargs(const struct apt_op *op, const struct cli_opts *o, int allow_downgrade)
+/* The kwargs the operation's row names.  What is sent when not given is
+ * part of what is signed (and of signed schedules): it stays as it was. */
+static json_t *apt_kwargs(const struct cr_op *op, const struct cli_opts *o, int allow_downgrade)
 {
 	json_t *kw = json_object();
 
 	/* Part of the signed kwargs: priv checks it against what was signed. */
-	if ((op->opts & O_DOWNGRADE) && allow_downgrade)
+	if ((op->kwargs & CR_KW_ALLOW_DOWNGRADE) && allow_downgrade)
 		json_object_set_new(kw, "allow_downgrade", json_true());
-	if (op->opts & O_UPGRADABLE)
+	if (op->kwargs & CR_KW_UPGRADABLE)
 		json_object_set_new(kw, "upgradable", json_boolean(o->upgradable));
-	if (op->opts & O_SECURITY)
+	if (op->kwargs & CR_KW_SECURITY)
 		json_object_set_new(kw, "security", json_boolean(o->security));
-	if (op->opts & O_CHECK)
+	if (op->kwargs & CR_KW_CHECK)
 		json_object_set_new(kw, "check", json_boolean(o->check));
-	if (op->opts & O_PURGE)
+	if (op->kwargs & CR_KW_PURGE)
 		json_object_set_new(kw, "purge", json_boolean(o->purge));
-	if ((op->opts & O_NOW) && o->now)
+	if ((op->kwargs & CR_KW_NOW) && o->now)
 		json_object_set_new(kw, "now", json_true());
-	if ((op->opts & O_MAX_AGE) && o->max_age_s >= 0)
+	if ((op->kwargs & CR_KW_MAX_AGE) && o->max_age_s >= 0)
 		/* Whole seconds: a signed task carries no real numbers (canon.h). */
 		json_object_set_new(kw, "max_age", json_integer((json_int_t)llround(o->max_age_s)));
 	return kw;
 }
 
-static int apt_options_fit(const struct apt_op *op, const struct cli_opts *o)
+static int apt_options_fit(const struct cr_op *op, const struct cli_opts *o)
 {
-	int given = (o->check ? O_CHECK : 0) | (o->purge ? O_PURGE : 0) | (o->security ? O_SECURITY : 0) |
-		    (o->upgradable ? O_UPGRADABLE : 0) | (o->max_age_s >= 0 ? O_MAX_AGE : 0) | (o->now ? O_NOW : 0);
+	unsigned given = (o->check ? CR_KW_CHECK : 0) | (o->purge ? CR_KW_PURGE : 0) |
+			 (o->security ? CR_KW_SECURITY : 0) | (o->upgradable ? CR_KW_UPGRADABLE : 0) |
+			 (o->max_age_s >= 0 ? CR_KW_MAX_AGE : 0) | (o->now ? CR_KW_NOW : 0);
+	char usage[256];
 
-	if (given & ~op->opts) {
-		cli_err("an option does not apply to 'apt %s'; usage: celeryroot %s", op->name, op->usage);
+	if (given & ~op->kwargs) {
+		cli_err("an option does not apply to 'apt %s'; usage: celeryroot %s", op->name,
+			apt_usage(op, usage, sizeof(usage)));
 		return 0;
 	}
 	return 1;
@@ -181,7 +194,8 @@ static int take_allow_downgrade(int *argc, char **argv)
 int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_task *t)
 {
 	int downgrade = take_allow_downgrade(&argc, argv);
-	const struct apt_op *op = argc >= 2 ? apt_lookup(argv[1]) : NULL;
+	const struct cr_op *op = argc >= 2 ? apt_lookup(argv[1]) : NULL;
+	char names[128], usage[256];
 	json_t *pkgs;
 	int first;
 
@@ -190,20 +204,21 @@ int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_t
 		exit(EXIT_OK);
 	}
 	if (op == NULL) {
-		cli_err("apt needs an operation: install, remove, upgrade, autoremove, clean, query, list or update "
-			"(see 'celeryroot apt --help')");
+		cr_op_names(names, sizeof(names), REQ_APT, 0, ", ", " or ");
+		cli_err("apt needs an operation: %s (see 'celeryroot apt --help')", names);
 		return -1;
 	}
 	first = cli_parse(argc - 1, argv + 1, o, flags | CLI_APT, apt_help);
 	if (first < 0 || !apt_options_fit(op, o) || (pkgs = apt_pkgs(op, argc - 1, argv + 1, first)) == NULL)
 		return -1;
-	if (downgrade && !(op->opts & O_DOWNGRADE)) {
-		cli_err("--allow-downgrade applies to 'apt install' only; usage: celeryroot %s", op->usage);
+	if (downgrade && !(op->kwargs & CR_KW_ALLOW_DOWNGRADE)) {
+		cli_err("--allow-downgrade applies to 'apt install' only; usage: celeryroot %s",
+			apt_usage(op, usage, sizeof(usage)));
 		json_decref(pkgs);
 		return -1;
 	}
 	snprintf(t->operation, sizeof(t->operation), "apt.%s", op->name);
-	snprintf(t->task, sizeof(t->task), "celeryroot.apt.%s", op->name);
+	snprintf(t->task, sizeof(t->task), "%s", op->task);
 	t->kwargs = apt_kwargs(op, o, downgrade);
 	t->args = json_pack("[o]", pkgs);
 	return 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "b64.h"
+#include "crerr.h"
 #include "known_hosts.h"
 #include "timeutil.h"
 
@@ -120,7 +121,7 @@ static int list(struct cli_opts *o, redisContext *c)
 	struct host_rec *hosts = NULL;
 	struct known_hosts kh;
 	size_t n = 0;
-	char err[PATH_MAX + 256];
+	char err[CR_ERR_MAX];
 	double now = now_wall();
 
 	if (kh_load(&kh, err, sizeof(err)) < 0) {
@@ -203,7 +204,7 @@ static int trust_one(struct known_hosts *kh, redisContext *c, const char *host, 
 
 static int forget_one(struct known_hosts *kh, const char *host)
 {
-	char err[PATH_MAX + 256];
+	char err[CR_ERR_MAX];
 
 	if (kh_find(kh, host) == NULL) {
 		san_printf("%s: not in %s\n", host, kh->path);
@@ -221,7 +222,7 @@ static int change(int argc, char **argv)
 	struct cli_opts *o = calloc(1, sizeof(*o));
 	struct known_hosts kh;
 	const char *keyfile = NULL, *verb = argv[0];
-	char err[PATH_MAX + 256];
+	char err[CR_ERR_MAX];
 	redisContext *c = NULL;
 	int rc = EXIT_OK, n = 0;
 	char **hosts = calloc((size_t)argc + 1, sizeof(*hosts));

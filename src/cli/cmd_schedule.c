@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "crerr.h"
 #include "rconn.h"
 #include "timeutil.h"
 
@@ -131,7 +132,7 @@ static int need_signer(struct cli_opts *o, const char *verb)
 static int vouched(struct cli_opts *o, struct schedule *s, struct trusted_key *signer, const char *verb)
 {
 	struct keyring *beat = calloc(1, sizeof(*beat));
-	char err[512];
+	char err[CR_ERR_MAX];
 	const struct trusted_key *k;
 
 	if (beat && schedule_keyring(&o->cfg, beat, err, sizeof(err)) < 0) {
@@ -156,7 +157,7 @@ static int vouched(struct cli_opts *o, struct schedule *s, struct trusted_key *s
 static void warn_untrusted(struct cli_opts *o, struct schedule *s)
 {
 	struct keyring *beat = calloc(1, sizeof(*beat));
-	char err[512];
+	char err[CR_ERR_MAX];
 
 	if (beat && schedule_keyring(&o->cfg, beat, err, sizeof(err)) == 0) {
 		schedule_judge(s, beat, NULL);
@@ -173,7 +174,7 @@ static int do_add(struct cli_opts *o, redisContext *c, struct schedule *s)
 	struct schedule *all = NULL;
 	struct dest *d = NULL;
 	size_t n = 0, nd = 0;
-	char err[1024];
+	char err[CR_ERR_MAX];
 	int rc;
 
 	if (schedule_check(s, err, sizeof(err)) < 0) {
@@ -200,9 +201,9 @@ static int do_add(struct cli_opts *o, redisContext *c, struct schedule *s)
 		cli_err("cannot sign schedule %s: %s; nothing was stored", s->name, err);
 		return EXIT_USAGE;
 	}
-	if (schedule_store(c, s, 0, err, sizeof(err)) < 0) {
+	if ((rc = schedule_store(c, s, 0, err, sizeof(err))) < 0) {
 		cli_err("%s", err);
-		return strstr(err, "exists") ? EXIT_USAGE : EXIT_BROKER;
+		return cr_err_of(rc) == CR_E_EXISTS ? EXIT_USAGE : EXIT_BROKER;
 	}
 	warn_untrusted(o, s);
 	if (o->json) {
@@ -222,7 +223,7 @@ static int do_change(struct cli_opts *o, redisContext *c, const char *verb, cons
 {
 	struct schedule *all = NULL;
 	size_t n = 0;
-	char err[512];
+	char err[CR_ERR_MAX];
 	int i, rc = EXIT_OK;
 
 	if ((rc = need_signer(o, verb)) != EXIT_OK)

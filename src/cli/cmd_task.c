@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops.h"
+#include "proto.h"
 #include "timeutil.h"
 
 static const char *task_op;
@@ -35,8 +37,13 @@ static void task_help(FILE *f)
 /* Parses "ping|facts [options]" (argv[0] is the operation) into t. */
 int task_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_task *t)
 {
+	const struct cr_op *op = cr_op_by_name(argv[0]);
 	int first;
 
+	if (op == NULL || op->req == REQ_APT) {   /* main.c and schedule.c checked */
+		cli_err("unknown operation '%s'", argv[0]);
+		return -1;
+	}
 	task_op = argv[0];
 	first = cli_parse(argc, argv, o, flags, task_help);
 	if (first >= 0 && first < argc)
@@ -44,7 +51,7 @@ int task_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_
 	if (first < 0 || first < argc)
 		return -1;
 	copy_str(t->operation, sizeof(t->operation), argv[0]);
-	snprintf(t->task, sizeof(t->task), "celeryroot.%s", argv[0]);
+	snprintf(t->task, sizeof(t->task), "%s", op->task);
 	t->args = json_array();
 	t->kwargs = json_object();
 	return 0;

@@ -8,25 +8,31 @@
 #include <time.h>
 
 #include "clock.h"
+#include "crerr.h"
+#include "ops.h"
 #include "rconn.h"
 #include "timeutil.h"
 #include "window.h"
 
 static void windows_help(FILE *f)
 {
+	char windowed[128];
+
+	/* The windowed operations of the operation table (ops.h). */
+	cr_op_names(windowed, sizeof(windowed), 0, CR_OP_WINDOWED, ", ", " and ");
 	san_fprintf(f,
 		    "usage: celeryroot windows [--json]\n"
 		    "\n"
 		    "Lists, for every host, the maintenance windows its daemon enforces\n"
 		    "([window NAME] sections of its config) and when each opens next, in the\n"
-		    "window's zone and in UTC.  Outside its windows a host defers install,\n"
-		    "remove, upgrade and autoremove to the next opening (reported 'deferred');\n"
-		    "read-only operations and --check always run, and --now overrides.  A host\n"
+		    "window's zone and in UTC.  Outside its windows a host defers these to the\n"
+		    "next opening (reported 'deferred'): %s;\n"
+		    "the other operations and --check always run, and --now overrides.  A host\n"
 		    "without windows may change at any time.\n"
 		    "\n"
 		    "examples:\n"
 		    "  celeryroot windows\n"
-		    "  celeryroot windows --json\n");
+		    "  celeryroot windows --json\n", windowed);
 }
 
 /* One published window, checked again (anyone can write to Redis). */
@@ -35,7 +41,7 @@ static json_t *window_entry(json_t *w, time_t now)
 	const char *k[] = { "name", "days", "start", "duration", "zone" };
 	const char *v[5];
 	struct window win;
-	char err[256], local[64] = "", utc[64] = "";
+	char err[CR_ERR_MAX], local[64] = "", utc[64] = "";
 
 	for (int i = 0; i < 5; i++)
 		if ((v[i] = json_string_value(json_object_get(w, k[i]))) == NULL)

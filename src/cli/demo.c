@@ -3,6 +3,7 @@
  * celeryrootd pairs, a short tour, and everything removed again on exit. */
 #include "config.h"
 #include "cli.h"
+#include "crerr.h"
 #include "demo.h"
 #include "spawn.h"
 
@@ -70,7 +71,7 @@ static int free_port(void)
 static int redis_ping(int port)
 {
 	struct broker_addr b = { .host = "127.0.0.1", .port = port };
-	char err[256];
+	char err[CR_ERR_MAX];
 	redisContext *c = rconn_connect(&b, 0.5, err, sizeof(err));
 	redisReply *r = c ? rconn_cmd(c, "PING", NULL) : NULL;
 	int ok = r != NULL && r->type == REDIS_REPLY_STATUS;
@@ -265,7 +266,7 @@ static int host_running(redisContext *c, const char *host)
 static int wait_registered(struct demo *d)
 {
 	struct broker_addr b = { .host = "127.0.0.1", .port = d->port };
-	char err[256];
+	char err[CR_ERR_MAX];
 	redisContext *c = rconn_connect(&b, 2.0, err, sizeof(err));
 	double deadline = now_mono() + REGISTER_TIMEOUT;
 	int ready = 0, up[DEMO_HOSTS] = { 0 };

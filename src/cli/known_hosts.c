@@ -1,6 +1,7 @@
 /* known_hosts: the host keys the operator has seen (see known_hosts.h). */
 #include "config.h"
 #include "known_hosts.h"
+#include "crerr.h"
 #include "hostsig.h"
 
 #include <errno.h>
@@ -301,7 +302,7 @@ int reg_keys_fetch(redisContext *c, const char *const *hosts, size_t n, struct r
 {
 	const char **argv = calloc(n + 1, sizeof(*argv));
 	char (*keys)[sizeof(REG_HOST_PREFIX) + HOSTNAME_MAX] = calloc(n ? n : 1, sizeof(*keys));
-	char err[256];
+	char err[CR_ERR_MAX];
 	redisReply *r = NULL;
 	int rc = -1;
 

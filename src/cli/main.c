@@ -11,7 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crerr.h"
 #include "log.h"
+#include "ops.h"
+#include "proto.h"
 #include "rconn.h"
 
 #define CLI_CONNECT_TIMEOUT 3.0
@@ -38,6 +41,33 @@ void cli_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* The operations' lines, from the operation table (ops.h). */
+static void usage_ops(FILE *f)
+{
+	const struct cr_op *op;
+	char words[64], names[128];
+
+	for (size_t i = 0; (op = cr_op_at(i)) != NULL; i++) {
+		if (op->req == REQ_APT)
+			continue;
+		snprintf(words, sizeof(words), "%s TARGET", op->name);
+		fprintf(f, "  %-25s %s\n", words, op->summary);
+	}
+	fprintf(f,
+		"  job JOB_ID [--wait]       show (or keep waiting for) the results of a job\n"
+		"  jobs                      recent jobs\n");
+	cr_op_names(names, sizeof(names), REQ_APT, 0, "|", "|");
+	fprintf(f, "  apt %s\n"
+		"                            package operations (see 'celeryroot apt --help')\n", names);
+}
+
+/* ping, facts: the operations that are not apt's. */
+static int task_command(const char *cmd)
+{
+	const struct cr_op *op = cr_op_by_name(cmd);
+	return op != NULL && op->req != REQ_APT;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -46,13 +76,9 @@ static void usage(FILE *f)
 		"Fleet administration for Debian and Ubuntu servers over Redis.\n"
 		"\n"
 		"commands:\n"
-		"  hosts                     hosts in the registry, their roles and state\n"
-		"  ping TARGET               check that each target host's worker answers\n"
-		"  facts TARGET              OS, kernel, uptime, packages and APT lists age\n"
-		"  job JOB_ID [--wait]       show (or keep waiting for) the results of a job\n"
-		"  jobs                      recent jobs\n"
-		"  apt install|remove|upgrade|autoremove|clean|query|list|update\n"
-		"                            package operations (see 'celeryroot apt --help')\n"
+		"  hosts                     hosts in the registry, their roles and state\n");
+	usage_ops(f);
+	fprintf(f,
 		"  audit [--host H] [--since T]  what each host's root helper did or refused\n"
 		"  acl --daemon H --operator N  Redis ACL rules for each program (see 'celeryroot acl --help')\n"
 		"  windows                   maintenance windows in force per host, next openings\n"
@@ -112,7 +138,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, int flags, void (*help)
 		{ "help", no_argument, 0, 'h' },         { 0, 0, 0, 0 }
 	};
 	static const char *const kinds[] = { ['a'] = "all", ['r'] = "role", ['H'] = "host", ['o'] = "one-of" };
-	char err[512];
+	char err[CR_ERR_MAX];
 	int c;
 
 	const int want_target = flags & CLI_TARGET;
@@ -180,7 +206,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, int flags, void (*help)
 
 redisContext *cli_connect(struct cli_opts *o)
 {
-	char err[512];
+	char err[CR_ERR_MAX];
 	redisContext *c;
 
 	config_defaults(&o->cfg);
@@ -226,7 +252,7 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "hosts"))
 		return cmd_hosts(argc - 1, argv + 1);
-	if (!strcmp(cmd, "ping") || !strcmp(cmd, "facts"))
+	if (task_command(cmd))
 		return cmd_task(cmd, argc - 1, argv + 1);
 	if (!strcmp(cmd, "job"))
 		return cmd_job(argc - 1, argv + 1);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops.h"
+#include "proto.h"
 #include "rconn.h"
 #include "timeutil.h"
 
@@ -60,7 +62,8 @@ static int parse_command(json_t *cmd, struct cli_task *t, char *err, size_t errl
 	char said[512] = "", *cut;
 	cli_err_capture = said;
 	cli_err_capture_len = sizeof(said);
-	if (!strcmp(argv[0], "ping") || !strcmp(argv[0], "facts"))
+	const struct cr_op *op = cr_op_by_name(argv[0]);
+	if (op != NULL && op->req != REQ_APT)   /* ping, facts (ops.h) */
 		rc = task_build((int)n, argv, o, 0, t);
 	else if (!strcmp(argv[0], "apt"))
 		rc = apt_build((int)n, argv, o, 0, t);

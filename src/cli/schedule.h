@@ -57,7 +57,9 @@ void schedule_free(struct schedule *s);
 json_t *schedule_to_json(const struct schedule *s);
 int schedule_from_json(json_t *o, struct schedule *s, char *err, size_t errlen);
 
-/* Redis: runtime schedules. */
+/* Redis: runtime schedules.  schedule_store fails with -CR_E_EXISTS (a new
+ * one's name is taken), -CR_E_MISSING (the one to replace is gone) or
+ * -CR_E_FAIL (the broker), the message in err (crerr.h). */
 int schedule_store(redisContext *c, const struct schedule *s, int replace, char *err, size_t errlen);
 int schedule_delete(redisContext *c, const char *name);
 /* Config schedules, then runtime ones (a runtime name that clashes with a

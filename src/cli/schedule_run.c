@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "crerr.h"
 #include "rconn.h"
 #include "timeutil.h"
 
@@ -185,7 +186,7 @@ int schedule_list(struct cli_opts *o, redisContext *c)
 	}
 	/* Whether beat would fire each: its trusted keys, where readable here. */
 	struct keyring *beat = calloc(1, sizeof(*beat));
-	char err[512];
+	char err[CR_ERR_MAX];
 	if (beat && schedule_keyring(&o->cfg, beat, err, sizeof(err)) < 0) {
 		free(beat);
 		beat = NULL;

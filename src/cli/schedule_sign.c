@@ -21,6 +21,7 @@
 
 #include "b64.h"
 #include "canon.h"
+#include "crerr.h"
 #include "timeutil.h"
 
 #define SCHED_DOMAIN "celeryroot-schedule-v1\n"
@@ -76,7 +77,7 @@ int schedule_sign(struct schedule *s, const struct signing_key *k, char *err, si
 
 static int verifies(const struct schedule *s, const unsigned char pk[32])
 {
-	char err[128];
+	char err[CR_ERR_MAX];
 	size_t len = 0;
 	unsigned char *msg = signed_bytes(s, &len, err, sizeof(err));
 	int ok = msg != NULL && crypto_sign_verify_detached(s->sig, msg, len, pk) == 0;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crerr.h"
 #include "rconn.h"
 
 #define SECTION_PREFIX "schedule "
@@ -35,6 +36,7 @@ int schedule_store(redisContext *c, const struct schedule *s, int replace, char 
 	} else if (r && r->type == REDIS_REPLY_NIL) {
 		snprintf(err, errlen, replace ? "no schedule named %s" : "a schedule named %s exists already (remove it first)",
 			 s->name);
+		rc = replace ? -CR_E_MISSING : -CR_E_EXISTS;
 	} else {
 		snprintf(err, errlen, "cannot store schedule %s: %s", s->name,
 			 r && r->type == REDIS_REPLY_ERROR ? r->str : "no answer from the broker");
@@ -132,7 +134,7 @@ static int on_cfg(void *user, const char *section, const char *key, const char *
 /* Config schedules: all valid, or an error (a reviewed file must not be half used). */
 static int load_config(const char *path, struct cfg_ctx *x)
 {
-	char err[768];
+	char err[CR_ERR_MAX];
 	int rc = ini_parse(path, on_cfg, x);
 
 	if (rc == -1)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crerr.h"
 #include "known_hosts.h"
 #include "rconn.h"
 #include "timeutil.h"
@@ -61,7 +62,7 @@ int cli_load_registry(redisContext *c, struct host_rec **hosts, size_t *n)
 	}
 	vals = rconn_cmdargv(c, (int)m + 1, argv, NULL);
 	for (size_t i = 0; vals && vals->type == REDIS_REPLY_ARRAY && i < vals->elements; i++) {
-		char err[256];
+		char err[CR_ERR_MAX];
 		const redisReply *v = vals->element[i];
 		/* A record that fails to decode is skipped: one bad entry must not
 		 * hide the rest of the fleet. */
@@ -189,7 +190,7 @@ static enum sent send_all(redisContext *c, const struct cli_opts *o, const struc
 static json_t *sign_task(const struct cli_opts *o, const struct job *job, json_t *args, json_t *kwargs,
 			 const char *queue, double expires)
 {
-	char err[256];
+	char err[CR_ERR_MAX];
 	json_t *sig, *h;
 
 	if (!o->signing)
@@ -209,7 +210,7 @@ int cli_load_signer(struct cli_opts *o, const char *then)
 {
 	const char *env = getenv("CELERYROOT_SIGNING_KEY");
 	const char *path = env && env[0] ? env : o->cfg.signing_key;
-	char err[600];
+	char err[CR_ERR_MAX];
 
 	o->signing = 0;
 	if (path[0] == '\0')
@@ -307,7 +308,7 @@ int cli_resolve(struct cli_opts *o, redisContext *c, struct dest **d, size_t *nd
 {
 	struct host_rec *hosts;
 	size_t nhosts;
-	char err[2048];
+	char err[CR_ERR_MAX];
 	int rc;
 
 	if (cli_load_registry(c, &hosts, &nhosts) < 0)
@@ -423,7 +424,7 @@ static void learn_keys(redisContext *c, const struct dest *d, size_t nd)
 	const char **names = calloc(nd ? nd : 1, sizeof(*names));
 	struct reg_key *rk = calloc(nd ? nd : 1, sizeof(*rk));
 	struct known_hosts kh;
-	char err[PATH_MAX + 256];
+	char err[CR_ERR_MAX];
 	size_t m = 0;
 
 	for (size_t i = 0; names && i < nd; i++)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "attest.h"
+#include "crerr.h"
 #include "rconn.h"
 #include "registry.h"
 #include "timeutil.h"
@@ -29,7 +30,7 @@ static const char *task_host(const struct job_task *t, const struct tstate *ts)
 static enum hstate host_state(const redisReply *v, double now)
 {
 	struct host_rec h;
-	char err[256];
+	char err[CR_ERR_MAX];
 
 	/* No record: it expired, or the host never registered; either way
 	 * nothing heartbeats for it. */
@@ -48,7 +49,7 @@ static void host_states(redisContext *c, const struct job *job, const struct tst
 	const char **argv = calloc(job->n + 1, sizeof(*argv));
 	char (*keys)[sizeof(REG_HOST_PREFIX) + HOSTNAME_MAX] = calloc(job->n ? job->n : 1, sizeof(*keys));
 	size_t *which = calloc(job->n ? job->n : 1, sizeof(*which)), m = 0;
-	char err[256];
+	char err[CR_ERR_MAX];
 
 	for (size_t i = 0; argv && keys && which && i < job->n; i++) {
 		const char *h = task_host(&job->t[i], &ts[i]);
@@ -116,7 +117,7 @@ static json_t *to_record(struct verifier *v, const struct job *job, const struct
 	} else if (!strcmp(ts->status, "FAILURE") || !strcmp(ts->status, "SUCCESS")) {
 		const char *type = json_string_value(json_object_get(ts->result, "exc_type"));
 		const char *msg = json_string_value(json_array_get(json_object_get(ts->result, "exc_message"), 0));
-		char err[1024];
+		char err[CR_ERR_MAX];
 		snprintf(err, sizeof(err), "%s: %s", type ? type : "error", msg ? msg : "malformed result");
 		rec = record_new(host, "failed");
 		record_set_error(rec, err);

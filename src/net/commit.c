@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crerr.h"
 #include "log.h"
 #include "rconn.h"
 #include "timeutil.h"
@@ -29,7 +30,7 @@
  * idempotent). */
 static int commit_exec(struct net_state *st, const struct rconn_cmd *cmds, int n)
 {
-	char err[256];
+	char err[CR_ERR_MAX];
 	int rc = rconn_pipeline(st->link.cc, cmds, n, 1, err, sizeof(err));
 
 	if (rc == 0)

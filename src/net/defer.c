@@ -19,7 +19,9 @@
 #include <time.h>
 
 #include "clock.h"
+#include "crerr.h"
 #include "log.h"
+#include "ops.h"
 #include "proto.h"
 #include "rconn.h"
 #include "timeutil.h"
@@ -31,8 +33,10 @@
 void defer_note_override(struct net_state *st, struct inflight *f, const struct proto_req *r)
 {
 	struct celery_msg *m = &f->msg;
+	const struct cr_op *op = cr_op_by_req(r->type, r->op);
 
-	if (st->nwindows == 0 || r->type != REQ_APT || r->check || !r->now ||
+	/* Only a windowed operation (ops.h) would have been deferred. */
+	if (st->nwindows == 0 || op == NULL || !(op->flags & CR_OP_WINDOWED) || r->check || !r->now ||
 	    winconf_open(st->windows, st->nwindows, (time_t)clock_now()))
 		return;
 	/* The override is the operator's call; it goes on the record. */
@@ -64,7 +68,7 @@ static void defer_move(struct net_state *st, const char *key, const char *queue,
 {
 	redisContext *c = st->link.cc;
 	struct rconn_cmd watch = { 0 }, check = { 0 }, cmds[2] = { { 0 } };
-	char err[256];
+	char err[CR_ERR_MAX];
 
 	rconn_arg(&watch, "WATCH", S);
 	rconn_arg(&watch, key, S);

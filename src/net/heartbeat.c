@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crerr.h"
 #include "log.h"
 #include "rconn.h"
 #include "timeutil.h"
@@ -57,7 +58,7 @@ int heartbeat_send(struct net_state *st, char *err, size_t errlen)
  * missed heartbeats. */
 int heartbeat_stopped(struct net_state *st)
 {
-	char err[256];
+	char err[CR_ERR_MAX];
 
 	copy_str(st->self.state, sizeof(st->self.state), "stopped");
 	return heartbeat_send(st, err, sizeof(err));

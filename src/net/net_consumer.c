@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crerr.h"
 #include "log.h"
 #include "rconn.h"
 #include "timeutil.h"
@@ -138,7 +139,7 @@ static void worker_note_oversize(struct net_state *st, redisContext *c, long idx
 static void worker_take(struct net_state *st, char *raw, size_t len, const char *src)
 {
 	struct inflight *f = worker_free_slot(st);
-	char err[512];
+	char err[CR_ERR_MAX];
 
 	if (f == NULL) {   /* cannot happen: we take only with a free slot */
 		free(raw);
@@ -289,7 +290,7 @@ int worker_take_next(struct net_state *st)
 static void worker_give_back(struct net_state *st, const char *raw, size_t len, const char *src)
 {
 	struct rconn_cmd cmds[2] = { { 0 } };
-	char err[256];
+	char err[CR_ERR_MAX];
 
 	rconn_arg(&cmds[0], "RPUSH", S);
 	rconn_arg(&cmds[0], src, S);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "celery.h"
+#include "crerr.h"
 #include "crconfig.h"
 #include "registry.h"
 #include "sign.h"
@@ -45,10 +46,12 @@ struct settle {
 	double retry_at;         /* mono time of the next commit attempt */
 };
 
+struct cr_op;
+
 struct inflight {
 	int state;               /* enum slot_state */
 	uint32_t req_id;
-	const struct task_def *def;
+	const struct cr_op *def;        /* its row of the operation table */
 	struct celery_msg msg;
 	char *raw;               /* the message exactly as it sits in the taken list */
 	size_t rawlen;
@@ -155,14 +158,8 @@ char *result_meta(const char *task_id, const char *status, json_t *result);
 int heartbeat_send(struct net_state *st, char *err, size_t errlen);
 int heartbeat_stopped(struct net_state *st);
 
-/* tasks.c: the task table */
-struct task_def {
-	const char *name;
-	uint8_t req_type;   /* args and kwargs are checked by taskreq.c */
-};
-const struct task_def *task_lookup(const char *name);
-/* tasks_apt.c: the celeryroot.apt.* tasks */
-const struct task_def *tasks_apt_lookup(const char *name);
+/* tasks.c: the tasks this worker runs are the operation table's (ops.h);
+ * their args and kwargs are checked by taskreq.c */
 /* net_audit.c: priv's audit records, to the capped stream for central review */
 #define AUDIT_STREAM "celeryroot:audit"
 #define AUDIT_STREAM_MAXLEN 100000
@@ -187,10 +184,8 @@ void defer_release(struct net_state *st);
 void audit_publish_override(struct net_state *st, const char *task_id, const char *task, json_t *packages);
 /* netsig.c: signed tasks */
 int netsig_check(struct net_state *st, const struct celery_msg *m, struct sig_claims *c, char *err, size_t errlen);
-/* 0 the nonce is ours; NETSIG_REPLAY refused (err says why); NETSIG_AGAIN
+/* 0 the nonce is ours; -CR_E_REPLAY refused (err says why); -CR_E_AGAIN
  * the broker could not be asked (the message stays taken; try later). */
-#define NETSIG_REPLAY (-1)
-#define NETSIG_AGAIN (-2)
 int netsig_take_nonce(struct net_state *st, const struct sig_claims *c, const char *task_id, char *err,
 		      size_t errlen);
 #define NETSIG_NONCE_KEY_MAX (sizeof("celeryroot:nonce:") + HOSTNAME_MAX + 8 + KEY_ID_MAX + SIG_NONCE_HEX + 4)

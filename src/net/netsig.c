@@ -66,20 +66,20 @@ int netsig_check(struct net_state *st, const struct celery_msg *m, struct sig_cl
 	return 0;
 }
 
-/* 0: the nonce is ours (new, or this very task redelivered); NETSIG_REPLAY
- * refused; NETSIG_AGAIN the broker could not be asked. */
+/* 0: the nonce is ours (new, or this very task redelivered); -CR_E_REPLAY
+ * refused; -CR_E_AGAIN the broker could not be asked. */
 int netsig_take_nonce(struct net_state *st, const struct sig_claims *c, const char *task_id, char *err,
 		      size_t errlen)
 {
 	char key[NETSIG_NONCE_KEY_MAX], val[NETSIG_NONCE_VAL_MAX], exat[24];
 	redisReply *r;
-	int rc = NETSIG_AGAIN;
+	int rc = -CR_E_AGAIN;
 
 	netsig_nonce_key(c, key, sizeof(key));
 	netsig_nonce_value(st, task_id, 0, val, sizeof(val));
 	snprintf(exat, sizeof(exat), "%lld", c->expires + NONCE_SLACK);
 	if (!net_link_up(st))
-		return snprintf(err, errlen, "cannot check the nonce: the broker is unreachable"), NETSIG_AGAIN;
+		return snprintf(err, errlen, "cannot check the nonce: the broker is unreachable"), -CR_E_AGAIN;
 	r = rconn_cmd(st->link.cc, "SET", key, val, "NX", "EXAT", exat, NULL);
 	if (r && r->type == REDIS_REPLY_STATUS) {
 		rc = 0;
@@ -89,7 +89,7 @@ int netsig_take_nonce(struct net_state *st, const struct sig_claims *c, const ch
 		if (r && r->type == REDIS_REPLY_STRING && strcmp(r->str, val) == 0) {
 			rc = 0;   /* taken back by this host before it was answered */
 		} else if (r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_NIL)) {
-			rc = NETSIG_REPLAY;
+			rc = -CR_E_REPLAY;
 			snprintf(err, errlen, "replayed task refused: nonce %s of key '%s' was already used", c->nonce, c->key);
 		} else {
 			snprintf(err, errlen, "cannot check the nonce: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");

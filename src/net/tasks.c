@@ -1,6 +1,6 @@
-/* The task table: which Celery task names this worker runs, how their
- * arguments are checked before anything reaches priv, and how priv's answer
- * becomes the result record (DESIGN §5). */
+/* The tasks: which Celery task names this worker runs (the operation table,
+ * ops.h), how their arguments are checked before anything reaches priv, and
+ * how priv's answer becomes the result record (DESIGN §5). */
 #include "config.h"
 #include "net_int.h"
 
@@ -10,25 +10,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crerr.h"
 #include "log.h"
+#include "ops.h"
 #include "pkgspec.h"
 #include "proto.h"
 #include "record.h"
 #include "taskreq.h"
 #include "timeutil.h"
-
-static const struct task_def task_table[] = {
-	{ "celeryroot.ping", REQ_PING },
-	{ "celeryroot.facts", REQ_FACTS },
-};
-
-const struct task_def *task_lookup(const char *name)
-{
-	for (size_t i = 0; i < sizeof(task_table) / sizeof(task_table[0]); i++)
-		if (strcmp(task_table[i].name, name) == 0)
-			return &task_table[i];
-	return tasks_apt_lookup(name);
-}
 
 static struct inflight *tasks_find(struct net_state *st, uint32_t id)
 {
@@ -76,7 +65,7 @@ static int tasks_check_args(const struct celery_msg *m, struct proto_req *r, cha
 static int tasks_signature(struct net_state *st, struct inflight *f)
 {
 	struct celery_msg *m = &f->msg;
-	char err[512], key[KEY_ID_MAX + 1] = "";
+	char err[CR_ERR_MAX], key[KEY_ID_MAX + 1] = "";
 	const char *k;
 
 	if (netsig_check(st, m, &f->claims, err, sizeof(err)) == 0)
@@ -93,12 +82,12 @@ static int tasks_signature(struct net_state *st, struct inflight *f)
  * stays taken and is looked at again a little later. */
 static int tasks_nonce(struct net_state *st, struct inflight *f)
 {
-	char err[512];
+	char err[CR_ERR_MAX];
 	int rc;
 
 	if (f->claims.key[0] == '\0' || (rc = netsig_take_nonce(st, &f->claims, f->msg.id, err, sizeof(err))) == 0)
 		return 0;
-	if (rc == NETSIG_AGAIN) {
+	if (cr_err_of(rc) == CR_E_AGAIN) {
 		info_f("task %s: %s; it stays taken and is looked at again", f->msg.id, err);
 		worker_release(f);
 		st->recover_pending = 1;
@@ -115,8 +104,8 @@ static int tasks_nonce(struct net_state *st, struct inflight *f)
 void tasks_start(struct net_state *st, struct inflight *f)
 {
 	struct celery_msg *m = &f->msg;
-	const struct task_def *def = task_lookup(m->task);
-	char err[512];
+	const struct cr_op *def = cr_op_by_task(m->task);
+	char err[CR_ERR_MAX];
 
 	if (def == NULL) {
 		log_refusal("task %s: unknown task name %s", m->id, m->task);
@@ -132,7 +121,7 @@ void tasks_start(struct net_state *st, struct inflight *f)
 		return;
 	struct proto_req *r = calloc(1, sizeof(*r));
 	if (tasks_check_args(m, r, err, sizeof(err)) < 0) {
-		tasks_refuse(st, f, "ValueError", def->req_type == REQ_APT, f->claims.key, err);
+		tasks_refuse(st, f, "ValueError", def->req == REQ_APT, f->claims.key, err);
 		free(r);
 		return;
 	}
@@ -184,7 +173,7 @@ static void tasks_finish(struct net_state *st, struct inflight *f)
 {
 	json_t *audit = json_object_get(f->reply, "audit");
 	json_t *rec = tasks_record(f, json_object_get(f->reply, "attest"));
-	char err[512];
+	char err[CR_ERR_MAX];
 
 	if (audit)
 		f->settle.audit = audit_stream_json(audit);
@@ -235,7 +224,7 @@ void tasks_on_answer(struct net_state *st, uint8_t type, const uint8_t *payload,
 		/* priv's own signed line when it wrote one; else net's record. */
 		if (a.audit != NULL)
 			f->settle.audit = audit_stream_json(a.audit);
-		else if (f->def->req_type == REQ_APT || f->claims.key[0] || st->cfg->require_signed)
+		else if (f->def->req == REQ_APT || f->claims.key[0] || st->cfg->require_signed)
 			f->settle.audit = audit_refusal_json(st, f->msg.id, f->msg.task, f->claims.key, a.text);
 		f->settle.nonce_done = 1;
 		worker_settle(st, f, "FAILURE", celery_exception("PermissionError", "builtins", a.text));

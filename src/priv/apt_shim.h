@@ -105,8 +105,9 @@ struct aptshim_change_res {
 /* Plans the change with the dpkg lock held (waiting up to lock_timeout_s),
  * holds the plan against APT's refusals (apt_shim_policy.cc: archives apt
  * cannot authenticate, downgrades), and unless check is set carries it out
- * (a check takes no lock).  0 on success (an empty plan is a success); -1
- * with the reason in err: when dpkg_ran is 0 nothing changed. */
+ * (a check takes no lock).  0 on success (an empty plan is a success); < 0
+ * with the reason in err: when dpkg_ran is 0 nothing changed; -CR_E_LOCK
+ * (crerr.h) when the dpkg lock could not be taken in time. */
 int aptshim_change(const struct aptshim_change_req *q, struct aptshim_change_res *r, char *err,
 		   size_t errlen);
 void aptshim_change_res_free(struct aptshim_change_res *r);
@@ -114,7 +115,8 @@ void aptshim_change_res_free(struct aptshim_change_res *r);
  * after aptshim_init: what tests read to see which user apt's download
  * methods run as (APT::Sandbox::User). */
 int aptshim_config_find(const char *key, char *out, size_t len);
-/* apt-get clean: empties the archives cache (under the lock). */
+/* apt-get clean: empties the archives cache (under the lock); < 0 on
+ * failure, -CR_E_LOCK when the lock could not be taken in time. */
 int aptshim_clean(int lock_timeout_s, long *files, char *err, size_t errlen);
 
 #ifdef __cplusplus

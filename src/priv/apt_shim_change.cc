@@ -6,6 +6,7 @@
 #include "config.h"
 #include "apt_shim.h"
 #include "apt_shim_int.h"
+#include "crerr.h"
 
 #include <apt-pkg/acquire-item.h>
 #include <apt-pkg/acquire.h>
@@ -201,9 +202,13 @@ int do_change(const aptshim_change_req *q, aptshim_change_res *r, char *err, siz
 	cache_close();
 	_config->Set("DPkg::Lock::Timeout", q->lock_timeout_s);
 	/* A check changes nothing, so it neither takes nor waits for the lock. */
-	if (!c.Open(&lp, !q->check) || c.GetDepCache() == nullptr)
-		return fail(err, errlen, q->check ? "cannot open the package cache"
-						  : "cannot open the package cache with the dpkg lock");
+	if (!c.Open(&lp, !q->check) || c.GetDepCache() == nullptr) {
+		if (q->check)
+			return fail(err, errlen, "cannot open the package cache");
+		/* Said as a lock failure: priv then names who holds the lock. */
+		fail(err, errlen, "cannot open the package cache with the dpkg lock");
+		return -CR_E_LOCK;
+	}
 	pkgDepCache &dc = *c.GetDepCache();
 	pkgProblemResolver fix(&dc);
 	if (mark_request(dc, fix, q, err, errlen) < 0)
@@ -250,7 +255,7 @@ int do_clean(int lock_timeout_s, long *files, char *err, size_t errlen)
 	_error->Discard();
 	_config->Set("DPkg::Lock::Timeout", lock_timeout_s);
 	if (!_system->Lock())
-		return fail(err, errlen, "cannot take the dpkg lock");
+		return fail(err, errlen, "cannot take the dpkg lock"), -CR_E_LOCK;
 	std::string archives = _config->FindDir("Dir::Cache::archives");
 	long n = count_files(archives) + count_files(archives + "partial/");
 	pkgAcquire fetcher;

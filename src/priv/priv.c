@@ -1,6 +1,7 @@
 /* priv's request loop, in the manner of OpenSSH's monitor: read one framed
- * request from net, decode it strictly (net is treated as hostile), and hand
- * it to the handler its type names in a fixed table.  Anything else gets an
+ * request from net and hand it to priv_dispatch.c, which decodes it strictly
+ * (net is treated as hostile), checks it against the policy of its type's
+ * row of a fixed table and hands it to that row's handler.  Anything else gets an
  * ANS_REFUSED answer and a log line, and priv goes on serving: a refusal
  * must never take the host's root helper down. */
 #include "config.h"
@@ -18,8 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crerr.h"
 #include "frame.h"
-#include "hostsig.h"
 #include "log.h"
 #include "proto.h"
 #include "sigloop.h"
@@ -134,136 +135,6 @@ void priv_progress(struct priv_ctx *p, uint32_t id, int percent, const char *pkg
 	priv_send(p, &a);
 }
 
-/* ---- handlers ----------------------------------------------------------- */
-
-static void h_hello(struct priv_ctx *p, const struct proto_req *r)
-{
-	json_t *info = priv_os_info(p->root);
-	char pk[HOSTSIG_PK_B64_MAX];
-
-	if (info == NULL) {
-		priv_refuse(p, r->id, "out of memory");
-		return;
-	}
-	/* The host key's public half, for the registry (known_hosts pins it). */
-	hostsig_pk_encode(p->hostkey->pk, pk);
-	priv_reply(p, r->id,
-		   json_pack("{s:I, s:s, s:s?, s:O, s:O, s:s, s:s}", "priv_pid", (json_int_t)getpid(),
-			     "version", PACKAGE_VERSION, "hostname", p->hostname, "os_pretty",
-			     json_object_get(info, "os_pretty"), "kernel",
-			     json_object_get(info, "kernel"), "root", p->root, "host_key", pk));
-	json_decref(info);
-}
-
-static void h_ping(struct priv_ctx *p, const struct proto_req *r)
-{
-	priv_answer(p, r, priv_ping_data(p));
-}
-
-/* A facts failure is not a refusal (the request was valid): the reply
- * carries the reason, so that the task reports a failed host. */
-static void h_facts(struct priv_ctx *p, const struct proto_req *r)
-{
-	char err[512] = "";
-	json_t *facts = priv_facts(p->root, err, sizeof(err));
-
-	if (facts == NULL) {
-		error_f("facts for task %s failed: %s", r->task[0] ? r->task : "-", err);
-		priv_answer(p, r, json_pack("{s:s}", "error", err[0] ? err : "facts failed"));
-		return;
-	}
-	priv_answer(p, r, facts);
-}
-
-/* Queries are answered here and now; changes go to the worker queue.  As
- * with facts, an APT failure is a reply that says why, not a refusal. */
-static void h_apt(struct priv_ctx *p, const struct proto_req *r)
-{
-	char err[512] = "";
-	json_t *d;
-
-	if (!priv_apt_readonly(r)) {
-		if (priv_defer(p, r))
-			return;
-		if (audit_rate_action(p) < 0)
-			snprintf(err, sizeof(err), "refused: more than %d changes in %d s (priv's audit budget, "
-				 "audit_changes_per_minute); send it again later",
-				 p->audit_actions > 0 ? p->audit_actions : AUDIT_ACTIONS_PER_WINDOW, AUDIT_WINDOW_S);
-		/* The refusal's line names the task, its packages and its key. */
-		if (err[0] || priv_jobs_submit(p, r, err, sizeof(err)) < 0)
-			priv_refuse_audited(p, r->id, err, audit_refusal_req(p, r, err));
-		return;
-	}
-	if ((d = priv_apt(p, r, err, sizeof(err))) == NULL) {
-		error_f("apt %s for task %s failed: %s", r->op, r->task, err);
-		priv_answer(p, r, json_pack("{s:s}", "error", err[0] ? err : "apt operation failed"));
-		return;
-	}
-	priv_answer(p, r, d);
-}
-
-/* The dispatch table: the only requests priv serves. */
-struct priv_handler {
-	uint8_t type;
-	void (*fn)(struct priv_ctx *p, const struct proto_req *r);
-};
-
-static const struct priv_handler priv_handlers[] = {
-	{ REQ_HELLO, h_hello },
-	{ REQ_PING, h_ping },
-	{ REQ_FACTS, h_facts },
-	{ REQ_APT, h_apt },
-};
-
-static const struct priv_handler *priv_lookup(uint8_t type)
-{
-	for (size_t i = 0; i < sizeof(priv_handlers) / sizeof(priv_handlers[0]); i++)
-		if (priv_handlers[i].type == type)
-			return &priv_handlers[i];
-	return NULL;
-}
-
-static void priv_dispatch(struct priv_ctx *p, uint8_t type, const uint8_t *payload, size_t len)
-{
-	const struct priv_handler *h;
-	struct proto_req r;
-	char err[PROTO_ERR_MAX] = "", why[PROTO_ERR_MAX + 64];
-
-	/* Odd types are answers: an answer can never pass for a request. */
-	if (type & 1) {
-		snprintf(why, sizeof(why), "answer type %u (%s) sent as a request", type,
-			 proto_type_name(type));
-		priv_refuse(p, 0, why);
-		return;
-	}
-	if ((h = priv_lookup(type)) == NULL) {
-		snprintf(why, sizeof(why), "unknown request type %u", type);
-		priv_refuse(p, 0, why);
-		return;
-	}
-	memset(&r, 0, sizeof(r));
-	if (proto_req_decode(type, payload, len, &r, err, sizeof(err)) < 0) {
-		snprintf(why, sizeof(why), "malformed %s: %s", proto_type_name(type),
-			 err[0] ? err : "rejected by the decoder");
-		priv_refuse_audited(p, r.id, why, type == REQ_APT ? audit_refusal(p, r.id, "APT", why) : NULL);
-		return;
-	}
-	r.type = type;   /* the frame's type is the one that was checked */
-	if (priv_sig_check(p, &r, err, sizeof(err)) < 0) {
-		json_t *line = audit_refusal_req(p, &r, err);
-		proto_req_clear(&r);
-		priv_refuse_audited(p, r.id, err, line);
-		return;
-	}
-	proto_req_clear(&r);   /* checked: the handlers act on the request itself */
-	/* Reads are not written one by one: counted per window (audit_rate.c). */
-	if (type == REQ_PING || type == REQ_FACTS || (type == REQ_APT && priv_apt_readonly(&r)))
-		audit_rate_read(p, &r);
-	debug_f("request %u: %s (job %s, task %s)", r.id, proto_type_name(type),
-		r.job[0] ? r.job : "-", r.task[0] ? r.task : "-");
-	h->fn(p, &r);
-}
-
 /* ---- the loop ----------------------------------------------------------- */
 
 /* SIGTERM and SIGINT set a flag; they are blocked except inside ppoll, so
@@ -330,6 +201,14 @@ int priv_serve(struct priv_ctx *p)
 
 	if (buf == NULL) {
 		error_f("out of memory");
+		return 1;
+	}
+	char err[CR_ERR_MAX];
+
+	/* Every change the operation table names has its handler. */
+	if (priv_ops_check(err, sizeof(err)) < 0) {
+		error_f("%s", err);
+		free(buf);
 		return 1;
 	}
 	priv_signals(&waitmask, &oldmask);

@@ -71,6 +71,7 @@ struct priv_ctx {
 	const struct host_window *windows; /* this host's maintenance windows (none: always open) */
 	size_t nwindows;
 	struct nonce_store *nonces;     /* signed requests seen (nonces.h), kept on disk */
+	unsigned served_once;           /* PRIV_ONCE rows served, a bit each (priv_dispatch.c) */
 	/* the change child (priv_jobs.c) */
 	pid_t change_child;
 	struct proto_req *change_req;  /* its request, kept to resume it once */
@@ -117,6 +118,11 @@ void priv_lists_touch(const char *root);
 /* priv_lock.c: "var/lib/dpkg/lock-frontend is held by process N (comm)"; 0 if unheld. */
 int priv_lock_holder(const char *root, char *out, size_t len);
 
+/* priv_dispatch.c: one request from net, checked against the dispatch
+ * table's policy and handed to its handler (or the change queue); anything
+ * else is refused. */
+void priv_dispatch(struct priv_ctx *p, uint8_t type, const uint8_t *payload, size_t len);
+
 /* priv.c: answers, for the change child too. */
 void priv_reply(struct priv_ctx *p, uint32_t id, struct json_t *data);   /* steals data */
 void priv_progress(struct priv_ctx *p, uint32_t id, int percent, const char *pkg, const char *text);
@@ -136,9 +142,11 @@ struct json_t *priv_ping_data(const struct priv_ctx *p);
  * 0 when it runs now. */
 int priv_defer(struct priv_ctx *p, const struct proto_req *r);
 
-/* priv_apt.c: read-only APT requests, answered at once; 1 if r is one. */
+/* priv_apt.c: read-only APT requests (no CR_OP_CHANGES in the operation
+ * table), answered at once; 1 if r is one. */
 int priv_apt_readonly(const struct proto_req *r);
 struct json_t *priv_apt(struct priv_ctx *p, const struct proto_req *r, char *err, size_t errlen);
+int priv_apt_handles(const char *op);
 
 /* What the change child knows from the change journal (priv_child.c)
  * before a change runs. */
@@ -157,6 +165,10 @@ struct change_start {
  * update and clean.  Always returns the reply data; a failure carries
  * "error".  NULL only when out of memory. */
 struct json_t *priv_change(struct priv_ctx *p, const struct proto_req *r, const struct change_start *start);
+/* Every APT operation of the operation table (ops.h) has its handler, here
+ * for a change, in priv_apt.c for a read: -1 with the one that has none
+ * (priv does not start). */
+int priv_ops_check(char *err, size_t errlen);
 
 /* priv_child.c: the change child's whole life: the change lock, the
  * journal, the change, the audit line and the reply.  Never returns. */
@@ -175,9 +187,10 @@ int priv_jobs_busy(const struct priv_ctx *p);
  * never cut short. */
 void priv_jobs_finish(struct priv_ctx *p);
 
-/* priv_sig.c: a signed request checked again, on the claims net forwards:
- * signature, expiry, target, the key's limits, replay, and that the request
- * asks for exactly what was signed.  Sets r->key; -1 with the reason. */
+/* priv_sig.c: a signed request (r->sig set) checked again, on the claims
+ * net forwards: signature, expiry, target, the key's limits, replay, and
+ * that the request asks for exactly what was signed.  Sets r->key; -1 with
+ * the reason.  An unsigned request is the dispatch policy's (priv_dispatch.c). */
 int priv_sig_check(struct priv_ctx *p, struct proto_req *r, char *err, size_t errlen);
 
 /* priv_audit.c: one signed, chained JSON line per request acted on or refused

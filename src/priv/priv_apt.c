@@ -12,6 +12,7 @@
 
 #include "apt_shim.h"
 #include "log.h"
+#include "ops.h"
 #include "proto.h"
 
 /* A list answer must fit one frame, as the signed payload (its quotes
@@ -22,7 +23,8 @@
 
 int priv_apt_readonly(const struct proto_req *r)
 {
-	return strcmp(r->op, "query") == 0 || strcmp(r->op, "list") == 0;
+	const struct cr_op *op = cr_op_by_req(REQ_APT, r->op);
+	return op != NULL && !(op->flags & CR_OP_CHANGES);
 }
 
 static json_t *str_or_null(const char *s)
@@ -97,14 +99,31 @@ static json_t *apt_list(const struct priv_ctx *p, const struct proto_req *r, cha
 	return d;
 }
 
+/* The handlers of the operation table's APT reads (ops.h), one row each:
+ * priv_ops_check() refuses to start without one. */
+static const struct {
+	const char *op;
+	json_t *(*fn)(const struct priv_ctx *p, const struct proto_req *r, char *err, size_t errlen);
+} read_ops[] = {
+	{ "query", apt_query },
+	{ "list", apt_list },
+};
+
+int priv_apt_handles(const char *op)
+{
+	for (size_t i = 0; i < sizeof(read_ops) / sizeof(read_ops[0]); i++)
+		if (!strcmp(op, read_ops[i].op))
+			return 1;
+	return 0;
+}
+
 json_t *priv_apt(struct priv_ctx *p, const struct proto_req *r, char *err, size_t errlen)
 {
 	if (aptshim_init(p->root, err, errlen) < 0)
 		return NULL;
-	if (!strcmp(r->op, "query"))
-		return apt_query(p, r, err, errlen);
-	if (!strcmp(r->op, "list"))
-		return apt_list(p, r, err, errlen);
+	for (size_t i = 0; i < sizeof(read_ops) / sizeof(read_ops[0]); i++)
+		if (!strcmp(r->op, read_ops[i].op))
+			return read_ops[i].fn(p, r, err, errlen);
 	snprintf(err, errlen, "operation '%s' is not a query", r->op);
 	return NULL;
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ops.h"
 #include "pkgspec.h"
 #include "proto.h"
 
@@ -56,7 +57,7 @@ json_t *audit_record(const struct priv_ctx *p, const struct proto_req *r, const 
 {
 	char when[64];
 
-	const char *op = r->op[0] ? r->op : r->type == REQ_PING ? "ping" : r->type == REQ_FACTS ? "facts" : "";
+	const char *op = cr_op_req_name(r->type, r->op);
 	json_t *rec;
 
 	audit_iso_now(when, sizeof(when));

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "ops.h"
 #include "proto.h"
 #include "timeutil.h"
 
@@ -105,7 +106,7 @@ void audit_rate_read(struct priv_ctx *p, const struct proto_req *r)
 	audit_rate_tick(p);
 	window_open(w);
 	w->reads++;
-	counts_add(&w->read_ops, r->type == REQ_PING ? "ping" : r->type == REQ_FACTS ? "facts" : r->op);
+	counts_add(&w->read_ops, cr_op_req_name(r->type, r->op));
 	counts_add(&w->read_keys, r->key[0] ? r->key : "-");
 }
 

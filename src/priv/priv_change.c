@@ -19,16 +19,9 @@
 #include "apt_shim.h"
 #include "dpkg_status.h"
 #include "log.h"
+#include "ops.h"
 #include "proto.h"
 #include "timeutil.h"
-
-static const struct {
-	const char *op;
-	enum aptshim_op shim;
-} ops[] = {
-	{ "install", APTSHIM_INSTALL }, { "remove", APTSHIM_REMOVE },         { "upgrade", APTSHIM_UPGRADE },
-	{ "autoremove", APTSHIM_AUTOREMOVE },
-};
 
 /* ---- progress ------------------------------------------------------------ */
 
@@ -177,13 +170,7 @@ static json_t *plan_json(const struct aptshim_change_res *res, json_t **predicte
 
 /* ---- the operation ---------------------------------------------------------- */
 
-static int shim_op(const char *op, enum aptshim_op *out)
-{
-	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-		if (!strcmp(op, ops[i].op))
-			return *out = ops[i].shim, 0;
-	return -1;
-}
+static int shim_op(const char *op, enum aptshim_op *out);
 
 static int run_apt(struct change_ctx *c, struct aptshim_change_res *res)
 {
@@ -203,8 +190,9 @@ static int run_apt(struct change_ctx *c, struct aptshim_change_res *res)
 	fill_items(c->r, items);
 	q.items = items;
 	rc = aptshim_change(&q, res, c->err, sizeof(c->err));
+	c->code = cr_err_of(rc);
 	free(items);
-	return rc;
+	return rc < 0 ? -1 : 0;
 }
 
 /* After apt: what changed since before (repair included), whether apt did
@@ -298,7 +286,9 @@ static json_t *op_clean(struct change_ctx *c, json_t *d)
 {
 	long files = 0;
 
-	if (aptshim_clean(c->p->lock_timeout_s, &files, c->err, sizeof(c->err)) < 0)
+	int rc = aptshim_clean(c->p->lock_timeout_s, &files, c->err, sizeof(c->err));
+
+	if ((c->code = cr_err_of(rc)) != CR_OK)
 		return json_object_set_new(d, "error", json_string(c->err)), d;
 	json_object_set_new(d, "files_removed", json_integer(files));
 	if (files == 0)
@@ -397,37 +387,86 @@ static json_t *op_packages(struct change_ctx *c, json_t *d)
 }
 
 /* apt says only that it could not get a lock; the operator wants to know who
- * has it.  Read now, after the bounded wait, it is who still holds it. */
-static void name_lock_holder(const struct priv_ctx *p, json_t *d)
+ * has it.  Read now, after the bounded wait, it is who still holds it.  Only
+ * for a lock failure of apt's (the shim's CR_E_LOCK): a repair that gave up
+ * on the lock has named the holder already. */
+static void name_lock_holder(const struct change_ctx *c, json_t *d)
 {
+	const struct priv_ctx *p = c->p;
 	const char *e = json_string_value(json_object_get(d, "error"));
 	char holder[512], msg[2200];
 
-	if (e == NULL || strstr(e, "lock") == NULL || !strncmp(e, "gave up waiting", 15) ||
-	    !priv_lock_holder(p->root, holder, sizeof(holder)))
+	if (e == NULL || c->code != CR_E_LOCK || !priv_lock_holder(p->root, holder, sizeof(holder)))
 		return;
 	snprintf(msg, sizeof(msg), "gave up waiting for the dpkg lock after %d s: %s (%.1500s)", p->lock_timeout_s,
 		 holder, e);
 	json_object_set_new(d, "error", json_string(msg));
 }
 
+/* The handlers of the operation table's changes (ops.h CR_OP_CHANGES), one
+ * row each: priv_ops_check() refuses to start without one. */
+static const struct change_op {
+	const char *op;
+	json_t *(*fn)(struct change_ctx *c, json_t *d);
+	enum aptshim_op shim;   /* op_packages: what apt is asked to do */
+} change_ops[] = {
+	{ "install", op_packages, APTSHIM_INSTALL },
+	{ "remove", op_packages, APTSHIM_REMOVE },
+	{ "upgrade", op_packages, APTSHIM_UPGRADE },
+	{ "autoremove", op_packages, APTSHIM_AUTOREMOVE },
+	{ "update", op_update, APTSHIM_INSTALL },
+	{ "clean", op_clean, APTSHIM_INSTALL },
+};
+
+static const struct change_op *change_op(const char *op)
+{
+	for (size_t i = 0; i < sizeof(change_ops) / sizeof(change_ops[0]); i++)
+		if (!strcmp(op, change_ops[i].op))
+			return &change_ops[i];
+	return NULL;
+}
+
+static int shim_op(const char *op, enum aptshim_op *out)
+{
+	const struct change_op *h = change_op(op);
+
+	if (h == NULL || h->fn != op_packages)
+		return -1;
+	*out = h->shim;
+	return 0;
+}
+
+int priv_ops_check(char *err, size_t errlen)
+{
+	const struct cr_op *op;
+
+	for (size_t i = 0; (op = cr_op_at(i)) != NULL; i++) {
+		int changes = (op->flags & CR_OP_CHANGES) != 0;
+		if (op->req != REQ_APT || (changes ? change_op(op->name) != NULL : priv_apt_handles(op->name)))
+			continue;
+		return snprintf(err, errlen, "operation %s has no handler in priv (%s)", op->name,
+				changes ? "priv_change.c" : "priv_apt.c"), -1;
+	}
+	return 0;
+}
+
 json_t *priv_change(struct priv_ctx *p, const struct proto_req *r, const struct change_start *start)
 {
 	struct change_ctx c = { .p = p, .r = r, .start = start };
+	const struct change_op *h = change_op(r->op);
 	json_t *d = json_pack("{s:s, s:b, s:b}", "operation", r->op, "check", r->check, "refreshed", 0);
 
 	if (d == NULL)
 		return NULL;
-	if (aptshim_init(p->root, c.err, sizeof(c.err)) < 0 || aptshim_native_arch(c.native, sizeof(c.native)) < 0) {
+	if (h == NULL) {
+		json_object_set_new(d, "error", json_string("unknown operation"));
+	} else if (aptshim_init(p->root, c.err, sizeof(c.err)) < 0 ||
+		   aptshim_native_arch(c.native, sizeof(c.native)) < 0) {
 		json_object_set_new(d, "error", json_string(c.err[0] ? c.err : "cannot initialise apt"));
-	} else if (!strcmp(r->op, "update")) {
-		op_update(&c, d);
-	} else if (!strcmp(r->op, "clean")) {
-		op_clean(&c, d);
 	} else {
-		op_packages(&c, d);
+		h->fn(&c, d);
 	}
-	name_lock_holder(p, d);
+	name_lock_holder(&c, d);
 	if (start != NULL && start->interrupted != NULL)
 		json_object_set(d, "interrupted", start->interrupted);
 	if (json_object_get(d, "changes") == NULL)

@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "apt_shim.h"
+#include "crerr.h"
 #include "dpkg_status.h"
 
 struct priv_ctx;
@@ -17,7 +18,8 @@ struct change_ctx {
 	const struct proto_req *r;
 	const struct change_start *start;   /* NULL in check mode */
 	char native[33];
-	char err[1024];
+	char err[CR_ERR_MAX];
+	enum cr_err code;                   /* what kind of failure err is */
 	double last_progress;
 	char last_pkg[APTSHIM_NAME_MAX];
 };

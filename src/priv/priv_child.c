@@ -32,9 +32,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crerr.h"
 #include "dpkg_status.h"
 #include "journal.h"
 #include "log.h"
+#include "ops.h"
 #include "pkgspec.h"
 #include "proto.h"
 #include "timeutil.h"
@@ -163,9 +165,11 @@ static int same_request(const struct proto_req *r, const struct journal_entry *e
 	return same;
 }
 
+/* dpkg's status is journaled before the change (ops.h CR_OP_PACKAGES). */
 static int package_op(const struct proto_req *r)
 {
-	return strcmp(r->op, "update") != 0 && strcmp(r->op, "clean") != 0;
+	const struct cr_op *op = cr_op_by_req(r->type, r->op);
+	return op != NULL && (op->flags & CR_OP_PACKAGES);
 }
 
 /* finished -> the first run's answer again.  Its audit line is written
@@ -174,7 +178,7 @@ static void __attribute__((noreturn)) answer_again(struct priv_ctx *p, const str
 						   struct journal_entry *e)
 {
 	json_t *d = e->reply;
-	char err[600];
+	char err[CR_ERR_MAX];
 
 	info_f("task %s was delivered again: answering with what its run finished at %s did", r->task, e->finished);
 	if (!e->audited) {
@@ -246,7 +250,7 @@ static int journal_start(struct priv_ctx *p, const struct proto_req *r, struct j
 static void __attribute__((noreturn)) finish(struct priv_ctx *p, const struct proto_req *r, struct journal *j,
 					     struct journal_entry *e, json_t *d)
 {
-	char err[600];
+	char err[CR_ERR_MAX];
 	json_t *rec;
 
 	if (d == NULL)
@@ -272,7 +276,7 @@ static void __attribute__((noreturn)) journaled(struct priv_ctx *p, const struct
 {
 	struct dpkg_snap before = { 0 };
 	struct change_start st = { 0 };
-	char err[1024], native[33] = "";
+	char err[CR_ERR_MAX], native[33] = "";
 	json_t *d;
 
 	if (resumed) {
@@ -302,7 +306,7 @@ void priv_child_run(struct priv_ctx *p, const struct proto_req *r)
 {
 	struct journal_entry e;
 	struct journal j;
-	char err[1024];
+	char err[CR_ERR_MAX];
 	int found;
 
 	child_env();

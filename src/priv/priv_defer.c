@@ -1,8 +1,8 @@
 /* Maintenance windows, decided in priv (issue 12): a compromised net must
  * not be able to skip a window by not deferring.  A disruptive change
- * (install, remove, upgrade, autoremove; not a check, not sent with
- * now=true, which a signed task can only carry when its signer put it
- * there) that reaches priv while every window of this host is closed is
+ * (CR_OP_WINDOWED in ops.h: install, remove, upgrade, autoremove; not a
+ * check, not sent with now=true, which a signed task can only carry when
+ * its signer put it there) that reaches priv while every window of this host is closed is
  * answered with a signed record
  *
  *   {"status": "deferred", "run_at": ISO, "reason", "changed": false, ...}
@@ -22,20 +22,19 @@
 
 #include "clock.h"
 #include "log.h"
+#include "ops.h"
 #include "proto.h"
 #include "record.h"
 #include "winconf.h"
 
+/* The operation table says which operations wait for a window (ops.h). */
 static int disruptive(const struct proto_req *r)
 {
-	static const char *const ops[] = { "install", "remove", "upgrade", "autoremove" };
+	const struct cr_op *op = cr_op_by_req(r->type, r->op);
 
-	if (r->type != REQ_APT || r->check || r->now)
+	if (op == NULL || r->check || r->now)
 		return 0;
-	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-		if (!strcmp(r->op, ops[i]))
-			return 1;
-	return 0;
+	return (op->flags & CR_OP_WINDOWED) != 0;
 }
 
 /* No window ever opens again (a window whose zone has no future opening):

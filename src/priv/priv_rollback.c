@@ -2,6 +2,7 @@
  * repair of an interrupted dpkg run is in priv_repair.c. */
 #include "config.h"
 #include "priv.h"
+#include "crerr.h"
 #include "priv_change.h"
 
 #include <stdio.h>
@@ -60,7 +61,7 @@ json_t *change_rollback(struct change_ctx *c, const struct dpkg_snap *before)
 	struct dpkg_snap after, final;
 	struct aptshim_change_res res;
 	struct aptshim_item *items;
-	char err[1024] = "";
+	char err[CR_ERR_MAX] = "";
 	size_t n;
 	int ok = 0;
 

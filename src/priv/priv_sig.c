@@ -69,14 +69,9 @@ int priv_sig_check(struct priv_ctx *p, struct proto_req *r, char *err, size_t er
 	struct sig_claims c;
 	int rc = -1;
 
-	if (r->type == REQ_HELLO)
-		return 0;
-	if (r->sig == NULL) {
-		if (p->require_signed)
-			return snprintf(err, errlen, "unsigned %s refused: this host requires signed tasks",
-					proto_type_name(r->type)), -1;
-		return 0;
-	}
+	/* Whether a request needs one is the dispatch table's call (PRIV_NEEDS_SIG). */
+	if (r->sig == NULL)
+		return snprintf(err, errlen, "no signature to check"), -1;
 	if (!trusts_any(p) && !p->require_signed)
 		return 0;
 	if (sig_claims_from_json(r->sig, &c, err, errlen) < 0)

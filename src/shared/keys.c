@@ -17,11 +17,10 @@
 #include <unistd.h>
 
 #include "b64.h"
+#include "ops.h"
 
 #define KEYFILE_MAX 4096
 
-static const char *const known_ops[] = { "ping", "facts", "query", "list", "update", "install",
-					 "remove", "upgrade", "autoremove", "clean", NULL };
 
 int valid_key_id(const char *s)
 {
@@ -159,12 +158,10 @@ struct public_ctx {
 	char why[160];
 };
 
+/* "operations =" names rows of the operation table (ops.h). */
 static int known_op(const char *s)
 {
-	for (int i = 0; known_ops[i]; i++)
-		if (!strcmp(s, known_ops[i]))
-			return 1;
-	return 0;
+	return cr_op_by_name(s) != NULL;
 }
 
 /* "a, b c" into fixed slots, each checked by ok(); 0 on a bad or extra item. */
@@ -200,8 +197,11 @@ static int on_public(void *user, const char *section, const char *key, const cha
 	else if (!strcmp(key, "public"))
 		c->has_pk = decode_key(value, k->pk, sizeof(k->pk));
 	else if (!strcmp(key, "operations")) {
-		if (!split_list(value, &k->ops[0][0], sizeof(k->ops[0]), SIG_OPS_MAX, &k->nops, known_op))
-			snprintf(c->why, sizeof(c->why), "operations: use ping facts query list update install remove upgrade autoremove clean");
+		if (!split_list(value, &k->ops[0][0], sizeof(k->ops[0]), SIG_OPS_MAX, &k->nops, known_op)) {
+			char names[sizeof(c->why) - sizeof("operations: use ")];
+			cr_op_names(names, sizeof(names), 0, 0, " ", " ");
+			snprintf(c->why, sizeof(c->why), "operations: use %s", names);
+		}
 	} else if (!strcmp(key, "roles")) {
 		if (!split_list(value, &k->roles[0][0], sizeof(k->roles[0]), REG_MAX_ROLES, &k->nroles, valid_role))
 			snprintf(c->why, sizeof(c->why), "roles: a list of at most %d valid role names", REG_MAX_ROLES);
@@ -355,13 +355,15 @@ int key_generate(const char *dir, const char *id, int force, char *err, size_t e
 	}
 	sodium_memzero(sk, sizeof(sk));
 	if (rc == 0) {
+		char names[256];
+		cr_op_names(names, sizeof(names), 0, 0, " ", " ");
 		snprintf(path, sizeof(path), "%s/%s.pub", dir, id);
 		snprintf(text, sizeof(text),
 			 "# celeryroot public key '%s': copy it into the trusted_keys directory of each server\n"
 			 "# (default /etc/celeryroot/trusted-keys/); uncomment to limit what it may sign.\n"
 			 "id = %s\npublic = %s\n"
-			 ";operations = ping facts query list update install remove upgrade autoremove clean\n"
-			 ";roles = webserver database\n", id, id, pk64);
+			 ";operations = %s\n"
+			 ";roles = webserver database\n", id, id, pk64, names);
 		rc = write_new(path, text, 0644, force, err, errlen);
 	}
 	free(pk64);

@@ -2,6 +2,8 @@
  * carries and their kinds; decoding refuses anything else. */
 #include "config.h"
 #include "proto.h"
+#include "crerr.h"
+#include "ops.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,8 +11,6 @@
 
 enum kind { K_ID, K_TASKID, K_JOBID, K_PERCENT, K_STR127, K_STR255, K_ERR, K_OBJECT,
 	    K_APTOP, K_PKGS, K_BOOL, K_AGE, K_SIG };
-
-static const char *const apt_ops[] = { PROTO_APT_OPS };
 
 /* The longest --max-age anyone means: ten years. */
 #define MAX_AGE_LIMIT (10.0 * 365 * 86400)
@@ -68,19 +68,17 @@ const char *proto_type_name(uint8_t type)
 	return s ? s->name : "UNKNOWN";
 }
 
+/* The APT operations of the operation table; anything else is refused. */
 static int is_apt_op(const char *s)
 {
-	for (size_t i = 0; s && i < N(apt_ops); i++)
-		if (strcmp(s, apt_ops[i]) == 0)
-			return 1;
-	return 0;
+	return cr_op_by_req(REQ_APT, s) != NULL;
 }
 
 /* Every package spec is re-validated here, in priv's decoder. */
 static int check_pkgs(json_t *v)
 {
 	struct pkgspec p;
-	char err[256];
+	char err[CR_ERR_MAX];
 	size_t i;
 	json_t *e;
 
@@ -98,7 +96,7 @@ static int check_pkgs(json_t *v)
 static int check_sig(json_t *v)
 {
 	struct sig_claims c;
-	char err[256];
+	char err[CR_ERR_MAX];
 	int ok = sig_claims_from_json(v, &c, err, sizeof(err)) == 0;
 
 	sig_claims_free(&c);
@@ -252,18 +250,20 @@ static json_t *apt_encode(const struct proto_req *r)
 	return o;
 }
 
-/* Which operations name packages: install, remove and query need some;
- * upgrade may; the others take none. */
+/* How many packages the operation names, and whether it may downgrade:
+ * its row of the operation table says. */
 static int apt_semantics(const struct proto_req *r, char *err, size_t errlen)
 {
-	int need = !strcmp(r->op, "install") || !strcmp(r->op, "remove") || !strcmp(r->op, "query");
-	int may = need || !strcmp(r->op, "upgrade");
+	const struct cr_op *op = cr_op_by_req(REQ_APT, r->op);
+	char why[64];
 
-	if ((need && r->npkgs == 0) || (!may && r->npkgs > 0)) {
-		snprintf(err, errlen, "APT %s %s", r->op, need ? "needs at least one package" : "takes no packages");
+	if (op == NULL)   /* the decoder checked it; kept for the reader */
+		return snprintf(err, errlen, "APT %s is no operation", r->op), -1;
+	if (cr_op_pkgs_fit(op, r->npkgs, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "APT %s %s", r->op, why);
 		return -1;
 	}
-	if (r->allow_downgrade && strcmp(r->op, "install") != 0) {
+	if (r->allow_downgrade && !(op->kwargs & CR_KW_ALLOW_DOWNGRADE)) {
 		snprintf(err, errlen, "APT %s does not take allow_downgrade", r->op);
 		return -1;
 	}
@@ -272,7 +272,7 @@ static int apt_semantics(const struct proto_req *r, char *err, size_t errlen)
 
 static void apt_decode(json_t *o, struct proto_req *r)
 {
-	char err[256];
+	char err[CR_ERR_MAX];
 	size_t i;
 	json_t *e;
 

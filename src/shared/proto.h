@@ -13,8 +13,7 @@
 #include "pkgspec.h"
 #include "sign.h"
 
-/* The APT operations priv performs; anything else is refused. */
-#define PROTO_APT_OPS "query", "list", "update", "install", "remove", "upgrade", "autoremove", "clean"
+/* The APT operations priv performs are the REQ_APT rows of ops.h's table. */
 
 enum proto_type {
 	/* requests: even */

@@ -10,13 +10,18 @@
 
 #include "b64.h"
 #include "canon.h"
+#include "ops.h"
 
 #define SIG_DOMAIN "celeryroot-task-v1\n"
 
 const char *sig_operation(const char *task)
 {
 	static const char apt[] = "celeryroot.apt.", top[] = "celeryroot.";
+	const struct cr_op *op = cr_op_by_task(task);
 
+	if (op != NULL)
+		return op->name;
+	/* Not a task of ours: its tail, for the reason that names it. */
 	if (!strncmp(task, apt, sizeof(apt) - 1))
 		return task + sizeof(apt) - 1;
 	if (!strncmp(task, top, sizeof(top) - 1))

@@ -13,8 +13,6 @@
 /* A ping may be asked to hold before answering (see net's tasks.c). */
 #define PING_HOLD_MAX 300.0
 
-/* The request type a task name maps to; 0 when the name is unknown. */
-int taskreq_type(const char *task);
 /* Validates args/kwargs and fills r's type and operation fields (not id,
  * job or task id).  -1 with a one-line reason. */
 int taskreq_build(const char *task, json_t *args, json_t *kwargs, struct proto_req *r, char *err,

@@ -1,8 +1,9 @@
 /* Maintenance windows from the config file: [window NAME] sections with
  * days, start, duration, zone and the roles and/or hosts they apply to.
- * Disruptive operations (install, remove, upgrade, autoremove) reaching a
- * host outside all of its windows are deferred by the daemon to the next
- * opening; a host with no window may change at any time. */
+ * Disruptive operations (CR_OP_WINDOWED in ops.h: install, remove, upgrade,
+ * autoremove) reaching a host outside all of its windows are deferred by
+ * the daemon to the next opening; a host with no window may change at any
+ * time. */
 #ifndef CR_WINCONF_H
 #define CR_WINCONF_H
 
