@@ -1,0 +1,69 @@
+/* net's resource limits, set after the uid drop and before Landlock and
+ * seccomp (setrlimit is not on the allowlist):
+ *
+ *  RLIMIT_NPROC 0   no new process or thread, whatever else fails (seccomp
+ *                   already kills on clone; this holds even if it did not).
+ *  RLIMIT_FSIZE 0   no byte written to any regular file.  Left alone when
+ *                   net's stdout or stderr is a regular file (celeryrootd
+ *                   --foreground > file), or net could not log at all; it
+ *                   says so in the log.  In production stderr is the
+ *                   journal's socket or /dev/null and the limit is set.
+ *  RLIMIT_NOFILE    exactly what net holds at most: stdin/out/err, the
+ *                   socketpair, the syslog socket, and one Redis connection
+ *                   for commands plus one blocking connection per queue
+ *                   (its host queue and one per role); one spare for a
+ *                   reconnect in flight.  Measured: an idle pair with one
+ *                   role holds 0-3 and three Redis sockets (DESIGN §1).
+ * Soft and hard limits alike: net cannot raise them again. */
+#include "config.h"
+#include "net.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <errno.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static int set_limit(int res, rlim_t v, const char *name)
+{
+	struct rlimit rl = { v, v };
+
+	if (setrlimit(res, &rl) != 0) {
+		error_f("cannot set %s to %lu: %s", name, (unsigned long)v, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int is_regular(int fd)
+{
+	struct stat sb;
+
+	return fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+unsigned long net_nofile_limit(int nroles)
+{
+	/* 0-2, priv's socketpair, syslog, the command connection, the host
+	 * queue and each role's queue, a spare. */
+	return 3 + 1 + 1 + 1 + 1 + (unsigned long)(nroles > 0 ? nroles : 0) + 1;
+}
+
+int net_limits_apply(int nroles, char *said, size_t len)
+{
+	unsigned long nofile = net_nofile_limit(nroles);
+	int fsize = !is_regular(STDOUT_FILENO) && !is_regular(STDERR_FILENO);
+
+	if (set_limit(RLIMIT_NPROC, 0, "RLIMIT_NPROC") < 0 ||
+	    set_limit(RLIMIT_NOFILE, (rlim_t)nofile, "RLIMIT_NOFILE") < 0 ||
+	    (fsize && set_limit(RLIMIT_FSIZE, 0, "RLIMIT_FSIZE") < 0))
+		return -1;
+	if (!fsize)
+		error_f("warning: stdout or stderr is a regular file, so RLIMIT_FSIZE is left unset for "
+			"net to log there; run celeryrootd under systemd or detached for the limit");
+	snprintf(said, len, "rlimits nproc 0, nofile %lu, fsize %s", nofile, fsize ? "0" : "unlimited");
+	return 0;
+}
