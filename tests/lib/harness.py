@@ -331,9 +331,25 @@ class Pair:
             args += ["--role", r]
         args += ["--sandbox", self.root, "--broker", self.redis_url, "--user", "nobody",
                  "--config", self.config_path]
+        # Through a pipe (cat appends it to the log), as under systemd: with
+        # stdout or stderr a regular file, net could not take RLIMIT_FSIZE 0.
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, stdout=log, stderr=log)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self._relay = subprocess.Popen(["cat"], stdin=self.proc.stdout, stdout=log)
+        self.proc.stdout.close()
         log.close()
+
+    def _drain(self):
+        """Waits for the log relay to write what the pair said last (a
+        process the pair left behind may keep the pipe open: not for ever)."""
+        relay = getattr(self, "_relay", None)
+        if relay is None:
+            return
+        try:
+            relay.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        self._relay = None
 
     def _find_net(self):
         try:
@@ -362,10 +378,12 @@ class Pair:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(15)
+            rc = self.proc.wait(15)
         except subprocess.TimeoutExpired:
             self.kill()
-            return self.proc.returncode
+            rc = self.proc.returncode
+        self._drain()
+        return rc
 
     def kill(self):
         """SIGKILL to net, then priv: nothing gets to clean up or ack."""
@@ -379,8 +397,11 @@ class Pair:
                 pass
         self.proc.kill()
         self.proc.wait(10)
+        self._drain()
 
     def log(self):
+        if self.proc is not None and self.proc.poll() is not None:
+            self._drain()
         try:
             with open(self.log_path, errors="replace") as f:
                 return f.read()
