@@ -100,6 +100,8 @@ int main(int argc, char **argv)
 		return usage();
 	}
 	close(NETBOOT_FD);
+	/* The name exec gave it, unless a wrapper (valgrind) was exec'd instead. */
+	prctl(PR_SET_NAME, "celeryroot-net", 0, 0, 0);
 	log_init("net", (enum log_level)boot.log_level, boot.use_syslog);
 	clock_init();
 	if (net_confine() < 0)

@@ -38,9 +38,12 @@ def daemon_path():
 
 
 # CELERYROOT_VALGRIND=1: the daemons and the CLI that the harness starts run
-# under valgrind's memcheck (tools/hardening-check.sh valgrind).  Programs
-# they exec (dpkg, apt's methods, maintainer scripts) run natively; priv's
-# forked workers stay under it.  Any error, or a definite leak, fails the test.
+# under valgrind's memcheck (tools/hardening-check.sh valgrind), and so does
+# the net program celeryrootd execs from the build tree.  System programs
+# they exec (dpkg, apt's methods, maintainer scripts: anything under /usr,
+# /bin, /sbin, /lib) run natively; priv's forked workers stay under it.
+# --vgdb=no: valgrind would unlink its gdbserver FIFOs at exit, a system
+# call net's seccomp allowlist ends it for.  Any error, or a definite leak, fails the test.
 # CELERYROOT_VALGRIND_OPTS adds options (--gen-suppressions=all, --track-origins=yes).
 VALGRIND = os.environ.get("CELERYROOT_VALGRIND", "") not in ("", "0")
 VALGRIND_EXIT = 97
@@ -52,7 +55,8 @@ def valgrind_prefix(log_dir, name):
     asked for); each process logs to log_dir/name.vg.<pid>."""
     if not VALGRIND:
         return []
-    return ["valgrind", "--tool=memcheck", "--trace-children=no", "--child-silent-after-fork=no",
+    return ["valgrind", "--tool=memcheck", "--trace-children=yes",
+            "--trace-children-skip=/usr/*,/bin/*,/sbin/*,/lib/*,/lib64/*", "--vgdb=no", "--child-silent-after-fork=no",
             "--error-exitcode=%d" % VALGRIND_EXIT, "--leak-check=full",
             "--show-leak-kinds=definite", "--errors-for-leak-kinds=definite",
             "--num-callers=30", "--suppressions=" + os.path.join(SRCDIR, "tests", "valgrind.supp"),
