@@ -41,7 +41,7 @@ int netboot_write(struct netboot *b)
 	b->version = NETBOOT_VERSION;
 	b->size = sizeof(*b);
 	b->npins = 0;
-	for (int i = 0; tz_pin_get(i, &name, &rule) == 0 && i < TZ_PIN_MAX; i++, b->npins++) {
+	for (int i = 0; i < TZ_PIN_MAX && tz_pin_get(i, &name, &rule) == 0; i++, b->npins++) {
 		snprintf(b->pins[i].name, sizeof(b->pins[i].name), "%s", name);
 		snprintf(b->pins[i].rule, sizeof(b->pins[i].rule), "%s", rule);
 	}
