@@ -99,6 +99,8 @@ class RunningPair(unittest.TestCase):
         own = needed(NET_PROGRAM)
         self.assertIn("libc.so.6", own)
         self.assertFalse([n for n in own if n.startswith(("libapt-pkg", "libstdc++"))], own)
+        # It reads no configuration file, so it has no INI parser either.
+        self.assertFalse([n for n in own if n.startswith("libinih")], own)
         self.assertTrue([n for n in needed(harness.daemon_path()) if n.startswith("libapt-pkg")])
         # Nor anything it loads: only a sanitizer runtime brings libstdc++.
         p = subprocess.run(["ldd", NET_PROGRAM], capture_output=True, text=True)
