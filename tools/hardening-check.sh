@@ -5,7 +5,8 @@
 #   asan      the whole test suite again, built with --enable-sanitizers
 #             (ASan + UBSan, every UBSan report fatal)
 #   fuzz      each libFuzzer target of tests/fuzz for FUZZ_SECONDS seconds
-#   valgrind  integration tests with celeryrootd and the CLI under memcheck
+#   valgrind  integration tests with celeryrootd (priv, and net through its
+#             exec of celeryroot-net) and the CLI under memcheck
 #
 # usage: sh tools/hardening-check.sh [asan] [fuzz] [valgrind]   (default: all)
 #

@@ -1,6 +1,8 @@
 /* celeryrootd: started as root, it creates a socketpair and forks.  The
- * parent stays root as priv; the child becomes net, drops to an unprivileged
- * user with no capabilities, enters its seccomp allowlist and talks to Redis. */
+ * parent stays root as priv; the child execs the net program,
+ * celeryroot-net (src/net/net_main.c, found by netexec.c), handing it the
+ * configuration priv has read, and net drops to an unprivileged user with
+ * no capabilities, enters its seccomp allowlist and talks to Redis. */
 #include "config.h"
 
 #include <errno.h>
@@ -21,7 +23,8 @@
 #include "hostsig.h"
 #include "log.h"
 #include "names.h"
-#include "net.h"
+#include "netboot.h"
+#include "netexec.h"
 #include "nonces.h"
 #include "priv.h"
 #include "sign.h"
@@ -285,22 +288,32 @@ static int load_nonces(struct priv_ctx *p)
 	return 0;
 }
 
-static int run_net(struct cr_config *cfg, struct broker_addr *b, int fd, pid_t priv)
+/* What net is handed (src/shared/netboot.h): big, so static. */
+static struct netboot boot;
+
+/* Forks and execs net with the socketpair and a sealed copy of what it
+ * needs; the copy is gone from priv again once net has it. */
+static pid_t start_net(const char *prog, const struct cr_config *cfg, const struct broker_addr *b,
+		       int fd, const struct dopts *o)
 {
-	log_set_prog("net");
-	prctl(PR_SET_NAME, "celeryroot-net", 0, 0, 0);
-	if (net_drop_privileges(cfg->user, cfg->apparmor) < 0)
-		return 1;
-	/* Set after the drop, which clears it; then make sure priv did not die in between. */
-	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
-	if (getppid() != priv)
-		return 1;
-	char landlock[160];
-	if (net_landlock_apply(b->port, landlock, sizeof(landlock)) < 0 || net_sandbox_apply() < 0)
-		return 1;
-	info_f("confined: %s; seccomp allowlist (any other system call ends net)", landlock);
-	struct net_policy pol = { &keys, windows, nwindows };
-	return net_run(cfg, b, fd, &pol);
+	boot.priv_pid = getpid();
+	boot.log_level = o->debug ? LOG_L_DEBUG : LOG_L_INFO;
+	boot.use_syslog = !o->foreground;
+	boot.cfg = *cfg;
+	boot.broker = *b;
+	boot.keys = keys;
+	boot.nwindows = (uint32_t)nwindows;
+	memcpy(boot.windows, windows, sizeof(boot.windows));
+	int bootfd = netboot_write(&boot);
+	sodium_memzero(&boot, sizeof(boot));
+	if (bootfd < 0)
+		die("cannot hand net its configuration (memfd): %s", strerror(errno));
+	pid_t net = netexec_start(prog, fd, bootfd);
+	int err = errno;
+	close(bootfd);
+	if (net < 0)
+		die("fork: %s", strerror(err));
+	return net;
 }
 
 static int run_priv(struct cr_config *cfg, int fd, pid_t net)
@@ -332,7 +345,7 @@ int main(int argc, char **argv)
 	struct dopts o = { 0 };
 	struct cr_config cfg;
 	struct broker_addr broker;
-	char err[512], url[512];
+	char err[512], url[512], netprog[PATH_MAX];
 	int sv[2];
 
 	o.priv_fd = -1;
@@ -357,6 +370,8 @@ int main(int argc, char **argv)
 		nonces_close(p.nonces);
 		return rc;
 	}
+	if (netexec_find(netprog, sizeof(netprog), err, sizeof(err)) < 0)
+		die("%s", err);
 	load_keys(&cfg);
 	load_windows(&cfg, o.config_path ? o.config_path : CONFIG_DEFAULT_PATH);
 	clock_init();
@@ -367,16 +382,9 @@ int main(int argc, char **argv)
 		die("cannot detach: %s", strerror(errno));
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		die("socketpair: %s", strerror(errno));
-	pid_t priv = getpid();
-	pid_t net = fork();
-	if (net < 0)
-		die("fork: %s", strerror(errno));
-	if (net == 0) {
-		close(sv[0]);
-		_exit(run_net(&cfg, &broker, sv[1], priv));
-	}
+	pid_t net = start_net(netprog, &cfg, &broker, sv[1], &o);
 	close(sv[1]);
-	info_f("started: host %s, root %s, net pid %ld", cfg.hostname,
-	       cfg.sandbox[0] ? cfg.sandbox : "/", (long)net);
+	info_f("started: host %s, root %s, net pid %ld (%s)", cfg.hostname,
+	       cfg.sandbox[0] ? cfg.sandbox : "/", (long)net, netprog);
 	return run_priv(&cfg, sv[0], net);
 }

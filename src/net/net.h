@@ -25,6 +25,11 @@ int net_apparmor_enter(int apparmor);
  * in said (also "no Landlock in this kernel"), -1 when it failed. */
 int net_landlock_apply(int port, char *said, size_t len);
 int net_landlock_abi(void);   /* 0 when the kernel has none */
+/* Resource limits (net_limits.c): no processes, no file writes, only the
+ * descriptors a host with nroles roles needs.  0 with what was set in said,
+ * -1 when a limit could not be set (logged). */
+int net_limits_apply(int nroles, char *said, size_t len);
+unsigned long net_nofile_limit(int nroles);
 /* Loads the seccomp allowlist: anything not listed kills the process. */
 int net_sandbox_apply(void);
 

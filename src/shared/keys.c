@@ -22,11 +22,6 @@
 #define KEYFILE_MAX 4096
 
 
-int valid_key_id(const char *s)
-{
-	return valid_short_name(s, KEY_ID_MAX);
-}
-
 /* Reads a small file whole; refuses anything that is not a regular file. */
 /* What a file must be to be read as a key: a secret one readable only by
  * its owner; a trusted public one writable by no one but root (or us), so
@@ -304,14 +299,6 @@ int keyring_load(const char *dir, struct keyring *kr, char *err, size_t errlen)
 			rc = load_one(dir, e->d_name, kr, err, errlen);
 	closedir(d);
 	return rc;
-}
-
-const struct trusted_key *keyring_find(const struct keyring *kr, const char *id)
-{
-	for (int i = 0; kr && i < kr->n; i++)
-		if (!strcmp(kr->k[i].id, id))
-			return &kr->k[i];
-	return NULL;
 }
 
 /* ---- generation --------------------------------------------------------- */

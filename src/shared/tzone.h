@@ -34,8 +34,16 @@ int tz_valid(const char *name);
  * tz_valid and tz_enter need no file afterwards (net opens none).  0, or -1
  * when the zone is invalid, has no POSIX rule, or too many are pinned. */
 #define TZ_RULE_MAX 63
+#define TZ_PIN_MAX 32
 int tz_pin(const char *name);
 const char *tz_pinned(const char *name);
+/* The pins, for handing them to the exec'd net (src/shared/netboot.c):
+ * tz_pin_get gives pin i (0 .. tz_pin_count() - 1) or -1; tz_pin_rule
+ * pins name to a rule read elsewhere (no file), -1 when the rule is not a
+ * plain POSIX TZ string, the name is too long, or the table is full. */
+int tz_pin_count(void);
+int tz_pin_get(int i, const char **name, const char **rule);
+int tz_pin_rule(const char *name, const char *rule);
 
 struct tz_saved {
 	char *prev;     /* previous TZ, NULL when it was unset */

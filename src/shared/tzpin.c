@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TZ_PIN_MAX 32
 #define TZIF_MAX (1L << 20)
 
 static struct {
@@ -50,6 +49,49 @@ static int footer_rule(const char *buf, size_t len, char *rule, size_t rulelen)
 	memcpy(rule, buf + start, end - start);
 	rule[end - start] = '\0';
 	return rule[0] == ':' ? -1 : 0;
+}
+
+/* A rule as tzset() takes it without a file: printable ASCII, no ':'
+ * (which would name a file), at most TZ_RULE_MAX bytes. */
+static int rule_ok(const char *rule)
+{
+	size_t n = strnlen(rule, TZ_RULE_MAX + 1);
+
+	if (n == 0 || n > TZ_RULE_MAX || rule[0] == ':')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (rule[i] < 0x21 || rule[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+int tz_pin_count(void)
+{
+	return npins;
+}
+
+int tz_pin_get(int i, const char **name, const char **rule)
+{
+	if (i < 0 || i >= npins)
+		return -1;
+	*name = pins[i].name;
+	*rule = pins[i].rule;
+	return 0;
+}
+
+int tz_pin_rule(const char *name, const char *rule)
+{
+	const char *had = tz_pinned(name);
+
+	if (had != NULL)
+		return strcmp(had, rule) == 0 ? 0 : -1;
+	if (name == NULL || rule == NULL || strcmp(name, "UTC") == 0 || !rule_ok(rule) ||
+	    npins >= TZ_PIN_MAX || strnlen(name, TZ_NAME_MAX + 1) > TZ_NAME_MAX)
+		return -1;
+	snprintf(pins[npins].name, sizeof(pins[npins].name), "%s", name);
+	snprintf(pins[npins].rule, sizeof(pins[npins].rule), "%s", rule);
+	npins++;
+	return 0;
 }
 
 int tz_pin(const char *name)

@@ -135,7 +135,9 @@ class Profiles(unittest.TestCase):
         self.assertEqual(sorted(exec_rules(top)), sorted([
             "/usr/bin/dpkg Cx -> dpkg,",
             "/{usr/,}bin/{sh,dash,bash} Cx -> dpkg,",
-            "/usr/lib/apt/methods/* Cx -> apt-methods,"]))
+            "/usr/lib/apt/methods/* Cx -> apt-methods,",
+            # net's own program, under this profile until it changes into its own
+            "/{usr/,usr/local/}{libexec,lib}/celeryroot/celeryroot-net mrix,"]))
         # everything a root shell may do is granted in the dpkg child only
         self.assertIn("capability,", priv["dpkg"])
         self.assertIn("/** rwlkmix,", priv["dpkg"])
@@ -160,6 +162,17 @@ class Profiles(unittest.TestCase):
         alternatives = re.match(r"/\{([^}]*)\}sbin/celeryrootd$", head).group(1).split(",")
         self.assertEqual(sorted("/%ssbin/celeryrootd" % a for a in alternatives),
                          ["/usr/local/sbin/celeryrootd", "/usr/sbin/celeryrootd"])
+
+    def test_net_program_is_executable_at_both_install_prefixes(self):
+        """The exec rule for celeryroot-net covers $(pkglibexecdir) of the
+        default prefix and of a package (--prefix=/usr)."""
+        rule = [r for r in blocks(PRIV)["celeryrootd"] if "celeryroot-net" in r and "ix" in r]
+        self.assertEqual(len(rule), 1, rule)
+        m = re.match(r"/\{([^}]*)\}\{([^}]*)\}/celeryroot/celeryroot-net mrix,$", rule[0])
+        paths = {"/%s%s/celeryroot/celeryroot-net" % (a, b)
+                 for a in m.group(1).split(",") for b in m.group(2).split(",")}
+        self.assertIn("/usr/local/libexec/celeryroot/celeryroot-net", paths)
+        self.assertIn("/usr/libexec/celeryroot/celeryroot-net", paths)
 
     def test_each_priv_capability_says_why(self):
         with open(PRIV) as f:

@@ -38,9 +38,12 @@ def daemon_path():
 
 
 # CELERYROOT_VALGRIND=1: the daemons and the CLI that the harness starts run
-# under valgrind's memcheck (tools/hardening-check.sh valgrind).  Programs
-# they exec (dpkg, apt's methods, maintainer scripts) run natively; priv's
-# forked workers stay under it.  Any error, or a definite leak, fails the test.
+# under valgrind's memcheck (tools/hardening-check.sh valgrind), and so does
+# the net program celeryrootd execs from the build tree.  System programs
+# they exec (dpkg, apt's methods, maintainer scripts: anything under /usr,
+# /bin, /sbin, /lib) run natively; priv's forked workers stay under it.
+# --vgdb=no: valgrind would unlink its gdbserver FIFOs at exit, a system
+# call net's seccomp allowlist ends it for.  Any error, or a definite leak, fails the test.
 # CELERYROOT_VALGRIND_OPTS adds options (--gen-suppressions=all, --track-origins=yes).
 VALGRIND = os.environ.get("CELERYROOT_VALGRIND", "") not in ("", "0")
 VALGRIND_EXIT = 97
@@ -52,7 +55,8 @@ def valgrind_prefix(log_dir, name):
     asked for); each process logs to log_dir/name.vg.<pid>."""
     if not VALGRIND:
         return []
-    return ["valgrind", "--tool=memcheck", "--trace-children=no", "--child-silent-after-fork=no",
+    return ["valgrind", "--tool=memcheck", "--trace-children=yes",
+            "--trace-children-skip=/usr/*,/bin/*,/sbin/*,/lib/*,/lib64/*", "--vgdb=no", "--child-silent-after-fork=no",
             "--error-exitcode=%d" % VALGRIND_EXIT, "--leak-check=full",
             "--show-leak-kinds=definite", "--errors-for-leak-kinds=definite",
             "--num-callers=30", "--suppressions=" + os.path.join(SRCDIR, "tests", "valgrind.supp"),
@@ -357,9 +361,25 @@ class Pair:
             args += ["--role", r]
         args += ["--sandbox", self.root, "--broker", self.redis_url, "--user", "nobody",
                  "--config", self.config_path]
+        # Through a pipe (cat appends it to the log), as under systemd: with
+        # stdout or stderr a regular file, net could not take RLIMIT_FSIZE 0.
         log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(args, stdout=log, stderr=log)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self._relay = subprocess.Popen(["cat"], stdin=self.proc.stdout, stdout=log)
+        self.proc.stdout.close()
         log.close()
+
+    def _drain(self):
+        """Waits for the log relay to write what the pair said last (a
+        process the pair left behind may keep the pipe open: not for ever)."""
+        relay = getattr(self, "_relay", None)
+        if relay is None:
+            return
+        try:
+            relay.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        self._relay = None
 
     def _find_net(self):
         try:
@@ -388,10 +408,12 @@ class Pair:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.proc.wait(15)
+            rc = self.proc.wait(15)
         except subprocess.TimeoutExpired:
             self.kill()
-            return self.proc.returncode
+            rc = self.proc.returncode
+        self._drain()
+        return rc
 
     def kill(self):
         """SIGKILL to net, then priv: nothing gets to clean up or ack."""
@@ -405,8 +427,11 @@ class Pair:
                 pass
         self.proc.kill()
         self.proc.wait(10)
+        self._drain()
 
     def log(self):
+        if self.proc is not None and self.proc.poll() is not None:
+            self._drain()
         try:
             with open(self.log_path, errors="replace") as f:
                 return f.read()

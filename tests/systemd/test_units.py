@@ -150,6 +150,8 @@ class Install(unittest.TestCase):
                                   ("celeryroot-beat.service", dirs["bindir"] + "/celeryroot")):
                 with open(at("systemdsystemunitdir", unit)) as f:
                     self.assertRegex(f.read(), r"(?m)^ExecStart=%s " % re.escape(program))
+            # net's own program, where celeryrootd looks for it (NET_PROGRAM)
+            self.assertTrue(os.access(at("pkglibexecdir", "celeryroot-net"), os.X_OK))
             for d, name, src in (("sysusersdir", "celeryroot.conf", "systemd/celeryroot.sysusers"),
                                  ("tmpfilesdir", "celeryroot.conf", "systemd/celeryroot.tmpfiles"),
                                  ("apparmordir", "celeryrootd", "apparmor/celeryrootd"),

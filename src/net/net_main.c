@@ -1,0 +1,111 @@
+/* celeryroot-net: net as a program of its own, exec'd by celeryrootd (as
+ * OpenSSH's sshd-session execs sshd-auth), so that it maps none of priv's
+ * image: no libapt-pkg, no libstdc++, no priv code.
+ *
+ * celeryrootd forks, and the child execs this program as root with
+ *   fd 3  (NETBOOT_PRIV_FD)  the socketpair to priv (AF_UNIX, SOCK_SEQPACKET)
+ *   fd 4  (NETBOOT_FD)       a sealed memfd with the configuration, broker
+ *                            address, trusted keys, windows and pinned time
+ *                            zones priv read as root (src/shared/netboot.h)
+ * and nothing else open above 2.  net never reads a configuration file.
+ * It then confines itself as the forked net did: the uid and capability
+ * drop, AppArmor, no_new_privs, resource limits, Landlock and its seccomp
+ * allowlist, all before its first byte from Redis. */
+#include "config.h"
+#include "net.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "clock.h"
+#include "netboot.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define NET_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NET_ASAN 1
+#endif
+#endif
+#ifdef NET_ASAN
+/* As in src/daemon/main.c: LeakSanitizer needs clone and ptrace, which the
+ * allowlist forbids; net's leaks are valgrind's to find. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+	return "detect_leaks=0";
+}
+#endif
+
+/* Big (keys, windows): static rather than on the stack. */
+static struct netboot boot;
+
+/* fd 3 must be the seqpacket socketpair celeryrootd made. */
+static int priv_fd_ok(int fd)
+{
+	int domain = 0, type = 0;
+	socklen_t len = sizeof(domain);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0)
+		return 0;
+	len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+		return 0;
+	return domain == AF_UNIX && type == SOCK_SEQPACKET;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "celeryroot-net: the network half of celeryrootd, which starts it with the socketpair\n"
+		"to priv on fd %d and its configuration on fd %d; it is not meant to be run by hand.\n",
+		NETBOOT_PRIV_FD, NETBOOT_FD);
+	return 2;
+}
+
+/* Everything that confines net, in the order that lets each step work. */
+static int net_confine(void)
+{
+	char limits[96], landlock[160];
+
+	if (net_drop_privileges(boot.cfg.user, boot.cfg.apparmor) < 0)
+		return -1;
+	/* Set after the drop, which clears it; then make sure priv did not die in between. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+	if ((long long)getppid() != (long long)boot.priv_pid) {
+		error_f("priv (pid %lld) is gone", (long long)boot.priv_pid);
+		return -1;
+	}
+	if (net_limits_apply(boot.cfg.nroles, limits, sizeof(limits)) < 0 ||
+	    net_landlock_apply(boot.broker.port, landlock, sizeof(landlock)) < 0 || net_sandbox_apply() < 0)
+		return -1;
+	info_f("confined: %s; %s; seccomp allowlist (any other system call ends net)", landlock, limits);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	char err[256];
+
+	(void)argv;
+	if (argc != 1 || !priv_fd_ok(NETBOOT_PRIV_FD))
+		return usage();
+	if (netboot_read(NETBOOT_FD, &boot, err, sizeof(err)) < 0) {
+		fprintf(stderr, "celeryroot-net: %s\n", err);
+		return usage();
+	}
+	close(NETBOOT_FD);
+	/* The name exec gave it, unless a wrapper (valgrind) was exec'd instead. */
+	prctl(PR_SET_NAME, "celeryroot-net", 0, 0, 0);
+	log_init("net", (enum log_level)boot.log_level, boot.use_syslog);
+	clock_init();
+	if (net_confine() < 0)
+		return 1;
+	struct net_policy pol = { &boot.keys, boot.windows, boot.nwindows };
+	return net_run(&boot.cfg, &boot.broker, NETBOOT_PRIV_FD, &pol);
+}
