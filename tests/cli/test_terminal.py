@@ -165,8 +165,15 @@ class Terminal(unittest.TestCase):
         self.run_cli("audit", "--json", rc=0)
 
     def test_window_names(self):
+        # On a host of its own: web01's heartbeat rewrites its windows every
+        # second, which would race with what the test planted.
         r = self.fleet.redis.client()
-        r.set("celeryroot:host-windows:web01", json.dumps([
+        rec = json.loads(r.get("celeryroot:host:web01"))
+        rec.update(hostname="ghostwin", last_seen=time.time() + 30)
+        r.set("celeryroot:host:ghostwin", json.dumps(rec), ex=60)
+        r.sadd("celeryroot:hosts", "ghostwin")
+        self.addCleanup(r.srem, "celeryroot:hosts", "ghostwin")
+        r.set("celeryroot:host-windows:ghostwin", json.dumps([
             {"name": "nightly" + OSC_TITLE + CSI_UP, "days": "*", "start": "02:00", "duration": "1h", "zone": "UTC"}]))
         out, _ = self.run_cli("windows", rc=0)
         self.assertIn("nightly\\x1b", out)
