@@ -38,7 +38,7 @@ void verifier_prefetch(struct verifier *v, redisContext *c, const char *const *h
 		int dup = 0;
 		for (size_t j = 0; j < m; j++)
 			dup |= !strcmp(v->names[j], hosts[i]);
-		if (!dup && valid_hostname(hosts[i]) && kh_find(&v->kh, hosts[i]) == NULL)
+		if (!dup && cr_valid_hostname(hosts[i]) && kh_find(&v->kh, hosts[i]) == NULL)
 			v->names[m++] = hosts[i];
 	}
 	if (m > 0 && reg_keys_fetch(c, v->names, m, v->keys) < 0)
@@ -68,11 +68,11 @@ static const struct reg_key *registry_key(const struct verifier *v, const char *
 /* Failed, "forged", and why: never the host's outcome. */
 static json_t *forged(const char *shown, const char *host, const char *why)
 {
-	json_t *rec = record_new(shown, "failed");
+	json_t *rec = cr_record_new(shown, "failed");
 	char err[CR_ERR_MAX];
 
 	snprintf(err, sizeof(err), "forged or unsigned result, not shown as %s's outcome: %s", host[0] ? host : shown, why);
-	record_set_error(rec, err);
+	cr_record_set_error(rec, err);
 	json_object_set_new(rec, "forged", json_true());
 	return rec;
 }
@@ -85,7 +85,7 @@ static int names_match(json_t *payload, const char *host, const char *task_id, c
 	if (strcmp(str(payload, "task"), task_id) != 0 || strcmp(str(payload, "job"), job_id) != 0)
 		return snprintf(why, len, "signed by %s for another task (task '%.64s' of job '%.64s'): a replayed "
 				"result", host, str(payload, "task"), str(payload, "job")), -1;
-	return 0;   /* a valid status: hostsig_verify_record checked it */
+	return 0;   /* a valid status: cr_hostsig_verify_record checked it */
 }
 
 /* The key to check host's records with: 1, 0 none, -1 error (why set). */
@@ -95,7 +95,7 @@ static int host_key(struct verifier *v, const char *host, unsigned char pk[HOST_
 
 	if (!v->kh_ok)
 		return snprintf(why, len, "cannot check it: %.400s", v->kh_err), -1;
-	if (!valid_hostname(host))
+	if (!cr_valid_hostname(host))
 		return snprintf(why, len, "it names no valid host"), -1;
 	got = kh_use(&v->kh, host, registry_key(v, host), pk);
 	return got;
@@ -106,7 +106,7 @@ json_t *attest_record(struct verifier *v, const char *host, const char *shown, c
 {
 	const char *who = host[0] ? host : str(result, "host");
 	unsigned char pk[HOST_KEY_LEN];
-	char why[512], fp[FINGERPRINT_MAX];
+	char why[CR_ERR_MAX], fp[FINGERPRINT_MAX];
 	json_t *payload = NULL, *rec;
 	int got = host_key(v, who, pk, why, sizeof(why));
 

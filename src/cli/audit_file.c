@@ -65,7 +65,7 @@ static void find_key(struct walk *w, const char *named)
 			return;
 		}
 	}
-	if (host && valid_hostname(host) && kh_load(&kh, err, sizeof(err)) == 0) {
+	if (host && cr_valid_hostname(host) && kh_load(&kh, err, sizeof(err)) == 0) {
 		const unsigned char *pk = kh_find(&kh, host);
 		if (pk) {
 			memcpy(w->f->pk, pk, HOST_KEY_LEN);
@@ -87,10 +87,10 @@ static void start_chain(struct walk *w, json_t *o)
 	const char *prev = json_string_value(json_object_get(o, "prev"));
 
 	w->started = 1;
-	copy_str(w->f->host, sizeof(w->f->host), json_string_value(json_object_get(o, "host")) ?: "");
+	cr_copy_str(w->f->host, sizeof(w->f->host), json_string_value(json_object_get(o, "host")) ?: "");
 	if (seq > 1 && prev && strlen(prev) == AUDIT_HASH_HEX) {
 		w->v.head.seq = (uint64_t)seq - 1;
-		copy_str(w->v.head.hash, sizeof(w->v.head.hash), prev);
+		cr_copy_str(w->v.head.hash, sizeof(w->v.head.hash), prev);
 		av_note(w->r, "the log starts at seq %lld: the lines before it are not here (rotated away, or deleted)",
 			(long long)seq);
 	}
@@ -141,7 +141,7 @@ static void one_line(struct walk *w, const char *line, size_t len)
 		start_chain(w, o);
 	if (!w->key_tried)
 		find_key(w, w->f->host[0] ? w->f->host : NULL);
-	if (auditchain_verify_line(&w->v, line, len) < 0) {
+	if (cr_auditchain_verify_line(&w->v, line, len) < 0) {
 		av_problem(w->r, "%s line %" PRIu64 ": %s", w->file, w->fline, w->v.why);
 		json_object_set_new(w->r->out, "line", json_integer((json_int_t)w->fline));
 		w->broken = 1;
@@ -220,7 +220,7 @@ void av_check_file(struct av *r, const char *file, const char *keyfile, const ch
 	json_t *files = json_array();
 	int n = 0;
 
-	auditchain_verify_init(&w.v);
+	cr_auditchain_verify_init(&w.v);
 	/* The oldest rotated file there is; one missing below it is a hole
 	 * rotation never leaves. */
 	for (int i = 1; i <= ROTATED_MAX; i++)

@@ -31,7 +31,7 @@ static size_t hosts_of(json_t *entries, const char **names)
 		int dup = 0;
 		for (size_t j = 0; j < n; j++)
 			dup |= !strcmp(names[j], h);
-		if (!dup && valid_hostname(h))
+		if (!dup && cr_valid_hostname(h))
 			names[n++] = h;
 	}
 	return n;

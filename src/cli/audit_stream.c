@@ -104,7 +104,7 @@ static void entry(struct scan *s, const redisReply *e)
 		else
 			s->forged++;
 		if (!s->first_forged[0] && e->element[0]->type == REDIS_REPLY_STRING)
-			copy_str(s->first_forged, sizeof(s->first_forged), e->element[0]->str);
+			cr_copy_str(s->first_forged, sizeof(s->first_forged), e->element[0]->str);
 	}
 	json_decref(o);
 }
@@ -115,7 +115,7 @@ static int read_all(struct scan *s, redisContext *c)
 	char start[64] = "-";
 
 	for (;;) {
-		redisReply *r = rconn_cmd(c, "XRANGE", STREAM, start, "+", "COUNT", PAGE_S, NULL);
+		redisReply *r = cr_rconn_cmd(c, "XRANGE", STREAM, start, "+", "COUNT", PAGE_S, NULL);
 		if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
 			av_unchecked(s->r, "stream: cannot read %s: %s", STREAM, r && r->str ? r->str : c->errstr);
 			if (r)
@@ -220,11 +220,11 @@ static redisContext *connect_broker(struct cli_opts *o, struct av *r)
 	char err[CR_ERR_MAX];
 	redisContext *c;
 
-	config_defaults(&o->cfg);
-	if (config_load(&o->cfg, o->config_path ? o->config_path : CONFIG_DEFAULT_PATH, o->config_path != NULL, err,
+	cr_config_defaults(&o->cfg);
+	if (cr_config_load(&o->cfg, o->config_path ? o->config_path : CONFIG_DEFAULT_PATH, o->config_path != NULL, err,
 			sizeof(err)) < 0 ||
-	    broker_from(o->broker_url, &o->cfg, &o->broker, o->url, sizeof(o->url), err, sizeof(err)) < 0 ||
-	    (c = rconn_connect(&o->broker, 3.0, err, sizeof(err))) == NULL) {
+	    cr_broker_from(o->broker_url, &o->cfg, &o->broker, o->url, sizeof(o->url), err, sizeof(err)) < 0 ||
+	    (c = cr_rconn_connect(&o->broker, 3.0, err, sizeof(err))) == NULL) {
 		av_unchecked(r, "stream: not checked: %s", err);
 		return NULL;
 	}

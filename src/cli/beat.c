@@ -72,32 +72,32 @@ static int lead(redisContext *c, const char *me, int leading)
 
 	snprintf(ms, sizeof(ms), "%d", BEAT_LEASE_MS);
 	if (!leading) {
-		r = rconn_cmd(c, "SET", BEAT_LEADER, me, "NX", "PX", ms, NULL);
+		r = cr_rconn_cmd(c, "SET", BEAT_LEADER, me, "NX", "PX", ms, NULL);
 		rc = r == NULL ? -1 : r->type == REDIS_REPLY_STATUS;
 		if (r)
 			freeReplyObject(r);
 		return rc;
 	}
 	/* Renew only if still ours: WATCH, GET, MULTI, PEXPIRE, EXEC. */
-	if ((r = rconn_cmd(c, "WATCH", BEAT_LEADER, NULL)) == NULL)
+	if ((r = cr_rconn_cmd(c, "WATCH", BEAT_LEADER, NULL)) == NULL)
 		return -1;
 	freeReplyObject(r);
-	r = rconn_cmd(c, "GET", BEAT_LEADER, NULL);
+	r = cr_rconn_cmd(c, "GET", BEAT_LEADER, NULL);
 	int mine = r && r->type == REDIS_REPLY_STRING && !strcmp(r->str, me);
 	if (r)
 		freeReplyObject(r);
 	if (!mine) {
-		if ((r = rconn_cmd(c, "UNWATCH", NULL)) != NULL)
+		if ((r = cr_rconn_cmd(c, "UNWATCH", NULL)) != NULL)
 			freeReplyObject(r);
 		return 0;
 	}
-	r = rconn_cmd(c, "MULTI", NULL);
+	r = cr_rconn_cmd(c, "MULTI", NULL);
 	if (r)
 		freeReplyObject(r);
-	r = rconn_cmd(c, "PEXPIRE", BEAT_LEADER, ms, NULL);
+	r = cr_rconn_cmd(c, "PEXPIRE", BEAT_LEADER, ms, NULL);
 	if (r)
 		freeReplyObject(r);
-	r = rconn_cmd(c, "EXEC", NULL);
+	r = cr_rconn_cmd(c, "EXEC", NULL);
 	rc = r == NULL ? -1 : r->type == REDIS_REPLY_ARRAY;
 	if (r)
 		freeReplyObject(r);
@@ -106,11 +106,11 @@ static int lead(redisContext *c, const char *me, int leading)
 
 static void resign(redisContext *c, const char *me)
 {
-	redisReply *r = rconn_cmd(c, "GET", BEAT_LEADER, NULL);
+	redisReply *r = cr_rconn_cmd(c, "GET", BEAT_LEADER, NULL);
 
 	if (r && r->type == REDIS_REPLY_STRING && !strcmp(r->str, me)) {
 		freeReplyObject(r);
-		r = rconn_cmd(c, "DEL", BEAT_LEADER, NULL);
+		r = cr_rconn_cmd(c, "DEL", BEAT_LEADER, NULL);
 	}
 	if (r)
 		freeReplyObject(r);
@@ -123,7 +123,7 @@ static int last_fire(redisContext *c, const struct schedule *s, time_t now, time
 	redisReply *r;
 
 	snprintf(key, sizeof(key), SCHED_STATE_PREFIX "%s", s->name);
-	r = rconn_cmd(c, "HMGET", key, "last_fire", "baseline", NULL);
+	r = cr_rconn_cmd(c, "HMGET", key, "last_fire", "baseline", NULL);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
 		if (r)
 			freeReplyObject(r);
@@ -137,7 +137,7 @@ static int last_fire(redisContext *c, const struct schedule *s, time_t now, time
 	freeReplyObject(r);
 	/* A new schedule starts now: nothing before it was ever due. */
 	snprintf(base, sizeof(base), "%lld", (long long)now);
-	if ((r = rconn_cmd(c, "HSETNX", key, "baseline", base, NULL)) != NULL)
+	if ((r = cr_rconn_cmd(c, "HSETNX", key, "baseline", base, NULL)) != NULL)
 		freeReplyObject(r);
 	*out = now;
 	return 0;
@@ -150,7 +150,7 @@ static time_t due(const struct schedule *s, time_t after, time_t now)
 
 	if (after < now - BEAT_CATCHUP_S)
 		t = now - BEAT_CATCHUP_S;
-	for (int i = 0; i < 100000 && cron_next(&s->expr, s->tz, t, &next) == 0 && next <= now; i++)
+	for (int i = 0; i < 100000 && cr_cron_next(&s->expr, s->tz, t, &next) == 0 && next <= now; i++)
 		latest = t = next;
 	return latest;
 }
@@ -164,8 +164,8 @@ static int claim(redisContext *c, const struct schedule *s, time_t when, const c
 	int ok;
 
 	snprintf(key, sizeof(key), BEAT_FIRED "%s:%lld", s->name, (long long)when);
-	r = first ? rconn_cmd(c, "SET", key, value, "NX", "EX", "172800", NULL)
-		  : rconn_cmd(c, "SET", key, value, "XX", "KEEPTTL", NULL);
+	r = first ? cr_rconn_cmd(c, "SET", key, value, "NX", "EX", "172800", NULL)
+		  : cr_rconn_cmd(c, "SET", key, value, "XX", "KEEPTTL", NULL);
 	ok = r && r->type == REDIS_REPLY_STATUS;
 	if (r)
 		freeReplyObject(r);
@@ -191,7 +191,7 @@ static long long seen_stored(redisContext *c, const char *name)
 	long long v = 0;
 
 	snprintf(key, sizeof(key), BEAT_SEEN "%s", name);
-	r = rconn_cmd(c, "GET", key, NULL);
+	r = cr_rconn_cmd(c, "GET", key, NULL);
 	if (r && r->type == REDIS_REPLY_STRING && r->len < 24)
 		v = strtoll(r->str, NULL, 10);
 	if (r)
@@ -206,7 +206,7 @@ static void seen_store(redisContext *c, const char *name, long long signed_at)
 
 	snprintf(key, sizeof(key), BEAT_SEEN "%s", name);
 	snprintf(val, sizeof(val), "%lld", signed_at);
-	if ((r = rconn_cmd(c, "SET", key, val, "EX", BEAT_SEEN_TTL, NULL)) == NULL || r->type != REDIS_REPLY_STATUS)
+	if ((r = cr_rconn_cmd(c, "SET", key, val, "EX", BEAT_SEEN_TTL, NULL)) == NULL || r->type != REDIS_REPLY_STATUS)
 		error_f("cannot note the newest definition of schedule %s: a restarted beat could be fed an older one",
 			name);
 	if (r)
@@ -220,7 +220,7 @@ static size_t seen_slot(struct beat_state *b, const char *name)
 			return i;
 	if (b->nseen == SCHED_MAX)
 		return SCHED_MAX;
-	copy_str(b->seen[b->nseen].name, sizeof(b->seen[0].name), name);
+	cr_copy_str(b->seen[b->nseen].name, sizeof(b->seen[0].name), name);
 	return b->nseen++;
 }
 
@@ -256,7 +256,7 @@ static int may_fire(redisContext *c, struct beat_state *b, struct schedule *s, c
 		return 0;
 	snprintf(said, sizeof(said), "%d:%s:%lld", (int)s->trust, s->signer, s->signed_at);
 	if (slot < SCHED_MAX && strcmp(b->seen[slot].said, said) != 0) {
-		copy_str(b->seen[slot].said, sizeof(b->seen[slot].said), said);
+		cr_copy_str(b->seen[slot].said, sizeof(b->seen[slot].said), said);
 		error_f("schedule %s is not fired: %s%s%s (runtime schedules fire only when signed by a key in beat's "
 			"trusted keys, within its limits)", s->name, schedule_trust_name(s->trust),
 			s->has_sig ? ", signed as " : "", s->has_sig ? s->signer : "");
@@ -268,7 +268,7 @@ static void tick(struct cli_opts *o, redisContext *c, const char *config, const 
 {
 	struct schedule *all = NULL;
 	size_t n = 0;
-	time_t now = (time_t)clock_now(), last, when;
+	time_t now = (time_t)cr_clock_now(), last, when;
 
 	if (schedules_load(c, config, &all, &n) < 0)
 		return;
@@ -300,7 +300,7 @@ static int beat_loop(struct cli_opts *o, const char *config, const char *me, str
 
 	while (!beat_stop) {
 		char err[CR_ERR_MAX];
-		if (c == NULL && (c = rconn_connect(&o->broker, 5.0, err, sizeof(err))) == NULL)
+		if (c == NULL && (c = cr_rconn_connect(&o->broker, 5.0, err, sizeof(err))) == NULL)
 			error_f("%s; retrying", err);
 		if (c) {
 			int l = lead(c, me, leading);
@@ -365,13 +365,13 @@ int cmd_beat(int argc, char **argv)
 		free(o);
 		return EXIT_USAGE;
 	}
-	config_defaults(&o->cfg);
+	cr_config_defaults(&o->cfg);
 	const char *config = o->config_path ? o->config_path : CONFIG_DEFAULT_PATH;
 	struct schedule *all = NULL;
 	size_t n = 0;
 	/* A bad config is an error at start, not a silent gap later. */
-	if (config_load(&o->cfg, config, o->config_path != NULL, err, sizeof(err)) < 0 ||
-	    broker_from(o->broker_url, &o->cfg, &o->broker, o->url, sizeof(o->url), err, sizeof(err)) < 0 ||
+	if (cr_config_load(&o->cfg, config, o->config_path != NULL, err, sizeof(err)) < 0 ||
+	    cr_broker_from(o->broker_url, &o->cfg, &o->broker, o->url, sizeof(o->url), err, sizeof(err)) < 0 ||
 	    schedules_load(NULL, config, &all, &n) < 0) {
 		if (err[0])
 			cli_err("%s", err);
@@ -379,7 +379,7 @@ int cmd_beat(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	schedules_free(all, n);
-	log_init("celeryroot-beat", LOG_L_INFO, 0);
+	cr_log_init("celeryroot-beat", LOG_L_INFO, 0);
 	struct beat_state *b = calloc(1, sizeof(*b));
 	if (b == NULL || load_keys(o, b) < 0) {
 		free(b);

@@ -133,7 +133,7 @@ void job_free(struct job *job);
 json_t *cli_wait(struct cli_opts *o, redisContext *c, const struct job *job, double timeout_s);
 
 /* link.c: the broker link where giving up early would mislead.  Deadlines
- * are monotonic times (now_mono()). */
+ * are monotonic times (cr_now_mono()). */
 /* Writes what is queued on c: 0, or -1 (c->err, or the deadline passed). */
 int link_flush(redisContext *c, double deadline);
 /* One reply: 1 got it, 0 the deadline passed (a reply may still come: read

@@ -19,7 +19,7 @@
  * set of permissions); everything else is a selector pairing keys with the
  * few commands used on them, so that a stolen daemon password cannot, say,
  * SET the set of hosts (stopping every heartbeat), RPUSH into another
- * host's queue, or touch another host's taken list (worker.c). */
+ * host's queue, or touch another host's taken list (net_consumer.c). */
 static const char *const daemon_cmds =
 	"+ping +select +multi +exec +discard +unwatch +publish +lmove +blmove +llen +lindex +lset +lrem +rpush";
 static const char *const daemon_sels =
@@ -80,7 +80,7 @@ static void daemon_keys(const struct acl_user *u, char *buf, size_t len)
 
 	snprintf(buf, len, "~host.%s ~host.%s" SUFFIX " ~celeryroot:taken:%s", u->name, u->name, u->name);
 	snprintf(bindings, sizeof(bindings), "\"(~_kombu.binding.host.%s", u->name);
-	copy_str(roles, sizeof(roles), u->roles);
+	cr_copy_str(roles, sizeof(roles), u->roles);
 	for (char *r = strtok_r(roles, ",", &save); r; r = strtok_r(NULL, ",", &save)) {
 		used = strlen(buf);
 		snprintf(buf + used, len - used, " ~role.%s ~role.%s" SUFFIX, r, r);
@@ -89,7 +89,7 @@ static void daemon_keys(const struct acl_user *u, char *buf, size_t len)
 	}
 	/* Nonces of what is signed for this host or its roles only (netsig.c). */
 	snprintf(nonces, sizeof(nonces), "\"(~celeryroot:nonce:host.%s:*", u->name);
-	copy_str(roles, sizeof(roles), u->roles);
+	cr_copy_str(roles, sizeof(roles), u->roles);
 	save = NULL;
 	for (char *r = strtok_r(roles, ",", &save); r; r = strtok_r(NULL, ",", &save)) {
 		used = strlen(nonces);
@@ -110,7 +110,7 @@ static void rule(const struct acl_user *u, char *buf, size_t len)
 	if (!strcmp(u->kind, "daemon"))
 		daemon_keys(u, keys, sizeof(keys));
 	else
-		copy_str(keys, sizeof(keys), !strcmp(u->kind, "beat") ? beat_keys : operator_keys);
+		cr_copy_str(keys, sizeof(keys), !strcmp(u->kind, "beat") ? beat_keys : operator_keys);
 	snprintf(buf, len, "ACL SETUSER celeryroot-%s-%s reset on >%s resetchannels -@all %s %s", u->kind, u->name,
 		 u->password, cmds, keys);
 }
@@ -122,7 +122,7 @@ static int parse_user(const char *kind, const char *v, struct acl_user *u)
 	char roles[512], *save = NULL;
 
 	memset(u, 0, sizeof(*u));
-	copy_str(u->kind, sizeof(u->kind), kind);
+	cr_copy_str(u->kind, sizeof(u->kind), kind);
 	if (eq && strcmp(kind, "daemon") != 0)
 		return cli_err("--%s takes a NAME, not roles", kind), -1;
 	size_t nlen = eq ? (size_t)(eq - v) : strlen(v);
@@ -130,14 +130,14 @@ static int parse_user(const char *kind, const char *v, struct acl_user *u)
 		return cli_err("--%s: name too long", kind), -1;
 	memcpy(u->name, v, nlen);
 	u->name[nlen] = '\0';
-	if (!(strcmp(kind, "daemon") ? valid_key_id(u->name) : valid_hostname(u->name)))
+	if (!(strcmp(kind, "daemon") ? cr_valid_key_id(u->name) : cr_valid_hostname(u->name)))
 		return cli_err("--%s: invalid name '%.64s'", kind, u->name), -1;
-	if (eq && !copy_str(u->roles, sizeof(u->roles), eq + 1))
+	if (eq && !cr_copy_str(u->roles, sizeof(u->roles), eq + 1))
 		return cli_err("--daemon %s: too many roles", u->name), -1;
-	copy_str(roles, sizeof(roles), u->roles);
+	cr_copy_str(roles, sizeof(roles), u->roles);
 	size_t nroles = 0;
 	for (char *r = strtok_r(roles, ",", &save); r; r = strtok_r(NULL, ",", &save)) {
-		if (!valid_role(r))
+		if (!cr_valid_role(r))
 			return cli_err("--daemon %s: invalid role '%.64s'", u->name, r), -1;
 		if (++nroles > REG_MAX_ROLES)
 			return cli_err("--daemon %s: more than %d roles", u->name, REG_MAX_ROLES), -1;
@@ -212,9 +212,9 @@ int cmd_acl(int argc, char **argv)
 		struct cr_config cfg;
 		struct broker_addr b;
 		char url[512], err[256], where[400] = "127.0.0.1:6379/0";
-		config_defaults(&cfg);
-		if (config_load(&cfg, CONFIG_DEFAULT_PATH, 0, err, sizeof(err)) == 0 &&
-		    broker_from(broker, &cfg, &b, url, sizeof(url), err, sizeof(err)) == 0)
+		cr_config_defaults(&cfg);
+		if (cr_config_load(&cfg, CONFIG_DEFAULT_PATH, 0, err, sizeof(err)) == 0 &&
+		    cr_broker_from(broker, &cfg, &b, url, sizeof(url), err, sizeof(err)) == 0)
 			snprintf(where, sizeof(where), strchr(b.host, ':') ? "[%s]:%d/%d" : "%s:%d/%d", b.host, b.port, b.db);
 		print_users(u, n, json, where);
 	}

@@ -109,7 +109,7 @@ static json_t *apt_pkgs(const struct cr_op *op, int argc, char **argv, int first
 	}
 	for (int i = first; i < argc; i++) {
 		struct pkgspec p;
-		if (pkgspec_parse(argv[i], &p, err, sizeof(err)) < 0) {
+		if (cr_pkgspec_parse(argv[i], &p, err, sizeof(err)) < 0) {
 			cli_err("%s; nothing was sent", err);
 			json_decref(pkgs);
 			return NULL;

@@ -87,7 +87,7 @@ static int parse_since(const char *s, double *out)
 		double mult = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
 		if (mult == 0)
 			return -1;
-		*out = now_wall() - n * mult;
+		*out = cr_now_wall() - n * mult;
 		return 0;
 	}
 	memset(&tm, 0, sizeof(tm));
@@ -104,7 +104,7 @@ static int parse_since(const char *s, double *out)
 
 static int take_value(struct audit_opts *a, const char *k, const char *v)
 {
-	if (!strcmp(k, "--host") && !valid_hostname(v))
+	if (!strcmp(k, "--host") && !cr_valid_hostname(v))
 		return cli_err("invalid host name '%.64s'", v), -1;
 	if ((!strcmp(k, "--since") && parse_since(v, &a->since) < 0) || (!strcmp(k, "--until") && parse_since(v, &a->until) < 0))
 		return cli_err("%s takes a duration (30m, 2h, 7d) or a UTC date/time "
@@ -112,7 +112,7 @@ static int take_value(struct audit_opts *a, const char *k, const char *v)
 	if (!strcmp(k, "--limit") && ((a->limit = strtol(v, NULL, 10)) < 1 || a->limit > AUDIT_LIMIT_MAX))
 		return cli_err("--limit takes a number from 1 to %d", AUDIT_LIMIT_MAX), -1;
 
-	if (!strcmp(k, "--op") && !valid_role(v))
+	if (!strcmp(k, "--op") && !cr_valid_role(v))
 		return cli_err("invalid operation '%.64s' (install, remove, upgrade, ...)", v), -1;
 	if (!strcmp(k, "--package") && (strlen(v) > 128 || strchr(v, ' ')))
 		return cli_err("invalid package name '%.64s'", v), -1;
@@ -155,7 +155,7 @@ static int audit_args(int argc, char **argv, struct audit_opts *a, char **rest, 
 	 * host's public key file (also --pubkey). */
 	if (a->key && a->verify && a->pubkey == NULL)
 		a->pubkey = a->key, a->key = NULL;
-	if (a->key && !valid_key_id(a->key))
+	if (a->key && !cr_valid_key_id(a->key))
 		return cli_err("invalid key id '%.64s'", a->key), -1;
 	return 0;
 }
@@ -205,7 +205,7 @@ static int matches(const struct audit_opts *a, const char *host, json_t *r)
 	if (a->key && strcmp(str(r, "key"), a->key) != 0)
 		return 0;
 	/* priv names the operation ("install"), net the task ("celeryroot.apt.install"). */
-	if (a->op && strcmp(sig_operation(str(r, "operation")), a->op) != 0)
+	if (a->op && strcmp(cr_sig_operation(str(r, "operation")), a->op) != 0)
 		return 0;
 	if (a->package && !has_package(r, a->package))
 		return 0;
@@ -306,7 +306,7 @@ static int audit_read(redisContext *c, const struct audit_opts *a, json_t *entri
 	snprintf(start, sizeof(start), a->since > 0 ? "%.0f" : "-", a->since * 1000);
 	snprintf(end, sizeof(end), a->until > 0 ? "%.0f" : "+", a->until * 1000);
 	snprintf(count, sizeof(count), "%ld", filtered ? AUDIT_LIMIT_MAX : a->limit);
-	r = rconn_cmd(c, "XREVRANGE", AUDIT_STREAM, end, start, "COUNT", count, NULL);
+	r = cr_rconn_cmd(c, "XREVRANGE", AUDIT_STREAM, end, start, "COUNT", count, NULL);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
 		cli_err("cannot read the audit stream: %s", r && r->str ? r->str : c->errstr);
 		if (r)

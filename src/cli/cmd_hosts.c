@@ -72,7 +72,7 @@ static void key_view(const struct known_hosts *kh, const char *host, const struc
 	v->state = kh_state(kh, host, rk);
 	if (rk->present) {
 		kh_fingerprint(rk->pk, v->fp);
-		v->b64 = b64_encode(rk->pk, HOST_KEY_LEN);
+		v->b64 = cr_b64_encode(rk->pk, HOST_KEY_LEN);
 	}
 	if (known)
 		kh_fingerprint(known, v->known_fp);
@@ -85,11 +85,11 @@ static json_t *host_json(const struct host_rec *h, const struct key_view *k, dou
 
 	for (int i = 0; i < h->nroles; i++)
 		json_array_append_new(roles, json_string(h->roles[i]));
-	copy_str(state, sizeof(state), kh_state_name(k->state));
+	cr_copy_str(state, sizeof(state), kh_state_name(k->state));
 	for (char *c = state; *c; c++)
 		*c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
 	o = json_pack("{s:s, s:o, s:b, s:s, s:f, s:f, s:s, s:s, s:s, s:i, s:s, s:s?, s:s?, s:s?}", "hostname",
-		      h->hostname, "roles", roles, "online", registry_online(h, now), "state", h->state, "last_seen",
+		      h->hostname, "roles", roles, "online", cr_registry_online(h, now), "state", h->state, "last_seen",
 		      h->last_seen, "last_seen_age_s", now - h->last_seen, "version", h->version, "os", h->os,
 		      "kernel", h->kernel, "heartbeat_s", h->heartbeat_s, "key_state", state, "host_key", k->b64,
 		      "fingerprint", k->fp[0] ? k->fp : NULL, "known_fingerprint", k->known_fp[0] ? k->known_fp : NULL);
@@ -109,7 +109,7 @@ static void hosts_table(const struct host_rec *hosts, const struct key_view *key
 		}
 		render_age(now - h->last_seen, age, sizeof(age));
 		san_printf("%-16s  %-24s  %-7s  %-9s  %-8s  %-7s  %-50s  %s\n", h->hostname, roles[0] ? roles : "-",
-			   registry_online(h, now) ? "online" : "offline", strcat(age, " ago"), h->version,
+			   cr_registry_online(h, now) ? "online" : "offline", strcat(age, " ago"), h->version,
 			   kh_state_name(keys[i].state), keys[i].fp[0] ? keys[i].fp : "-", h->os);
 	}
 	if (n == 0)
@@ -122,7 +122,7 @@ static int list(struct cli_opts *o, redisContext *c)
 	struct known_hosts kh;
 	size_t n = 0;
 	char err[CR_ERR_MAX];
-	double now = now_wall();
+	double now = cr_now_wall();
 
 	if (kh_load(&kh, err, sizeof(err)) < 0) {
 		cli_err("%s", err);
@@ -238,7 +238,7 @@ static int change(int argc, char **argv)
 	}
 	int first = o && hosts && rest ? cli_parse(nrest, rest, o, 0, hosts_help) : -1;
 	for (int i = first; first >= 0 && i < nrest; i++) {
-		if (!valid_hostname(rest[i])) {
+		if (!cr_valid_hostname(rest[i])) {
 			cli_err("invalid host name '%.64s'", rest[i]);
 			first = -1;
 		} else {

@@ -99,7 +99,7 @@ static int make_parents(const char *path)
 {
 	char buf[PATH_MAX];
 
-	if (!copy_str(buf, sizeof(buf), path))
+	if (!cr_copy_str(buf, sizeof(buf), path))
 		return -1;
 	for (char *s = strchr(buf + 1, '/'); s; s = strchr(s + 1, '/')) {
 		*s = '\0';

@@ -53,10 +53,10 @@ static int job_tasks(json_t *raw, struct job *job)
 		const char *host = json_string_value(json_object_get(t, "host"));
 		const char *q = json_string_value(json_object_get(t, "queue"));
 		const char *id = json_string_value(json_object_get(t, "task_id"));
-		if (!q || !id || !valid_task_id(id) || !copy_str(job->t[i].queue, sizeof(job->t[i].queue), q))
+		if (!q || !id || !cr_valid_task_id(id) || !cr_copy_str(job->t[i].queue, sizeof(job->t[i].queue), q))
 			return -1;
-		copy_str(job->t[i].task_id, sizeof(job->t[i].task_id), id);
-		if (host && !copy_str(job->t[i].host, sizeof(job->t[i].host), host))
+		cr_copy_str(job->t[i].task_id, sizeof(job->t[i].task_id), id);
+		if (host && !cr_copy_str(job->t[i].host, sizeof(job->t[i].host), host))
 			return -1;
 		job->t[i].online = 1;
 	}
@@ -71,7 +71,7 @@ int job_load(redisContext *c, const char *id, struct job *job, json_t **raw)
 	memset(job, 0, sizeof(*job));
 	*raw = NULL;
 	snprintf(key, sizeof(key), JOB_PREFIX "%s", id);
-	r = rconn_cmd(c, "GET", key, NULL);
+	r = cr_rconn_cmd(c, "GET", key, NULL);
 	if (r == NULL)
 		return -2;
 	if (r->type == REDIS_REPLY_STRING)
@@ -79,9 +79,9 @@ int job_load(redisContext *c, const char *id, struct job *job, json_t **raw)
 	freeReplyObject(r);
 	if (*raw == NULL)
 		return -1;
-	copy_str(job->id, sizeof(job->id), id);
-	copy_str(job->operation, sizeof(job->operation), json_string_value(json_object_get(*raw, "operation")));
-	copy_str(job->task, sizeof(job->task), json_string_value(json_object_get(*raw, "task")));
+	cr_copy_str(job->id, sizeof(job->id), id);
+	cr_copy_str(job->operation, sizeof(job->operation), json_string_value(json_object_get(*raw, "operation")));
+	cr_copy_str(job->task, sizeof(job->task), json_string_value(json_object_get(*raw, "task")));
 	job->created = json_number_value(json_object_get(*raw, "created_ts"));
 	if (job_tasks(*raw, job) < 0) {
 		job_free(job);
@@ -99,9 +99,9 @@ int cmd_job(int argc, char **argv)
 	redisContext *c;
 	int first = o ? cli_parse(argc, argv, o, 0, job_help) : -1, rc;
 
-	if (first >= 0 && (first != argc - 1 || !valid_task_id(argv[first])))
+	if (first >= 0 && (first != argc - 1 || !cr_valid_task_id(argv[first])))
 		cli_err("job needs one JOB_ID (as printed by --no-wait or 'celeryroot jobs')");
-	if (first < 0 || first != argc - 1 || !valid_task_id(argv[first])) {
+	if (first < 0 || first != argc - 1 || !cr_valid_task_id(argv[first])) {
 		free(o);
 		return EXIT_USAGE;
 	}
@@ -125,7 +125,7 @@ int cmd_job(int argc, char **argv)
 		rc = EXIT_BROKER;
 	} else {
 		render_job(o, &job, records);
-		rc = record_exit_code(records);
+		rc = cr_record_exit_code(records);
 	}
 	json_decref(records);
 	json_decref(raw);
@@ -205,14 +205,14 @@ int cmd_jobs(int argc, char **argv)
 		json_decref(list);
 		return EXIT_BROKER;
 	}
-	r = rconn_cmd(c, "ZREVRANGE", JOBS_INDEX, "0", "19", NULL);
+	r = cr_rconn_cmd(c, "ZREVRANGE", JOBS_INDEX, "0", "19", NULL);
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
 		cli_err("cannot read the job list: %s", r && r->str ? r->str : c->errstr);
 		rc = EXIT_BROKER;
 	}
 	for (size_t i = 0; rc == EXIT_OK && i < r->elements; i++) {
 		const redisReply *e = r->element[i];
-		json_t *j = e->type == REDIS_REPLY_STRING && valid_task_id(e->str) ? job_summary(c, o, e->str) : NULL;
+		json_t *j = e->type == REDIS_REPLY_STRING && cr_valid_task_id(e->str) ? job_summary(c, o, e->str) : NULL;
 		if (j)
 			json_array_append_new(list, j);
 	}

@@ -37,7 +37,7 @@ static int make_dir(const char *dir)
 {
 	char buf[PATH_MAX];
 
-	if (!copy_str(buf, sizeof(buf), dir))
+	if (!cr_copy_str(buf, sizeof(buf), dir))
 		return -1;
 	for (char *s = strchr(buf + 1, '/'); s; s = strchr(s + 1, '/')) {
 		*s = '\0';
@@ -132,7 +132,7 @@ int cmd_key(int argc, char **argv)
 			key_help(stdout);
 			return EXIT_OK;
 		}
-		if (c == 'd' && !copy_str(dir, sizeof(dir), optarg)) {
+		if (c == 'd' && !cr_copy_str(dir, sizeof(dir), optarg)) {
 			cli_err("--dir: path too long");
 			return EXIT_USAGE;
 		}
@@ -153,7 +153,7 @@ int cmd_key(int argc, char **argv)
 		cli_err("cannot create %s: %s", dir, strerror(errno));
 		return EXIT_USAGE;
 	}
-	if (key_generate(dir, argv[optind], force, err, sizeof(err)) < 0) {
+	if (cr_key_generate(dir, argv[optind], force, err, sizeof(err)) < 0) {
 		cli_err("%s", err);
 		return EXIT_USAGE;
 	}

@@ -65,14 +65,14 @@ static int parse_add(int argc, char **argv, struct cli_opts *o, struct schedule 
 		cli_err("usage: celeryroot schedule add NAME --cron \"...\" [--tz ZONE] TARGET -- OPERATION...");
 		return -1;
 	}
-	copy_str(s->tz, sizeof(s->tz), "UTC");
+	cr_copy_str(s->tz, sizeof(s->tz), "UTC");
 	s->enabled = 1;
 	optind = 2;
 	opterr = 0;
 	while ((c = getopt_long(dash, argv, "+", lo, NULL)) != -1) {
 		size_t used = strlen(s->target);
-		if ((c == 'C' && !copy_str(s->cron, sizeof(s->cron), optarg)) ||
-		    (c == 'z' && !copy_str(s->tz, sizeof(s->tz), optarg))) {
+		if ((c == 'C' && !cr_copy_str(s->cron, sizeof(s->cron), optarg)) ||
+		    (c == 'z' && !cr_copy_str(s->tz, sizeof(s->tz), optarg))) {
 			cli_err("--%s is too long", c == 'C' ? "cron" : "tz");
 			return -1;
 		}
@@ -90,7 +90,7 @@ static int parse_add(int argc, char **argv, struct cli_opts *o, struct schedule 
 			return -1;
 		}
 	}
-	if (optind != dash || argv[1][0] == '-' || !copy_str(s->name, sizeof(s->name), argv[1])) {
+	if (optind != dash || argv[1][0] == '-' || !cr_copy_str(s->name, sizeof(s->name), argv[1])) {
 		cli_err("schedule add takes NAME first, then options, then -- OPERATION (unexpected '%s')",
 			optind < dash ? argv[optind] : argv[1]);
 		return -1;
@@ -280,7 +280,7 @@ static int do_run_now(struct cli_opts *o, redisContext *c, const char *name)
 		return EXIT_USAGE;
 	}
 	sodium_memzero(&o->signer, sizeof(o->signer));   /* loaded again to sign the tasks */
-	rc = schedule_run(o, c, &all[i], now_wall(), 1, signer.id[0] ? &signer : NULL, NULL, 0);
+	rc = schedule_run(o, c, &all[i], cr_now_wall(), 1, signer.id[0] ? &signer : NULL, NULL, 0);
 	schedules_free(all, n);
 	return rc;
 }

@@ -50,7 +50,7 @@ int task_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_
 		cli_err("unexpected argument '%s'; see 'celeryroot %s --help'", argv[first], argv[0]);
 	if (first < 0 || first < argc)
 		return -1;
-	copy_str(t->operation, sizeof(t->operation), argv[0]);
+	cr_copy_str(t->operation, sizeof(t->operation), argv[0]);
 	snprintf(t->task, sizeof(t->task), "%s", op->task);
 	t->args = json_array();
 	t->kwargs = json_object();

@@ -46,13 +46,13 @@ static json_t *window_entry(json_t *w, time_t now)
 	for (int i = 0; i < 5; i++)
 		if ((v[i] = json_string_value(json_object_get(w, k[i]))) == NULL)
 			return NULL;
-	if (window_parse(v[1], v[2], v[3], v[4], &win, err, sizeof(err)) < 0)
+	if (cr_window_parse(v[1], v[2], v[3], v[4], &win, err, sizeof(err)) < 0)
 		return NULL;
-	int open = window_open_at(&win, now);
-	time_t next = window_next_open(&win, now);
+	int open = cr_window_open_at(&win, now);
+	time_t next = cr_window_next_open(&win, now);
 	if (next > 0) {
-		tz_format(next, v[4], "%a %Y-%m-%d %H:%M %Z", local, sizeof(local));
-		tz_format(next, "UTC", "%a %Y-%m-%d %H:%M %Z", utc, sizeof(utc));
+		cr_tz_format(next, v[4], "%a %Y-%m-%d %H:%M %Z", local, sizeof(local));
+		cr_tz_format(next, "UTC", "%a %Y-%m-%d %H:%M %Z", utc, sizeof(utc));
 	}
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s?, s:s?}", "name", v[0], "days", v[1], "start", v[2],
 			 "duration", v[3], "zone", v[4], "open", open, "next_open", local[0] ? local : NULL,
@@ -67,7 +67,7 @@ static json_t *host_entry(redisContext *c, const struct host_rec *h, time_t now)
 	size_t i;
 
 	snprintf(key, sizeof(key), REG_WINDOWS_PREFIX "%s", h->hostname);
-	r = rconn_cmd(c, "GET", key, NULL);
+	r = cr_rconn_cmd(c, "GET", key, NULL);
 	if (r && r->type == REDIS_REPLY_STRING && r->len <= REG_RECORD_MAX)
 		pub = json_loadb(r->str, r->len, 0, NULL);
 	if (r)
@@ -124,7 +124,7 @@ int cmd_windows(int argc, char **argv)
 	size_t n = 0;
 	redisContext *c;
 	json_t *list;
-	time_t now = (time_t)clock_now();
+	time_t now = (time_t)cr_clock_now();
 	int first;
 
 	if (o == NULL || (first = cli_parse(argc, argv, o, 0, windows_help)) < 0 || first != argc) {

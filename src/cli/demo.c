@@ -72,8 +72,8 @@ static int redis_ping(int port)
 {
 	struct broker_addr b = { .host = "127.0.0.1", .port = port };
 	char err[CR_ERR_MAX];
-	redisContext *c = rconn_connect(&b, 0.5, err, sizeof(err));
-	redisReply *r = c ? rconn_cmd(c, "PING", NULL) : NULL;
+	redisContext *c = cr_rconn_connect(&b, 0.5, err, sizeof(err));
+	redisReply *r = c ? cr_rconn_cmd(c, "PING", NULL) : NULL;
 	int ok = r != NULL && r->type == REDIS_REPLY_STATUS;
 
 	if (r)
@@ -171,7 +171,7 @@ static int make_demo_key(const struct demo *d)
 	snprintf(trusted, sizeof(trusted), "%s/trusted-keys", d->dir);
 	snprintf(from, sizeof(from), "%s/" DEMO_KEY ".pub", d->dir);
 	snprintf(to, sizeof(to), "%s/" DEMO_KEY ".pub", trusted);
-	if (key_generate(d->dir, DEMO_KEY, 0, err, sizeof(err)) < 0) {
+	if (cr_key_generate(d->dir, DEMO_KEY, 0, err, sizeof(err)) < 0) {
 		fprintf(stderr, "celeryroot demo: %s\n", err);
 		return -1;
 	}
@@ -249,14 +249,14 @@ static int host_running(redisContext *c, const char *host)
 	redisReply *r;
 	int ok;
 
-	r = rconn_cmd(c, "SISMEMBER", REG_HOSTS_KEY, host, NULL);
+	r = cr_rconn_cmd(c, "SISMEMBER", REG_HOSTS_KEY, host, NULL);
 	ok = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
 	if (r)
 		freeReplyObject(r);
 	if (!ok)
 		return 0;
 	snprintf(key, sizeof(key), REG_HOST_PREFIX "%s", host);
-	r = rconn_cmd(c, "GET", key, NULL);
+	r = cr_rconn_cmd(c, "GET", key, NULL);
 	ok = r && r->type == REDIS_REPLY_STRING && strstr(r->str, "\"state\":\"running\"");
 	if (r)
 		freeReplyObject(r);
@@ -267,11 +267,11 @@ static int wait_registered(struct demo *d)
 {
 	struct broker_addr b = { .host = "127.0.0.1", .port = d->port };
 	char err[CR_ERR_MAX];
-	redisContext *c = rconn_connect(&b, 2.0, err, sizeof(err));
-	double deadline = now_mono() + REGISTER_TIMEOUT;
+	redisContext *c = cr_rconn_connect(&b, 2.0, err, sizeof(err));
+	double deadline = cr_now_mono() + REGISTER_TIMEOUT;
 	int ready = 0, up[DEMO_HOSTS] = { 0 };
 
-	while (c && !demo_interrupted && now_mono() < deadline) {
+	while (c && !demo_interrupted && cr_now_mono() < deadline) {
 		ready = 0;
 		for (int i = 0; i < DEMO_HOSTS; i++) {
 			if (pair_exited(d->pair[i])) {
@@ -297,7 +297,7 @@ static int wait_registered(struct demo *d)
 	return -1;
 }
 
-/* SIGTERM, wait until the deadline (now_mono), then SIGKILL to its whole
+/* SIGTERM, wait until the deadline (cr_now_mono), then SIGKILL to its whole
  * process group (spawned with setsid: pgid == pid), which takes net and any
  * dpkg with it. */
 static void stop_pid(pid_t pid, double deadline)
@@ -305,7 +305,7 @@ static void stop_pid(pid_t pid, double deadline)
 	if (pid <= 0)
 		return;
 	kill(pid, SIGTERM);
-	while (now_mono() < deadline && !pair_exited(pid))
+	while (cr_now_mono() < deadline && !pair_exited(pid))
 		usleep(50000);
 	kill(-pid, SIGKILL);   /* still unreaped here, so the group is ours */
 	waitpid(pid, NULL, 0);
@@ -315,14 +315,14 @@ static void cleanup(struct demo *d)
 {
 	/* All at once, with one deadline: each pair takes up to a second to
 	 * finish its BRPOP. */
-	double deadline = now_mono() + 10.0;
+	double deadline = cr_now_mono() + 10.0;
 
 	for (int i = 0; i < DEMO_HOSTS; i++)
 		if (d->pair[i] > 0)
 			kill(d->pair[i], SIGTERM);
 	for (int i = 0; i < DEMO_HOSTS; i++)
 		stop_pid(d->pair[i], deadline);
-	stop_pid(d->redis, now_mono() + 5.0);
+	stop_pid(d->redis, cr_now_mono() + 5.0);
 	if (rm_rf(d->dir) < 0)
 		cli_err("could not remove all of %s", d->dir);
 }
@@ -390,7 +390,7 @@ int cmd_demo(int argc, char **argv)
 	char server[PATH_MAX], cli[PATH_MAX], daemon[PATH_MAX];
 	struct demo d = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
-	double t0 = now_mono();
+	double t0 = cr_now_mono();
 	int rc, interrupted;
 
 	for (int i = 1; i < argc; i++) {
@@ -433,6 +433,6 @@ int cmd_demo(int argc, char **argv)
 		print_kept(&d);
 	else
 		cleanup(&d);
-	printf("\ndemo %s in %.1fs\n", interrupted ? "interrupted" : "finished", now_mono() - t0);
+	printf("\ndemo %s in %.1fs\n", interrupted ? "interrupted" : "finished", cr_now_mono() - t0);
 	return rc;
 }

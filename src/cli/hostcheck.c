@@ -1,5 +1,6 @@
 /* Checks of what host keys sign (see hostcheck.h). */
 #include "config.h"
+#include "crerr.h"
 #include "hostcheck.h"
 
 #include <sodium.h>
@@ -14,12 +15,12 @@
  * signs and what the CLI verifies can never drift apart. */
 int attest_check(json_t *result, const unsigned char pk[HOST_KEY_LEN], json_t **payload, char *why, size_t len)
 {
-	return hostsig_verify_record(result, pk, NULL, payload, why, len);
+	return cr_hostsig_verify_record(result, pk, NULL, payload, why, len);
 }
 
 int av_canon_hash(json_t *obj, unsigned char h[32])
 {
-	char *text = hostsig_dump(obj);
+	char *text = cr_hostsig_dump(obj);
 
 	if (text == NULL)
 		return -1;
@@ -30,18 +31,18 @@ int av_canon_hash(json_t *obj, unsigned char h[32])
 
 int av_sig_check(json_t *obj, const unsigned char pk[HOST_KEY_LEN])
 {
-	char why[160];
+	char why[CR_ERR_MAX];
 
 	if (!json_is_object(obj))
 		return -1;
 	if (json_object_get(obj, "sig") == NULL)
 		return 0;
-	return hostsig_verify_line(obj, pk, why, sizeof(why)) == 0 ? 1 : -1;
+	return cr_hostsig_verify_line(obj, pk, why, sizeof(why)) == 0 ? 1 : -1;
 }
 
 int host_key_decode(const char *b64, unsigned char pk[HOST_KEY_LEN])
 {
-	return b64 != NULL && hostsig_pk_decode(b64, pk) == 0;
+	return b64 != NULL && cr_hostsig_pk_decode(b64, pk) == 0;
 }
 
 void reg_key_parse(const char *json, size_t len, struct reg_key *rk)
@@ -64,7 +65,7 @@ int kh_parse_line(char *line, char host[HOSTNAME_MAX + 1], unsigned char pk[HOST
 	char *key = alg ? strtok_r(NULL, " \t\r", &save) : NULL;
 
 	if (key == NULL || strtok_r(NULL, " \t\r", &save) != NULL || strcmp(alg, "ed25519") != 0 ||
-	    !valid_hostname(h) || !host_key_decode(key, pk))
+	    !cr_valid_hostname(h) || !host_key_decode(key, pk))
 		return 0;
-	return copy_str(host, HOSTNAME_MAX + 1, h);
+	return cr_copy_str(host, HOSTNAME_MAX + 1, h);
 }

@@ -33,7 +33,7 @@ const char *kh_state_name(enum kh_state s)
 
 void kh_fingerprint(const unsigned char pk[HOST_KEY_LEN], char out[FINGERPRINT_MAX])
 {
-	hostsig_fingerprint(pk, out);
+	cr_hostsig_fingerprint(pk, out);
 }
 
 /* $CELERYROOT_KNOWN_HOSTS, else the config directory's known_hosts. */
@@ -162,8 +162,8 @@ static int lock_dir(const char *path, char *err, size_t errlen)
 	char *slash;
 	int fd;
 
-	if (!copy_str(dir, sizeof(dir), path) || (slash = strrchr(dir, '/')) == NULL)
-		copy_str(dir, sizeof(dir), ".");
+	if (!cr_copy_str(dir, sizeof(dir), path) || (slash = strrchr(dir, '/')) == NULL)
+		cr_copy_str(dir, sizeof(dir), ".");
 	else
 		*(slash == dir ? slash + 1 : slash) = '\0';
 	for (char *s = strchr(dir + 1, '/'); s; s = strchr(s + 1, '/')) {
@@ -199,7 +199,7 @@ static int write_all(const struct known_hosts *kh, char *err, size_t errlen)
 	}
 	fprintf(f, "# celeryroot known host keys: HOST ed25519 BASE64 (see 'celeryroot hosts --help')\n");
 	for (size_t i = 0; i < kh->n; i++) {
-		char *b = b64_encode(kh->e[i].pk, HOST_KEY_LEN);
+		char *b = cr_b64_encode(kh->e[i].pk, HOST_KEY_LEN);
 		fprintf(f, "%s ed25519 %s\n", kh->e[i].host, b ? b : "");
 		free(b);
 	}
@@ -229,7 +229,7 @@ int kh_set(struct known_hosts *kh, const char *host, const unsigned char *pk, ch
 		cur.n = o;
 		struct kh_entry e;
 		memset(&e, 0, sizeof(e));
-		copy_str(e.host, sizeof(e.host), host);
+		cr_copy_str(e.host, sizeof(e.host), host);
 		if (pk)
 			memcpy(e.pk, pk, HOST_KEY_LEN);
 		if (pk == NULL || add_entry(&cur, &e) == 0)
@@ -256,7 +256,7 @@ static void warn_changed(struct known_hosts *kh, const char *host, const unsigne
 		if (!strcmp(kh->warned[i], host))
 			return;
 	if (kh->nwarned < (int)(sizeof(kh->warned) / sizeof(kh->warned[0])))
-		copy_str(kh->warned[kh->nwarned++], sizeof(kh->warned[0]), host);
+		cr_copy_str(kh->warned[kh->nwarned++], sizeof(kh->warned[0]), host);
 	kh_fingerprint(known, was);
 	if (rk->present)
 		kh_fingerprint(rk->pk, now);
@@ -313,7 +313,7 @@ int reg_keys_fetch(redisContext *c, const char *const *hosts, size_t n, struct r
 			snprintf(keys[i], sizeof(keys[i]), REG_HOST_PREFIX "%s", hosts[i]);
 			argv[i + 1] = keys[i];
 		}
-		r = link_cmd(c, (int)n + 1, argv, now_mono() + REG_KEYS_READ_S, err, sizeof(err));
+		r = link_cmd(c, (int)n + 1, argv, cr_now_mono() + REG_KEYS_READ_S, err, sizeof(err));
 		if (r == NULL)
 			link_poison(c, err);   /* a late reply would answer the next command */
 	}
@@ -340,7 +340,7 @@ int kh_read_pub(const char *path, unsigned char pk[HOST_KEY_LEN], char *err, siz
 	if (n < 0)
 		return snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno)), -1;
 	text[n] = '\0';
-	if (key_parse_public(text, NULL, &k, why, sizeof(why)) < 0)
+	if (cr_key_parse_public(text, NULL, &k, why, sizeof(why)) < 0)
 		return snprintf(err, errlen, "%s: %s", path, why), -1;
 	memcpy(pk, k.pk, HOST_KEY_LEN);
 	return 0;

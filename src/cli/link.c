@@ -26,7 +26,7 @@
 
 static int ms_until(double deadline)
 {
-	double left = deadline - now_mono();
+	double left = deadline - cr_now_mono();
 
 	if (left <= 0)
 		return 0;
@@ -47,7 +47,7 @@ int link_flush(redisContext *c, double deadline)
 		if (n < 0 && errno != EINTR)
 			return -1;
 		if (n <= 0) {
-			if (now_mono() >= deadline)
+			if (cr_now_mono() >= deadline)
 				return -1;
 			continue;
 		}
@@ -61,10 +61,10 @@ int link_read(redisContext *c, double deadline, redisReply **out)
 {
 	*out = NULL;
 	for (;;) {
-		int rc = rconn_read(c, ms_until(deadline), out);
+		int rc = cr_rconn_read(c, ms_until(deadline), out);
 		if (rc != 0)
 			return rc;
-		if (now_mono() >= deadline)
+		if (cr_now_mono() >= deadline)
 			return 0;
 	}
 }
@@ -78,7 +78,7 @@ redisReply *link_cmd(redisContext *c, int argc, const char **argv, double deadli
 		snprintf(err, len, "%s", c ? c->errstr : "not connected");
 		return NULL;
 	}
-	if (rconn_append(c, argc, argv, NULL) < 0 || link_flush(c, deadline) < 0) {
+	if (cr_rconn_append(c, argc, argv, NULL) < 0 || link_flush(c, deadline) < 0) {
 		snprintf(err, len, "%s", c->err ? c->errstr : "the broker took no more data before the timeout");
 		return NULL;
 	}
@@ -111,7 +111,7 @@ double link_backoff(double *delay)
 
 void link_sleep_until(double when)
 {
-	double left = when - now_mono();
+	double left = when - cr_now_mono();
 
 	if (left > 0)
 		usleep((useconds_t)(left * 1e6));
@@ -119,9 +119,9 @@ void link_sleep_until(double when)
 
 redisContext *link_connect_once(struct cli_opts *o, double deadline, char *err, size_t len)
 {
-	double t = fmax(LINK_CONNECT_MIN, fmin(LINK_CONNECT_MAX, deadline - now_mono()));
+	double t = fmax(LINK_CONNECT_MIN, fmin(LINK_CONNECT_MAX, deadline - cr_now_mono()));
 
-	return rconn_connect(&o->broker, t, err, len);
+	return cr_rconn_connect(&o->broker, t, err, len);
 }
 
 redisContext *link_reconnect(struct cli_opts *o, double deadline, char *err, size_t len)
@@ -132,7 +132,7 @@ redisContext *link_reconnect(struct cli_opts *o, double deadline, char *err, siz
 		redisContext *c = link_connect_once(o, deadline, err, len);
 		if (c != NULL)
 			return c;
-		double next = now_mono() + link_backoff(&delay);
+		double next = cr_now_mono() + link_backoff(&delay);
 		if (next >= deadline)
 			return NULL;
 		link_sleep_until(next);

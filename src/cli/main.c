@@ -154,7 +154,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, int flags, void (*help)
 				cli_err("%s takes no target; see '%s --help'", argv[0], argv[0]);
 				return -1;
 			}
-			if (target_add(&o->target, kinds[c], c == 'a' ? "" : optarg, err, sizeof(err)) < 0) {
+			if (cr_target_add(&o->target, kinds[c], c == 'a' ? "" : optarg, err, sizeof(err)) < 0) {
 				cli_err("%s", err);
 				return -1;
 			}
@@ -197,7 +197,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, int flags, void (*help)
 			return -1;
 		}
 	}
-	if (want_target && target_empty(&o->target)) {
+	if (want_target && cr_target_empty(&o->target)) {
 		cli_err("%s needs a TARGET: --all, --role ROLE, --host HOST or --one-of ROLE", argv[0]);
 		return -1;
 	}
@@ -209,19 +209,19 @@ redisContext *cli_connect(struct cli_opts *o)
 	char err[CR_ERR_MAX];
 	redisContext *c;
 
-	config_defaults(&o->cfg);
-	if (config_load(&o->cfg, o->config_path ? o->config_path : CONFIG_DEFAULT_PATH,
+	cr_config_defaults(&o->cfg);
+	if (cr_config_load(&o->cfg, o->config_path ? o->config_path : CONFIG_DEFAULT_PATH,
 			o->config_path != NULL, err, sizeof(err)) < 0) {
 		cli_err("%s", err);
 		return NULL;
 	}
 	if (o->timeout_s < 0)
 		o->timeout_s = o->cfg.timeout_s;
-	if (broker_from(o->broker_url, &o->cfg, &o->broker, o->url, sizeof(o->url), err, sizeof(err)) < 0) {
+	if (cr_broker_from(o->broker_url, &o->cfg, &o->broker, o->url, sizeof(o->url), err, sizeof(err)) < 0) {
 		cli_err("%s", err);
 		return NULL;
 	}
-	c = rconn_connect(&o->broker, CLI_CONNECT_TIMEOUT, err, sizeof(err));
+	c = cr_rconn_connect(&o->broker, CLI_CONNECT_TIMEOUT, err, sizeof(err));
 	if (c == NULL)
 		cli_err("%s", err);
 	return c;
@@ -231,7 +231,7 @@ int main(int argc, char **argv)
 {
 	const char *cmd;
 
-	log_init("celeryroot", LOG_L_ERROR, 0);
+	cr_log_init("celeryroot", LOG_L_ERROR, 0);
 	san_init();
 	if (sodium_init() < 0) {
 		fputs("celeryroot: libsodium could not initialise\n", stderr);

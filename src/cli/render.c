@@ -202,9 +202,9 @@ static void summary(const struct job *job, json_t *records)
 		   json_array_size(records) == 1 ? "" : "s", used ? line : "none", job->id);
 	if (any_check(records))
 		san_printf("check mode: nothing was changed; \"changed\" means it would change\n");
-	if (record_exit_code(records) == EXIT_PENDING && counts_only_deferred(records))
+	if (cr_record_exit_code(records) == EXIT_PENDING && counts_only_deferred(records))
 		san_printf("deferred tasks run when their host's window opens; see 'celeryroot job %s' then\n", job->id);
-	else if (record_exit_code(records) == EXIT_PENDING)
+	else if (cr_record_exit_code(records) == EXIT_PENDING)
 		san_printf("some hosts have not answered yet; see 'celeryroot job %s --wait'\n", job->id);
 }
 

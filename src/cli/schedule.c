@@ -1,5 +1,6 @@
 /* Schedules (see schedule.h): validation and their record in Redis. */
 #include "config.h"
+#include "crerr.h"
 #include "schedule.h"
 
 #include <stdlib.h>
@@ -12,7 +13,7 @@
 
 int valid_schedule_name(const char *s)
 {
-	return valid_short_name(s, SCHED_NAME_MAX);
+	return cr_valid_short_name(s, SCHED_NAME_MAX);
 }
 
 /* "--role web --host db01 --all" into a target_spec. */
@@ -21,7 +22,7 @@ static int parse_target(const char *text, struct target_spec *t, char *err, size
 	char buf[sizeof(((struct schedule *)0)->target)], *save = NULL;
 	static const char *const kinds[] = { "--all", "all", "--role", "role", "--host", "host", "--one-of", "one-of" };
 
-	if (!copy_str(buf, sizeof(buf), text))
+	if (!cr_copy_str(buf, sizeof(buf), text))
 		return snprintf(err, errlen, "target too long"), -1;
 	for (char *w = strtok_r(buf, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
 		const char *kind = NULL, *value = "";
@@ -32,10 +33,10 @@ static int parse_target(const char *text, struct target_spec *t, char *err, size
 			return snprintf(err, errlen, "target: unexpected '%.40s' (use --all, --role R, --host H, --one-of R)", w), -1;
 		if (strcmp(kind, "all") != 0 && (value = strtok_r(NULL, " \t", &save)) == NULL)
 			return snprintf(err, errlen, "target: %s needs a name", w), -1;
-		if (target_add(t, kind, value, err, errlen) < 0)
+		if (cr_target_add(t, kind, value, err, errlen) < 0)
 			return -1;
 	}
-	if (target_empty(t))
+	if (cr_target_empty(t))
 		return snprintf(err, errlen, "a schedule needs a TARGET: --all, --role R, --host H or --one-of R"), -1;
 	return 0;
 }
@@ -84,13 +85,13 @@ static int parse_command(json_t *cmd, struct cli_task *t, char *err, size_t errl
 
 int schedule_check(struct schedule *s, char *err, size_t errlen)
 {
-	char why[512];
+	char why[CR_ERR_MAX];
 
 	if (!valid_schedule_name(s->name))
 		return snprintf(err, errlen, "invalid schedule name '%.80s': use [a-z0-9][a-z0-9._-]{0,62}", s->name), -1;
-	if (cron_parse(s->cron, &s->expr, why, sizeof(why)) < 0)
+	if (cr_cron_parse(s->cron, &s->expr, why, sizeof(why)) < 0)
 		return snprintf(err, errlen, "schedule %s: cron '%.80s': %s", s->name, s->cron, why), -1;
-	if (!cron_zone_valid(s->tz))
+	if (!cr_cron_zone_valid(s->tz))
 		return snprintf(err, errlen, "schedule %s: unknown time zone '%.60s' (an IANA name such as Europe/Berlin, or UTC)",
 				s->name, s->tz), -1;
 	if (s->spec == NULL && (s->spec = calloc(1, sizeof(*s->spec))) == NULL)
@@ -132,9 +133,9 @@ int schedule_from_json(json_t *o, struct schedule *s, char *err, size_t errlen)
 	json_t *cmd = json_object_get(o, "command");
 
 	memset(s, 0, sizeof(*s));
-	if (!name || !cron || !tz || !target || !json_is_array(cmd) || !copy_str(s->name, sizeof(s->name), name) ||
-	    !copy_str(s->cron, sizeof(s->cron), cron) || !copy_str(s->tz, sizeof(s->tz), tz) ||
-	    !copy_str(s->target, sizeof(s->target), target))
+	if (!name || !cron || !tz || !target || !json_is_array(cmd) || !cr_copy_str(s->name, sizeof(s->name), name) ||
+	    !cr_copy_str(s->cron, sizeof(s->cron), cron) || !cr_copy_str(s->tz, sizeof(s->tz), tz) ||
+	    !cr_copy_str(s->target, sizeof(s->target), target))
 		return snprintf(err, errlen, "a stored schedule is malformed"), -1;
 	s->command = json_incref(cmd);
 	s->enabled = !json_is_false(json_object_get(o, "enabled"));

@@ -29,9 +29,9 @@ static void save_state(redisContext *c, const struct schedule *s, double fire, i
 	snprintf(key, sizeof(key), SCHED_STATE_PREFIX "%s", s->name);
 	snprintf(when, sizeof(when), "%.0f", fire);
 	if (manual)
-		r = rconn_cmd(c, "HSET", key, "last_run", when, "last_job", job, "last_error", error, NULL);
+		r = cr_rconn_cmd(c, "HSET", key, "last_run", when, "last_job", job, "last_error", error, NULL);
 	else
-		r = rconn_cmd(c, "HSET", key, "last_fire", when, "last_run", when, "last_job", job, "last_error", error,
+		r = cr_rconn_cmd(c, "HSET", key, "last_fire", when, "last_run", when, "last_job", job, "last_error", error,
 			      NULL);
 	if (r)
 		freeReplyObject(r);
@@ -58,8 +58,8 @@ int schedule_run(struct cli_opts *o, redisContext *c, const struct schedule *s, 
 		cli_err("schedule %s: %s; nothing was sent", s->name, why);
 		rc = EXIT_USAGE;
 	}
-	copy_str(job.operation, sizeof(job.operation), s->task.operation);
-	copy_str(job.task, sizeof(job.task), s->task.task);
+	cr_copy_str(job.operation, sizeof(job.operation), s->task.operation);
+	cr_copy_str(job.task, sizeof(job.task), s->task.task);
 	if (rc == 0)
 		rc = cli_send_job(o, c, &job, s->task.args, s->task.kwargs, d, nd);
 	/* EXIT_PENDING: the connection died while sending, so whether the job
@@ -69,7 +69,7 @@ int schedule_run(struct cli_opts *o, redisContext *c, const struct schedule *s, 
 	save_state(c, s, fire, manual, has_job ? job.id : "",
 		   rc == 0 ? "" : has_job ? "sending not confirmed (see 'celeryroot job' for it)" : "could not send (see beat's log)");
 	if (job_len > 0)
-		copy_str(job_id, job_len, has_job ? job.id : "");
+		cr_copy_str(job_id, job_len, has_job ? job.id : "");
 	if (rc == 0 && manual)
 		san_printf("schedule %s: job %s sent to %zu destination(s)\n", s->name, job.id, nd);
 	free(d);
@@ -87,9 +87,9 @@ static json_t *entry(struct cli_opts *o, redisContext *c, struct schedule *s, ti
 	time_t next;
 	redisReply *r;
 
-	if (s->enabled && cron_next(&s->expr, s->tz, now, &next) == 0) {
-		tz_format(next, s->tz, SCHED_TIME_FMT, local, sizeof(local));
-		tz_format(next, "UTC", SCHED_TIME_FMT, utc, sizeof(utc));
+	if (s->enabled && cr_cron_next(&s->expr, s->tz, now, &next) == 0) {
+		cr_tz_format(next, s->tz, SCHED_TIME_FMT, local, sizeof(local));
+		cr_tz_format(next, "UTC", SCHED_TIME_FMT, utc, sizeof(utc));
 	}
 	schedule_judge(s, beat, own);
 	json_object_set_new(e, "operation", json_string(s->task.operation));
@@ -101,12 +101,12 @@ static json_t *entry(struct cli_opts *o, redisContext *c, struct schedule *s, ti
 	json_object_set_new(e, "next", local[0] ? json_string(local) : json_null());
 	json_object_set_new(e, "next_utc", utc[0] ? json_string(utc) : json_null());
 	snprintf(key, sizeof(key), SCHED_STATE_PREFIX "%s", s->name);
-	r = rconn_cmd(c, "HMGET", key, "last_run", "last_job", "last_error", NULL);
+	r = cr_rconn_cmd(c, "HMGET", key, "last_run", "last_job", "last_error", NULL);
 	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[0]->str) {
 		char when[64];
 		const char *job = r->element[1]->str ? r->element[1]->str : "";
-		tz_format((time_t)atoll(r->element[0]->str), "UTC", SCHED_TIME_FMT, when, sizeof(when));
-		json_t *summary = valid_task_id(job) ? job_summary(c, o, job) : NULL;
+		cr_tz_format((time_t)atoll(r->element[0]->str), "UTC", SCHED_TIME_FMT, when, sizeof(when));
+		json_t *summary = cr_valid_task_id(job) ? job_summary(c, o, job) : NULL;
 		json_decref(last);
 		last = json_pack("{s:s, s:s?, s:o, s:s?}", "time", when, "job", job[0] ? job : NULL, "status",
 				 summary ? json_incref(json_object_get(summary, "status")) : json_object(), "error",

@@ -45,7 +45,7 @@ static unsigned char *signed_bytes(const struct schedule *s, size_t *len, char *
 			      "enabled", s->enabled, "key", s->signer, "name", s->name, "signed_at",
 			      (json_int_t)s->signed_at, "target", s->target, "tz", s->tz, "v", SCHED_SIG_VERSION);
 	size_t clen = 0;
-	char *canon = o ? canon_dump(o, &clen, err, errlen) : NULL;
+	char *canon = o ? cr_canon_dump(o, &clen, err, errlen) : NULL;
 	unsigned char *out = canon ? malloc(sizeof(SCHED_DOMAIN) - 1 + clen) : NULL;
 
 	json_decref(o);
@@ -65,8 +65,8 @@ int schedule_sign(struct schedule *s, const struct signing_key *k, char *err, si
 	unsigned char *msg;
 	size_t len = 0;
 
-	copy_str(s->signer, sizeof(s->signer), k->id);
-	s->signed_at = (long long)now_wall();
+	cr_copy_str(s->signer, sizeof(s->signer), k->id);
+	s->signed_at = (long long)cr_now_wall();
 	if ((msg = signed_bytes(s, &len, err, errlen)) == NULL)
 		return -1;
 	crypto_sign_detached(s->sig, NULL, msg, len, k->sk);
@@ -89,7 +89,7 @@ static int verifies(const struct schedule *s, const unsigned char pk[32])
 /* The key's operations allow what the schedule runs. */
 static int op_allowed(const struct trusted_key *k, const struct schedule *s)
 {
-	const char *op = sig_operation(s->task.task);
+	const char *op = cr_sig_operation(s->task.task);
 	int ok = k->nops == 0;
 
 	for (int i = 0; i < k->nops; i++)
@@ -99,7 +99,7 @@ static int op_allowed(const struct trusted_key *k, const struct schedule *s)
 
 const struct trusted_key *schedule_judge(struct schedule *s, const struct keyring *beat, const struct signing_key *own)
 {
-	const struct trusted_key *k = beat ? keyring_find(beat, s->signer) : NULL;
+	const struct trusted_key *k = beat ? cr_keyring_find(beat, s->signer) : NULL;
 	unsigned char own_pk[32];
 
 	s->verified = 0;
@@ -127,7 +127,7 @@ int schedule_keyring(const struct cr_config *cfg, struct keyring *kr, char *err,
 {
 	const char *dir = cfg->beat_trusted_keys[0] ? cfg->beat_trusted_keys : TRUSTED_KEYS_DEFAULT;
 
-	return keyring_load(dir, kr, err, errlen);
+	return cr_keyring_load(dir, kr, err, errlen);
 }
 
 /* ---- roles ------------------------------------------------------------------- */
@@ -172,7 +172,7 @@ int schedule_within_roles(const struct trusted_key *k, redisContext *c, const st
 
 void schedule_sig_to_json(const struct schedule *s, json_t *o)
 {
-	char *sig64 = s->has_sig ? b64_encode(s->sig, sizeof(s->sig)) : NULL;
+	char *sig64 = s->has_sig ? cr_b64_encode(s->sig, sizeof(s->sig)) : NULL;
 
 	if (sig64 == NULL)
 		return;
@@ -191,12 +191,12 @@ void schedule_sig_from_json(json_t *o, struct schedule *s)
 	size_t n = 0;
 
 	s->has_sig = 0;
-	if (key == NULL || sig64 == NULL || !json_is_integer(at) || !valid_key_id(key))
+	if (key == NULL || sig64 == NULL || !json_is_integer(at) || !cr_valid_key_id(key))
 		return;
-	raw = b64_decode(sig64, strlen(sig64), sizeof(s->sig), &n);
+	raw = cr_b64_decode(sig64, strlen(sig64), sizeof(s->sig), &n);
 	if (raw && n == sizeof(s->sig)) {
 		memcpy(s->sig, raw, sizeof(s->sig));
-		copy_str(s->signer, sizeof(s->signer), key);
+		cr_copy_str(s->signer, sizeof(s->signer), key);
 		s->signed_at = json_integer_value(at);
 		s->has_sig = 1;
 	}

@@ -25,10 +25,10 @@ int schedule_store(redisContext *c, const struct schedule *s, int replace, char 
 	json_decref(o);
 	snprintf(key, sizeof(key), SCHED_PREFIX "%s", s->name);
 	if (text)
-		r = rconn_cmd(c, "SET", key, text, replace ? "XX" : "NX", NULL);
+		r = cr_rconn_cmd(c, "SET", key, text, replace ? "XX" : "NX", NULL);
 	if (r && r->type == REDIS_REPLY_STATUS) {
-		redisReply *a = rconn_cmd(c, "SADD", SCHED_INDEX, s->name, NULL);
-		rc = a && !rconn_is_error(a) ? 0 : -1;
+		redisReply *a = cr_rconn_cmd(c, "SADD", SCHED_INDEX, s->name, NULL);
+		rc = a && !cr_rconn_is_error(a) ? 0 : -1;
 		if (a)
 			freeReplyObject(a);
 		if (rc < 0)
@@ -55,12 +55,12 @@ int schedule_delete(redisContext *c, const char *name)
 
 	snprintf(key, sizeof(key), SCHED_PREFIX "%s", name);
 	snprintf(state, sizeof(state), SCHED_STATE_PREFIX "%s", name);
-	r = rconn_cmd(c, "DEL", key, state, NULL);
+	r = cr_rconn_cmd(c, "DEL", key, state, NULL);
 	if (r && r->type == REDIS_REPLY_INTEGER)
 		n = r->integer;
 	if (r)
 		freeReplyObject(r);
-	if ((r = rconn_cmd(c, "SREM", SCHED_INDEX, name, NULL)) != NULL)
+	if ((r = cr_rconn_cmd(c, "SREM", SCHED_INDEX, name, NULL)) != NULL)
 		freeReplyObject(r);
 	return n < 0 ? -1 : n > 0;
 }
@@ -81,8 +81,8 @@ static struct schedule *cfg_entry(struct cfg_ctx *x, const char *name)
 	if (x->n >= SCHED_MAX || strlen(name) > SCHED_NAME_MAX)
 		return NULL;
 	struct schedule *s = &x->v[x->n++];
-	copy_str(s->name, sizeof(s->name), name);
-	copy_str(s->tz, sizeof(s->tz), "UTC");
+	cr_copy_str(s->name, sizeof(s->name), name);
+	cr_copy_str(s->tz, sizeof(s->tz), "UTC");
 	s->from_config = 1;
 	s->enabled = 1;
 	s->command = json_array();
@@ -95,7 +95,7 @@ static void set_command(struct schedule *s, const char *v)
 	char buf[1024], *save = NULL;
 
 	json_array_clear(s->command);
-	if (!copy_str(buf, sizeof(buf), v))
+	if (!cr_copy_str(buf, sizeof(buf), v))
 		return;
 	for (char *w = strtok_r(buf, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
 		json_array_append_new(s->command, json_string(w));
@@ -113,9 +113,9 @@ static int on_cfg(void *user, const char *section, const char *key, const char *
 		x->bad = 1;
 		return 1;
 	}
-	if ((!strcmp(key, "cron") && copy_str(s->cron, sizeof(s->cron), value)) ||
-	    (!strcmp(key, "tz") && copy_str(s->tz, sizeof(s->tz), value)) ||
-	    (!strcmp(key, "target") && copy_str(s->target, sizeof(s->target), value)))
+	if ((!strcmp(key, "cron") && cr_copy_str(s->cron, sizeof(s->cron), value)) ||
+	    (!strcmp(key, "tz") && cr_copy_str(s->tz, sizeof(s->tz), value)) ||
+	    (!strcmp(key, "target") && cr_copy_str(s->target, sizeof(s->target), value)))
 		return 1;
 	if (!strcmp(key, "command")) {
 		set_command(s, value);
@@ -153,7 +153,7 @@ static int load_config(const char *path, struct cfg_ctx *x)
 
 static void load_runtime(redisContext *c, struct cfg_ctx *x)
 {
-	redisReply *names = rconn_cmd(c, "SMEMBERS", SCHED_INDEX, NULL);
+	redisReply *names = cr_rconn_cmd(c, "SMEMBERS", SCHED_INDEX, NULL);
 	char key[sizeof(SCHED_PREFIX) + SCHED_NAME_MAX], err[768];
 
 	for (size_t i = 0; names && names->type == REDIS_REPLY_ARRAY && i < names->elements && x->n < SCHED_MAX; i++) {
@@ -164,7 +164,7 @@ static void load_runtime(redisContext *c, struct cfg_ctx *x)
 		for (size_t j = 0; j < x->n; j++)
 			clash |= x->v[j].from_config && !strcmp(x->v[j].name, name);
 		snprintf(key, sizeof(key), SCHED_PREFIX "%s", name);
-		redisReply *r = clash ? NULL : rconn_cmd(c, "GET", key, NULL);
+		redisReply *r = clash ? NULL : cr_rconn_cmd(c, "GET", key, NULL);
 		json_t *o = r && r->type == REDIS_REPLY_STRING ? json_loadb(r->str, r->len, 0, NULL) : NULL;
 		const char *named = json_string_value(json_object_get(o, "name"));
 		/* Under its own name only: its state and fire claims are kept by name. */

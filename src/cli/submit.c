@@ -22,7 +22,7 @@
 
 static int registry_members(redisContext *c, redisReply **members)
 {
-	*members = rconn_cmd(c, "SMEMBERS", REG_HOSTS_KEY, NULL);
+	*members = cr_rconn_cmd(c, "SMEMBERS", REG_HOSTS_KEY, NULL);
 	if (*members == NULL || (*members)->type != REDIS_REPLY_ARRAY) {
 		cli_err("cannot read the registry: %s", *members && (*members)->str ? (*members)->str : c->errstr);
 		if (*members)
@@ -60,14 +60,14 @@ int cli_load_registry(redisContext *c, struct host_rec **hosts, size_t *n)
 			 members->element[i]->str ? members->element[i]->str : "");
 		argv[i + 1] = keys[i];
 	}
-	vals = rconn_cmdargv(c, (int)m + 1, argv, NULL);
+	vals = cr_rconn_cmdargv(c, (int)m + 1, argv, NULL);
 	for (size_t i = 0; vals && vals->type == REDIS_REPLY_ARRAY && i < vals->elements; i++) {
 		char err[CR_ERR_MAX];
 		const redisReply *v = vals->element[i];
 		/* A record that fails to decode is skipped: one bad entry must not
 		 * hide the rest of the fleet. */
 		if (v->type == REDIS_REPLY_STRING &&
-		    registry_decode(v->str, v->len, &(*hosts)[*n], err, sizeof(err)) == 0)
+		    cr_registry_decode(v->str, v->len, &(*hosts)[*n], err, sizeof(err)) == 0)
 			(*n)++;
 	}
 	int ok = vals != NULL && vals->type == REDIS_REPLY_ARRAY;
@@ -96,10 +96,10 @@ static json_t *job_record(const struct cli_opts *o, const struct job *job, json_
 	char created[40], exp[40], who[300], target[1024];
 	json_t *tasks = json_array();
 
-	iso8601_utc(job->created, created, sizeof(created));
-	iso8601_utc(expires, exp, sizeof(exp));
+	cr_iso8601_utc(job->created, created, sizeof(created));
+	cr_iso8601_utc(expires, exp, sizeof(exp));
 	requester(who, sizeof(who));
-	target_describe(&o->target, target, sizeof(target));
+	cr_target_describe(&o->target, target, sizeof(target));
 	for (size_t i = 0; i < job->n; i++)
 		json_array_append_new(tasks, json_pack("{s:s?, s:s, s:s}", "host",
 						       job->t[i].host[0] ? job->t[i].host : NULL,
@@ -123,10 +123,10 @@ enum sent {
  * the index, LPUSH each task.  The strings are the caller's (keys) or
  * job's; NULL when out of memory. */
 #define JOB_CMDS 3
-static struct rconn_cmd *job_cmds(const struct job *job, const char *jkey, const char *jobjson, const char *ttl,
+static struct cr_rconn_cmd *job_cmds(const struct job *job, const char *jkey, const char *jobjson, const char *ttl,
 				  const char *score, const char *floor, char **envs)
 {
-	struct rconn_cmd *cmds = calloc(job->n + JOB_CMDS, sizeof(*cmds));
+	struct cr_rconn_cmd *cmds = calloc(job->n + JOB_CMDS, sizeof(*cmds));
 	const char *set[] = { "SET", jkey, jobjson, "EX", ttl };
 	const char *zadd[] = { "ZADD", JOBS_INDEX, score, job->id };
 	const char *trim[] = { "ZREMRANGEBYSCORE", JOBS_INDEX, "-inf", floor };
@@ -134,27 +134,27 @@ static struct rconn_cmd *job_cmds(const struct job *job, const char *jkey, const
 	if (cmds == NULL)
 		return NULL;
 	for (size_t k = 0; k < 5; k++)
-		rconn_arg(&cmds[0], set[k], (size_t)-1);
+		cr_rconn_arg(&cmds[0], set[k], (size_t)-1);
 	for (size_t k = 0; k < 4; k++) {
-		rconn_arg(&cmds[1], zadd[k], (size_t)-1);
-		rconn_arg(&cmds[2], trim[k], (size_t)-1);
+		cr_rconn_arg(&cmds[1], zadd[k], (size_t)-1);
+		cr_rconn_arg(&cmds[2], trim[k], (size_t)-1);
 	}
 	for (size_t i = 0; i < job->n; i++) {
 		const char *push[] = { "LPUSH", job->t[i].queue, envs[i] };
 		for (size_t k = 0; k < 3; k++)
-			rconn_arg(&cmds[JOB_CMDS + i], push[k], (size_t)-1);
+			cr_rconn_arg(&cmds[JOB_CMDS + i], push[k], (size_t)-1);
 	}
 	return cmds;
 }
 
-/* Queues MULTI, the job's commands, EXEC (rconn_append_all) and waits for
+/* Queues MULTI, the job's commands, EXEC (cr_rconn_append_all) and waits for
  * the replies up to the deadline, not the connection's 3 s command
  * timeout: a busy broker that answers late has still run the job. */
 static enum sent send_all(redisContext *c, const struct cli_opts *o, const struct job *job,
 			  const char *jobjson, char **envs, double deadline, char *why, size_t whylen)
 {
 	char jkey[sizeof(JOB_PREFIX) + TASK_ID_MAX], ttl[24], score[32], floor[32];
-	struct rconn_cmd *cmds;
+	struct cr_rconn_cmd *cmds;
 	int ncmds = (int)job->n + JOB_CMDS, rc;
 
 	snprintf(jkey, sizeof(jkey), JOB_PREFIX "%s", job->id);
@@ -162,7 +162,7 @@ static enum sent send_all(redisContext *c, const struct cli_opts *o, const struc
 	snprintf(score, sizeof(score), "%.6f", job->created);
 	snprintf(floor, sizeof(floor), "%.6f", job->created - o->cfg.job_ttl_s);
 	cmds = job_cmds(job, jkey, jobjson, ttl, score, floor, envs);
-	rc = cmds != NULL ? rconn_append_all(c, cmds, ncmds, 1) : -1;
+	rc = cmds != NULL ? cr_rconn_append_all(c, cmds, ncmds, 1) : -1;
 	free(cmds);
 	if (rc < 0) {
 		snprintf(why, whylen, "%s", c->err ? c->errstr : "out of memory");
@@ -175,7 +175,7 @@ static enum sent send_all(redisContext *c, const struct cli_opts *o, const struc
 	}
 	/* A command refused while queueing makes EXEC refuse the whole
 	 * transaction: its reason (the first error) is the one worth showing. */
-	rc = rconn_read_all(c, ncmds, 1, deadline, why, whylen);
+	rc = cr_rconn_read_all(c, ncmds, 1, deadline, why, whylen);
 	if (rc < 0) {
 		snprintf(why, whylen, "%s", rc == -1 ? c->errstr : "no answer before the timeout");
 		link_poison(c, why);
@@ -195,7 +195,7 @@ static json_t *sign_task(const struct cli_opts *o, const struct job *job, json_t
 
 	if (!o->signing)
 		return NULL;
-	sig = sig_make_header_for(&o->signer, job->task, args, kwargs, queue, job->id, (long long)expires,
+	sig = cr_sig_make_header_for(&o->signer, job->task, args, kwargs, queue, job->id, (long long)expires,
 				  o->for_schedule, o->for_key, err, sizeof(err));
 	if (sig == NULL) {
 		cli_err("cannot sign the task: %s; nothing was sent", err);
@@ -215,7 +215,7 @@ int cli_load_signer(struct cli_opts *o, const char *then)
 	o->signing = 0;
 	if (path[0] == '\0')
 		return 0;
-	if (key_load_secret(path, &o->signer, err, sizeof(err)) < 0) {
+	if (cr_key_load_secret(path, &o->signer, err, sizeof(err)) < 0) {
 		cli_err("%s%s", err, then);
 		return -1;
 	}
@@ -246,8 +246,8 @@ static enum sent submit(struct cli_opts *o, redisContext *c, struct job *job, js
 	char *jobjson;
 	enum sent rc = SEND_OK;
 
-	celery_new_id(job->id);
-	job->created = now_wall();
+	cr_celery_new_id(job->id);
+	job->created = cr_now_wall();
 	expires = job->created + o->cfg.task_expires_s;
 	job->n = nd;
 	job->t = calloc(nd ? nd : 1, sizeof(*job->t));
@@ -260,17 +260,17 @@ static enum sent submit(struct cli_opts *o, redisContext *c, struct job *job, js
 	requester(origin, sizeof(origin));
 	for (size_t i = 0; i < nd; i++) {
 		struct job_task *t = &job->t[i];
-		copy_str(t->host, sizeof(t->host), d[i].host);
-		copy_str(t->queue, sizeof(t->queue), d[i].queue);
+		cr_copy_str(t->host, sizeof(t->host), d[i].host);
+		cr_copy_str(t->queue, sizeof(t->queue), d[i].queue);
 		t->online = d[i].online;
-		celery_new_id(t->task_id);
+		cr_celery_new_id(t->task_id);
 		json_t *hdr = sign_task(o, job, args, kwargs, t->queue, expires);
 		struct celery_out out = { .task = job->task, .id = t->task_id, .group = job->id,
 					  .queue = t->queue, .origin = origin, .expires = expires,
 					  .args = args, .kwargs = kwargs, .extra_headers = hdr };
 		if (o->signing && hdr == NULL)
 			rc = SEND_USAGE;
-		else if ((envs[i] = celery_build(&out)) == NULL)
+		else if ((envs[i] = cr_celery_build(&out)) == NULL)
 			rc = SEND_NOT;
 		json_decref(hdr);
 	}
@@ -313,7 +313,7 @@ int cli_resolve(struct cli_opts *o, redisContext *c, struct dest **d, size_t *nd
 
 	if (cli_load_registry(c, &hosts, &nhosts) < 0)
 		return EXIT_BROKER;
-	rc = target_resolve(&o->target, hosts, nhosts, now_wall(), d, nd, err, sizeof(err));
+	rc = cr_target_resolve(&o->target, hosts, nhosts, cr_now_wall(), d, nd, err, sizeof(err));
 	free(hosts);
 	if (rc < 0) {
 		cli_err("%s; nothing was sent", err);
@@ -337,9 +337,9 @@ static int sent_check(struct cli_opts *o, const struct job *job, double deadline
 	snprintf(key, sizeof(key), JOB_PREFIX "%s", job->id);
 	cli_err("lost the broker connection while sending job %s (%s): cannot know yet whether it was sent; "
 		"asking the broker again (or run 'celeryroot job %s' to see whether it exists)", job->id, why, job->id);
-	while (now_mono() < deadline) {
+	while (cr_now_mono() < deadline) {
 		redisContext *f = link_reconnect(o, deadline, err, sizeof(err));
-		redisReply *r = f ? link_cmd(f, 2, argv, fmax(deadline, now_mono() + 1.0), err, sizeof(err)) : NULL;
+		redisReply *r = f ? link_cmd(f, 2, argv, fmax(deadline, cr_now_mono() + 1.0), err, sizeof(err)) : NULL;
 		int rc = r == NULL ? -1 : r->type == REDIS_REPLY_STRING ? EXIT_OK : r->type == REDIS_REPLY_NIL ? EXIT_BROKER : EXIT_PENDING;
 		if (rc == EXIT_PENDING)
 			snprintf(err, sizeof(err), "%s", r->str ? r->str : "unexpected reply");
@@ -355,7 +355,7 @@ static int sent_check(struct cli_opts *o, const struct job *job, double deadline
 			return rc;
 		if (rc == EXIT_PENDING)
 			break;
-		link_sleep_until(fmin(now_mono() + link_backoff(&delay), deadline));
+		link_sleep_until(fmin(cr_now_mono() + link_backoff(&delay), deadline));
 	}
 	cli_err("cannot know whether job %s was sent (%s); run 'celeryroot job %s' to see whether it exists",
 		job->id, err[0] ? err : "the broker was not back before the timeout", job->id);
@@ -366,8 +366,8 @@ int cli_send_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *a
 		 const struct dest *d, size_t nd)
 {
 	/* Even with --timeout 0 the broker gets a moment to confirm the job. */
-	double deadline = now_mono() + fmax(o->timeout_s, SEND_MIN_S);
-	char why[512] = "";
+	double deadline = cr_now_mono() + fmax(o->timeout_s, SEND_MIN_S);
+	char why[CR_ERR_MAX] = "";
 	enum sent rc;
 
 	if (load_signer(o) < 0)
@@ -407,7 +407,7 @@ static int report_unconfirmed(struct cli_opts *o, const struct job *job)
 		return EXIT_PENDING;
 	}
 	for (size_t i = 0; i < job->n; i++) {
-		json_t *rec = record_new(job->t[i].host[0] ? job->t[i].host : job->t[i].queue, "queued");
+		json_t *rec = cr_record_new(job->t[i].host[0] ? job->t[i].host : job->t[i].queue, "queued");
 		json_object_set_new(rec, "unconfirmed", json_true());
 		json_array_append_new(records, rec);
 	}
@@ -449,7 +449,7 @@ static void learn_keys(redisContext *c, const struct dest *d, size_t nd)
 int cli_run_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,
 		const struct dest *d, size_t nd)
 {
-	double t0 = now_mono();
+	double t0 = cr_now_mono();
 	json_t *records;
 	int rc;
 
@@ -468,14 +468,14 @@ int cli_run_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *ar
 		return EXIT_OK;
 	}
 	/* The timeout counts from the send: a slow confirmation uses it up. */
-	records = cli_wait(o, c, job, fmax(0, t0 + o->timeout_s - now_mono()));
+	records = cli_wait(o, c, job, fmax(0, t0 + o->timeout_s - cr_now_mono()));
 	if (records == NULL) {
 		cli_err("out of memory while waiting for job %s; follow it with 'celeryroot job %s --wait'", job->id,
 			job->id);
 		return EXIT_PENDING;
 	}
 	render_job(o, job, records);
-	rc = record_exit_code(records);
+	rc = cr_record_exit_code(records);
 	json_decref(records);
 	return rc;
 }
@@ -498,8 +498,8 @@ int cli_send_task(struct cli_opts *o, const struct cli_task *t)
 	if (c == NULL)
 		return EXIT_BROKER;
 	rc = cli_resolve(o, c, &d, &nd);
-	copy_str(job.operation, sizeof(job.operation), t->operation);
-	copy_str(job.task, sizeof(job.task), t->task);
+	cr_copy_str(job.operation, sizeof(job.operation), t->operation);
+	cr_copy_str(job.task, sizeof(job.task), t->task);
 	if (rc == 0)
 		rc = cli_run_job(o, c, &job, t->args, t->kwargs, d, nd);
 	redisFree(c);

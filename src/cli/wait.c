@@ -8,6 +8,7 @@
  * and followed by the same subscribe-then-read, which picks up whatever was
  * published while we were away.  Only the deadline ends the wait. */
 #include "config.h"
+#include "crerr.h"
 #include "wait.h"
 
 #include <math.h>
@@ -42,7 +43,7 @@ struct waiter {
 	int refused;         /* the broker answered an error: trying again cannot help */
 	int live, drawn;
 	char *announced;
-	char why[512];       /* the last failure's reason */
+	char why[CR_ERR_MAX];       /* the last failure's reason */
 };
 
 static int is_final(const char *s)
@@ -60,8 +61,8 @@ static void note_host(struct tstate *ts, json_t *result)
 
 	if (h == NULL && w != NULL && !strncmp(w, "celeryroot@", 11))
 		h = w + 11;
-	if (h != NULL && valid_hostname(h))
-		copy_str(ts->host, sizeof(ts->host), h);
+	if (h != NULL && cr_valid_hostname(h))
+		cr_copy_str(ts->host, sizeof(ts->host), h);
 }
 
 /* When it started: the STARTED result's "started" (celeryroot's daemons
@@ -75,12 +76,12 @@ static void note_start(struct tstate *ts, json_t *meta, int live)
 
 	if (ts->since > 0)
 		return;
-	if (started != NULL && iso8601_parse(started, &t) == 0 && t <= now_wall() + 60)
+	if (started != NULL && cr_iso8601_parse(started, &t) == 0 && t <= cr_now_wall() + 60)
 		ts->since = t;
-	else if (done != NULL && iso8601_parse(done, &t) == 0)
+	else if (done != NULL && cr_iso8601_parse(done, &t) == 0)
 		ts->since = t;
 	else if (live)
-		ts->since = now_wall();
+		ts->since = cr_now_wall();
 }
 
 /* Applies one stored/published meta JSON to the task it belongs to. */
@@ -93,7 +94,7 @@ static void apply_meta(const struct job *job, struct tstate *ts, const char *jso
 	for (size_t i = 0; id && st && i < job->n; i++) {
 		if (strcmp(job->t[i].task_id, id) != 0 || ts[i].final)
 			continue;
-		copy_str(ts[i].status, sizeof(ts[i].status), st);
+		cr_copy_str(ts[i].status, sizeof(ts[i].status), st);
 		json_decref(ts[i].result);
 		ts[i].result = json_incref(json_object_get(m, "result"));
 		ts[i].final = is_final(st);
@@ -160,13 +161,13 @@ static int subscribe_all(struct waiter *w)
 {
 	char (*keys)[sizeof(META_PREFIX) + TASK_ID_MAX] = NULL;
 	const char **argv = meta_argv(w->job, "SUBSCRIBE", &keys);
-	double start = now_mono();
+	double start = cr_now_mono();
 	double bound = fmin(w->deadline, start + SUB_BASE_S + SUB_PER_CHANNEL_S * (double)w->job->n);
 	redisContext *s = argv ? link_connect_once(w->o, w->deadline, w->why, sizeof(w->why)) : NULL;
 	size_t confirmed = 0;
 	int rc = s ? 0 : -1;
 
-	if (s && (rconn_append(s, (int)w->job->n + 1, argv, NULL) < 0 || link_flush(s, bound) < 0)) {
+	if (s && (cr_rconn_append(s, (int)w->job->n + 1, argv, NULL) < 0 || link_flush(s, bound) < 0)) {
 		snprintf(w->why, sizeof(w->why), "%s", s->err ? s->errstr : "the broker took no more data");
 		rc = -1;
 	}
@@ -176,12 +177,12 @@ static int subscribe_all(struct waiter *w)
 		int got = link_read(s, bound, &r);
 		if (got == 0)
 			snprintf(w->why, sizeof(w->why), "the broker confirmed %zu of %zu subscriptions in %.1f s",
-				 confirmed, w->job->n, now_mono() - start);
+				 confirmed, w->job->n, cr_now_mono() - start);
 		else if (got < 0)
 			snprintf(w->why, sizeof(w->why), "%s", s->errstr);
-		else if (rconn_is_error(r))
+		else if (cr_rconn_is_error(r))
 			snprintf(w->why, sizeof(w->why), "%s", r->str);   /* an ACL without the channel */
-		rc = got == 1 ? (rconn_is_error(r) ? -2 : 0) : -1;
+		rc = got == 1 ? (cr_rconn_is_error(r) ? -2 : 0) : -1;
 		if (rc == 0 && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
 		    r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "subscribe"))
 			confirmed++;
@@ -204,10 +205,10 @@ static int read_stored(struct waiter *w)
 {
 	char (*keys)[sizeof(META_PREFIX) + TASK_ID_MAX] = NULL;
 	const char **argv = meta_argv(w->job, "MGET", &keys);
-	double now = now_mono(), most = now + READ_BASE_S + READ_PER_KEY_S * (double)w->job->n;
+	double now = cr_now_mono(), most = now + READ_BASE_S + READ_PER_KEY_S * (double)w->job->n;
 	double bound = fmin(most, fmax(w->deadline, now + READ_MIN_S));
 	redisReply *r = argv ? link_cmd(w->c, (int)w->job->n + 1, argv, bound, w->why, sizeof(w->why)) : NULL;
-	int rc = r && r->type == REDIS_REPLY_ARRAY ? 0 : rconn_is_error(r) ? -2 : -1;
+	int rc = r && r->type == REDIS_REPLY_ARRAY ? 0 : cr_rconn_is_error(r) ? -2 : -1;
 
 	if (r == NULL && w->c != NULL)
 		link_poison(w->c, w->why);   /* a late reply would answer the next command */
@@ -259,7 +260,7 @@ static void live_draw(struct waiter *w)
 		else if (pkg && pkg[0])
 			snprintf(detail, sizeof(detail), "%.150s", pkg);
 		else
-			snprintf(detail, sizeof(detail), "%.1fs", now_mono() - w->t0);
+			snprintf(detail, sizeof(detail), "%.1fs", cr_now_mono() - w->t0);
 		render_status_line(stdout, name, state, !strcmp(ts->status, "PROGRESS") ? pct : -1, detail, 100);
 	}
 	w->drawn = (int)job->n;
@@ -309,7 +310,7 @@ static void say_lost(struct waiter *w)
 {
 	if (w->lost_at > 0)
 		return;
-	w->lost_at = now_mono();
+	w->lost_at = cr_now_mono();
 	live_clear(w);
 	cli_err("lost the broker connection (%s); reconnecting to follow job %s until the timeout", w->why,
 		w->job->id);
@@ -320,7 +321,7 @@ static void say_back(struct waiter *w)
 	if (w->lost_at <= 0)
 		return;
 	live_clear(w);
-	cli_err("reconnected after %.1f s; following job %s again", now_mono() - w->lost_at, w->job->id);
+	cli_err("reconnected after %.1f s; following job %s again", cr_now_mono() - w->lost_at, w->job->id);
 	w->lost_at = 0;
 }
 
@@ -328,13 +329,13 @@ static void follow(struct waiter *w)
 {
 	int synced = 0;   /* subscribed, and the stored results read since */
 
-	while (now_mono() < w->deadline && !w->refused) {
+	while (cr_now_mono() < w->deadline && !w->refused) {
 		if (!synced) {
 			int rc = resync(w);
 			w->refused = rc == -2;
 			if (rc == -1) {
 				say_lost(w);
-				link_sleep_until(fmin(now_mono() + link_backoff(&w->delay), w->deadline));
+				link_sleep_until(fmin(cr_now_mono() + link_backoff(&w->delay), w->deadline));
 			}
 			if (rc < 0)
 				continue;
@@ -345,8 +346,8 @@ static void follow(struct waiter *w)
 		if (all_settled(w->job, w->ts))
 			break;
 		redisReply *r = NULL;
-		int ms = (int)((w->deadline - now_mono()) * 1000) + 1;
-		int rc = rconn_read(w->s, ms > LIVE_REFRESH_MS ? LIVE_REFRESH_MS : ms, &r);
+		int ms = (int)((w->deadline - cr_now_mono()) * 1000) + 1;
+		int rc = cr_rconn_read(w->s, ms > LIVE_REFRESH_MS ? LIVE_REFRESH_MS : ms, &r);
 		if (rc < 0) {
 			snprintf(w->why, sizeof(w->why), "%s", w->s->errstr[0] ? w->s->errstr : "connection lost");
 			drop_links(w);
@@ -359,7 +360,7 @@ static void follow(struct waiter *w)
 			freeReplyObject(r);
 		}
 		/* Fast answers need no live display; it starts after a moment. */
-		if (w->live && now_mono() - w->t0 > LIVE_DELAY_S)
+		if (w->live && cr_now_mono() - w->t0 > LIVE_DELAY_S)
 			live_draw(w);
 		if (!w->live && !w->o->json && isatty(STDERR_FILENO))
 			plain_report(w);
@@ -390,7 +391,7 @@ static void read_once(struct waiter *w)
 
 json_t *cli_wait(struct cli_opts *o, redisContext *c, const struct job *job, double timeout_s)
 {
-	struct waiter w = { .o = o, .job = job, .c = c, .t0 = now_mono() };
+	struct waiter w = { .o = o, .job = job, .c = c, .t0 = cr_now_mono() };
 	json_t *records;
 
 	w.deadline = w.t0 + (timeout_s > 0 ? timeout_s : 0);

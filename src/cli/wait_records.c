@@ -36,11 +36,11 @@ static enum hstate host_state(const redisReply *v, double now)
 	 * nothing heartbeats for it. */
 	if (v->type == REDIS_REPLY_NIL)
 		return HS_OFFLINE;
-	if (v->type != REDIS_REPLY_STRING || registry_decode(v->str, v->len, &h, err, sizeof(err)) < 0)
+	if (v->type != REDIS_REPLY_STRING || cr_registry_decode(v->str, v->len, &h, err, sizeof(err)) < 0)
 		return HS_UNKNOWN;
 	if (!strcmp(h.state, "stopped"))
 		return HS_STOPPED;
-	return registry_online(&h, now) ? HS_ONLINE : HS_OFFLINE;
+	return cr_registry_online(&h, now) ? HS_ONLINE : HS_OFFLINE;
 }
 
 /* One MGET of the registry records of the hosts of unfinished tasks. */
@@ -61,11 +61,11 @@ static void host_states(redisContext *c, const struct job *job, const struct tst
 	}
 	if (m > 0 && c != NULL && !c->err) {
 		argv[0] = "MGET";
-		redisReply *r = link_cmd(c, (int)m + 1, argv, now_mono() + REGISTRY_READ_S, err, sizeof(err));
+		redisReply *r = link_cmd(c, (int)m + 1, argv, cr_now_mono() + REGISTRY_READ_S, err, sizeof(err));
 		if (r == NULL)
 			link_poison(c, err);   /* a late reply would answer the next command */
 		for (size_t k = 0; r && r->type == REDIS_REPLY_ARRAY && k < r->elements && k < m; k++)
-			hs[which[k]] = host_state(r->element[k], now_wall());
+			hs[which[k]] = host_state(r->element[k], cr_now_wall());
 		if (r)
 			freeReplyObject(r);
 	}
@@ -79,10 +79,10 @@ static void running_fields(json_t *rec, const struct tstate *ts, enum hstate hs,
 			   double created)
 {
 	double since = ts->since > 0 ? ts->since : created;
-	double for_s = fmax(0, now_wall() - since);
+	double for_s = fmax(0, cr_now_wall() - since);
 	char when[40], again[CELERY_QUEUE_MAX + 16];
 
-	iso8601_utc(since, when, sizeof(when));
+	cr_iso8601_utc(since, when, sizeof(when));
 	json_object_set_new(rec, "running", json_true());
 	json_object_set_new(rec, "since", json_string(when));
 	json_object_set_new(rec, "running_s", json_real(round(for_s * 1e3) / 1e3));
@@ -100,7 +100,7 @@ static void running_fields(json_t *rec, const struct tstate *ts, enum hstate hs,
 static int answered(const struct tstate *ts)
 {
 	return (!strcmp(ts->status, "SUCCESS") || !strcmp(ts->status, "DEFERRED")) && json_is_object(ts->result) &&
-	       record_status_valid(json_string_value(json_object_get(ts->result, "status")));
+	       cr_record_status_valid(json_string_value(json_object_get(ts->result, "status")));
 }
 
 static json_t *to_record(struct verifier *v, const struct job *job, const struct job_task *t,
@@ -112,22 +112,22 @@ static json_t *to_record(struct verifier *v, const struct job *job, const struct
 	if (answered(ts))
 		return attest_record(v, t->host, host, t->task_id, job->id, ts->result);
 	if (!strcmp(ts->status, "REVOKED")) {
-		rec = record_new(host, "expired");
-		record_set_error(rec, "the task expired before the host could run it");
+		rec = cr_record_new(host, "expired");
+		cr_record_set_error(rec, "the task expired before the host could run it");
 	} else if (!strcmp(ts->status, "FAILURE") || !strcmp(ts->status, "SUCCESS")) {
 		const char *type = json_string_value(json_object_get(ts->result, "exc_type"));
 		const char *msg = json_string_value(json_array_get(json_object_get(ts->result, "exc_message"), 0));
 		char err[CR_ERR_MAX];
 		snprintf(err, sizeof(err), "%s: %s", type ? type : "error", msg ? msg : "malformed result");
-		rec = record_new(host, "failed");
-		record_set_error(rec, err);
+		rec = cr_record_new(host, "failed");
+		cr_record_set_error(rec, err);
 	} else if (ts->status[0] != '\0') {
-		rec = record_new(host, "timeout");
+		rec = cr_record_new(host, "timeout");
 		running_fields(rec, ts, hs, task_host(t, ts)[0] ? task_host(t, ts) : host, job->created);
 		if (json_is_object(ts->result) && json_object_get(ts->result, "percent"))
 			json_object_set(rec, "progress", ts->result);
 	} else {
-		rec = record_new(host, "queued");
+		rec = cr_record_new(host, "queued");
 		/* The registry now, else what resolving the target found. */
 		if (hs == HS_OFFLINE || hs == HS_STOPPED || (hs == HS_UNKNOWN && !t->online))
 			json_object_set_new(rec, "offline", json_true());

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "crerr.h"
 #include "crconfig.h"
 #include "hostsig.h"
 #include "log.h"
@@ -111,12 +112,12 @@ static void parse_args(int argc, char **argv, struct dopts *o)
 		case 'V': printf("celeryrootd %s\n", PACKAGE_VERSION); exit(0);
 		case 'h': usage(stdout); exit(0);
 		case 'r':
-			if (o->nroles_cli >= REG_MAX_ROLES || !valid_role(optarg)) {
+			if (o->nroles_cli >= REG_MAX_ROLES || !cr_valid_role(optarg)) {
 				fprintf(stderr, "celeryrootd: invalid role '%s' (lower-case letters, digits, '-', '_'; at most %d roles)\n",
 					optarg, REG_MAX_ROLES);
 				exit(1);
 			}
-			copy_str(o->roles_cli[o->nroles_cli++], ROLE_MAX + 1, optarg);
+			cr_copy_str(o->roles_cli[o->nroles_cli++], ROLE_MAX + 1, optarg);
 			break;
 		default: usage(stderr); exit(1);
 		}
@@ -143,20 +144,20 @@ static void die(const char *fmt, ...)
 /* Command line over config file; the result is validated as a whole. */
 static void merge_config(struct cr_config *cfg, struct dopts *o)
 {
-	char err[512], host[HOSTNAME_MAX + 1];
+	char err[CR_ERR_MAX], host[HOSTNAME_MAX + 1];
 
-	config_defaults(cfg);
+	cr_config_defaults(cfg);
 	const char *path = o->config_path ? o->config_path : CONFIG_DEFAULT_PATH;
-	if (config_load(cfg, path, o->config_path != NULL, err, sizeof(err)) < 0 ||
-	    config_file_safe(cfg, path, err, sizeof(err)) < 0)
+	if (cr_config_load(cfg, path, o->config_path != NULL, err, sizeof(err)) < 0 ||
+	    cr_config_file_safe(cfg, path, err, sizeof(err)) < 0)
 		die("%s", err);
 	if (o->hostname)
-		copy_str(cfg->hostname, sizeof(cfg->hostname), o->hostname);
+		cr_copy_str(cfg->hostname, sizeof(cfg->hostname), o->hostname);
 	if (cfg->hostname[0] == '\0' && gethostname(host, sizeof(host)) == 0) {
 		host[sizeof(host) - 1] = '\0';
-		copy_str(cfg->hostname, sizeof(cfg->hostname), host);
+		cr_copy_str(cfg->hostname, sizeof(cfg->hostname), host);
 	}
-	if (!valid_hostname(cfg->hostname))
+	if (!cr_valid_hostname(cfg->hostname))
 		die("invalid host name '%s': use lower-case letters, digits, '-' and '.' (--hostname)",
 		    cfg->hostname);
 	if (o->nroles_cli > 0) {
@@ -164,8 +165,8 @@ static void merge_config(struct cr_config *cfg, struct dopts *o)
 		cfg->nroles = o->nroles_cli;
 	}
 	if (o->user)
-		copy_str(cfg->user, sizeof(cfg->user), o->user);
-	if (o->sandbox && (o->sandbox[0] != '/' || !copy_str(cfg->sandbox, sizeof(cfg->sandbox), o->sandbox)))
+		cr_copy_str(cfg->user, sizeof(cfg->user), o->user);
+	if (o->sandbox && (o->sandbox[0] != '/' || !cr_copy_str(cfg->sandbox, sizeof(cfg->sandbox), o->sandbox)))
 		die("--sandbox needs an absolute path, got '%s'", o->sandbox);
 }
 
@@ -190,13 +191,13 @@ static struct keyring keys;
 static void load_keys(struct cr_config *cfg)
 {
 	struct stat sb;
-	char err[600];
+	char err[CR_ERR_MAX];
 
 	if (cfg->require_signed != 1 && stat(cfg->trusted_keys, &sb) != 0 && errno == ENOENT) {
 		cfg->require_signed = 0;
 		return;
 	}
-	if (keyring_load(cfg->trusted_keys, &keys, err, sizeof(err)) < 0)
+	if (cr_keyring_load(cfg->trusted_keys, &keys, err, sizeof(err)) < 0)
 		die("%s", err);
 	if (cfg->require_signed == 1 && keys.n == 0)
 		die("require_signed = true but %s holds no trusted key (KEYID.pub): copy in one made with "
@@ -213,14 +214,14 @@ static size_t nwindows;
 
 static void load_windows(const struct cr_config *cfg, const char *path)
 {
-	char err[600];
+	char err[CR_ERR_MAX];
 
-	if (winconf_load(path, cfg->hostname, cfg->roles, cfg->nroles, windows, WINCONF_MAX, &nwindows, err,
+	if (cr_winconf_load(path, cfg->hostname, cfg->roles, cfg->nroles, windows, WINCONF_MAX, &nwindows, err,
 			 sizeof(err)) < 0)
 		die("%s", err);
 	/* net evaluates them with no file access (see tzpin.c). */
 	for (size_t i = 0; i < nwindows; i++)
-		if (tz_pin(windows[i].w.zone) < 0)
+		if (cr_tz_pin(windows[i].w.zone) < 0)
 			die("%s: [window %s]: zone %s has no POSIX rule in its tzdata file; use another zone", path,
 			    windows[i].name, windows[i].w.zone);
 	if (nwindows > 0)
@@ -258,14 +259,14 @@ static struct host_key hostkey;
 
 static int load_hostkey(struct priv_ctx *p)
 {
-	char err[600], fp[HOSTSIG_FP_MAX];
+	char err[CR_ERR_MAX], fp[HOSTSIG_FP_MAX];
 	int created;
 
 	if (priv_hostkey_load(p->root, &hostkey, &created, err, sizeof(err)) < 0) {
 		error_f("cannot use the host key: %s", err);
 		return -1;
 	}
-	hostsig_fingerprint(hostkey.pk, fp);
+	cr_hostsig_fingerprint(hostkey.pk, fp);
 	info_f("host key %s (%s)", fp, created ? "created now" : "loaded");
 	p->hostkey = &hostkey;
 	return 0;
@@ -275,10 +276,10 @@ static int load_hostkey(struct priv_ctx *p)
  * it a restart would reopen every replay, so priv does not start. */
 static int load_nonces(struct priv_ctx *p)
 {
-	char err[600];
+	char err[CR_ERR_MAX];
 	long loaded, dropped;
 
-	if (nonces_open(&p->nonces, p->root, now_wall(), &loaded, &dropped, err, sizeof(err)) < 0) {
+	if (priv_nonces_open(&p->nonces, p->root, cr_now_wall(), &loaded, &dropped, err, sizeof(err)) < 0) {
 		error_f("cannot use the nonce file: %s", err);
 		return -1;
 	}
@@ -304,7 +305,7 @@ static pid_t start_net(const char *prog, const struct cr_config *cfg, const stru
 	boot.keys = keys;
 	boot.nwindows = (uint32_t)nwindows;
 	memcpy(boot.windows, windows, sizeof(boot.windows));
-	int bootfd = netboot_write(&boot);
+	int bootfd = cr_netboot_write(&boot);
 	sodium_memzero(&boot, sizeof(boot));
 	if (bootfd < 0)
 		die("cannot hand net its configuration (memfd): %s", strerror(errno));
@@ -322,14 +323,14 @@ static int run_priv(struct cr_config *cfg, int fd, pid_t net)
 	int status = 0, rc;
 
 	priv_init(&p, cfg, fd, net);
-	log_set_prog("priv");
+	cr_log_set_prog("priv");
 	prctl(PR_SET_NAME, "celeryroot-priv", 0, 0, 0);
 	if (load_hostkey(&p) < 0 || load_nonces(&p) < 0 || priv_sandbox_apply() < 0) {
 		kill(net, SIGTERM);
 		return 1;
 	}
 	rc = priv_serve(&p);
-	nonces_close(p.nonces);
+	priv_nonces_close(p.nonces);
 	if (net > 0) {
 		kill(net, SIGTERM);
 		while (waitpid(net, &status, 0) < 0 && errno == EINTR)
@@ -345,7 +346,7 @@ int main(int argc, char **argv)
 	struct dopts o = { 0 };
 	struct cr_config cfg;
 	struct broker_addr broker;
-	char err[512], url[512], netprog[PATH_MAX];
+	char err[CR_ERR_MAX], url[512], netprog[PATH_MAX];
 	int sv[2];
 
 	o.priv_fd = -1;
@@ -353,7 +354,7 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0)
 		die("%s", "libsodium could not initialise");
 	merge_config(&cfg, &o);
-	log_init("celeryrootd", o.debug ? LOG_L_DEBUG : LOG_L_INFO, !o.foreground);
+	cr_log_init("celeryrootd", o.debug ? LOG_L_DEBUG : LOG_L_INFO, !o.foreground);
 	if (geteuid() != 0)
 		die("%s", "must be started as root (it keeps root only in the small priv helper and drops net to --user); to try it out as a user, see 'celeryroot demo'");
 	check_root(cfg.sandbox[0] ? cfg.sandbox : "/");
@@ -363,20 +364,20 @@ int main(int argc, char **argv)
 		struct priv_ctx p;
 		load_keys(&cfg);
 		load_windows(&cfg, o.config_path ? o.config_path : CONFIG_DEFAULT_PATH);
-		clock_init();
+		cr_clock_init();
 		priv_init(&p, &cfg, o.priv_fd, 0);
-		log_set_prog("priv");
+		cr_log_set_prog("priv");
 		int rc = load_hostkey(&p) < 0 || load_nonces(&p) < 0 || priv_sandbox_apply() < 0 ? 1 : priv_serve(&p);
-		nonces_close(p.nonces);
+		priv_nonces_close(p.nonces);
 		return rc;
 	}
 	if (netexec_find(netprog, sizeof(netprog), err, sizeof(err)) < 0)
 		die("%s", err);
 	load_keys(&cfg);
 	load_windows(&cfg, o.config_path ? o.config_path : CONFIG_DEFAULT_PATH);
-	clock_init();
-	if (broker_from(o.broker_url, &cfg, &broker, url, sizeof(url), err, sizeof(err)) < 0 ||
-	    broker_resolve(&broker, err, sizeof(err)) < 0)
+	cr_clock_init();
+	if (cr_broker_from(o.broker_url, &cfg, &broker, url, sizeof(url), err, sizeof(err)) < 0 ||
+	    cr_broker_resolve(&broker, err, sizeof(err)) < 0)
 		die("%s", err);
 	if (!o.foreground && daemon(0, 0) < 0)
 		die("cannot detach: %s", strerror(errno));

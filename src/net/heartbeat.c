@@ -20,12 +20,12 @@
 static int heartbeat_write(struct net_state *st, char *err, size_t errlen)
 {
 	char key[sizeof(REG_HOST_PREFIX) + HOSTNAME_MAX], wkey[sizeof(REG_WINDOWS_PREFIX) + HOSTNAME_MAX];
-	struct rconn_cmd cmds[3] = { { 0 } };
+	struct cr_rconn_cmd cmds[3] = { { 0 } };
 	char *json;
 	int rc;
 
-	st->self.last_seen = now_wall();
-	if ((json = registry_encode(&st->self)) == NULL)
+	st->self.last_seen = cr_now_wall();
+	if ((json = cr_registry_encode(&st->self)) == NULL)
 		return snprintf(err, errlen, "out of memory"), -1;
 	snprintf(key, sizeof(key), REG_HOST_PREFIX "%s", st->self.hostname);
 	/* The windows in force here, for 'celeryroot windows'. */
@@ -34,12 +34,12 @@ static int heartbeat_write(struct net_state *st, char *err, size_t errlen)
 	const char *sadd[] = { "SADD", REG_HOSTS_KEY, st->self.hostname };
 	const char *wset[] = { "SET", wkey, st->windows_json ? st->windows_json : "[]", "EX", REG_RECORD_TTL };
 	for (int i = 0; i < 5; i++)
-		rconn_arg(&cmds[0], set[i], (size_t)-1);
+		cr_rconn_arg(&cmds[0], set[i], (size_t)-1);
 	for (int i = 0; i < 3; i++)
-		rconn_arg(&cmds[1], sadd[i], (size_t)-1);
+		cr_rconn_arg(&cmds[1], sadd[i], (size_t)-1);
 	for (int i = 0; i < 5; i++)
-		rconn_arg(&cmds[2], wset[i], (size_t)-1);
-	rc = rconn_pipeline(st->link.cc, cmds, 3, 0, err, errlen);
+		cr_rconn_arg(&cmds[2], wset[i], (size_t)-1);
+	rc = cr_rconn_pipeline(st->link.cc, cmds, 3, 0, err, errlen);
 	free(json);
 	if (rc < 0)
 		snprintf(err, errlen, "heartbeat failed: %s", st->link.cc->errstr);
@@ -47,7 +47,7 @@ static int heartbeat_write(struct net_state *st, char *err, size_t errlen)
 }
 
 /* -1 with the reason in err; the caller decides whether to log it. */
-int heartbeat_send(struct net_state *st, char *err, size_t errlen)
+int net_heartbeat_send(struct net_state *st, char *err, size_t errlen)
 {
 	if (st->link.cc == NULL || st->link.cc->err)
 		return snprintf(err, errlen, "no connection"), -1;
@@ -56,10 +56,10 @@ int heartbeat_send(struct net_state *st, char *err, size_t errlen)
 
 /* A clean stop shows at once in `celeryroot hosts`, instead of after three
  * missed heartbeats. */
-int heartbeat_stopped(struct net_state *st)
+int net_heartbeat_stopped(struct net_state *st)
 {
 	char err[CR_ERR_MAX];
 
-	copy_str(st->self.state, sizeof(st->self.state), "stopped");
-	return heartbeat_send(st, err, sizeof(err));
+	cr_copy_str(st->self.state, sizeof(st->self.state), "stopped");
+	return net_heartbeat_send(st, err, sizeof(err));
 }

@@ -2,6 +2,7 @@
  * few timers, multiplexed with ppoll so that the heartbeat keeps going while
  * priv works on a long task and a stop request is seen in every state. */
 #include "config.h"
+#include "crerr.h"
 #include "net.h"
 #include "net_int.h"
 
@@ -89,16 +90,16 @@ static void link_note_down(struct net_state *st, const char *why)
 	struct net_link *l = &st->link;
 
 	if (l->down_since == 0)
-		l->down_since = now_mono();
+		l->down_since = cr_now_mono();
 	if (strcmp(l->down_why, why) != 0) {
 		error_f("broker link down: %s; reconnecting with backoff", why);
-		copy_str(l->down_why, sizeof(l->down_why), why);
+		cr_copy_str(l->down_why, sizeof(l->down_why), why);
 	}
 }
 
 /* The connections go together: a fresh set never shares a dead one with
  * the old, and every message one had in flight is still in the taken list
- * (worker.c), taken back once the link is up again. */
+ * (net_consumer.c), taken back once the link is up again. */
 void net_link_drop(struct net_state *st, const char *why)
 {
 	struct net_link *l = &st->link;
@@ -108,7 +109,7 @@ void net_link_drop(struct net_state *st, const char *why)
 	link_note_down(st, why);
 	link_free(l);
 	l->up_since = 0;
-	l->retry_at = now_mono();   /* the first retry at once; then backoff */
+	l->retry_at = cr_now_mono();   /* the first retry at once; then backoff */
 	st->recover_pending = 1;
 }
 
@@ -130,7 +131,7 @@ static redisContext *link_connect(struct net_state *st, char *err, size_t errlen
 	redisContext *c;
 
 	sigprocmask(SIG_SETMASK, &net_waitmask, &old);
-	c = rconn_connect(st->broker, NET_CONNECT_TIMEOUT, err, errlen);
+	c = cr_rconn_connect(st->broker, NET_CONNECT_TIMEOUT, err, errlen);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return c;
 }
@@ -146,18 +147,18 @@ static void link_backoff(struct net_state *st)
 		d = NET_BACKOFF_MAX;
 	/* Jitter: a fleet that lost its broker together does not return together. */
 	d *= 0.75 + 0.5 * ((double)random() / (double)RAND_MAX);
-	l->retry_at = now_mono() + d;
+	l->retry_at = cr_now_mono() + d;
 	l->attempts++;
 }
 
 static int link_open(struct net_state *st)
 {
 	struct net_link *l = &st->link;
-	char err[512] = "";
+	char err[CR_ERR_MAX] = "";
 
 	l->cc = link_connect(st, err, sizeof(err));
 	l->nb = st->nqueues;
-	if (l->cc && worker_declare_queues(st, err, sizeof(err)) == 0 && heartbeat_send(st, err, sizeof(err)) == 0)
+	if (l->cc && net_consumer_declare_queues(st, err, sizeof(err)) == 0 && net_heartbeat_send(st, err, sizeof(err)) == 0)
 		for (size_t q = 0; q < l->nb && (q == 0 || l->b[q - 1].c); q++)
 			l->b[q].c = link_connect(st, err, sizeof(err));
 	if (net_link_up(st))
@@ -179,7 +180,7 @@ static int net_link_ensure(struct net_state *st)
 		net_link_drop(st, link_dead_reason(l));
 	if (net_stop_flag && net_running_count(st) == 0)
 		return 0;   /* nothing left to deliver: no new connection */
-	if (now_mono() < l->retry_at)
+	if (cr_now_mono() < l->retry_at)
 		return 0;
 	if (link_open(st) < 0) {
 		link_backoff(st);
@@ -187,10 +188,10 @@ static int net_link_ensure(struct net_state *st)
 	}
 	if (l->down_since > 0)
 		info_f("connected to the broker at %s:%d after %.1f s", st->broker->host, st->broker->port,
-		       now_mono() - l->down_since);
+		       cr_now_mono() - l->down_since);
 	else
 		info_f("connected to the broker at %s:%d", st->broker->host, st->broker->port);
-	l->up_since = now_mono();
+	l->up_since = cr_now_mono();
 	l->down_since = 0;
 	l->down_why[0] = '\0';
 	st->recover_pending = 1;
@@ -202,12 +203,12 @@ static int net_link_ensure(struct net_state *st)
 int net_priv_request(struct net_state *st, const struct proto_req *r)
 {
 	size_t len;
-	char *payload = proto_req_encode(r, &len);
+	char *payload = cr_proto_req_encode(r, &len);
 	int rc;
 
 	if (payload == NULL)
 		return -1;
-	rc = frame_send(st->privfd, r->type, payload, len);
+	rc = cr_frame_send(st->privfd, r->type, payload, len);
 	free(payload);
 	return rc == FRAME_OK ? 0 : -1;
 }
@@ -250,25 +251,25 @@ static int net_hello(struct net_state *st)
 		return -1;
 	if (poll(&pfd, 1, NET_HELLO_TIMEOUT_MS) != 1)
 		return -1;
-	if (frame_recv(st->privfd, buf, sizeof(buf), &type, &payload, &len) != FRAME_OK)
+	if (cr_frame_recv(st->privfd, buf, sizeof(buf), &type, &payload, &len) != FRAME_OK)
 		return -1;
-	if (type != ANS_REPLY || proto_ans_decode(type, payload, len, &a, err, sizeof(err)) < 0)
+	if (type != ANS_REPLY || cr_proto_ans_decode(type, payload, len, &a, err, sizeof(err)) < 0)
 		return -1;
-	/* The registry holds printable ASCII only (registry_decode refuses the
+	/* The registry holds printable ASCII only (cr_registry_decode refuses the
 	 * rest): an os-release with escapes must not make the host vanish. */
-	copy_printable(st->self.os, sizeof(st->self.os), json_string_value(json_object_get(a.data, "os_pretty")) ?: "");
-	copy_printable(st->self.kernel, sizeof(st->self.kernel), json_string_value(json_object_get(a.data, "kernel")) ?: "");
+	cr_copy_printable(st->self.os, sizeof(st->self.os), json_string_value(json_object_get(a.data, "os_pretty")) ?: "");
+	cr_copy_printable(st->self.kernel, sizeof(st->self.kernel), json_string_value(json_object_get(a.data, "kernel")) ?: "");
 	st->priv_pid = (int)json_integer_value(json_object_get(a.data, "priv_pid"));
 	/* The registry carries the host key for known_hosts; a priv that gives
 	 * none (or a malformed one) is registered without it, and said so. */
 	const char *pk64 = json_string_value(json_object_get(a.data, "host_key"));
 	unsigned char pk[32];
-	if (pk64 && hostsig_pk_decode(pk64, pk) == 0) {
-		copy_str(st->self.host_key, sizeof(st->self.host_key), pk64);
+	if (pk64 && cr_hostsig_pk_decode(pk64, pk) == 0) {
+		cr_copy_str(st->self.host_key, sizeof(st->self.host_key), pk64);
 	} else {
 		error_f("priv's hello carries no valid host key: this host's results cannot be verified");
 	}
-	proto_ans_free(&a);
+	cr_proto_ans_free(&a);
 	return 0;
 }
 
@@ -277,13 +278,13 @@ static void net_self_init(struct net_state *st)
 	const struct cr_config *c = st->cfg;
 
 	memset(&st->self, 0, sizeof(st->self));
-	copy_str(st->self.hostname, sizeof(st->self.hostname), c->hostname);
+	cr_copy_str(st->self.hostname, sizeof(st->self.hostname), c->hostname);
 	for (int i = 0; i < c->nroles && i < REG_MAX_ROLES; i++)
-		copy_str(st->self.roles[i], sizeof(st->self.roles[i]), c->roles[i]);
+		cr_copy_str(st->self.roles[i], sizeof(st->self.roles[i]), c->roles[i]);
 	st->self.nroles = c->nroles;
-	copy_str(st->self.version, sizeof(st->self.version), PACKAGE_VERSION);
-	copy_str(st->self.state, sizeof(st->self.state), "running");
-	st->self.started = now_wall();
+	cr_copy_str(st->self.version, sizeof(st->self.version), PACKAGE_VERSION);
+	cr_copy_str(st->self.state, sizeof(st->self.state), "running");
+	st->self.started = cr_now_wall();
 	st->self.heartbeat_s = c->heartbeat_s;
 	st->self.pid = (long)getpid();
 }
@@ -309,9 +310,9 @@ static double net_next_wake(const struct net_state *st)
 	for (size_t q = 0; q < st->link.nb; q++)
 		if (st->link.b[q].pending && st->link.b[q].deadline < next)
 			next = st->link.b[q].deadline;
-	if (st->next_sweep > now_mono() && st->next_sweep < next)
+	if (st->next_sweep > cr_now_mono() && st->next_sweep < next)
 		next = st->next_sweep;
-	if (st->pop_resume > now_mono() && st->pop_resume < next)
+	if (st->pop_resume > cr_now_mono() && st->pop_resume < next)
 		next = st->pop_resume;
 	if (st->stopping && st->stop_grace < next)
 		next = st->stop_grace;
@@ -327,18 +328,18 @@ static double net_next_wake(const struct net_state *st)
 
 static void net_timers(struct net_state *st)
 {
-	double now = now_mono();
+	double now = cr_now_mono();
 
 	if (now >= st->next_heartbeat) {
-		char err[256];
-		if (net_link_up(st) && heartbeat_send(st, err, sizeof(err)) < 0)
+		char err[CR_ERR_MAX];
+		if (net_link_up(st) && net_heartbeat_send(st, err, sizeof(err)) < 0)
 			net_link_drop(st, err);
 		st->next_heartbeat = now + st->cfg->heartbeat_s;
 	}
-	tasks_tick(st);
+	net_tasks_tick(st);
 	if (now >= st->next_release) {
 		if (net_link_up(st))
-			defer_release(st);
+			net_defer_release(st);
 		st->next_release = now + 1;
 	}
 	for (size_t q = 0; q < st->link.nb; q++)
@@ -346,7 +347,7 @@ static void net_timers(struct net_state *st)
 			net_link_drop(st, "no reply from the broker within the blocking pop's deadline (silent link)");
 			break;
 		}
-	log_refusal_tick();
+	cr_log_refusal_tick();
 }
 
 /* Returns 1 when priv has gone away. */
@@ -355,20 +356,20 @@ static int net_on_priv(struct net_state *st)
 	uint8_t buf[FRAME_HDR + FRAME_MAX_PAYLOAD + 1], type;
 	const uint8_t *payload;
 	size_t len;
-	int rc = frame_recv(st->privfd, buf, sizeof(buf), &type, &payload, &len);
+	int rc = cr_frame_recv(st->privfd, buf, sizeof(buf), &type, &payload, &len);
 
 	if (rc == FRAME_EOF || rc == FRAME_IO) {
 		error_f("priv has gone away (%s); stopping (tasks in hand stay taken for the next start)",
-			frame_strerror(rc));
+			cr_frame_strerror(rc));
 		return 1;
 	}
 	if (rc != FRAME_OK) {
-		error_f("bad frame from priv: %s", frame_strerror(rc));
+		error_f("bad frame from priv: %s", cr_frame_strerror(rc));
 		return 0;
 	}
-	tasks_on_answer(st, type, payload, len);
+	net_tasks_on_answer(st, type, payload, len);
 	if (net_running_count(st) == 0)
-		st->stop_grace = now_mono() + NET_STOP_GRACE_S;
+		st->stop_grace = cr_now_mono() + NET_STOP_GRACE_S;
 	return 0;
 }
 
@@ -376,7 +377,7 @@ static void net_on_block(struct net_state *st, size_t q)
 {
 	struct net_block *b = &st->link.b[q];
 	redisReply *r = NULL;
-	int rc = rconn_read(b->c, 0, &r);
+	int rc = cr_rconn_read(b->c, 0, &r);
 
 	if (rc < 0) {
 		if (b->c->err == RCONN_ERR_TOO_BIG)
@@ -389,7 +390,7 @@ static void net_on_block(struct net_state *st, size_t q)
 		/* A blocking pop answered: the broker works end to end, so the
 		 * next outage starts from the shortest backoff again. */
 		st->link.attempts = 0;
-		worker_on_block_reply(st, q, r);
+		net_consumer_on_block_reply(st, q, r);
 		freeReplyObject(r);
 	}
 }
@@ -401,9 +402,9 @@ static int net_done(const struct net_state *st)
 {
 	if (!st->stopping || net_running_count(st) > 0)
 		return 0;
-	if (net_blocks_pending(st) > 0 && now_mono() < st->stop_grace)
+	if (net_blocks_pending(st) > 0 && cr_now_mono() < st->stop_grace)
 		return 0;
-	return net_busy_count(st) == 0 || now_mono() >= st->stop_grace;
+	return net_busy_count(st) == 0 || cr_now_mono() >= st->stop_grace;
 }
 
 /* Slots that no pending BLMOVE could fill: what may still be taken. */
@@ -416,14 +417,14 @@ static void net_step(struct net_state *st)
 {
 	if (!net_link_ensure(st))
 		return;
-	worker_commit_due(st);
-	audit_flush(st);
+	net_consumer_commit_due(st);
+	net_audit_flush(st);
 	if (st->stopping || net_stop_flag)
 		return;
-	while (net_link_up(st) && net_room(st) > 0 && worker_take_next(st) > 0)
+	while (net_link_up(st) && net_room(st) > 0 && net_consumer_take_next(st) > 0)
 		;   /* take while messages are there and slots are free */
-	for (size_t q = 0; q < st->link.nb && net_link_up(st) && net_room(st) > 0 && now_mono() >= st->pop_resume; q++)
-		if (!st->link.b[q].pending && worker_block_arm(st, q) < 0)
+	for (size_t q = 0; q < st->link.nb && net_link_up(st) && net_room(st) > 0 && cr_now_mono() >= st->pop_resume; q++)
+		if (!st->link.b[q].pending && net_consumer_block_arm(st, q) < 0)
 			break;
 	if (!net_link_up(st))
 		net_link_drop(st, link_dead_reason(&st->link));
@@ -439,7 +440,7 @@ static int net_loop(struct net_state *st)
 		if (net_stop_flag && !st->stopping) {
 			info_f("stopping: finishing %d task(s) in hand", net_running_count(st));
 			st->stopping = 1;
-			st->stop_grace = now_mono() + NET_STOP_GRACE_S;
+			st->stop_grace = cr_now_mono() + NET_STOP_GRACE_S;
 		}
 		net_step(st);
 		if (net_done(st))
@@ -447,7 +448,7 @@ static int net_loop(struct net_state *st)
 		for (size_t q = 0; q < st->link.nb; q++)
 			pfd[n_pfd++] = (struct pollfd){ .fd = st->link.b[q].pending ? st->link.b[q].c->fd : -1,
 							 .events = POLLIN };
-		double wait = net_next_wake(st) - now_mono();
+		double wait = net_next_wake(st) - cr_now_mono();
 		if (wait < 0)
 			wait = 0;
 		if (wait > 1)
@@ -482,15 +483,15 @@ int net_run(const struct cr_config *cfg, const struct broker_addr *broker, int p
 	st->trusted = pol->keys;
 	st->windows = pol->windows;
 	st->nwindows = pol->nwindows;
-	st->windows_json = winconf_json(pol->windows, pol->nwindows);
+	st->windows_json = cr_winconf_json(pol->windows, pol->nwindows);
 	st->oversize_at = LONG_MIN;
 	st->recover_pending = 1;   /* what a predecessor had taken comes first */
-	srandom((unsigned)getpid() ^ (unsigned)(now_wall() * 1e6));
-	rconn_set_reply_max(CELERY_READ_MAX + 4096);
+	srandom((unsigned)getpid() ^ (unsigned)(cr_now_wall() * 1e6));
+	cr_rconn_set_reply_max(CELERY_READ_MAX + 4096);
 	net_signals();
-	rconn_set_interrupt(&net_stop_flag, &net_waitmask);
+	cr_rconn_set_interrupt(&net_stop_flag, &net_waitmask);
 	net_self_init(st);
-	worker_build_keys(st);
+	net_consumer_build_keys(st);
 	if (net_hello(st) < 0) {
 		error_f("priv did not answer hello; stopping");
 		free(st->windows_json);
@@ -498,14 +499,14 @@ int net_run(const struct cr_config *cfg, const struct broker_addr *broker, int p
 		return 1;
 	}
 	info_f("worker %s ready on %zu queue(s)", cfg->hostname, st->nkeys / CELERY_PRIORITY_STEPS);
-	st->next_heartbeat = now_mono() + cfg->heartbeat_s;
+	st->next_heartbeat = cr_now_mono() + cfg->heartbeat_s;
 	rc = net_loop(st);
 	if (net_link_up(st))
-		heartbeat_stopped(st);
+		net_heartbeat_stopped(st);
 	link_free(&st->link);
 	for (int i = 0; i < NET_MAX_INFLIGHT; i++)
 		if (st->fl[i].state != SLOT_FREE)
-			worker_release(&st->fl[i]);
+			net_consumer_release(&st->fl[i]);
 	for (size_t i = 0; i < st->naudit_q; i++)
 		free(st->audit_q[i]);
 	free(st->windows_json);

@@ -27,8 +27,8 @@ static int xadd(struct net_state *st, const char *json)
 	snprintf(maxlen, sizeof(maxlen), "%d", AUDIT_STREAM_MAXLEN);
 	if (!net_link_up(st))
 		return -1;
-	r = rconn_cmdargv(st->link.cc, 10, argv, NULL);
-	if (r == NULL || rconn_is_error(r)) {
+	r = cr_rconn_cmdargv(st->link.cc, 10, argv, NULL);
+	if (r == NULL || cr_rconn_is_error(r)) {
 		error_f("cannot add to the audit stream %s", AUDIT_STREAM);
 		rc = r == NULL ? -1 : 0;   /* a refusal (ACL) would not change on a retry */
 	}
@@ -40,7 +40,7 @@ static int xadd(struct net_state *st, const char *json)
 /* The same bytes as priv's line in its file (hostsig.h): sorted, compact,
  * ASCII, so that a verifier can hold the stream's copy against the file and
  * check its signature. */
-char *audit_stream_json(json_t *rec)
+char *net_audit_stream_json(json_t *rec)
 {
 	return json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
 }
@@ -48,9 +48,9 @@ char *audit_stream_json(json_t *rec)
 /* Lines priv wrote on its own (ANS_AUDIT) wait here for the link; a link
  * down for long drops the oldest (said in the log: the stream then misses
  * them, the file does not). */
-void audit_queue(struct net_state *st, json_t *rec)
+void net_audit_queue(struct net_state *st, json_t *rec)
 {
-	char *json = audit_stream_json(rec);
+	char *json = net_audit_stream_json(rec);
 
 	if (json == NULL)
 		return;
@@ -61,10 +61,10 @@ void audit_queue(struct net_state *st, json_t *rec)
 		st->naudit_q--;
 	}
 	st->audit_q[st->naudit_q++] = json;
-	audit_flush(st);
+	net_audit_flush(st);
 }
 
-void audit_flush(struct net_state *st)
+void net_audit_flush(struct net_state *st)
 {
 	while (st->naudit_q > 0 && net_link_up(st)) {
 		if (xadd(st, st->audit_q[0]) < 0)
@@ -80,7 +80,7 @@ void audit_flush(struct net_state *st)
 static json_t *net_record(struct net_state *st, const char *task_id, const char *task, const char *outcome)
 {
 	char when[40];
-	double now = now_wall();
+	double now = cr_now_wall();
 	time_t secs = (time_t)now;
 	struct tm tm;
 
@@ -88,11 +88,11 @@ static json_t *net_record(struct net_state *st, const char *task_id, const char 
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03dZ", (int)((now - (double)secs) * 1000) % 1000);
 	return json_pack("{s:s, s:f, s:s, s:s, s:s, s:s, s:s}", "time", when, "time_unix", now, "host",
-			 st->cfg->hostname, "task", task_id, "operation", sig_operation(task ? task : ""), "outcome", outcome, "by",
+			 st->cfg->hostname, "task", task_id, "operation", cr_sig_operation(task ? task : ""), "outcome", outcome, "by",
 			 "net");
 }
 
-char *audit_refusal_json(struct net_state *st, const char *task_id, const char *task, const char *key,
+char *net_audit_refusal_json(struct net_state *st, const char *task_id, const char *task, const char *key,
 			 const char *why)
 {
 	json_t *rec = net_record(st, task_id, task, "refused");
@@ -103,19 +103,19 @@ char *audit_refusal_json(struct net_state *st, const char *task_id, const char *
 	json_object_set_new(rec, "error", json_string(why));
 	if (key && key[0])
 		json_object_set_new(rec, "key", json_string(key));
-	s = audit_stream_json(rec);
+	s = net_audit_stream_json(rec);
 	json_decref(rec);
 	return s;
 }
 
-void audit_publish_override(struct net_state *st, const char *task_id, const char *task, json_t *packages)
+void net_audit_publish_override(struct net_state *st, const char *task_id, const char *task, json_t *packages)
 {
 	json_t *rec = net_record(st, task_id, task, "window override");
 
 	if (rec) {
 		json_object_set_new(rec, "packages", json_is_array(packages) ? json_incref(packages) : json_array());
 		json_object_set_new(rec, "error", json_string("run outside the host's maintenance windows (--now)"));
-		char *json = audit_stream_json(rec);
+		char *json = net_audit_stream_json(rec);
 		if (json)
 			xadd(st, json);
 		free(json);

@@ -8,7 +8,7 @@
  * list, celeryroot:taken:<host>, and messages reach it atomically: LMOVE
  * (or BLMOVE) from the queue to the taken list, in one command.  A message
  * leaves the taken list only in the MULTI/EXEC that writes its final result
- * (worker_commit), so at every moment it is in its queue, in the taken list,
+ * (consumer_commit), so at every moment it is in its queue, in the taken list,
  * or answered.  After every (re)connect net takes back whatever the list
  * holds that no slot of its own holds: messages whose LMOVE reply was lost,
  * and everything a crashed or killed predecessor had taken.  Producers are
@@ -47,7 +47,7 @@
 #define KOMBU_SEP "\x06\x16"
 
 /* kombu orders BRPOP keys priority-major: every queue at priority 0 first. */
-void worker_build_keys(struct net_state *st)
+void net_consumer_build_keys(struct net_state *st)
 {
 	char queues[NET_MAX_QUEUES][CELERY_QUEUE_MAX + 1];
 	size_t nq = 0;
@@ -59,21 +59,21 @@ void worker_build_keys(struct net_state *st)
 	for (int p = 0; p < CELERY_PRIORITY_STEPS; p++)
 		for (size_t q = 0; q < nq; q++)
 			snprintf(st->keys[st->nkeys++], sizeof(st->keys[0]), "%.*s%s", CELERY_QUEUE_MAX,
-				 queues[q], celery_priority_suffix[p]);
+				 queues[q], cr_celery_priority_suffix[p]);
 	st->nqueues = nq;
 	snprintf(st->taken_key, sizeof(st->taken_key), TAKEN_PREFIX "%s", st->cfg->hostname);
 }
 
 /* What kombu's queue_declare does: a binding a Python producer can route by.
  * -1 with the reason in err (the caller logs it once per state change). */
-int worker_declare_queues(struct net_state *st, char *err, size_t errlen)
+int net_consumer_declare_queues(struct net_state *st, char *err, size_t errlen)
 {
 	for (size_t q = 0; q < st->nqueues; q++) {
 		char key[CELERY_QUEUE_MAX + 32], member[3 * CELERY_QUEUE_MAX];
 		snprintf(key, sizeof(key), "_kombu.binding.%s", st->keys[q]);
 		snprintf(member, sizeof(member), "%s" KOMBU_SEP KOMBU_SEP "%s", st->keys[q], st->keys[q]);
-		redisReply *r = rconn_cmd(st->link.cc, "SADD", key, member, NULL);
-		if (r == NULL || rconn_is_error(r)) {
+		redisReply *r = cr_rconn_cmd(st->link.cc, "SADD", key, member, NULL);
+		if (r == NULL || cr_rconn_is_error(r)) {
 			snprintf(err, errlen, "cannot declare %s: %s", st->keys[q], r ? r->str : st->link.cc->errstr);
 			if (r)
 				freeReplyObject(r);
@@ -86,7 +86,7 @@ int worker_declare_queues(struct net_state *st, char *err, size_t errlen)
 
 /* ---- slots ---------------------------------------------------------------- */
 
-static struct inflight *worker_free_slot(struct net_state *st)
+static struct inflight *consumer_free_slot(struct net_state *st)
 {
 	for (int i = 0; i < NET_MAX_INFLIGHT; i++)
 		if (st->fl[i].state == SLOT_FREE)
@@ -102,10 +102,10 @@ static void settle_clear(struct settle *s)
 	memset(s, 0, sizeof(*s));
 }
 
-void worker_release(struct inflight *f)
+void net_consumer_release(struct inflight *f)
 {
-	celery_msg_free(&f->msg);
-	sig_claims_free(&f->claims);
+	cr_celery_msg_free(&f->msg);
+	cr_sig_claims_free(&f->claims);
 	if (f->reply)
 		json_decref(f->reply);
 	settle_clear(&f->settle);
@@ -116,18 +116,18 @@ void worker_release(struct inflight *f)
 /* An error reply to a pop (NOPERM from an ACL that lacks a queue, say)
  * would come back at once on every retry: say why, once a minute, and
  * wait before asking again. */
-static void worker_pop_refused(struct net_state *st, const char *cmd, const redisReply *r)
+static void consumer_pop_refused(struct net_state *st, const char *cmd, const redisReply *r)
 {
-	if (now_mono() >= st->pop_quiet_until)
+	if (cr_now_mono() >= st->pop_quiet_until)
 		error_f("the broker refused %s: %s (check this host's ACL: 'celeryroot acl --help')", cmd,
 			r->str ? r->str : "error");
-	st->pop_quiet_until = now_mono() + 60;
-	st->pop_resume = now_mono() + 1;
+	st->pop_quiet_until = cr_now_mono() + 60;
+	st->pop_resume = cr_now_mono() + 1;
 }
 
 /* A read cut short because the element was too big leaves it in the taken
- * list at index idx; the next connection removes it (worker_discard_oversize). */
-static void worker_note_oversize(struct net_state *st, redisContext *c, long idx)
+ * list at index idx; the next connection removes it (net_consumer_discard_oversize). */
+static void consumer_note_oversize(struct net_state *st, redisContext *c, long idx)
 {
 	if (c && c->err == RCONN_ERR_TOO_BIG)
 		st->oversize_at = idx;
@@ -136,9 +136,9 @@ static void worker_note_oversize(struct net_state *st, redisContext *c, long idx
 /* ---- taking --------------------------------------------------------------- */
 
 /* raw (stolen) is now in the taken list: parse it and start it in a slot. */
-static void worker_take(struct net_state *st, char *raw, size_t len, const char *src)
+static void consumer_take(struct net_state *st, char *raw, size_t len, const char *src)
 {
-	struct inflight *f = worker_free_slot(st);
+	struct inflight *f = consumer_free_slot(st);
 	char err[CR_ERR_MAX];
 
 	if (f == NULL) {   /* cannot happen: we take only with a free slot */
@@ -149,20 +149,20 @@ static void worker_take(struct net_state *st, char *raw, size_t len, const char 
 	memset(f, 0, sizeof(*f));
 	f->raw = raw;
 	f->rawlen = len;
-	copy_str(f->src, sizeof(f->src), src);
-	f->state = SLOT_SETTLING;   /* until tasks_start says otherwise */
-	if (celery_parse(raw, len, &f->msg, err, sizeof(err)) < 0) {
+	cr_copy_str(f->src, sizeof(f->src), src);
+	f->state = SLOT_SETTLING;   /* until net_tasks_start says otherwise */
+	if (cr_celery_parse(raw, len, &f->msg, err, sizeof(err)) < 0) {
 		log_refusal("refused a message from %s: %s", src[0] ? src : st->taken_key, err);
 		/* Without an id nobody can be answered: the message just goes. */
-		worker_settle(st, f, f->msg.id[0] ? "FAILURE" : NULL,
-			      f->msg.id[0] ? celery_exception("ValueError", "builtins", err) : NULL);
+		net_consumer_settle(st, f, f->msg.id[0] ? "FAILURE" : NULL,
+			      f->msg.id[0] ? cr_celery_exception("ValueError", "builtins", err) : NULL);
 		return;
 	}
-	tasks_start(st, f);
+	net_tasks_start(st, f);
 }
 
 /* Does a slot hold this very message?  Each slot answers for one copy. */
-static int worker_holds(const struct net_state *st, const redisReply *e, unsigned *matched)
+static int consumer_holds(const struct net_state *st, const redisReply *e, unsigned *matched)
 {
 	for (int i = 0; i < NET_MAX_INFLIGHT; i++) {
 		const struct inflight *f = &st->fl[i];
@@ -188,9 +188,9 @@ static char *dup_bytes(const char *s, size_t len)
 
 /* Takes back the oldest entry of the taken list that no slot holds.
  * 1 took one, 0 none left (recovery done), -1 broker error. */
-static int worker_recover_one(struct net_state *st)
+static int consumer_recover_one(struct net_state *st)
 {
-	redisReply *r = rconn_cmd(st->link.cc, "LLEN", st->taken_key, NULL);
+	redisReply *r = cr_rconn_cmd(st->link.cc, "LLEN", st->taken_key, NULL);
 	long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
 	unsigned matched = 0;
 
@@ -204,12 +204,12 @@ static int worker_recover_one(struct net_state *st)
 	for (long long k = 1; k <= n; k++) {
 		char idx[24];
 		snprintf(idx, sizeof(idx), "%lld", -k);
-		r = rconn_cmd(st->link.cc, "LINDEX", st->taken_key, idx, NULL);
+		r = cr_rconn_cmd(st->link.cc, "LINDEX", st->taken_key, idx, NULL);
 		if (r == NULL) {
-			worker_note_oversize(st, st->link.cc, (long)-k);
+			consumer_note_oversize(st, st->link.cc, (long)-k);
 			return -1;
 		}
-		int skip = r->type != REDIS_REPLY_STRING || worker_holds(st, r, &matched);
+		int skip = r->type != REDIS_REPLY_STRING || consumer_holds(st, r, &matched);
 		if (!skip) {
 			char *raw = dup_bytes(r->str, r->len);
 			size_t len = r->len;
@@ -217,7 +217,7 @@ static int worker_recover_one(struct net_state *st)
 			if (raw == NULL)
 				return -1;
 			info_f("taking back a message this host had taken and not answered");
-			worker_take(st, raw, len, "");
+			consumer_take(st, raw, len, "");
 			return 1;
 		}
 		freeReplyObject(r);
@@ -228,18 +228,18 @@ static int worker_recover_one(struct net_state *st)
 
 /* LMOVE from each priority sub-list in kombu's order until one gives a
  * message (the queues themselves have their blocking connections). */
-static int worker_sweep_one(struct net_state *st)
+static int consumer_sweep_one(struct net_state *st)
 {
-	if (now_mono() < st->next_sweep)
+	if (cr_now_mono() < st->next_sweep)
 		return 0;
 	for (size_t i = st->nqueues; i < st->nkeys; i++) {
-		redisReply *r = rconn_cmd(st->link.cc, "LMOVE", st->keys[i], st->taken_key, "RIGHT", "LEFT", NULL);
+		redisReply *r = cr_rconn_cmd(st->link.cc, "LMOVE", st->keys[i], st->taken_key, "RIGHT", "LEFT", NULL);
 		if (r == NULL) {
-			worker_note_oversize(st, st->link.cc, 0);
+			consumer_note_oversize(st, st->link.cc, 0);
 			return -1;
 		}
 		if (r->type == REDIS_REPLY_ERROR) {
-			worker_pop_refused(st, "LMOVE", r);
+			consumer_pop_refused(st, "LMOVE", r);
 			freeReplyObject(r);
 			return 0;
 		}
@@ -251,64 +251,64 @@ static int worker_sweep_one(struct net_state *st)
 				st->recover_pending = 1;
 				return -1;
 			}
-			worker_take(st, raw, len, st->keys[i]);
+			consumer_take(st, raw, len, st->keys[i]);
 			return 1;
 		}
 		freeReplyObject(r);
 	}
-	st->next_sweep = now_mono() + SWEEP_IDLE_S;
+	st->next_sweep = cr_now_mono() + SWEEP_IDLE_S;
 	return 0;
 }
 
-int worker_block_arm(struct net_state *st, size_t q)
+int net_consumer_block_arm(struct net_state *st, size_t q)
 {
 	struct net_block *b = &st->link.b[q];
 	const char *argv[] = { "BLMOVE", st->keys[q], st->taken_key, "RIGHT", "LEFT", BLOCK_TIMEOUT };
 
-	if (rconn_append(b->c, 6, argv, NULL) < 0 || rconn_flush(b->c) < 0)
+	if (cr_rconn_append(b->c, 6, argv, NULL) < 0 || cr_rconn_flush(b->c) < 0)
 		return -1;   /* marked dead: the link is replaced */
 	b->pending = 1;
-	b->deadline = now_mono() + BLOCK_TIMEOUT_S + BLOCK_GRACE_S;
+	b->deadline = cr_now_mono() + BLOCK_TIMEOUT_S + BLOCK_GRACE_S;
 	return 0;
 }
 
-int worker_take_next(struct net_state *st)
+int net_consumer_take_next(struct net_state *st)
 {
 	int rc;
 
 	if (st->oversize_at != LONG_MIN)
-		worker_discard_oversize(st);
-	if (now_mono() < st->pop_resume)
+		net_consumer_discard_oversize(st);
+	if (cr_now_mono() < st->pop_resume)
 		return 0;
-	if (st->recover_pending && (rc = worker_recover_one(st)) != 0)
+	if (st->recover_pending && (rc = consumer_recover_one(st)) != 0)
 		return rc;
-	return worker_sweep_one(st);
+	return consumer_sweep_one(st);
 }
 
 /* Puts back a message taken while stopping, untouched, where it came from
  * (RPUSH: the end it is taken from), and out of the taken list, at once. */
-static void worker_give_back(struct net_state *st, const char *raw, size_t len, const char *src)
+static void consumer_give_back(struct net_state *st, const char *raw, size_t len, const char *src)
 {
-	struct rconn_cmd cmds[2] = { { 0 } };
+	struct cr_rconn_cmd cmds[2] = { { 0 } };
 	char err[CR_ERR_MAX];
 
-	rconn_arg(&cmds[0], "RPUSH", S);
-	rconn_arg(&cmds[0], src, S);
-	rconn_arg(&cmds[0], raw, len);
-	rconn_arg(&cmds[1], "LREM", S);
-	rconn_arg(&cmds[1], st->taken_key, S);
-	rconn_arg(&cmds[1], "1", S);
-	rconn_arg(&cmds[1], raw, len);
-	if (rconn_pipeline(st->link.cc, cmds, 2, 1, err, sizeof(err)) != 1)   /* still taken: runs at the next start */
+	cr_rconn_arg(&cmds[0], "RPUSH", S);
+	cr_rconn_arg(&cmds[0], src, S);
+	cr_rconn_arg(&cmds[0], raw, len);
+	cr_rconn_arg(&cmds[1], "LREM", S);
+	cr_rconn_arg(&cmds[1], st->taken_key, S);
+	cr_rconn_arg(&cmds[1], "1", S);
+	cr_rconn_arg(&cmds[1], raw, len);
+	if (cr_rconn_pipeline(st->link.cc, cmds, 2, 1, err, sizeof(err)) != 1)   /* still taken: runs at the next start */
 		error_f("could not give back a message taken from %s while stopping; it runs at the next start", src);
 }
 
-void worker_on_block_reply(struct net_state *st, size_t q, redisReply *r)
+void net_consumer_on_block_reply(struct net_state *st, size_t q, redisReply *r)
 {
 	if (r->type == REDIS_REPLY_NIL)
 		return;
 	if (r->type == REDIS_REPLY_ERROR) {
-		worker_pop_refused(st, "BLMOVE", r);
+		consumer_pop_refused(st, "BLMOVE", r);
 		return;
 	}
 	if (r->type != REDIS_REPLY_STRING) {
@@ -317,7 +317,7 @@ void worker_on_block_reply(struct net_state *st, size_t q, redisReply *r)
 		return;
 	}
 	if (st->stopping) {
-		worker_give_back(st, r->str, r->len, st->keys[q]);
+		consumer_give_back(st, r->str, r->len, st->keys[q]);
 		return;
 	}
 	char *raw = dup_bytes(r->str, r->len);
@@ -325,27 +325,27 @@ void worker_on_block_reply(struct net_state *st, size_t q, redisReply *r)
 		st->recover_pending = 1;
 		return;
 	}
-	worker_take(st, raw, r->len, st->keys[q]);
+	consumer_take(st, raw, r->len, st->keys[q]);
 }
 
 /* A message too big to read (over the reply bound) cannot be answered: its
  * id is inside it.  It is replaced by a marker at its index and the marker
  * removed, in one transaction; the log says so. */
-void worker_discard_oversize(struct net_state *st)
+void net_consumer_discard_oversize(struct net_state *st)
 {
-	struct rconn_cmd cmds[2] = { { 0 } };
+	struct cr_rconn_cmd cmds[2] = { { 0 } };
 	char idx[24], err[256];
 
 	snprintf(idx, sizeof(idx), "%ld", st->oversize_at);
-	rconn_arg(&cmds[0], "LSET", S);
-	rconn_arg(&cmds[0], st->taken_key, S);
-	rconn_arg(&cmds[0], idx, S);
-	rconn_arg(&cmds[0], DISCARDED, S);
-	rconn_arg(&cmds[1], "LREM", S);
-	rconn_arg(&cmds[1], st->taken_key, S);
-	rconn_arg(&cmds[1], "1", S);
-	rconn_arg(&cmds[1], DISCARDED, S);
-	if (rconn_pipeline(st->link.cc, cmds, 2, 1, err, sizeof(err)) == 1) {
+	cr_rconn_arg(&cmds[0], "LSET", S);
+	cr_rconn_arg(&cmds[0], st->taken_key, S);
+	cr_rconn_arg(&cmds[0], idx, S);
+	cr_rconn_arg(&cmds[0], DISCARDED, S);
+	cr_rconn_arg(&cmds[1], "LREM", S);
+	cr_rconn_arg(&cmds[1], st->taken_key, S);
+	cr_rconn_arg(&cmds[1], "1", S);
+	cr_rconn_arg(&cmds[1], DISCARDED, S);
+	if (cr_rconn_pipeline(st->link.cc, cmds, 2, 1, err, sizeof(err)) == 1) {
 		log_refusal("discarded a message larger than %d MiB (its sender gets no result: the id is inside it)",
 			    CELERY_READ_MAX / (1024 * 1024));
 		st->oversize_at = LONG_MIN;

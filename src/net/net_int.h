@@ -36,7 +36,7 @@ enum slot_state {
 };
 
 /* What the commit of a settled message writes, in one MULTI/EXEC with the
- * removal from the taken list (worker_commit). */
+ * removal from the taken list (consumer_commit). */
 struct settle {
 	char *meta;              /* Celery result meta JSON; NULL for none */
 	char *audit;             /* a record for the audit stream; NULL for none */
@@ -126,37 +126,37 @@ int net_busy_count(const struct net_state *st);   /* slots not free */
 int net_running_count(const struct net_state *st); /* slots priv still works on */
 
 /* net_consumer.c: taking messages into the taken list, and settling them */
-void worker_build_keys(struct net_state *st);
-int worker_declare_queues(struct net_state *st, char *err, size_t errlen);
+void net_consumer_build_keys(struct net_state *st);
+int net_consumer_declare_queues(struct net_state *st, char *err, size_t errlen);
 /* One step of consumption when a slot is free: take back a message from the
  * taken list that no slot holds, else LMOVE one from the priority
  * sub-lists (in kombu's order, at most once a second when they are empty).
  * 1 took one, 0 nothing now, -1 error. */
-int worker_take_next(struct net_state *st);
+int net_consumer_take_next(struct net_state *st);
 /* Starts a BLMOVE on queue q's blocking connection; -1 when it failed. */
-int worker_block_arm(struct net_state *st, size_t q);
+int net_consumer_block_arm(struct net_state *st, size_t q);
 int net_blocks_pending(const struct net_state *st);
-void worker_on_block_reply(struct net_state *st, size_t q, redisReply *r);
+void net_consumer_on_block_reply(struct net_state *st, size_t q, redisReply *r);
 /* Steals the result; queues the commit that writes it and removes the
  * message from the taken list (tried now, retried until it succeeds). */
-void worker_settle(struct net_state *st, struct inflight *f, const char *status, json_t *result);
-void worker_commit_due(struct net_state *st);
-void worker_release(struct inflight *f);
+void net_consumer_settle(struct net_state *st, struct inflight *f, const char *status, json_t *result);
+void net_consumer_commit_due(struct net_state *st);
+void net_consumer_release(struct inflight *f);
 /* Removes the message of the taken list that was too big to read (at
  * st->oversize_at), which cannot be answered: its id is inside it. */
-void worker_discard_oversize(struct net_state *st);
+void net_consumer_discard_oversize(struct net_state *st);
 
 /* results.c: Celery's Redis result backend */
 /* STARTED and PROGRESS: written once when the link is up, never retried
  * (the final result, written with the commit, supersedes them). */
-void result_progress(struct net_state *st, const char *task_id, const char *status, json_t *result);
-void result_started(struct net_state *st, const char *task_id);
+void net_result_progress(struct net_state *st, const char *task_id, const char *status, json_t *result);
+void net_result_started(struct net_state *st, const char *task_id);
 /* The meta JSON Celery stores, for a commit; steals result. */
-char *result_meta(const char *task_id, const char *status, json_t *result);
+char *net_result_meta(const char *task_id, const char *status, json_t *result);
 
 /* heartbeat.c: the registry record */
-int heartbeat_send(struct net_state *st, char *err, size_t errlen);
-int heartbeat_stopped(struct net_state *st);
+int net_heartbeat_send(struct net_state *st, char *err, size_t errlen);
+int net_heartbeat_stopped(struct net_state *st);
 
 /* tasks.c: the tasks this worker runs are the operation table's (ops.h);
  * their args and kwargs are checked by taskreq.c */
@@ -164,37 +164,37 @@ int heartbeat_stopped(struct net_state *st);
 #define AUDIT_STREAM "celeryroot:audit"
 #define AUDIT_STREAM_MAXLEN 100000
 /* The record as the commit adds it to the stream (malloc'd JSON). */
-char *audit_stream_json(json_t *rec);
+char *net_audit_stream_json(json_t *rec);
 /* A line priv wrote on its own (ANS_AUDIT): added to the stream now, or
- * once the link is up again (audit_flush, from the main loop). */
-void audit_queue(struct net_state *st, json_t *rec);
-void audit_flush(struct net_state *st);
-char *audit_refusal_json(struct net_state *st, const char *task_id, const char *task, const char *key,
+ * once the link is up again (net_audit_flush, from the main loop). */
+void net_audit_queue(struct net_state *st, json_t *rec);
+void net_audit_flush(struct net_state *st);
+char *net_audit_refusal_json(struct net_state *st, const char *task_id, const char *task, const char *key,
 			 const char *why);
 /* defer.c: maintenance windows (priv decides; net commits and releases) */
 struct proto_req;
 /* A change sent with now=true while every window is closed: said in the stream. */
-void defer_note_override(struct net_state *st, struct inflight *f, const struct proto_req *r);
+void net_defer_note_override(struct net_state *st, struct inflight *f, const struct proto_req *r);
 /* priv's signed "deferred" record: the message goes to the deferred set at
  * its run_at (with the commit).  -1 with err when the deferral would
  * outlive the task (net knows its expiry) or run_at is unreadable. */
-int defer_commit(struct inflight *f, json_t *rec, char *err, size_t errlen);
-void defer_release(struct net_state *st);
+int net_defer_commit(struct inflight *f, json_t *rec, char *err, size_t errlen);
+void net_defer_release(struct net_state *st);
 /* A change run outside the maintenance windows because it said now=true. */
-void audit_publish_override(struct net_state *st, const char *task_id, const char *task, json_t *packages);
+void net_audit_publish_override(struct net_state *st, const char *task_id, const char *task, json_t *packages);
 /* netsig.c: signed tasks */
-int netsig_check(struct net_state *st, const struct celery_msg *m, struct sig_claims *c, char *err, size_t errlen);
+int net_sig_check(struct net_state *st, const struct celery_msg *m, struct sig_claims *c, char *err, size_t errlen);
 /* 0 the nonce is ours; -CR_E_REPLAY refused (err says why); -CR_E_AGAIN
  * the broker could not be asked (the message stays taken; try later). */
-int netsig_take_nonce(struct net_state *st, const struct sig_claims *c, const char *task_id, char *err,
+int net_sig_take_nonce(struct net_state *st, const struct sig_claims *c, const char *task_id, char *err,
 		      size_t errlen);
 #define NETSIG_NONCE_KEY_MAX (sizeof("celeryroot:nonce:") + HOSTNAME_MAX + 8 + KEY_ID_MAX + SIG_NONCE_HEX + 4)
 #define NETSIG_NONCE_VAL_MAX (HOSTNAME_MAX + TASK_ID_MAX + 8)
-void netsig_nonce_key(const struct sig_claims *c, char *buf, size_t len);
-void netsig_nonce_value(const struct net_state *st, const char *task_id, int done, char *buf, size_t len);
+void net_sig_nonce_key(const struct sig_claims *c, char *buf, size_t len);
+void net_sig_nonce_value(const struct net_state *st, const char *task_id, int done, char *buf, size_t len);
 /* tasks.c: from a taken message to its settled result */
-void tasks_start(struct net_state *st, struct inflight *f);
-void tasks_on_answer(struct net_state *st, uint8_t type, const uint8_t *payload, size_t len);
-void tasks_tick(struct net_state *st);
+void net_tasks_start(struct net_state *st, struct inflight *f);
+void net_tasks_on_answer(struct net_state *st, uint8_t type, const uint8_t *payload, size_t len);
+void net_tasks_tick(struct net_state *st);
 
 #endif

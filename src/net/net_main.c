@@ -12,6 +12,7 @@
  * drop, AppArmor, no_new_privs, resource limits, Landlock and its seccomp
  * allowlist, all before its first byte from Redis. */
 #include "config.h"
+#include "crerr.h"
 #include "net.h"
 
 #include <stdio.h>
@@ -90,20 +91,20 @@ static int net_confine(void)
 
 int main(int argc, char **argv)
 {
-	char err[256];
+	char err[CR_ERR_MAX];
 
 	(void)argv;
 	if (argc != 1 || !priv_fd_ok(NETBOOT_PRIV_FD))
 		return usage();
-	if (netboot_read(NETBOOT_FD, &boot, err, sizeof(err)) < 0) {
+	if (cr_netboot_read(NETBOOT_FD, &boot, err, sizeof(err)) < 0) {
 		fprintf(stderr, "celeryroot-net: %s\n", err);
 		return usage();
 	}
 	close(NETBOOT_FD);
 	/* The name exec gave it, unless a wrapper (valgrind) was exec'd instead. */
 	prctl(PR_SET_NAME, "celeryroot-net", 0, 0, 0);
-	log_init("net", (enum log_level)boot.log_level, boot.use_syslog);
-	clock_init();
+	cr_log_init("net", (enum log_level)boot.log_level, boot.use_syslog);
+	cr_clock_init();
 	if (net_confine() < 0)
 		return 1;
 	struct net_policy pol = { &boot.keys, boot.windows, boot.nwindows };

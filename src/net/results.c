@@ -18,31 +18,31 @@
 
 #define S ((size_t)-1)
 
-char *result_meta(const char *task_id, const char *status, json_t *result)
+char *net_result_meta(const char *task_id, const char *status, json_t *result)
 {
-	return celery_result_meta(status, result, NULL, task_id);
+	return cr_celery_result_meta(status, result, NULL, task_id);
 }
 
 static int results_send(struct net_state *st, const char *key, const char *meta)
 {
-	struct rconn_cmd cmds[2] = { { 0 } };
+	struct cr_rconn_cmd cmds[2] = { { 0 } };
 	char ttl[24], err[256];
 
 	snprintf(ttl, sizeof(ttl), "%d", st->cfg->result_expires_s);
-	rconn_arg(&cmds[0], "SETEX", S);
-	rconn_arg(&cmds[0], key, S);
-	rconn_arg(&cmds[0], ttl, S);
-	rconn_arg(&cmds[0], meta, S);
-	rconn_arg(&cmds[1], "PUBLISH", S);
-	rconn_arg(&cmds[1], key, S);
-	rconn_arg(&cmds[1], meta, S);
-	return rconn_pipeline(st->link.cc, cmds, 2, 1, err, sizeof(err)) == 1 ? 0 : -1;
+	cr_rconn_arg(&cmds[0], "SETEX", S);
+	cr_rconn_arg(&cmds[0], key, S);
+	cr_rconn_arg(&cmds[0], ttl, S);
+	cr_rconn_arg(&cmds[0], meta, S);
+	cr_rconn_arg(&cmds[1], "PUBLISH", S);
+	cr_rconn_arg(&cmds[1], key, S);
+	cr_rconn_arg(&cmds[1], meta, S);
+	return cr_rconn_pipeline(st->link.cc, cmds, 2, 1, err, sizeof(err)) == 1 ? 0 : -1;
 }
 
-void result_progress(struct net_state *st, const char *task_id, const char *status, json_t *result)
+void net_result_progress(struct net_state *st, const char *task_id, const char *status, json_t *result)
 {
 	char key[sizeof(CELERY_META_PREFIX) + TASK_ID_MAX];
-	char *meta = celery_result_meta(status, result, NULL, task_id);
+	char *meta = cr_celery_result_meta(status, result, NULL, task_id);
 
 	if (meta == NULL)
 		return;
@@ -54,12 +54,12 @@ void result_progress(struct net_state *st, const char *task_id, const char *stat
 
 /* Celery's STARTED meta carries the worker's pid and name; "started" (ours)
  * lets 'celeryroot job' say how long it has been running. */
-void result_started(struct net_state *st, const char *task_id)
+void net_result_started(struct net_state *st, const char *task_id)
 {
 	char name[HOSTNAME_MAX + 16], when[40];
 
 	snprintf(name, sizeof(name), "celeryroot@%s", st->cfg->hostname);
-	iso8601_utc(now_wall(), when, sizeof(when));
-	result_progress(st, task_id, "STARTED",
+	cr_iso8601_utc(cr_now_wall(), when, sizeof(when));
+	net_result_progress(st, task_id, "STARTED",
 			json_pack("{s:I, s:s, s:s}", "pid", (json_int_t)getpid(), "hostname", name, "started", when));
 }

@@ -6,7 +6,7 @@
  * State is per process: one host root, one configuration, and one cache that
  * stays open between calls and is reopened only when the dpkg status file or
  * the apt lists change.  Later operations (install, remove, check mode,
- * progress, locking) are meant to plug in beside aptshim_installed_count():
+ * progress, locking) are meant to plug in beside priv_aptshim_installed_count():
  * they get the cache through shim_cache(), with the lock when they change
  * something. */
 #include "config.h"
@@ -151,7 +151,7 @@ void cache_close()
 pkgCacheFile *shim_cache(char *err, size_t errlen)
 {
 	if (!S.inited) {
-		set_err(err, errlen, "apt is not initialised (aptshim_init)");
+		set_err(err, errlen, "apt is not initialised (priv_aptshim_init)");
 		return nullptr;
 	}
 	stamp now = take_stamp();
@@ -234,12 +234,12 @@ int do_installed_count(long *count, char *err, size_t errlen)
 
 using namespace shim;
 
-extern "C" int aptshim_init(const char *root, char *err, size_t errlen)
+extern "C" int priv_aptshim_init(const char *root, char *err, size_t errlen)
 {
 	return guarded(err, errlen, [&] { return do_init(root, err, errlen); });
 }
 
-extern "C" int aptshim_installed_count(long *count, char *err, size_t errlen)
+extern "C" int priv_aptshim_installed_count(long *count, char *err, size_t errlen)
 {
 	if (count == nullptr) {
 		set_err(err, errlen, "no output for the count");
@@ -248,7 +248,7 @@ extern "C" int aptshim_installed_count(long *count, char *err, size_t errlen)
 	return guarded(err, errlen, [&] { return do_installed_count(count, err, errlen); });
 }
 
-extern "C" int aptshim_config_find(const char *key, char *out, size_t len)
+extern "C" int priv_aptshim_config_find(const char *key, char *out, size_t len)
 {
 	if (key == nullptr || out == nullptr || len == 0 || !S.inited)
 		return -1;
@@ -258,7 +258,7 @@ extern "C" int aptshim_config_find(const char *key, char *out, size_t len)
 	});
 }
 
-extern "C" int aptshim_native_arch(char *out, size_t len)
+extern "C" int priv_aptshim_native_arch(char *out, size_t len)
 {
 	if (out == nullptr || len == 0 || !S.inited)
 		return -1;

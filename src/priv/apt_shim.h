@@ -15,11 +15,11 @@ extern "C" {
 
 /* Sets Dir to root BEFORE pkgInitConfig (so the host's apt.conf.d is never
  * read for a sandbox), then pkgInitSystem.  Once per process. */
-int aptshim_init(const char *root, char *err, size_t errlen);
+int priv_aptshim_init(const char *root, char *err, size_t errlen);
 /* The native architecture apt is configured for ("amd64"). */
-int aptshim_native_arch(char *out, size_t len);
+int priv_aptshim_native_arch(char *out, size_t len);
 /* Opens (or reuses) the cache without the lock and counts installed packages. */
-int aptshim_installed_count(long *count, char *err, size_t errlen);
+int priv_aptshim_installed_count(long *count, char *err, size_t errlen);
 
 /* ---- read-only (no lock) ------------------------------------------------ */
 
@@ -36,20 +36,20 @@ struct aptshim_pkg_info {
 };
 
 /* One entry per name ("pkg" or "pkg:arch"), in order; unknown ones have known = 0. */
-int aptshim_query(const char *const *names, size_t n, struct aptshim_pkg_info *out, char *err,
+int priv_aptshim_query(const char *const *names, size_t n, struct aptshim_pkg_info *out, char *err,
 		  size_t errlen);
 /* Installed packages, or only the upgradable ones, or only those a security
  * origin upgrades.  *out is malloc'd (free()). */
-int aptshim_list(int upgradable_only, int security_only, struct aptshim_pkg_info **out, size_t *n,
+int priv_aptshim_list(int upgradable_only, int security_only, struct aptshim_pkg_info **out, size_t *n,
 		 char *err, size_t errlen);
 /* The version to reinstall a package dpkg left halfway with: the version
  * its status names when an archive has it, else the candidate when an
  * archive has that.  1 with out set, 0 when no archive has either, -1 on
  * error. */
-int aptshim_reinstall_version(const char *name, const char *status_ver, char *out, size_t len, char *err,
+int priv_aptshim_reinstall_version(const char *name, const char *status_ver, char *out, size_t len, char *err,
 			      size_t errlen);
 /* apt-get update: refreshes the lists from the sources. */
-int aptshim_update(char *err, size_t errlen);
+int priv_aptshim_update(char *err, size_t errlen);
 
 /* ---- changes (take the dpkg lock) --------------------------------------- */
 
@@ -94,7 +94,7 @@ struct aptshim_change_req {
 };
 
 struct aptshim_change_res {
-	struct aptshim_action *plan;   /* malloc'd; aptshim_change_res_free */
+	struct aptshim_action *plan;   /* malloc'd; priv_aptshim_change_res_free */
 	size_t nplan;
 	int dpkg_ran;                  /* dpkg was started: the host may have changed */
 	char dpkg_error[1024];         /* what dpkg said when it failed */
@@ -108,16 +108,16 @@ struct aptshim_change_res {
  * (a check takes no lock).  0 on success (an empty plan is a success); < 0
  * with the reason in err: when dpkg_ran is 0 nothing changed; -CR_E_LOCK
  * (crerr.h) when the dpkg lock could not be taken in time. */
-int aptshim_change(const struct aptshim_change_req *q, struct aptshim_change_res *r, char *err,
+int priv_aptshim_change(const struct aptshim_change_req *q, struct aptshim_change_res *r, char *err,
 		   size_t errlen);
-void aptshim_change_res_free(struct aptshim_change_res *r);
+void priv_aptshim_change_res_free(struct aptshim_change_res *r);
 /* The value apt's configuration ends up with for key ("" when unset),
- * after aptshim_init: what tests read to see which user apt's download
+ * after priv_aptshim_init: what tests read to see which user apt's download
  * methods run as (APT::Sandbox::User). */
-int aptshim_config_find(const char *key, char *out, size_t len);
+int priv_aptshim_config_find(const char *key, char *out, size_t len);
 /* apt-get clean: empties the archives cache (under the lock); < 0 on
  * failure, -CR_E_LOCK when the lock could not be taken in time. */
-int aptshim_clean(int lock_timeout_s, long *files, char *err, size_t errlen);
+int priv_aptshim_clean(int lock_timeout_s, long *files, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -269,18 +269,18 @@ int do_clean(int lock_timeout_s, long *files, char *err, size_t errlen)
 
 } // namespace
 
-extern "C" int aptshim_change(const struct aptshim_change_req *q, struct aptshim_change_res *r, char *err,
+extern "C" int priv_aptshim_change(const struct aptshim_change_req *q, struct aptshim_change_res *r, char *err,
 			      size_t errlen)
 {
 	if (q == nullptr || r == nullptr || (q->nitems > 0 && q->items == nullptr))
 		return set_err(err, errlen, "no request"), -1;
 	std::memset(r, 0, sizeof(*r));
 	if (!S.inited)
-		return set_err(err, errlen, "apt is not initialised (aptshim_init)"), -1;
+		return set_err(err, errlen, "apt is not initialised (priv_aptshim_init)"), -1;
 	return guarded(err, errlen, [&] { return do_change(q, r, err, errlen); });
 }
 
-extern "C" void aptshim_change_res_free(struct aptshim_change_res *r)
+extern "C" void priv_aptshim_change_res_free(struct aptshim_change_res *r)
 {
 	if (r != nullptr) {
 		std::free(r->plan);
@@ -289,10 +289,10 @@ extern "C" void aptshim_change_res_free(struct aptshim_change_res *r)
 	}
 }
 
-extern "C" int aptshim_clean(int lock_timeout_s, long *files, char *err, size_t errlen)
+extern "C" int priv_aptshim_clean(int lock_timeout_s, long *files, char *err, size_t errlen)
 {
 	if (files == nullptr || !S.inited)
-		return set_err(err, errlen, "apt is not initialised (aptshim_init)"), -1;
+		return set_err(err, errlen, "apt is not initialised (priv_aptshim_init)"), -1;
 	*files = 0;
 	return guarded(err, errlen, [&] { return do_clean(lock_timeout_s, files, err, errlen); });
 }

@@ -149,7 +149,7 @@ int mark_restore(pkgDepCache &dc, pkgProblemResolver &fix, const aptshim_change_
 
 /* Repair: a package dpkg left half-installed (or flagged reinstreq) is
  * unpacked and configured again at the version the caller found in an
- * archive (aptshim_reinstall_version); a reinstall of the installed version
+ * archive (priv_aptshim_reinstall_version); a reinstall of the installed version
  * is a ReInstall flag, not a mark. */
 int mark_reinstall(pkgDepCache &dc, pkgProblemResolver &fix, const aptshim_item &it, char *err, size_t errlen)
 {

@@ -208,7 +208,7 @@ int do_update(char *err, size_t errlen)
 
 } // namespace
 
-extern "C" int aptshim_query(const char *const *names, size_t n, struct aptshim_pkg_info *out, char *err,
+extern "C" int priv_aptshim_query(const char *const *names, size_t n, struct aptshim_pkg_info *out, char *err,
 			     size_t errlen)
 {
 	if ((names == nullptr || out == nullptr) && n > 0)
@@ -216,7 +216,7 @@ extern "C" int aptshim_query(const char *const *names, size_t n, struct aptshim_
 	return guarded(err, errlen, [&] { return do_query(names, n, out, err, errlen); });
 }
 
-extern "C" int aptshim_list(int upgradable_only, int security_only, struct aptshim_pkg_info **out, size_t *n,
+extern "C" int priv_aptshim_list(int upgradable_only, int security_only, struct aptshim_pkg_info **out, size_t *n,
 			    char *err, size_t errlen)
 {
 	if (out == nullptr || n == nullptr)
@@ -249,7 +249,7 @@ int do_reinstall_version(const char *name, const char *status_ver, char *out, si
 
 } // namespace
 
-extern "C" int aptshim_reinstall_version(const char *name, const char *status_ver, char *out, size_t len, char *err,
+extern "C" int priv_aptshim_reinstall_version(const char *name, const char *status_ver, char *out, size_t len, char *err,
 					 size_t errlen)
 {
 	if (name == nullptr || out == nullptr || len == 0)
@@ -258,7 +258,7 @@ extern "C" int aptshim_reinstall_version(const char *name, const char *status_ve
 	return guarded(err, errlen, [&] { return do_reinstall_version(name, status_ver, out, len, err, errlen); });
 }
 
-extern "C" int aptshim_update(char *err, size_t errlen)
+extern "C" int priv_aptshim_update(char *err, size_t errlen)
 {
 	return guarded(err, errlen, [&] { return do_update(err, errlen); });
 }

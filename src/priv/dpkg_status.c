@@ -55,10 +55,10 @@ static void split_status(const char *status, struct dpkg_pkg *e)
 	const char *last = strrchr(status, ' ');
 
 	if (sscanf(status, "%15s %23s %31s", want, flag, state) == 3) {
-		copy_str(e->want, sizeof(e->want), want);
-		copy_str(e->state, sizeof(e->state), state);
+		cr_copy_str(e->want, sizeof(e->want), want);
+		cr_copy_str(e->state, sizeof(e->state), state);
 	} else {
-		copy_str(e->state, sizeof(e->state), last ? last + 1 : status);
+		cr_copy_str(e->state, sizeof(e->state), last ? last + 1 : status);
 	}
 	/* "reinstreq", or "hold-reinstreq" from old dpkg versions. */
 	e->reinstreq = strstr(flag, "reinstreq") != NULL;
@@ -86,8 +86,8 @@ static int add(struct reader *rd, const struct para *pa)
 	if (pa->arch[0] && strcmp(pa->arch, "all") != 0 && strcmp(pa->arch, s->native) != 0)
 		snprintf(e->name, sizeof(e->name), "%.127s:%.32s", pa->pkg, pa->arch);
 	else
-		copy_str(e->name, sizeof(e->name), pa->pkg);
-	copy_str(e->version, sizeof(e->version), pa->ver);
+		cr_copy_str(e->name, sizeof(e->name), pa->pkg);
+	cr_copy_str(e->version, sizeof(e->version), pa->ver);
 	split_status(pa->status, e);
 	e->order = s->n++;
 	return 0;
@@ -127,12 +127,12 @@ static int read_path(struct reader *rd, const char *path, int must_exist, char *
 	if (f == NULL) {
 		if (!must_exist && errno == ENOENT)
 			return 0;   /* folded in between listing and reading */
-		return err_fail(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		return cr_err_fail(err, errlen, "cannot read %s: %s", path, strerror(errno));
 	}
 	rc = read_stream(rd, f);
 	fclose(f);
 	if (rc < 0)
-		return err_fail(err, errlen, "cannot hold the dpkg status of %s (too large)", path);
+		return cr_err_fail(err, errlen, "cannot hold the dpkg status of %s (too large)", path);
 	return 0;
 }
 
@@ -196,7 +196,7 @@ static int dpkg_path(char *buf, size_t len, const char *root, const char *rel)
 	return snprintf(buf, len, "%s/var/lib/dpkg/%s", strcmp(root, "/") ? root : "", rel) < (int)len;
 }
 
-int dpkg_updates_pending(const char *root)
+int priv_dpkg_updates_pending(const char *root)
 {
 	char dir[PATH_MAX], **names;
 	size_t n;
@@ -237,23 +237,23 @@ static void snap_init(struct dpkg_snap *s, struct reader *rd, const char *native
 	memset(s, 0, sizeof(*s));
 	memset(rd, 0, sizeof(*rd));
 	rd->s = s;
-	copy_str(s->native, sizeof(s->native), native_arch);
+	cr_copy_str(s->native, sizeof(s->native), native_arch);
 }
 
-int dpkg_snap_read_file(const char *path, const char *native_arch, struct dpkg_snap *s, char *err, size_t errlen)
+int priv_dpkg_snap_read_file(const char *path, const char *native_arch, struct dpkg_snap *s, char *err, size_t errlen)
 {
 	struct reader rd;
 
 	snap_init(s, &rd, native_arch);
 	if (read_path(&rd, path, 1, err, errlen) < 0) {
-		dpkg_snap_free(s);
+		priv_dpkg_snap_free(s);
 		return -1;
 	}
 	settle(s);
 	return 0;
 }
 
-int dpkg_snap_read(const char *root, const char *native_arch, struct dpkg_snap *s, char *err, size_t errlen)
+int priv_dpkg_snap_read(const char *root, const char *native_arch, struct dpkg_snap *s, char *err, size_t errlen)
 {
 	char path[PATH_MAX], dir[PATH_MAX], **names = NULL;
 	struct reader rd;
@@ -262,9 +262,9 @@ int dpkg_snap_read(const char *root, const char *native_arch, struct dpkg_snap *
 
 	snap_init(s, &rd, native_arch);
 	if (!dpkg_path(path, sizeof(path), root, "status") || !dpkg_path(dir, sizeof(dir), root, "updates"))
-		return err_fail(err, errlen, "host root path too long");
+		return cr_err_fail(err, errlen, "host root path too long");
 	if (list_updates(dir, &names, &n) < 0)
-		return err_fail(err, errlen, "cannot list %s: %s", dir, strerror(errno));
+		return cr_err_fail(err, errlen, "cannot list %s: %s", dir, strerror(errno));
 	rc = read_path(&rd, path, 1, err, errlen);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		char entry[PATH_MAX + 16];
@@ -273,7 +273,7 @@ int dpkg_snap_read(const char *root, const char *native_arch, struct dpkg_snap *
 	}
 	free_names(names, n);
 	if (rc < 0) {
-		dpkg_snap_free(s);
+		priv_dpkg_snap_free(s);
 		return -1;
 	}
 	settle(s);
@@ -291,7 +291,7 @@ static int copy_file(const char *path, int fd, int must_exist)
 	if (f == NULL)
 		return !must_exist && errno == ENOENT ? 0 : -1;
 	while ((r = (ssize_t)fread(buf, 1, sizeof(buf), f)) > 0)
-		if (fd_write_all(fd, buf, (size_t)r) < 0) {
+		if (cr_fd_write_all(fd, buf, (size_t)r) < 0) {
 			int e = errno;
 			fclose(f);
 			errno = e;
@@ -304,7 +304,7 @@ static int copy_file(const char *path, int fd, int must_exist)
 	return (int)r;
 }
 
-int dpkg_status_dump(const char *root, int fd)
+int priv_dpkg_status_dump(const char *root, int fd)
 {
 	char path[PATH_MAX], dir[PATH_MAX], **names = NULL;
 	size_t n = 0;
@@ -320,7 +320,7 @@ int dpkg_status_dump(const char *root, int fd)
 		snprintf(entry, sizeof(entry), "%s/%s", dir, names[i]);
 		/* A blank line first (whether or not the last one ended its
 		 * line): each entry is a paragraph of its own. */
-		rc = fd_write_all(fd, "\n\n", 2) < 0 ? -1 : copy_file(entry, fd, 0);
+		rc = cr_fd_write_all(fd, "\n\n", 2) < 0 ? -1 : copy_file(entry, fd, 0);
 	}
 	free_names(names, n);
 	return rc;
@@ -328,7 +328,7 @@ int dpkg_status_dump(const char *root, int fd)
 
 /* ---- questions ------------------------------------------------------------ */
 
-void dpkg_snap_free(struct dpkg_snap *s)
+void priv_dpkg_snap_free(struct dpkg_snap *s)
 {
 	free(s->p);
 	s->p = NULL;
@@ -352,7 +352,7 @@ static const struct dpkg_pkg *find_exact(const struct dpkg_snap *s, const char *
 	return NULL;
 }
 
-const struct dpkg_pkg *dpkg_snap_find(const struct dpkg_snap *s, const char *name)
+const struct dpkg_pkg *priv_dpkg_snap_find(const struct dpkg_snap *s, const char *name)
 {
 	size_t len = strcspn(name, ":");
 	const struct dpkg_pkg *p = find_exact(s, name);
@@ -368,29 +368,29 @@ const struct dpkg_pkg *dpkg_snap_find(const struct dpkg_snap *s, const char *nam
 	return find_exact(s, bare);
 }
 
-int dpkg_present(const struct dpkg_pkg *p)
+int priv_dpkg_present(const struct dpkg_pkg *p)
 {
 	return p != NULL && strcmp(p->state, "not-installed") != 0 && strcmp(p->state, "config-files") != 0;
 }
 
-int dpkg_broken(const struct dpkg_pkg *p)
+int priv_dpkg_broken(const struct dpkg_pkg *p)
 {
-	return p != NULL && (p->reinstreq || (dpkg_present(p) && strcmp(p->state, "installed") != 0));
+	return p != NULL && (p->reinstreq || (priv_dpkg_present(p) && strcmp(p->state, "installed") != 0));
 }
 
-int dpkg_snap_clean(const struct dpkg_snap *s)
+int priv_dpkg_snap_clean(const struct dpkg_snap *s)
 {
 	for (size_t i = 0; i < s->n; i++)
-		if (dpkg_broken(&s->p[i]))
+		if (priv_dpkg_broken(&s->p[i]))
 			return 0;
 	return 1;
 }
 
-void dpkg_describe(const struct dpkg_pkg *p, char *out, size_t len)
+void priv_dpkg_describe(const struct dpkg_pkg *p, char *out, size_t len)
 {
-	if (!dpkg_broken(p))
+	if (!priv_dpkg_broken(p))
 		snprintf(out, len, "%s", "");
-	else if (!strcmp(p->state, "installed") || !dpkg_present(p))
+	else if (!strcmp(p->state, "installed") || !priv_dpkg_present(p))
 		snprintf(out, len, "%s is %s but flagged reinstreq (dpkg must reinstall it)", p->name, p->state);
 	else
 		snprintf(out, len, "%s is %s%s", p->name, p->state, p->reinstreq ? " (reinstreq)" : "");

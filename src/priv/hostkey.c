@@ -14,6 +14,7 @@
  * Files are written whole (tmp, fsync, rename, fsync of the directory:
  * priv_file.c). */
 #include "config.h"
+#include "crerr.h"
 #include "priv.h"
 
 #include <errno.h>
@@ -39,7 +40,7 @@ static int fill_text(int fd, const void *arg)
 {
 	const char *text = arg;
 
-	return fd_write_all(fd, text, strlen(text));
+	return cr_fd_write_all(fd, text, strlen(text));
 }
 
 /* Written whole (priv_file.c), with mode. */
@@ -49,7 +50,7 @@ static int write_file(int dirfd, const char *dir, const char *name, const char *
 	int e = priv_file_replace(dirfd, name, mode, fill_text, text);
 
 	if (e != 0)
-		return err_fail(err, errlen, "cannot write %s/%s: %s", dir, name, strerror(e));
+		return cr_err_fail(err, errlen, "cannot write %s/%s: %s", dir, name, strerror(e));
 	return 0;
 }
 
@@ -57,8 +58,8 @@ static int write_public(int dirfd, const char *dir, const unsigned char pk[32], 
 {
 	char b64[HOSTSIG_PK_B64_MAX], fp[HOSTSIG_FP_MAX], text[512];
 
-	hostsig_pk_encode(pk, b64);
-	hostsig_fingerprint(pk, fp);
+	cr_hostsig_pk_encode(pk, b64);
+	cr_hostsig_fingerprint(pk, fp);
 	snprintf(text, sizeof(text),
 		 "# celeryroot host key of this host (public half; %s).\n"
 		 "# priv signs every result record and audit line with the secret half (host.key).\n"
@@ -72,8 +73,8 @@ static int create(int dirfd, const char *dir, struct host_key *k, char *err, siz
 	int rc;
 
 	crypto_sign_keypair(k->pk, k->sk);
-	if ((sk64 = b64_encode(k->sk, sizeof(k->sk))) == NULL)
-		return err_fail(err, errlen, "out of memory");
+	if ((sk64 = cr_b64_encode(k->sk, sizeof(k->sk))) == NULL)
+		return cr_err_fail(err, errlen, "out of memory");
 	snprintf(text, sizeof(text),
 		 "# celeryroot host key of this host (SECRET: root's alone, 0600; never copy it).\n"
 		 "id = " HOSTKEY_ID "\nsecret = %s\n", sk64);
@@ -93,25 +94,25 @@ static char *read_checked(int dirfd, const char *dir, const char *name, int secr
 	ssize_t n;
 
 	if (fd < 0) {
-		err_fail(err, errlen, "cannot read %s/%s: %s", dir, name, strerror(errno));
+		cr_err_fail(err, errlen, "cannot read %s/%s: %s", dir, name, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size > HOSTKEY_FILE_MAX)
-		err_fail(err, errlen, "%s/%s is not a key file (a regular file of at most %d bytes)", dir, name,
+		cr_err_fail(err, errlen, "%s/%s is not a key file (a regular file of at most %d bytes)", dir, name,
 			 HOSTKEY_FILE_MAX);
 	else if (sb.st_uid != geteuid())
-		err_fail(err, errlen, "%s/%s belongs to uid %ld, not root: run 'chown root %s/%s'", dir, name,
+		cr_err_fail(err, errlen, "%s/%s belongs to uid %ld, not root: run 'chown root %s/%s'", dir, name,
 			 (long)sb.st_uid, dir, name);
 	else if (secret && (sb.st_mode & 077))
-		err_fail(err, errlen, "%s/%s is readable by others (mode %04o): run 'chmod 600 %s/%s'", dir, name,
+		cr_err_fail(err, errlen, "%s/%s is readable by others (mode %04o): run 'chmod 600 %s/%s'", dir, name,
 			 (unsigned)(sb.st_mode & 07777), dir, name);
 	else if (!secret && (sb.st_mode & 022))
-		err_fail(err, errlen, "%s/%s is writable by group or others (mode %04o): run 'chmod 644 %s/%s'", dir,
+		cr_err_fail(err, errlen, "%s/%s is writable by group or others (mode %04o): run 'chmod 644 %s/%s'", dir,
 			 name, (unsigned)(sb.st_mode & 07777), dir, name);
 	else if ((buf = calloc(1, HOSTKEY_FILE_MAX + 1)) == NULL)
-		err_fail(err, errlen, "out of memory");
+		cr_err_fail(err, errlen, "out of memory");
 	else if ((n = read(fd, buf, HOSTKEY_FILE_MAX)) < 0 || memchr(buf, '\0', (size_t)n)) {
-		err_fail(err, errlen, "cannot read %s/%s: %s", dir, name, n < 0 ? strerror(errno) : "binary content");
+		cr_err_fail(err, errlen, "cannot read %s/%s: %s", dir, name, n < 0 ? strerror(errno) : "binary content");
 		free(buf);
 		buf = NULL;
 	}
@@ -130,7 +131,7 @@ static int load_secret(int dirfd, const char *dir, struct host_key *k, char *err
 
 	if (text == NULL)
 		return -1;
-	ok = key_parse_secret(text, &sk) == 0 && strcmp(sk.id, HOSTKEY_ID) == 0;
+	ok = cr_key_parse_secret(text, &sk) == 0 && strcmp(sk.id, HOSTKEY_ID) == 0;
 	sodium_memzero(text, HOSTKEY_FILE_MAX);
 	free(text);
 	if (ok) {
@@ -144,7 +145,7 @@ static int load_secret(int dirfd, const char *dir, struct host_key *k, char *err
 	sodium_memzero(seed, sizeof(seed));
 	sodium_memzero(again, sizeof(again));
 	if (!ok)
-		return err_fail(err, errlen, "%s/host.key is not a celeryroot host key (want 'id = host' and the "
+		return cr_err_fail(err, errlen, "%s/host.key is not a celeryroot host key (want 'id = host' and the "
 			       "64-byte 'secret' it was written with)", dir);
 	return 0;
 }
@@ -153,7 +154,7 @@ static int load_secret(int dirfd, const char *dir, struct host_key *k, char *err
 static int check_public(int dirfd, const char *dir, const struct host_key *k, char *err, size_t errlen)
 {
 	struct trusted_key pub;
-	char why[256];
+	char why[CR_ERR_MAX];
 	char *text;
 	struct stat sb;
 
@@ -163,7 +164,7 @@ static int check_public(int dirfd, const char *dir, const struct host_key *k, ch
 	}
 	if ((text = read_checked(dirfd, dir, "host.pub", 0, err, errlen)) == NULL)
 		return -1;
-	int same = key_parse_public(text, HOSTKEY_ID, &pub, why, sizeof(why)) == 0 && memcmp(pub.pk, k->pk, 32) == 0;
+	int same = cr_key_parse_public(text, HOSTKEY_ID, &pub, why, sizeof(why)) == 0 && memcmp(pub.pk, k->pk, 32) == 0;
 	free(text);
 	if (same)
 		return 0;
@@ -179,7 +180,7 @@ int priv_hostkey_load(const char *root, struct host_key *k, int *created, char *
 	int rc;
 
 	*created = 0;
-	if (journal_open(&j, root, err, errlen) < 0)
+	if (priv_journal_open(&j, root, err, errlen) < 0)
 		return -1;
 	snprintf(dir, sizeof(dir), "%.*s", (int)(strlen(j.dir) - strlen("/changes")), j.dir);
 	if (fstatat(j.statefd, "host.key", &sb, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
@@ -190,7 +191,7 @@ int priv_hostkey_load(const char *root, struct host_key *k, int *created, char *
 		if (rc == 0)
 			rc = check_public(j.statefd, dir, k, err, errlen);
 	}
-	journal_close(&j);
+	priv_journal_close(&j);
 	if (rc < 0)
 		sodium_memzero(k, sizeof(*k));
 	return rc;

@@ -29,17 +29,17 @@ static int open_private_dir(int at, const char *name, const char *shown, char *e
 	int fd;
 
 	if (mkdirat(at, name, 0700) < 0 && errno != EEXIST)
-		return err_fail(err, errlen, "cannot create %s: %s", shown, strerror(errno));
+		return cr_err_fail(err, errlen, "cannot create %s: %s", shown, strerror(errno));
 	if ((fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return err_fail(err, errlen, "cannot open %s: %s", shown, strerror(errno));
+		return cr_err_fail(err, errlen, "cannot open %s: %s", shown, strerror(errno));
 	if (fstat(fd, &st) < 0 || st.st_uid != 0 || (st.st_mode & 022) != 0) {
 		close(fd);
-		return err_fail(err, errlen, "%s must be a directory of root's that no one else can write to", shown);
+		return cr_err_fail(err, errlen, "%s must be a directory of root's that no one else can write to", shown);
 	}
 	return fd;
 }
 
-int journal_open(struct journal *j, const char *root, char *err, size_t errlen)
+int priv_journal_open(struct journal *j, const char *root, char *err, size_t errlen)
 {
 	char state[PATH_MAX];
 	int rootfd;
@@ -49,24 +49,24 @@ int journal_open(struct journal *j, const char *root, char *err, size_t errlen)
 	if (snprintf(state, sizeof(state), "%s/%s", strcmp(root, "/") ? root : "", JOURNAL_STATE_DIR) >=
 		    (int)sizeof(state) ||
 	    snprintf(j->dir, sizeof(j->dir), "%s/changes", state) >= (int)sizeof(j->dir))
-		return err_fail(err, errlen, "host root path too long");
+		return cr_err_fail(err, errlen, "host root path too long");
 	/* var/lib belongs to the host root (sandboxes have it too). */
 	*strrchr(state, '/') = '\0';
 	if ((rootfd = open(state, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return err_fail(err, errlen, "cannot open %s: %s", state, strerror(errno));
+		return cr_err_fail(err, errlen, "cannot open %s: %s", state, strerror(errno));
 	strcat(state, "/celeryroot");
 	j->statefd = open_private_dir(rootfd, "celeryroot", state, err, errlen);
 	close(rootfd);
 	if (j->statefd < 0)
 		return -1;
 	if ((j->dirfd = open_private_dir(j->statefd, "changes", j->dir, err, errlen)) < 0) {
-		journal_close(j);
+		priv_journal_close(j);
 		return -1;
 	}
 	return 0;
 }
 
-void journal_close(struct journal *j)
+void priv_journal_close(struct journal *j)
 {
 	if (j->dirfd >= 0)
 		close(j->dirfd);
@@ -80,8 +80,8 @@ void journal_close(struct journal *j)
 static int io_fail(const struct journal *j, int e, const char *what, char *err, size_t errlen)
 {
 	if (e == ENOSPC || e == EDQUOT)
-		return err_fail(err, errlen, "no space left for the change journal under %s (%s)", j->dir, what);
-	return err_fail(err, errlen, "cannot write the change journal under %s (%s): %s", j->dir, what, strerror(e));
+		return cr_err_fail(err, errlen, "no space left for the change journal under %s (%s)", j->dir, what);
+	return cr_err_fail(err, errlen, "cannot write the change journal under %s (%s): %s", j->dir, what, strerror(e));
 }
 
 /* Written whole (priv_file.c): after a power cut name is the old file or
@@ -102,20 +102,20 @@ struct text {
 static int fill_text(int fd, const void *arg)
 {
 	const struct text *t = arg;
-	return fd_write_all(fd, t->s, t->len);
+	return cr_fd_write_all(fd, t->s, t->len);
 }
 
 static int fill_status(int fd, const void *arg)
 {
-	return dpkg_status_dump(arg, fd);
+	return priv_dpkg_status_dump(arg, fd);
 }
 
 static int entry_name(char *buf, size_t len, const char *task, const char *suffix)
 {
-	return valid_task_id(task) && snprintf(buf, len, "%s%s", task, suffix) < (int)len;
+	return cr_valid_task_id(task) && snprintf(buf, len, "%s%s", task, suffix) < (int)len;
 }
 
-int journal_store(struct journal *j, const struct journal_entry *e, char *err, size_t errlen)
+int priv_journal_store(struct journal *j, const struct journal_entry *e, char *err, size_t errlen)
 {
 	char name[NAME_MAX + 1];
 	struct text t;
@@ -123,12 +123,12 @@ int journal_store(struct journal *j, const struct journal_entry *e, char *err, s
 	int rc;
 
 	if (!entry_name(name, sizeof(name), e->task, ".json"))
-		return err_fail(err, errlen, "invalid task id for the change journal");
-	if ((text = journal_encode(e, &t.len)) == NULL)
-		return err_fail(err, errlen, "cannot encode the change journal entry of task %s", e->task);
+		return cr_err_fail(err, errlen, "invalid task id for the change journal");
+	if ((text = priv_journal_encode(e, &t.len)) == NULL)
+		return cr_err_fail(err, errlen, "cannot encode the change journal entry of task %s", e->task);
 	if (t.len > JOURNAL_MAX_BYTES) {
 		free(text);
-		return err_fail(err, errlen, "the change journal entry of task %s is too large", e->task);
+		return cr_err_fail(err, errlen, "the change journal entry of task %s is too large", e->task);
 	}
 	t.s = text;
 	rc = write_whole(j, name, fill_text, &t, err, errlen);
@@ -136,21 +136,21 @@ int journal_store(struct journal *j, const struct journal_entry *e, char *err, s
 	return rc;
 }
 
-int journal_save_status(struct journal *j, const char *task, const char *root, char *err, size_t errlen)
+int priv_journal_save_status(struct journal *j, const char *task, const char *root, char *err, size_t errlen)
 {
 	char name[NAME_MAX + 1];
 
 	if (!entry_name(name, sizeof(name), task, ".status"))
-		return err_fail(err, errlen, "invalid task id for the change journal");
+		return cr_err_fail(err, errlen, "invalid task id for the change journal");
 	return write_whole(j, name, fill_status, root, err, errlen);
 }
 
-int journal_status_path(const struct journal *j, const char *task, char *buf, size_t len)
+int priv_journal_status_path(const struct journal *j, const char *task, char *buf, size_t len)
 {
-	return valid_task_id(task) && snprintf(buf, len, "%s/%s.status", j->dir, task) < (int)len;
+	return cr_valid_task_id(task) && snprintf(buf, len, "%s/%s.status", j->dir, task) < (int)len;
 }
 
-void journal_drop_status(struct journal *j, const char *task)
+void priv_journal_drop_status(struct journal *j, const char *task)
 {
 	char name[NAME_MAX + 1];
 
@@ -160,7 +160,7 @@ void journal_drop_status(struct journal *j, const char *task)
 
 /* ---- reading -------------------------------------------------------------------- */
 
-int journal_load(struct journal *j, const char *task, struct journal_entry *e, char *err, size_t errlen)
+int priv_journal_load(struct journal *j, const char *task, struct journal_entry *e, char *err, size_t errlen)
 {
 	char name[NAME_MAX + 1], why[256];
 	size_t len = 0;
@@ -169,15 +169,15 @@ int journal_load(struct journal *j, const char *task, struct journal_entry *e, c
 
 	memset(e, 0, sizeof(*e));
 	if (!entry_name(name, sizeof(name), task, ".json"))
-		return err_fail(err, errlen, "invalid task id for the change journal");
+		return cr_err_fail(err, errlen, "invalid task id for the change journal");
 	if ((fd = openat(j->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		if (errno == ENOENT)
 			return 0;
-		return err_fail(err, errlen, "cannot read %s/%s: %s", j->dir, name, strerror(errno));
+		return cr_err_fail(err, errlen, "cannot read %s/%s: %s", j->dir, name, strerror(errno));
 	}
 	buf = priv_file_read(fd, JOURNAL_MAX_BYTES, &len);
 	close(fd);
-	rc = buf ? journal_decode(buf, len, task, e, why, sizeof(why)) : -1;
+	rc = buf ? priv_journal_decode(buf, len, task, e, why, sizeof(why)) : -1;
 	free(buf);
 	if (rc < 0) {
 		/* Only priv writes here: this is a damaged disk, not an attack.
@@ -211,7 +211,7 @@ static int has_suffix(const char *name, const char *suffix, char *stem, size_t l
 		return 0;
 	memcpy(stem, name, n - k);
 	stem[n - k] = '\0';
-	return valid_task_id(stem);
+	return cr_valid_task_id(stem);
 }
 
 static int drop(struct journal *j, const char *stem, const char *suffix)
@@ -254,7 +254,7 @@ static int prune_one(struct journal *j, const char *name, time_t now, long keep_
 	return 0;
 }
 
-int journal_prune(struct journal *j, time_t now, long keep_s, int max_files)
+int priv_journal_prune(struct journal *j, time_t now, long keep_s, int max_files)
 {
 	size_t n = 0, cap = (size_t)max_files * 4 + 64, kept;
 	struct pentry *list = calloc(cap, sizeof(*list));

@@ -53,14 +53,14 @@ struct journal_entry {
 /* ---- journal_codec.c: pure, no I/O ---- */
 
 /* JSON text of e (malloc'd, *len set); NULL on bad input or no memory. */
-char *journal_encode(const struct journal_entry *e, size_t *len);
-/* Strictly decodes what journal_encode wrote for task (the file is priv's
+char *priv_journal_encode(const struct journal_entry *e, size_t *len);
+/* Strictly decodes what priv_journal_encode wrote for task (the file is priv's
  * own, but a disk can hand back anything).  0, or -1 with a reason. */
-int journal_decode(const char *buf, size_t len, const char *task, struct journal_entry *e, char *err,
+int priv_journal_decode(const char *buf, size_t len, const char *task, struct journal_entry *e, char *err,
 		   size_t errlen);
-void journal_entry_clear(struct journal_entry *e);
+void priv_journal_entry_clear(struct journal_entry *e);
 /* "2026-01-02T03:04:05.678Z" for t. */
-void journal_iso_time(double t, char *buf, size_t len);
+void priv_journal_iso_time(double t, char *buf, size_t len);
 
 /* ---- journal.c: the files ---- */
 
@@ -73,23 +73,23 @@ struct journal {
 /* Opens (creating 0700 where missing) the state directory of root and its
  * changes/.  Refuses one that is a symlink, not root's, or writable by
  * others.  0, or -1 with a reason. */
-int journal_open(struct journal *j, const char *root, char *err, size_t errlen);
-void journal_close(struct journal *j);
+int priv_journal_open(struct journal *j, const char *root, char *err, size_t errlen);
+void priv_journal_close(struct journal *j);
 /* 1 and e filled when task has an entry, 0 when it has none (or an
  * unreadable one, which is logged), -1 on an I/O error (reason in err). */
-int journal_load(struct journal *j, const char *task, struct journal_entry *e, char *err, size_t errlen);
+int priv_journal_load(struct journal *j, const char *task, struct journal_entry *e, char *err, size_t errlen);
 /* Writes e whole.  -1 with a reason ("no space left for the change journal
  * under DIR" on ENOSPC). */
-int journal_store(struct journal *j, const struct journal_entry *e, char *err, size_t errlen);
+int priv_journal_store(struct journal *j, const struct journal_entry *e, char *err, size_t errlen);
 /* Writes the copy of root's dpkg view for task, whole. */
-int journal_save_status(struct journal *j, const char *task, const char *root, char *err, size_t errlen);
-/* The copy's path (for dpkg_snap_read_file); 0 when it does not fit. */
-int journal_status_path(const struct journal *j, const char *task, char *buf, size_t len);
-void journal_drop_status(struct journal *j, const char *task);
+int priv_journal_save_status(struct journal *j, const char *task, const char *root, char *err, size_t errlen);
+/* The copy's path (for priv_dpkg_snap_read_file); 0 when it does not fit. */
+int priv_journal_status_path(const struct journal *j, const char *task, char *buf, size_t len);
+void priv_journal_drop_status(struct journal *j, const char *task);
 /* Removes finished entries older than keep_s, started ones older than
  * keep_s, leftovers of a crash (*.tmp, a copy without its entry), and then
  * the oldest finished entries while more than max_files remain.  Returns
  * how many files were removed. */
-int journal_prune(struct journal *j, time_t now, long keep_s, int max_files);
+int priv_journal_prune(struct journal *j, time_t now, long keep_s, int max_files);
 
 #endif

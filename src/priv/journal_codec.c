@@ -15,7 +15,7 @@
 #define JOURNAL_VERSION 1
 #define ATTEMPT_MAX 1000000
 
-void journal_iso_time(double t, char *buf, size_t len)
+void priv_journal_iso_time(double t, char *buf, size_t len)
 {
 	time_t sec = (time_t)t;
 	struct tm tm;
@@ -28,19 +28,19 @@ void journal_iso_time(double t, char *buf, size_t len)
 		 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)((t - (double)sec) * 1000) % 1000);
 }
 
-void journal_entry_clear(struct journal_entry *e)
+void priv_journal_entry_clear(struct journal_entry *e)
 {
 	json_decref(e->packages);
 	json_decref(e->reply);
 	memset(e, 0, sizeof(*e));
 }
 
-char *journal_encode(const struct journal_entry *e, size_t *len)
+char *priv_journal_encode(const struct journal_entry *e, size_t *len)
 {
 	json_t *o;
 	char *text;
 
-	if (!valid_task_id(e->task) || (e->phase != JOURNAL_STARTED && e->phase != JOURNAL_FINISHED) ||
+	if (!cr_valid_task_id(e->task) || (e->phase != JOURNAL_STARTED && e->phase != JOURNAL_FINISHED) ||
 	    !json_is_array(e->packages) || (e->phase == JOURNAL_FINISHED && !json_is_object(e->reply)))
 		return NULL;
 	o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:O, s:s, s:f, s:I, s:i}", "version", JOURNAL_VERSION, "phase",
@@ -92,7 +92,7 @@ static int packages_ok(json_t *a)
 		return 0;
 	json_array_foreach(a, i, v) {
 		if (!json_is_string(v) || json_string_length(v) > PKG_SPEC_MAX ||
-		    pkgspec_parse(json_string_value(v), NULL, NULL, 0) < 0)
+		    cr_pkgspec_parse(json_string_value(v), NULL, NULL, 0) < 0)
 			return 0;
 	}
 	return 1;
@@ -121,9 +121,9 @@ static int decode_common(json_t *o, const char *task, struct journal_entry *e, c
 
 	if (json_integer_value(json_object_get(o, "version")) != JOURNAL_VERSION)
 		return bad(err, errlen, "unknown version");
-	if (get_str(o, "task", e->task, sizeof(e->task)) < 0 || !valid_task_id(e->task) || strcmp(e->task, task) != 0)
+	if (get_str(o, "task", e->task, sizeof(e->task)) < 0 || !cr_valid_task_id(e->task) || strcmp(e->task, task) != 0)
 		return bad(err, errlen, "task");
-	if (get_str(o, "job", e->job, sizeof(e->job)) < 0 || (e->job[0] && !valid_task_id(e->job)))
+	if (get_str(o, "job", e->job, sizeof(e->job)) < 0 || (e->job[0] && !cr_valid_task_id(e->job)))
 		return bad(err, errlen, "job");
 	if (get_str(o, "op", e->op, sizeof(e->op)) < 0 || get_str(o, "started", e->started, sizeof(e->started)) < 0)
 		return bad(err, errlen, "op or start time");
@@ -155,7 +155,7 @@ static int decode_finished(json_t *o, struct journal_entry *e, char *err, size_t
 	return 0;
 }
 
-int journal_decode(const char *buf, size_t len, const char *task, struct journal_entry *e, char *err,
+int priv_journal_decode(const char *buf, size_t len, const char *task, struct journal_entry *e, char *err,
 		   size_t errlen)
 {
 	static const char *const started_keys[] = { "version", "phase",   "task", "job",     "op",
@@ -185,6 +185,6 @@ int journal_decode(const char *buf, size_t len, const char *task, struct journal
 		rc = decode_finished(o, e, err, errlen);
 	json_decref(o);
 	if (rc < 0)
-		journal_entry_clear(e);
+		priv_journal_entry_clear(e);
 	return rc;
 }

@@ -49,31 +49,31 @@ static int next_field(const char *line, size_t len, size_t *pos, int last, char 
 	return 0;
 }
 
-int nonce_parse_line(const char *line, size_t len, struct nonce_rec *r, char *err, size_t errlen)
+int priv_nonce_parse_line(const char *line, size_t len, struct nonce_rec *r, char *err, size_t errlen)
 {
 	char num[16];
 	size_t pos = 0;
 
 	memset(r, 0, sizeof(*r));
 	if (len > NONCE_LINE_MAX || memchr(line, '\0', len) != NULL)
-		return err_fail(err, errlen, "line too long or binary");
+		return cr_err_fail(err, errlen, "line too long or binary");
 	if (next_field(line, len, &pos, 0, num, sizeof(num)) < 0 || parse_expires(num, strlen(num), &r->expires) < 0)
-		return err_fail(err, errlen, "bad expiry");
-	if (next_field(line, len, &pos, 0, r->key, sizeof(r->key)) < 0 || !valid_key_id(r->key))
-		return err_fail(err, errlen, "bad key id");
+		return cr_err_fail(err, errlen, "bad expiry");
+	if (next_field(line, len, &pos, 0, r->key, sizeof(r->key)) < 0 || !cr_valid_key_id(r->key))
+		return cr_err_fail(err, errlen, "bad key id");
 	if (next_field(line, len, &pos, 0, r->nonce, sizeof(r->nonce)) < 0 || !valid_nonce_hex(r->nonce))
-		return err_fail(err, errlen, "bad nonce");
-	if (next_field(line, len, &pos, 1, r->task, sizeof(r->task)) < 0 || !valid_task_id(r->task))
-		return err_fail(err, errlen, "bad task id");
+		return cr_err_fail(err, errlen, "bad nonce");
+	if (next_field(line, len, &pos, 1, r->task, sizeof(r->task)) < 0 || !cr_valid_task_id(r->task))
+		return cr_err_fail(err, errlen, "bad task id");
 	return 0;
 }
 
-int nonce_format_line(const struct nonce_rec *r, char *buf, size_t len)
+int priv_nonce_format_line(const struct nonce_rec *r, char *buf, size_t len)
 {
 	int n;
 
-	if (r->expires <= 0 || r->expires > 999999999999LL || !valid_key_id(r->key) || !valid_nonce_hex(r->nonce) ||
-	    !valid_task_id(r->task))
+	if (r->expires <= 0 || r->expires > 999999999999LL || !cr_valid_key_id(r->key) || !valid_nonce_hex(r->nonce) ||
+	    !cr_valid_task_id(r->task))
 		return -1;
 	n = snprintf(buf, len, "%lld %s %s %s\n", r->expires, r->key, r->nonce, r->task);
 	return n > 0 && (size_t)n < len ? n : -1;

@@ -6,6 +6,7 @@
  * When tombstones and live entries crowd the table it is rebuilt with the
  * live ones only (and the file written again without the rest). */
 #include "config.h"
+#include "crerr.h"
 #include "nonces.h"
 
 #include <errno.h>
@@ -87,7 +88,7 @@ static struct slot *find(struct nonce_store *s, const unsigned char id[16], doub
 	return NULL;
 }
 
-long nonces_live(const struct nonce_store *s, double now)
+long priv_nonces_live(const struct nonce_store *s, double now)
 {
 	long n = 0;
 
@@ -128,7 +129,7 @@ static int make_room(struct nonce_store *s, double now)
 
 	if ((s->used + 1) * 4 < s->cap * 3)
 		return 0;
-	live = nonces_live(s, now);
+	live = priv_nonces_live(s, now);
 	while ((size_t)(live + 1) * 2 > cap && cap < TABLE_MAX)
 		cap *= 2;
 	return rebuild(s, cap, now);
@@ -163,11 +164,11 @@ static int fill_kept(int fd, const void *arg)
 	const struct kept *k = arg;
 	char line[NONCE_LINE_MAX + 2];
 
-	if (fd_write_all(fd, NONCES_HEADER "\n", strlen(NONCES_HEADER) + 1) < 0)
+	if (cr_fd_write_all(fd, NONCES_HEADER "\n", strlen(NONCES_HEADER) + 1) < 0)
 		return -1;
 	for (size_t i = 0; i < k->n; i++) {
-		int len = nonce_format_line(&k->r[i], line, sizeof(line));
-		if (len <= 0 || fd_write_all(fd, line, (size_t)len) < 0)
+		int len = priv_nonce_format_line(&k->r[i], line, sizeof(line));
+		if (len <= 0 || cr_fd_write_all(fd, line, (size_t)len) < 0)
 			return -1;
 	}
 	return 0;
@@ -182,12 +183,12 @@ static int rewrite(struct nonce_store *s, const struct nonce_rec *keep, size_t n
 	int e = priv_file_replace(s->statefd, NONCES_FILE, 0600, fill_kept, &k);
 
 	if (e != 0)
-		return err_fail(err, errlen, "cannot write %s: %s", s->path, strerror(e));
+		return cr_err_fail(err, errlen, "cannot write %s: %s", s->path, strerror(e));
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = openat(s->statefd, NONCES_FILE, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
 	if (s->fd < 0)
-		return err_fail(err, errlen, "cannot open %s: %s", s->path, strerror(errno));
+		return cr_err_fail(err, errlen, "cannot open %s: %s", s->path, strerror(errno));
 	s->appended = 0;
 	return 0;
 }
@@ -199,14 +200,14 @@ static int check_file(int fd, const char *path, char *err, size_t errlen)
 	struct stat sb;
 
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))
-		return err_fail(err, errlen, "%s is not a regular file", path);
+		return cr_err_fail(err, errlen, "%s is not a regular file", path);
 	if (sb.st_uid != geteuid())
-		return err_fail(err, errlen, "%s belongs to uid %ld: run 'chown root %s'", path, (long)sb.st_uid, path);
+		return cr_err_fail(err, errlen, "%s belongs to uid %ld: run 'chown root %s'", path, (long)sb.st_uid, path);
 	if (sb.st_mode & 077)
-		return err_fail(err, errlen, "%s is open to others (mode %04o): run 'chmod 600 %s'", path,
+		return cr_err_fail(err, errlen, "%s is open to others (mode %04o): run 'chmod 600 %s'", path,
 				(unsigned)(sb.st_mode & 07777), path);
 	if ((size_t)sb.st_size > NONCES_FILE_MAX)
-		return err_fail(err, errlen, "%s is larger than a nonce file can be (%zu bytes)", path, NONCES_FILE_MAX);
+		return cr_err_fail(err, errlen, "%s is larger than a nonce file can be (%zu bytes)", path, NONCES_FILE_MAX);
 	return 0;
 }
 
@@ -231,7 +232,7 @@ static size_t load_lines(struct nonce_store *s, char *text, size_t len, double n
 			error_f("%s does not start with '%s'; reading its lines anyway", s->path, NONCES_HEADER);
 		}
 		/* A line without its newline was cut by a crash mid-append. */
-		if (nl == NULL || nonce_parse_line(text + pos, end - pos, &r, why, sizeof(why)) < 0 || (double)r.expires < now ||
+		if (nl == NULL || priv_nonce_parse_line(text + pos, end - pos, &r, why, sizeof(why)) < 0 || (double)r.expires < now ||
 		    n >= NONCES_MAX) {
 			(*dropped)++;
 		} else {
@@ -254,11 +255,11 @@ static int compact(struct nonce_store *s, double now, int fill, long *loaded, lo
 	int fd = openat(s->statefd, NONCES_FILE, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600), rc = -1;
 
 	if (fd < 0)
-		return err_fail(err, errlen, "cannot open %s: %s", s->path, strerror(errno));
+		return cr_err_fail(err, errlen, "cannot open %s: %s", s->path, strerror(errno));
 	if (check_file(fd, s->path, err, errlen) == 0) {
 		text = priv_file_read(fd, NONCES_FILE_MAX, &len);
 		if (text == NULL || (keep = calloc(NONCES_MAX, sizeof(*keep))) == NULL)
-			err_fail(err, errlen, "cannot read %s: %s", s->path, text ? "out of memory" : strerror(errno));
+			cr_err_fail(err, errlen, "cannot read %s: %s", s->path, text ? "out of memory" : strerror(errno));
 		else
 			rc = 0;
 	}
@@ -273,7 +274,7 @@ static int compact(struct nonce_store *s, double now, int fill, long *loaded, lo
 	return rc;
 }
 
-int nonces_open(struct nonce_store **out, const char *root, double now, long *loaded, long *dropped, char *err,
+int priv_nonces_open(struct nonce_store **out, const char *root, double now, long *loaded, long *dropped, char *err,
 		size_t errlen)
 {
 	struct nonce_store *s = calloc(1, sizeof(*s));
@@ -282,29 +283,29 @@ int nonces_open(struct nonce_store **out, const char *root, double now, long *lo
 	*loaded = *dropped = 0;
 	if (s == NULL || (s->t = calloc(TABLE_MIN, sizeof(*s->t))) == NULL) {
 		free(s);
-		return err_fail(err, errlen, "out of memory");
+		return cr_err_fail(err, errlen, "out of memory");
 	}
 	s->cap = TABLE_MIN;
 	s->fd = s->statefd = -1;
-	if (journal_open(&j, root, err, errlen) < 0) {
-		nonces_close(s);
+	if (priv_journal_open(&j, root, err, errlen) < 0) {
+		priv_nonces_close(s);
 		return -1;
 	}
 	s->statefd = dup(j.statefd);
 	snprintf(s->path, sizeof(s->path), "%.*s/" NONCES_FILE, (int)(strlen(j.dir) - strlen("/changes")), j.dir);
-	journal_close(&j);
+	priv_journal_close(&j);
 	/* Written again at every start: expired and torn lines go. */
 	if (s->statefd < 0 || compact(s, now, 1, loaded, dropped, err, errlen) < 0) {
 		if (err[0] == '\0')
-			err_fail(err, errlen, "cannot open the state directory: %s", strerror(errno));
-		nonces_close(s);
+			cr_err_fail(err, errlen, "cannot open the state directory: %s", strerror(errno));
+		priv_nonces_close(s);
 		return -1;
 	}
 	*out = s;
 	return 0;
 }
 
-enum nonce_verdict nonces_use(struct nonce_store *s, const struct nonce_rec *r, double now, char *err, size_t errlen)
+enum nonce_verdict priv_nonces_use(struct nonce_store *s, const struct nonce_rec *r, double now, char *err, size_t errlen)
 {
 	unsigned char id[16], task[16];
 	char line[NONCE_LINE_MAX + 2];
@@ -316,21 +317,21 @@ enum nonce_verdict nonces_use(struct nonce_store *s, const struct nonce_rec *r, 
 		hash_task(r->task, task);
 		if (!memcmp(e->task, task, 16))
 			return NONCE_AGAIN;
-		err_fail(err, errlen, "replayed request refused: nonce %s of key '%s' was already used by another task",
+		cr_err_fail(err, errlen, "replayed request refused: nonce %s of key '%s' was already used by another task",
 			 r->nonce, r->key);
 		return NONCE_REPLAY;
 	}
-	if (make_room(s, now) < 0 || (s->used >= NONCES_MAX && nonces_live(s, now) >= NONCES_MAX)) {
-		err_fail(err, errlen, "refused: %d signed requests are still within their signatures' lifetimes on this host "
+	if (make_room(s, now) < 0 || (s->used >= NONCES_MAX && priv_nonces_live(s, now) >= NONCES_MAX)) {
+		cr_err_fail(err, errlen, "refused: %d signed requests are still within their signatures' lifetimes on this host "
 			 "(priv keeps every nonce until it expires)", NONCES_MAX);
 		return NONCE_FULL;
 	}
 	/* On disk before priv acts on it.  A write that failed halfway (a full
 	 * disk) is cut off again, so that the next line starts a line. */
 	off_t end = s->fd >= 0 ? lseek(s->fd, 0, SEEK_END) : -1;
-	if ((len = nonce_format_line(r, line, sizeof(line))) < 0 || end < 0 || fd_write_all(s->fd, line, (size_t)len) < 0 ||
+	if ((len = priv_nonce_format_line(r, line, sizeof(line))) < 0 || end < 0 || cr_fd_write_all(s->fd, line, (size_t)len) < 0 ||
 	    fdatasync(s->fd) < 0) {
-		err_fail(err, errlen, "refused: the nonce could not be recorded in %s (%s)", s->path,
+		cr_err_fail(err, errlen, "refused: the nonce could not be recorded in %s (%s)", s->path,
 			 len < 0 ? "invalid" : strerror(errno));
 		if (end >= 0 && ftruncate(s->fd, end) < 0)
 			error_f("cannot cut a torn line off %s: %s", s->path, strerror(errno));
@@ -340,14 +341,14 @@ enum nonce_verdict nonces_use(struct nonce_store *s, const struct nonce_rec *r, 
 	/* The file keeps at most NONCES_COMPACT_EVERY lines beyond the live ones. */
 	if (++s->appended >= NONCES_COMPACT_EVERY) {
 		long kept, dropped = 0;
-		char why[300] = "";
+		char why[CR_ERR_MAX] = "";
 		if (compact(s, now, 0, &kept, &dropped, why, sizeof(why)) < 0)
 			error_f("cannot compact the nonce file: %s", why);
 	}
 	return NONCE_NEW;
 }
 
-void nonces_close(struct nonce_store *s)
+void priv_nonces_close(struct nonce_store *s)
 {
 	if (s == NULL)
 		return;

@@ -46,9 +46,9 @@ struct nonce_rec {
 
 /* One line (without its newline): "<expires> <key> <nonce> <task>", each
  * field valid and bounded.  0, or -1 with a printable reason. */
-int nonce_parse_line(const char *line, size_t len, struct nonce_rec *r, char *err, size_t errlen);
+int priv_nonce_parse_line(const char *line, size_t len, struct nonce_rec *r, char *err, size_t errlen);
 /* The line for r, with its newline; its length, or -1 when r is not valid. */
-int nonce_format_line(const struct nonce_rec *r, char *buf, size_t len);
+int priv_nonce_format_line(const struct nonce_rec *r, char *buf, size_t len);
 
 /* ---- nonces.c: the file and the table ---- */
 
@@ -65,12 +65,12 @@ struct nonce_store;
 /* Opens (creating) the file under root's state directory and loads it.
  * Refuses a file that is a symlink, not root's or open to others.
  * Reports lines dropped as expired or unreadable in *dropped. */
-int nonces_open(struct nonce_store **out, const char *root, double now, long *loaded, long *dropped, char *err,
+int priv_nonces_open(struct nonce_store **out, const char *root, double now, long *loaded, long *dropped, char *err,
 		size_t errlen);
 /* Checks (and records, when new) one signed request's nonce. */
-enum nonce_verdict nonces_use(struct nonce_store *s, const struct nonce_rec *r, double now, char *err,
+enum nonce_verdict priv_nonces_use(struct nonce_store *s, const struct nonce_rec *r, double now, char *err,
 			      size_t errlen);
-long nonces_live(const struct nonce_store *s, double now);
-void nonces_close(struct nonce_store *s);
+long priv_nonces_live(const struct nonce_store *s, double now);
+void priv_nonces_close(struct nonce_store *s);
 
 #endif

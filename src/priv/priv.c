@@ -47,17 +47,17 @@ static void priv_on_child(int sig)
 static int priv_send(struct priv_ctx *p, struct proto_ans *a)
 {
 	size_t len = 0;
-	char *payload = proto_ans_encode(a, &len);
+	char *payload = cr_proto_ans_encode(a, &len);
 	int rc;
 
 	if (payload == NULL) {
-		error_f("cannot encode %s for request %u", proto_type_name(a->type), a->id);
+		error_f("cannot encode %s for request %u", cr_proto_type_name(a->type), a->id);
 		return -1;
 	}
-	rc = frame_send(p->fd, a->type, payload, len);
+	rc = cr_frame_send(p->fd, a->type, payload, len);
 	free(payload);
 	if (rc != FRAME_OK) {
-		error_f("cannot answer request %u: %s", a->id, frame_strerror(rc));
+		error_f("cannot answer request %u: %s", a->id, cr_frame_strerror(rc));
 		return -1;
 	}
 	return 0;
@@ -155,8 +155,8 @@ static int priv_receive(struct priv_ctx *p, uint8_t *buf, size_t cap, short reve
 	const uint8_t *payload = NULL;
 	uint8_t type = 0;
 	size_t len = 0;
-	char why[128];
-	int rc = frame_recv(p->fd, buf, cap, &type, &payload, &len);
+	char why[CR_ERR_MAX];
+	int rc = cr_frame_recv(p->fd, buf, cap, &type, &payload, &len);
 
 	if (rc == FRAME_OK) {
 		*io_errors = 0;
@@ -187,7 +187,7 @@ static int priv_receive(struct priv_ctx *p, uint8_t *buf, size_t cap, short reve
 	}
 	if (rc == FRAME_IO && (errno == EINTR || errno == EAGAIN))
 		return -1;
-	snprintf(why, sizeof(why), "bad frame: %s", frame_strerror(rc));
+	snprintf(why, sizeof(why), "bad frame: %s", cr_frame_strerror(rc));
 	priv_refuse(p, 0, why);
 	return -1;
 }
@@ -212,10 +212,10 @@ int priv_serve(struct priv_ctx *p)
 		return 1;
 	}
 	priv_signals(&waitmask, &oldmask);
-	/* The change worker's dpkg and maintainer scripts are priv's even when
-	 * the worker dies: they are adopted here, not by init (priv_jobs.c). */
+	/* The change child's dpkg and maintainer scripts are priv's even when
+	 * the change child dies: they are adopted here, not by init (priv_jobs.c). */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
-		error_f("cannot become the subreaper of the change workers: %s", strerror(errno));
+		error_f("cannot become the subreaper of the change children: %s", strerror(errno));
 	info_f("serving host root %s", p->root);
 	while (rc < 0) {
 		struct pollfd pfd = { .fd = p->fd, .events = POLLIN | POLLRDHUP };
@@ -232,10 +232,10 @@ int priv_serve(struct priv_ctx *p)
 			kill(p->net_pid, SIGTERM);
 		}
 		/* The audit window ends on time even when nothing arrives. */
-		double left = audit_rate_tick(p);
+		double left = priv_audit_rate_tick(p);
 		struct timespec ts = { (time_t)left, (long)((left - (double)(time_t)left) * 1e9) };
 		int n = ppoll(&pfd, 1, left >= 0 ? &ts : NULL, &waitmask);
-		log_refusal_tick();
+		cr_log_refusal_tick();
 		if (priv_child_flag) {
 			priv_child_flag = 0;
 			priv_jobs_reap(p);
@@ -252,7 +252,7 @@ int priv_serve(struct priv_ctx *p)
 	}
 	/* No more requests; the change in hand (if any) finishes first. */
 	priv_jobs_finish(p);
-	audit_rate_finish(p);
+	priv_audit_rate_finish(p);
 	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 	free(buf);
 	return rc;

@@ -127,7 +127,7 @@ void priv_dispatch(struct priv_ctx *p, uint8_t type, const uint8_t *payload, siz
 void priv_reply(struct priv_ctx *p, uint32_t id, struct json_t *data);   /* steals data */
 void priv_progress(struct priv_ctx *p, uint32_t id, int percent, const char *pkg, const char *text);
 /* priv_answer.c: the signed record (hostsig.h) of r's answer.  data
- * (stolen) is what the operation answered (record_from_answer: "error",
+ * (stolen) is what the operation answered (cr_record_from_answer: "error",
  * "changed", the record's own fields, the rest becoming its "data"; an
  * "audit" line goes to net beside the record). */
 void priv_answer(struct priv_ctx *p, const struct proto_req *r, struct json_t *data);
@@ -195,35 +195,35 @@ int priv_sig_check(struct priv_ctx *p, struct proto_req *r, char *err, size_t er
 
 /* priv_audit.c: one signed, chained JSON line per request acted on or refused
  * (refusals coalesced past the window's budget; reads summed per window). */
-struct json_t *audit_record(const struct priv_ctx *p, const struct proto_req *r, const char *outcome,
+struct json_t *priv_audit_record(const struct priv_ctx *p, const struct proto_req *r, const char *outcome,
 			    struct json_t *data);
 /* Appends rec, which gets seq, prev and sig.  0, or -1 (logged). */
-int audit_write(const struct priv_ctx *p, struct json_t *rec);
+int priv_audit_write(const struct priv_ctx *p, struct json_t *rec);
 /* A refusal: its line when written (new reference, for net's stream), or
  * NULL when it was only counted (or could not be written). */
-struct json_t *audit_refusal(struct priv_ctx *p, uint32_t id, const char *type, const char *reason);
-struct json_t *audit_refusal_req(struct priv_ctx *p, const struct proto_req *r, const char *reason);
+struct json_t *priv_audit_refusal(struct priv_ctx *p, uint32_t id, const char *type, const char *reason);
+struct json_t *priv_audit_refusal_req(struct priv_ctx *p, const struct proto_req *r, const char *reason);
 /* "2026-03-29T01:00:00.123Z" now; len at least 64. */
-void audit_iso_now(char *buf, size_t len);
+void priv_audit_iso_now(char *buf, size_t len);
 
 /* priv_audit_file.c: appends rec to path under the log's lock, with seq, prev
  * (continued across rotated files) and sig; rotates first when the line
  * would take the file past max_bytes (keep older files). */
 struct host_key;
-int audit_file_append(const char *path, long max_bytes, int keep, struct json_t *rec, const struct host_key *k);
+int priv_audit_file_append(const char *path, long max_bytes, int keep, struct json_t *rec, const struct host_key *k);
 
 /* priv_audit_rate.c: the window's budget.  Each returns what to do now. */
 /* 1: write this refusal's line; 0: counted into the window's summary. */
-int audit_rate_refusal(struct priv_ctx *p, const char *type, const char *key, const char *reason);
+int priv_audit_rate_refusal(struct priv_ctx *p, const char *type, const char *key, const char *reason);
 /* 0: a change may be admitted (and audited); -1: over the budget. */
-int audit_rate_action(struct priv_ctx *p);
-void audit_rate_read(struct priv_ctx *p, const struct proto_req *r);
+int priv_audit_rate_action(struct priv_ctx *p);
+void priv_audit_rate_read(struct priv_ctx *p, const struct proto_req *r);
 /* Ends the window when it is over: writes its summary lines (each also
  * sent to net as ANS_AUDIT).  Returns the seconds until it should be
  * called again, or -1 when no window is open. */
-double audit_rate_tick(struct priv_ctx *p);
+double priv_audit_rate_tick(struct priv_ctx *p);
 /* priv is stopping: what the open window counted is written now. */
-void audit_rate_finish(struct priv_ctx *p);
+void priv_audit_rate_finish(struct priv_ctx *p);
 /* priv.c: an audit line priv wrote on its own, to net for the stream. */
 void priv_audit_notify(struct priv_ctx *p, struct json_t *line);
 /* A refusal that carries the audit line written for it (stolen; may be NULL). */

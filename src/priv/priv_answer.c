@@ -1,5 +1,5 @@
 /* priv's answers are signed records (issue 12): priv builds the result
- * record itself from what the operation answered (record_from_answer, the
+ * record itself from what the operation answered (cr_record_from_answer, the
  * same rules net used to apply), names the task and job in it, and signs it
  * with the host key.  net only adds its own measurement (duration_s) and
  * publishes it; whatever net or anyone on the way changes, a verifier reads
@@ -37,7 +37,7 @@ void priv_send_record(struct priv_ctx *p, const struct proto_req *r, json_t *rec
 	if (rec != NULL) {
 		json_object_set_new(rec, "task", json_string(r->task));
 		json_object_set_new(rec, "job", json_string(r->job));
-		attest = hostsig_attest(p->hostkey, rec);
+		attest = cr_hostsig_attest(p->hostkey, rec);
 	}
 	json_decref(rec);
 	if (attest == NULL) {
@@ -77,7 +77,7 @@ void priv_answer(struct priv_ctx *p, const struct proto_req *r, json_t *data)
 		json_object_del(data, "audit");
 	}
 	name_host(p, r, data);
-	priv_send_record(p, r, record_from_answer(p->hostname, r->type == REQ_APT, data), audit);
+	priv_send_record(p, r, cr_record_from_answer(p->hostname, r->type == REQ_APT, data), audit);
 }
 
 json_t *priv_ping_data(const struct priv_ctx *p)

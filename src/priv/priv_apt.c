@@ -63,7 +63,7 @@ static json_t *apt_query(const struct priv_ctx *p, const struct proto_req *r, ch
 			 r->pkgs[i].arch);
 		names[i] = full[i];
 	}
-	if (aptshim_query(names, r->npkgs, info, err, errlen) < 0) {
+	if (priv_aptshim_query(names, r->npkgs, info, err, errlen) < 0) {
 		free(info);
 		return NULL;
 	}
@@ -81,7 +81,7 @@ static json_t *apt_list(const struct priv_ctx *p, const struct proto_req *r, cha
 	size_t n = 0, bytes = 0, i;
 	json_t *pkgs, *d;
 
-	if (aptshim_list(r->upgradable, r->security, &info, &n, err, errlen) < 0)
+	if (priv_aptshim_list(r->upgradable, r->security, &info, &n, err, errlen) < 0)
 		return NULL;
 	pkgs = json_array();
 	for (i = 0; i < n && bytes < LIST_MAX_BYTES; i++) {
@@ -119,7 +119,7 @@ int priv_apt_handles(const char *op)
 
 json_t *priv_apt(struct priv_ctx *p, const struct proto_req *r, char *err, size_t errlen)
 {
-	if (aptshim_init(p->root, err, errlen) < 0)
+	if (priv_aptshim_init(p->root, err, errlen) < 0)
 		return NULL;
 	for (size_t i = 0; i < sizeof(read_ops) / sizeof(read_ops[0]); i++)
 		if (!strcmp(r->op, read_ops[i].op))

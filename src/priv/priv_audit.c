@@ -24,7 +24,7 @@
 #define AUDIT_MAX_DEFAULT (64L * 1024 * 1024)
 #define AUDIT_KEEP_DEFAULT 5
 
-void audit_iso_now(char *buf, size_t len)
+void priv_audit_iso_now(char *buf, size_t len)
 /* len must be at least 64: tm_year is an int. */
 {
 	struct timespec ts;
@@ -41,7 +41,7 @@ static json_t *pkgs_json(const struct proto_req *r)
 	json_t *a = json_array();
 	for (size_t i = 0; i < r->npkgs; i++) {
 		char spec[PKG_SPEC_MAX + 1];
-		pkgspec_format(&r->pkgs[i], spec, sizeof(spec));
+		cr_pkgspec_format(&r->pkgs[i], spec, sizeof(spec));
 		json_array_append_new(a, json_string(spec));
 	}
 	return a;
@@ -53,14 +53,14 @@ static json_t *field_or_null(json_t *data, const char *key)
 	return v ? json_incref(v) : json_null();
 }
 
-json_t *audit_record(const struct priv_ctx *p, const struct proto_req *r, const char *outcome, json_t *data)
+json_t *priv_audit_record(const struct priv_ctx *p, const struct proto_req *r, const char *outcome, json_t *data)
 {
 	char when[64];
 
 	const char *op = cr_op_req_name(r->type, r->op);
 	json_t *rec;
 
-	audit_iso_now(when, sizeof(when));
+	priv_audit_iso_now(when, sizeof(when));
 	rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:b, s:b, s:s, s:o, s:o, s:o}", "time", when, "host", p->hostname ? p->hostname : "",
 			"job", r->job, "task", r->task, "operation", op, "packages", pkgs_json(r), "check",
 			r->check, "now", r->now, "outcome", outcome, "changes", field_or_null(data, "changes"), "rollback",
@@ -95,32 +95,32 @@ static int audit_path(const struct priv_ctx *p, char *buf, size_t len)
 	return priv_root_path(buf, len, p->root, AUDIT_DEFAULT);
 }
 
-int audit_write(const struct priv_ctx *p, json_t *rec)
+int priv_audit_write(const struct priv_ctx *p, json_t *rec)
 {
 	char path[PATH_MAX];
 
 	if (rec == NULL || !audit_path(p, path, sizeof(path)))
 		return -1;
-	return audit_file_append(path, p->audit_max_bytes > 0 ? p->audit_max_bytes : AUDIT_MAX_DEFAULT,
+	return priv_audit_file_append(path, p->audit_max_bytes > 0 ? p->audit_max_bytes : AUDIT_MAX_DEFAULT,
 				 p->audit_keep > 0 ? p->audit_keep : AUDIT_KEEP_DEFAULT, rec, p->hostkey);
 }
 
 /* Written when the window's budget allows it, else counted (priv_audit_rate.c). */
 static json_t *refusal_line(struct priv_ctx *p, json_t *rec, const char *type, const char *reason)
 {
-	if (rec == NULL || !audit_rate_refusal(p, type, json_string_value(json_object_get(rec, "key")), reason) ||
-	    audit_write(p, rec) < 0) {
+	if (rec == NULL || !priv_audit_rate_refusal(p, type, json_string_value(json_object_get(rec, "key")), reason) ||
+	    priv_audit_write(p, rec) < 0) {
 		json_decref(rec);
 		return NULL;
 	}
 	return rec;
 }
 
-json_t *audit_refusal(struct priv_ctx *p, uint32_t id, const char *type, const char *reason)
+json_t *priv_audit_refusal(struct priv_ctx *p, uint32_t id, const char *type, const char *reason)
 {
 	char when[64];
 
-	audit_iso_now(when, sizeof(when));
+	priv_audit_iso_now(when, sizeof(when));
 	return refusal_line(p, json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "time", when, "host",
 					 p->hostname ? p->hostname : "", "request", (json_int_t)id, "type", type,
 					 "outcome", "refused", "error", reason),
@@ -128,11 +128,11 @@ json_t *audit_refusal(struct priv_ctx *p, uint32_t id, const char *type, const c
 }
 
 /* A request refused for its signature: the record says which key it claimed. */
-json_t *audit_refusal_req(struct priv_ctx *p, const struct proto_req *r, const char *reason)
+json_t *priv_audit_refusal_req(struct priv_ctx *p, const struct proto_req *r, const char *reason)
 {
 	json_t *why = json_pack("{s:s}", "error", reason);
-	json_t *rec = audit_record(p, r, "refused", why);
+	json_t *rec = priv_audit_record(p, r, "refused", why);
 
 	json_decref(why);
-	return refusal_line(p, rec, proto_type_name(r->type), reason);
+	return refusal_line(p, rec, cr_proto_type_name(r->type), reason);
 }

@@ -59,13 +59,13 @@ static int chain_head(int fd, const char *path, struct audit_head *h)
 	int rc, pfd;
 
 	if (fstat(fd, &sb) == 0 && sb.st_size > 0)
-		return auditchain_head(fd, h);
+		return cr_auditchain_head(fd, h);
 	numbered(prev, sizeof(prev), path, 1);
 	if ((pfd = open(prev, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		auditchain_genesis(h);
+		cr_auditchain_genesis(h);
 		return 0;
 	}
-	rc = auditchain_head(pfd, h);
+	rc = cr_auditchain_head(pfd, h);
 	h->torn = 0;   /* that file is closed for good; the new one is whole */
 	close(pfd);
 	return rc;
@@ -120,7 +120,7 @@ static int take_lock(const char *path)
 	return fd;
 }
 
-int audit_file_append(const char *path, long max_bytes, int keep, json_t *rec, const struct host_key *k)
+int priv_audit_file_append(const char *path, long max_bytes, int keep, json_t *rec, const struct host_key *k)
 {
 	struct audit_head head;
 	struct stat sb;
@@ -137,7 +137,7 @@ int audit_file_append(const char *path, long max_bytes, int keep, json_t *rec, c
 	}
 	if (chain_head(fd, path, &head) < 0) {
 		error_f("the last line of %s is not a chained record; starting a new chain", path);
-		auditchain_genesis(&head);
+		cr_auditchain_genesis(&head);
 	}
 	/* A torn last line (a crash mid-write) is ended, so ours stays whole. */
 	if (head.torn && write(fd, "\n", 1) != 1)
@@ -145,7 +145,7 @@ int audit_file_append(const char *path, long max_bytes, int keep, json_t *rec, c
 	json_object_set_new(rec, "seq", json_integer((json_int_t)head.seq + 1));
 	json_object_set_new(rec, "prev", json_string(head.hash));
 	/* Signed with seq and prev in it; the chain hashes the line as written. */
-	if (hostsig_sign_line(k, rec) < 0 || (line = hostsig_dump(rec)) == NULL) {
+	if (cr_hostsig_sign_line(k, rec) < 0 || (line = cr_hostsig_dump(rec)) == NULL) {
 		error_f("cannot write an audit line: it could not be signed or dumped");
 		goto out;
 	}

@@ -19,6 +19,7 @@
  * rotation (priv_audit_file.c) bound the whole.  Summary lines go to net too
  * (ANS_AUDIT), so the stream stays a copy of the file. */
 #include "config.h"
+#include "crerr.h"
 #include "priv.h"
 
 #include <jansson.h>
@@ -38,7 +39,7 @@ static void counts_add(struct audit_counts *c, const char *name)
 			return;
 		}
 	if (c->n < AUDIT_COUNTS_MAX) {
-		copy_printable(c->name[c->n], sizeof(c->name[0]), name);
+		cr_copy_printable(c->name[c->n], sizeof(c->name[0]), name);
 		c->count[c->n++] = 1;
 	} else {
 		c->other++;
@@ -64,16 +65,16 @@ static double window_s(const struct priv_ctx *p)
 static void window_open(struct audit_rate *w)
 {
 	if (w->start == 0) {
-		w->start = now_mono();
-		w->start_wall = now_wall();
+		w->start = cr_now_mono();
+		w->start_wall = cr_now_wall();
 	}
 }
 
-int audit_rate_refusal(struct priv_ctx *p, const char *type, const char *key, const char *reason)
+int priv_audit_rate_refusal(struct priv_ctx *p, const char *type, const char *key, const char *reason)
 {
 	struct audit_rate *w = &p->rate;
 
-	audit_rate_tick(p);
+	priv_audit_rate_tick(p);
 	window_open(w);
 	if (w->refusals < AUDIT_REFUSALS_PER_WINDOW) {
 		if (++w->refusals == AUDIT_REFUSALS_PER_WINDOW)
@@ -83,15 +84,15 @@ int audit_rate_refusal(struct priv_ctx *p, const char *type, const char *key, co
 	w->coalesced++;
 	counts_add(&w->refused_types, type && type[0] ? type : "-");
 	counts_add(&w->refused_keys, key && key[0] ? key : "-");
-	copy_printable(w->last_reason, sizeof(w->last_reason), reason ? reason : "");
+	cr_copy_printable(w->last_reason, sizeof(w->last_reason), reason ? reason : "");
 	return 0;
 }
 
-int audit_rate_action(struct priv_ctx *p)
+int priv_audit_rate_action(struct priv_ctx *p)
 {
 	struct audit_rate *w = &p->rate;
 
-	audit_rate_tick(p);
+	priv_audit_rate_tick(p);
 	window_open(w);
 	if (w->actions >= (unsigned)(p->audit_actions > 0 ? p->audit_actions : AUDIT_ACTIONS_PER_WINDOW))
 		return -1;
@@ -99,11 +100,11 @@ int audit_rate_action(struct priv_ctx *p)
 	return 0;
 }
 
-void audit_rate_read(struct priv_ctx *p, const struct proto_req *r)
+void priv_audit_rate_read(struct priv_ctx *p, const struct proto_req *r)
 {
 	struct audit_rate *w = &p->rate;
 
-	audit_rate_tick(p);
+	priv_audit_rate_tick(p);
 	window_open(w);
 	w->reads++;
 	counts_add(&w->read_ops, cr_op_req_name(r->type, r->op));
@@ -114,15 +115,15 @@ static json_t *summary(const struct priv_ctx *p, const char *outcome, const char
 {
 	char when[64], since[64];
 
-	audit_iso_now(when, sizeof(when));
-	iso8601_utc(p->rate.start_wall, since, sizeof(since));
+	priv_audit_iso_now(when, sizeof(when));
+	cr_iso8601_utc(p->rate.start_wall, since, sizeof(since));
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "time", when, "host", p->hostname ? p->hostname : "",
 			 "outcome", outcome, "operation", operation, "since", since, "window_s", (int)window_s(p));
 }
 
 static void write_summary(struct priv_ctx *p, json_t *line)
 {
-	if (line != NULL && audit_write(p, line) == 0)
+	if (line != NULL && priv_audit_write(p, line) == 0)
 		priv_audit_notify(p, line);
 	json_decref(line);
 }
@@ -130,7 +131,7 @@ static void write_summary(struct priv_ctx *p, json_t *line)
 static void flush(struct priv_ctx *p)
 {
 	struct audit_rate *w = &p->rate;
-	char why[400];
+	char why[CR_ERR_MAX];
 	json_t *line;
 
 	if (w->coalesced > 0 && (line = summary(p, "refused", "")) != NULL) {
@@ -152,19 +153,19 @@ static void flush(struct priv_ctx *p)
 	memset(w, 0, sizeof(*w));
 }
 
-double audit_rate_tick(struct priv_ctx *p)
+double priv_audit_rate_tick(struct priv_ctx *p)
 {
 	double left;
 
 	if (p->rate.start == 0)
 		return -1;
-	if ((left = p->rate.start + window_s(p) - now_mono()) > 0)
+	if ((left = p->rate.start + window_s(p) - cr_now_mono()) > 0)
 		return left;
 	flush(p);
 	return -1;
 }
 
-void audit_rate_finish(struct priv_ctx *p)
+void priv_audit_rate_finish(struct priv_ctx *p)
 {
 	if (p->rate.start != 0)
 		flush(p);

@@ -3,9 +3,10 @@
  * the dpkg lock), apply (dpkg through libapt-pkg), verify (dpkg's view again,
  * held against what was asked).  The reported changes are the difference
  * between the "before" (taken when the task first started, before any
- * repair: priv_worker.c keeps it in the change journal) and the final
- * reading, never apt's prose.  Runs in the worker, one change at a time. */
+ * repair: priv_child.c keeps it in the change journal) and the final
+ * reading, never apt's prose.  Runs in the change child, one change at a time. */
 #include "config.h"
+#include "crerr.h"
 #include "priv.h"
 #include "priv_change.h"
 
@@ -27,10 +28,10 @@
 
 /* apt reports often; net publishes each one to Redis, so they are thinned
  * to a few a second (and one per package). */
-void change_on_progress(void *ctx, const char *stage, const char *pkg, double pct, const char *text)
+void priv_change_on_progress(void *ctx, const char *stage, const char *pkg, double pct, const char *text)
 {
 	struct change_ctx *c = ctx;
-	double now = now_mono(), overall;
+	double now = cr_now_mono(), overall;
 
 	overall = !strcmp(stage, "dpkg") ? 10 + pct * 0.9 : !strcmp(stage, "download") ? pct * 0.1 : 0;
 	if (now - c->last_progress < 0.2 && strcmp(pkg, c->last_pkg) == 0 && overall < 100)
@@ -42,21 +43,21 @@ void change_on_progress(void *ctx, const char *stage, const char *pkg, double pc
 
 /* ---- facts ---------------------------------------------------------------- */
 
-int change_snap(struct change_ctx *c, struct dpkg_snap *s)
+int priv_change_snap(struct change_ctx *c, struct dpkg_snap *s)
 {
-	return dpkg_snap_read(c->p->root, c->native, s, c->err, sizeof(c->err));
+	return priv_dpkg_snap_read(c->p->root, c->native, s, c->err, sizeof(c->err));
 }
 
 static json_t *ver_json(const struct dpkg_pkg *p)
 {
-	return dpkg_present(p) ? json_string(p->version) : json_null();
+	return priv_dpkg_present(p) ? json_string(p->version) : json_null();
 }
 
 static int same(const struct dpkg_pkg *a, const struct dpkg_pkg *b)
 {
-	if (dpkg_present(a) != dpkg_present(b))
+	if (priv_dpkg_present(a) != priv_dpkg_present(b))
 		return 0;
-	return !dpkg_present(a) || strcmp(a->version, b->version) == 0;
+	return !priv_dpkg_present(a) || strcmp(a->version, b->version) == 0;
 }
 
 static json_t *config_purged(void)
@@ -73,31 +74,31 @@ static const char *state_word(const struct dpkg_pkg *p)
  * left half-installed is not "new 1.1" like an installed one. */
 static json_t *with_state(json_t *entry, const struct dpkg_pkg *a, const struct dpkg_pkg *b)
 {
-	if (entry != NULL && (dpkg_broken(a) || dpkg_broken(b)))
+	if (entry != NULL && (priv_dpkg_broken(a) || priv_dpkg_broken(b)))
 		json_object_set_new(entry, "state", json_pack("{s:s, s:s}", "old", state_word(a), "new", state_word(b)));
 	return entry;
 }
 
-json_t *change_diff(const struct dpkg_snap *before, const struct dpkg_snap *after)
+json_t *priv_change_diff(const struct dpkg_snap *before, const struct dpkg_snap *after)
 {
 	json_t *d = json_object();
 
 	for (size_t i = 0; i < before->n; i++) {
-		const struct dpkg_pkg *a = &before->p[i], *b = dpkg_snap_find(after, a->name);
+		const struct dpkg_pkg *a = &before->p[i], *b = priv_dpkg_snap_find(after, a->name);
 		/* Same version, but halfway on one side and whole on the other:
 		 * dpkg finished (or broke) it, and that is a change too. */
-		if (!same(a, b) || (dpkg_present(a) && dpkg_present(b) && dpkg_broken(a) != dpkg_broken(b)))
+		if (!same(a, b) || (priv_dpkg_present(a) && priv_dpkg_present(b) && priv_dpkg_broken(a) != priv_dpkg_broken(b)))
 			json_object_set_new(d, a->name, with_state(json_pack("{s:o, s:o}", "old", ver_json(a), "new",
 									     ver_json(b)), a, b));
 	}
 	for (size_t i = 0; i < after->n; i++) {
 		const struct dpkg_pkg *b = &after->p[i];
-		if (dpkg_present(b) && dpkg_snap_find(before, b->name) == NULL)
+		if (priv_dpkg_present(b) && priv_dpkg_snap_find(before, b->name) == NULL)
 			json_object_set_new(d, b->name, with_state(json_pack("{s:n, s:o}", "old", "new", ver_json(b)), NULL, b));
 	}
 	/* A purge of what was only configuration changes no version. */
 	for (size_t i = 0; i < before->n; i++) {
-		const struct dpkg_pkg *a = &before->p[i], *b = dpkg_snap_find(after, a->name);
+		const struct dpkg_pkg *a = &before->p[i], *b = priv_dpkg_snap_find(after, a->name);
 		if (!strcmp(a->state, "config-files") && (b == NULL || !strcmp(b->state, "not-installed")))
 			json_object_set_new(d, a->name, config_purged());
 	}
@@ -124,9 +125,9 @@ static int fast_path(struct change_ctx *c, const struct dpkg_snap *s, char *why,
 		const struct pkgspec *ps = &c->r->pkgs[i];
 		char name[APTSHIM_NAME_MAX];
 		spec_name(ps, name, sizeof(name));
-		const struct dpkg_pkg *d = dpkg_snap_find(s, name);
-		int ok = install ? dpkg_present(d) && !dpkg_broken(d) && (!ps->version[0] || !strcmp(d->version, ps->version))
-				 : !dpkg_present(d) && !(c->r->purge && d && !strcmp(d->state, "config-files"));
+		const struct dpkg_pkg *d = priv_dpkg_snap_find(s, name);
+		int ok = install ? priv_dpkg_present(d) && !priv_dpkg_broken(d) && (!ps->version[0] || !strcmp(d->version, ps->version))
+				 : !priv_dpkg_present(d) && !(c->r->purge && d && !strcmp(d->state, "config-files"));
 		if (!ok)
 			return 0;
 		if (used < len)
@@ -179,7 +180,7 @@ static int run_apt(struct change_ctx *c, struct aptshim_change_res *res)
 					.check = c->r->check, .lock_timeout_s = c->p->lock_timeout_s,
 					.allow_downgrade = c->r->allow_downgrade,
 					.allow_unauthenticated = c->p->allow_unauthenticated,
-					.progress = change_on_progress, .ctx = c };
+					.progress = priv_change_on_progress, .ctx = c };
 	int rc;
 
 	if (items == NULL || shim_op(c->r->op, &q.op) < 0) {
@@ -189,7 +190,7 @@ static int run_apt(struct change_ctx *c, struct aptshim_change_res *res)
 	}
 	fill_items(c->r, items);
 	q.items = items;
-	rc = aptshim_change(&q, res, c->err, sizeof(c->err));
+	rc = priv_aptshim_change(&q, res, c->err, sizeof(c->err));
 	c->code = cr_err_of(rc);
 	free(items);
 	return rc < 0 ? -1 : 0;
@@ -225,25 +226,25 @@ static void finish(struct change_ctx *c, json_t *d, const struct dpkg_snap *befo
 		json_object_set_new(d, "error", json_string(c->err));
 		if (res->dpkg_ran) {
 			json_object_set_new(d, "dpkg_error", json_string(res->dpkg_error));
-			json_object_set_new(d, "rollback", change_rollback(c, mid));
+			json_object_set_new(d, "rollback", priv_change_rollback(c, mid));
 		}
 	}
-	if (change_snap(c, &after) < 0) {
+	if (priv_change_snap(c, &after) < 0) {
 		json_object_set_new(d, "changes", json_object());
 		json_object_set_new(d, "error", json_string(c->err));
 		json_decref(predicted);
 		return;
 	}
-	json_t *changes = change_diff(before, &after);
+	json_t *changes = priv_change_diff(before, &after);
 	json_object_set_new(d, "changed", json_boolean(json_object_size(changes) > 0));
 	if (rc == 0) {
-		json_t *applied = change_diff(mid, &after);
+		json_t *applied = priv_change_diff(mid, &after);
 		json_object_set_new(d, "verified", json_boolean(json_equal(applied, predicted)));
 		json_decref(applied);
 	}
 	json_object_set_new(d, "changes", changes);
 	json_decref(predicted);
-	dpkg_snap_free(&after);
+	priv_dpkg_snap_free(&after);
 }
 
 static json_t *unchanged(json_t *d, const char *reason)
@@ -261,8 +262,8 @@ static int lists_refresh(struct change_ctx *c, json_t *d)
 
 	if (fresh || (strcmp(c->r->op, "update") != 0 && c->r->max_age < 0))
 		return 0;
-	change_on_progress(c, "download", "", 0, "updating the package lists");
-	if (aptshim_update(c->err, sizeof(c->err)) < 0) {
+	priv_change_on_progress(c, "download", "", 0, "updating the package lists");
+	if (priv_aptshim_update(c->err, sizeof(c->err)) < 0) {
 		json_object_set_new(d, "error", json_string(c->err));
 		return -1;
 	}
@@ -286,7 +287,7 @@ static json_t *op_clean(struct change_ctx *c, json_t *d)
 {
 	long files = 0;
 
-	int rc = aptshim_clean(c->p->lock_timeout_s, &files, c->err, sizeof(c->err));
+	int rc = priv_aptshim_clean(c->p->lock_timeout_s, &files, c->err, sizeof(c->err));
 
 	if ((c->code = cr_err_of(rc)) != CR_OK)
 		return json_object_set_new(d, "error", json_string(c->err)), d;
@@ -306,17 +307,17 @@ static void verify(struct change_ctx *c, json_t *d)
 	char msg[1024];
 	json_t *problems;
 
-	if (change_snap(c, &s) < 0) {
+	if (priv_change_snap(c, &s) < 0) {
 		if (!json_object_get(d, "error"))
 			json_object_set_new(d, "error", json_string(c->err));
 		return;
 	}
-	problems = verify_state(c->r, &s, dpkg_updates_pending(c->p->root));
-	dpkg_snap_free(&s);
+	problems = priv_verify_state(c->r, &s, priv_dpkg_updates_pending(c->p->root));
+	priv_dpkg_snap_free(&s);
 	if (problems == NULL)
 		return;
 	if (json_array_size(problems) > 0 && !json_object_get(d, "error")) {
-		verify_message(problems, msg, sizeof(msg));
+		priv_verify_message(problems, msg, sizeof(msg));
 		json_object_set_new(d, "error", json_string(msg));
 	}
 	json_object_set_new(d, "verify", json_pack("{s:b, s:o}", "ok", json_array_size(problems) == 0, "problems",
@@ -329,8 +330,8 @@ static void verify(struct change_ctx *c, json_t *d)
 static void already(struct change_ctx *c, json_t *d, const struct dpkg_snap *before, const struct dpkg_snap *mid,
 		    const char *why)
 {
-	char reason[600];
-	json_t *changes = change_diff(before, mid);
+	char reason[CR_ERR_MAX + 32]; /* our words and the reason */
+	json_t *changes = priv_change_diff(before, mid);
 
 	snprintf(reason, sizeof(reason), "%s: %s", !strcmp(c->r->op, "install") ? "already installed" : "not installed",
 		 why);
@@ -347,7 +348,7 @@ static int take_before(struct change_ctx *c, struct dpkg_snap *own, const struct
 		return 0;
 	}
 	*before = own;
-	return change_snap(c, own);
+	return priv_change_snap(c, own);
 }
 
 static json_t *op_packages(struct change_ctx *c, json_t *d)
@@ -355,19 +356,19 @@ static json_t *op_packages(struct change_ctx *c, json_t *d)
 	struct aptshim_change_res res;
 	struct dpkg_snap own = { 0 }, mid;
 	const struct dpkg_snap *before;
-	char why[512];
+	char why[CR_ERR_MAX];
 	int rc;
 
 	if (take_before(c, &own, &before) < 0)
 		return json_object_set_new(d, "error", json_string(c->err)), d;
 	/* A check changes nothing, not even a repair. */
-	if ((!c->r->check && change_repair(c, d) < 0) || change_snap(c, &mid) < 0) {
+	if ((!c->r->check && priv_change_repair(c, d) < 0) || priv_change_snap(c, &mid) < 0) {
 		json_object_set_new(d, "error", json_string(c->err));
-		if (change_snap(c, &mid) == 0) {
-			json_object_set_new(d, "changes", change_diff(before, &mid));
-			dpkg_snap_free(&mid);
+		if (priv_change_snap(c, &mid) == 0) {
+			json_object_set_new(d, "changes", priv_change_diff(before, &mid));
+			priv_dpkg_snap_free(&mid);
 		}
-		dpkg_snap_free(&own);
+		priv_dpkg_snap_free(&own);
 		return d;
 	}
 	if (fast_path(c, &mid, why, sizeof(why))) {
@@ -377,12 +378,12 @@ static json_t *op_packages(struct change_ctx *c, json_t *d)
 		finish(c, d, before, &mid, &res, rc);
 		if (rc == 0 && res.nplan == 0)
 			json_object_set_new(d, "reason", json_string(c->r->check ? "nothing would change" : "nothing to do"));
-		aptshim_change_res_free(&res);
+		priv_aptshim_change_res_free(&res);
 	}
 	if (!c->r->check)
 		verify(c, d);
-	dpkg_snap_free(&mid);
-	dpkg_snap_free(&own);
+	priv_dpkg_snap_free(&mid);
+	priv_dpkg_snap_free(&own);
 	return d;
 }
 
@@ -460,8 +461,8 @@ json_t *priv_change(struct priv_ctx *p, const struct proto_req *r, const struct 
 		return NULL;
 	if (h == NULL) {
 		json_object_set_new(d, "error", json_string("unknown operation"));
-	} else if (aptshim_init(p->root, c.err, sizeof(c.err)) < 0 ||
-		   aptshim_native_arch(c.native, sizeof(c.native)) < 0) {
+	} else if (priv_aptshim_init(p->root, c.err, sizeof(c.err)) < 0 ||
+		   priv_aptshim_native_arch(c.native, sizeof(c.native)) < 0) {
 		json_object_set_new(d, "error", json_string(c.err[0] ? c.err : "cannot initialise apt"));
 	} else {
 		h->fn(&c, d);

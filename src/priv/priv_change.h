@@ -24,28 +24,28 @@ struct change_ctx {
 	char last_pkg[APTSHIM_NAME_MAX];
 };
 
-int change_snap(struct change_ctx *c, struct dpkg_snap *s);
+int priv_change_snap(struct change_ctx *c, struct dpkg_snap *s);
 /* {pkg: {old, new}} for every package whose version differs or which was
  * halfway on one side and whole on the other; an entry where either side
  * is halfway also says "state": {"old", "new"} (dpkg's states, "reinstreq"
  * for a package so flagged, "not-installed" for none). */
-json_t *change_diff(const struct dpkg_snap *before, const struct dpkg_snap *after);
+json_t *priv_change_diff(const struct dpkg_snap *before, const struct dpkg_snap *after);
 /* apt's and dpkg's progress, thinned, to net (ctx is the change_ctx). */
-void change_on_progress(void *ctx, const char *stage, const char *pkg, double pct, const char *text);
+void priv_change_on_progress(void *ctx, const char *stage, const char *pkg, double pct, const char *text);
 
 /* priv_repair.c: when dpkg's view shows an interrupted run, repairs it and
  * says so in d ("repaired": {"ran", "ok", "changes"}).  -1 (reason in
  * c->err) when it could not, or something is still halfway afterwards. */
-int change_repair(struct change_ctx *c, json_t *d);
+int priv_change_repair(struct change_ctx *c, json_t *d);
 
 /* priv_rollback.c: undoes what a failed run did, back to before:
  * {"removed": [...], "restored": {pkg: ver}, "ok": bool, "error": str|null}. */
-json_t *change_rollback(struct change_ctx *c, const struct dpkg_snap *before);
+json_t *priv_change_rollback(struct change_ctx *c, const struct dpkg_snap *before);
 
 /* priv_verify.c: what is wrong with s after the change r asked for (a JSON
  * array of one-line problems; empty when nothing is). */
-json_t *verify_state(const struct proto_req *r, const struct dpkg_snap *s, int updates_pending);
+json_t *priv_verify_state(const struct proto_req *r, const struct dpkg_snap *s, int updates_pending);
 /* The problems as the change's error. */
-void verify_message(json_t *problems, char *out, size_t len);
+void priv_verify_message(json_t *problems, char *out, size_t len);
 
 #endif

@@ -82,8 +82,8 @@ static void __attribute__((noreturn)) answer(struct priv_ctx *p, const struct pr
 
 	if (d == NULL)
 		_exit(3);
-	rec = audit_record(p, r, outcome_of(d), d);
-	audit_write(p, rec);
+	rec = priv_audit_record(p, r, outcome_of(d), d);
+	priv_audit_write(p, rec);
 	json_object_set_new(d, "audit", rec);
 	priv_answer(p, r, d);
 	_exit(0);
@@ -118,17 +118,17 @@ static int change_lock(struct priv_ctx *p, const struct proto_req *r, struct jou
 	int fd = openat(j->statefd, "change.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 	if (fd < 0)
-		return err_fail(err, errlen, "cannot open the change lock under %s: %s", j->dir, strerror(errno));
+		return cr_err_fail(err, errlen, "cannot open the change lock under %s: %s", j->dir, strerror(errno));
 	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno != EWOULDBLOCK && errno != EINTR) {
 			close(fd);
-			return err_fail(err, errlen, "cannot take the change lock: %s", strerror(errno));
+			return cr_err_fail(err, errlen, "cannot take the change lock: %s", strerror(errno));
 		}
-		if (now_mono() - noted >= LOCK_NOTE_EVERY_S) {
+		if (cr_now_mono() - noted >= LOCK_NOTE_EVERY_S) {
 			snprintf(text, sizeof(text), "waiting for an earlier change (pid %ld) to finish", holder_pid(fd));
 			info_f("task %s is %s", r->task, text);
 			priv_progress(p, r->id, 0, "", text);
-			noted = now_mono();
+			noted = cr_now_mono();
 		}
 		nanosleep(&pause, NULL);
 	}
@@ -148,7 +148,7 @@ static json_t *specs_json(const struct proto_req *r)
 
 	for (size_t i = 0; a && i < r->npkgs; i++) {
 		char spec[PKG_SPEC_MAX + 1];
-		pkgspec_format(&r->pkgs[i], spec, sizeof(spec));
+		cr_pkgspec_format(&r->pkgs[i], spec, sizeof(spec));
 		json_array_append_new(a, json_string(spec));
 	}
 	return a;
@@ -184,12 +184,12 @@ static void __attribute__((noreturn)) answer_again(struct priv_ctx *p, const str
 	if (!e->audited) {
 		json_t *rec = json_object_get(d, "audit");
 		if (rec != NULL)
-			audit_write(p, rec);
+			priv_audit_write(p, rec);
 		e->audited = 1;
-		if (journal_store(j, e, err, sizeof(err)) < 0)
+		if (priv_journal_store(j, e, err, sizeof(err)) < 0)
 			error_f("%s", err);
 	}
-	journal_drop_status(j, r->task);
+	priv_journal_drop_status(j, r->task);
 	json_object_set_new(d, "redelivered", json_true());
 	json_object_set_new(d, "original_time", json_string(e->finished));
 	priv_answer(p, r, json_incref(d));
@@ -208,9 +208,9 @@ static int read_before(struct journal *j, const char *task, const char *native, 
 {
 	char path[PATH_MAX];
 
-	if (!journal_status_path(j, task, path, sizeof(path)))
-		return err_fail(err, errlen, "journal path too long");
-	return dpkg_snap_read_file(path, native, before, err, errlen);
+	if (!priv_journal_status_path(j, task, path, sizeof(path)))
+		return cr_err_fail(err, errlen, "journal path too long");
+	return priv_dpkg_snap_read_file(path, native, before, err, errlen);
 }
 
 /* A first run: the copy of dpkg's view, then "started".  Resumed: the
@@ -221,22 +221,22 @@ static int journal_start(struct priv_ctx *p, const struct proto_req *r, struct j
 	if (!resumed) {
 		memset(e, 0, sizeof(*e));
 		e->phase = JOURNAL_STARTED;
-		copy_str(e->task, sizeof(e->task), r->task);
-		copy_str(e->job, sizeof(e->job), r->job);
-		copy_str(e->op, sizeof(e->op), r->op);
+		cr_copy_str(e->task, sizeof(e->task), r->task);
+		cr_copy_str(e->job, sizeof(e->job), r->job);
+		cr_copy_str(e->op, sizeof(e->op), r->op);
 		e->packages = specs_json(r);
-		e->started_s = now_wall();
-		journal_iso_time(e->started_s, e->started, sizeof(e->started));
+		e->started_s = cr_now_wall();
+		priv_journal_iso_time(e->started_s, e->started, sizeof(e->started));
 		e->attempt = 1;
-		if (package_op(r) && journal_save_status(j, r->task, p->root, err, errlen) < 0)
+		if (package_op(r) && priv_journal_save_status(j, r->task, p->root, err, errlen) < 0)
 			return -1;
 	} else {
 		e->attempt++;
 	}
 	e->pid = (long)getpid();
-	if (journal_store(j, e, err, errlen) < 0) {
+	if (priv_journal_store(j, e, err, errlen) < 0) {
 		if (!resumed)
-			journal_drop_status(j, r->task);
+			priv_journal_drop_status(j, r->task);
 		return -1;
 	}
 	return 0;
@@ -255,18 +255,18 @@ static void __attribute__((noreturn)) finish(struct priv_ctx *p, const struct pr
 
 	if (d == NULL)
 		_exit(3);
-	rec = audit_record(p, r, outcome_of(d), d);
+	rec = priv_audit_record(p, r, outcome_of(d), d);
 	json_object_set_new(d, "audit", rec);
 	e->phase = JOURNAL_FINISHED;
-	journal_iso_time(now_wall(), e->finished, sizeof(e->finished));
+	priv_journal_iso_time(cr_now_wall(), e->finished, sizeof(e->finished));
 	e->reply = json_incref(d);
 	e->audited = 0;
-	if (journal_store(j, e, err, sizeof(err)) < 0)
+	if (priv_journal_store(j, e, err, sizeof(err)) < 0)
 		error_f("task %s: %s", r->task, err);
-	audit_write(p, rec);   /* adds seq and prev to rec, in d too */
+	priv_audit_write(p, rec);   /* adds seq and prev to rec, in d too */
 	e->audited = 1;
-	if (journal_store(j, e, err, sizeof(err)) == 0)
-		journal_drop_status(j, r->task);
+	if (priv_journal_store(j, e, err, sizeof(err)) == 0)
+		priv_journal_drop_status(j, r->task);
 	priv_answer(p, r, d);
 	_exit(0);
 }
@@ -285,8 +285,8 @@ static void __attribute__((noreturn)) journaled(struct priv_ctx *p, const struct
 	}
 	if (journal_start(p, r, j, e, resumed, err, sizeof(err)) < 0)
 		refuse_to_start(p, r, err);
-	if (package_op(r) && aptshim_init(p->root, err, sizeof(err)) == 0 &&
-	    aptshim_native_arch(native, sizeof(native)) == 0) {
+	if (package_op(r) && priv_aptshim_init(p->root, err, sizeof(err)) == 0 &&
+	    priv_aptshim_native_arch(native, sizeof(native)) == 0) {
 		if (read_before(j, r->task, native, &before, err, sizeof(err)) == 0) {
 			st.before = &before;
 		} else {
@@ -298,7 +298,7 @@ static void __attribute__((noreturn)) journaled(struct priv_ctx *p, const struct
 	}
 	d = priv_change(p, r, &st);
 	json_decref(st.interrupted);
-	dpkg_snap_free(&before);
+	priv_dpkg_snap_free(&before);
 	finish(p, r, j, e, d);
 }
 
@@ -312,10 +312,10 @@ void priv_child_run(struct priv_ctx *p, const struct proto_req *r)
 	child_env();
 	if (r->check)
 		answer(p, r, priv_change(p, r, NULL));
-	if (journal_open(&j, p->root, err, sizeof(err)) < 0 || change_lock(p, r, &j, err, sizeof(err)) < 0)
+	if (priv_journal_open(&j, p->root, err, sizeof(err)) < 0 || change_lock(p, r, &j, err, sizeof(err)) < 0)
 		refuse_to_start(p, r, err);
-	journal_prune(&j, time(NULL), JOURNAL_KEEP_S, JOURNAL_MAX_FILES);
-	if ((found = journal_load(&j, r->task, &e, err, sizeof(err))) < 0)
+	priv_journal_prune(&j, time(NULL), JOURNAL_KEEP_S, JOURNAL_MAX_FILES);
+	if ((found = priv_journal_load(&j, r->task, &e, err, sizeof(err))) < 0)
 		refuse_to_start(p, r, err);
 	if (found && !same_request(r, &e)) {
 		snprintf(err, sizeof(err), "task %s already ran as another request (apt %s); refusing to run it as apt %s",

@@ -44,24 +44,24 @@ static void never(struct priv_ctx *p, const struct proto_req *r)
 	const char *why = "outside every maintenance window of this host, and none opens again";
 	json_t *d = json_pack("{s:s, s:s, s:b, s:b, s:{}}", "error", why, "operation", r->op, "check", 0, "changed", 0,
 			      "changes");
-	json_t *rec = audit_record(p, r, "refused", d);
+	json_t *rec = priv_audit_record(p, r, "refused", d);
 
-	audit_write(p, rec);
+	priv_audit_write(p, rec);
 	json_object_set_new(d, "audit", rec);
 	priv_answer(p, r, d);
 }
 
 int priv_defer(struct priv_ctx *p, const struct proto_req *r)
 {
-	double now = clock_now();
+	double now = cr_clock_now();
 	char at[40], reason[128];
 	time_t when;
 	struct tm tm;
 	json_t *rec;
 
-	if (p->nwindows == 0 || !disruptive(r) || winconf_open(p->windows, p->nwindows, (time_t)now))
+	if (p->nwindows == 0 || !disruptive(r) || cr_winconf_open(p->windows, p->nwindows, (time_t)now))
 		return 0;
-	if ((when = winconf_next_open(p->windows, p->nwindows, (time_t)now)) == 0) {
+	if ((when = cr_winconf_next_open(p->windows, p->nwindows, (time_t)now)) == 0) {
 		never(p, r);
 		return 1;
 	}
@@ -69,7 +69,7 @@ int priv_defer(struct priv_ctx *p, const struct proto_req *r)
 	strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	snprintf(reason, sizeof(reason), "outside its maintenance windows: runs at %s (--now overrides)", at);
 	info_f("apt %s for task %s deferred to the maintenance window opening at %s", r->op, r->task, at);
-	rec = record_new(p->hostname, "deferred");
+	rec = cr_record_new(p->hostname, "deferred");
 	json_object_del(rec, "duration_s");
 	json_object_set_new(rec, "run_at", json_string(at));
 	json_object_set_new(rec, "reason", json_string(reason));

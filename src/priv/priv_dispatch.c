@@ -2,7 +2,7 @@
  * policy (PRIV_ONCE, PRIV_NEEDS_SIG, PRIV_CHANGES...), enforced here in one
  * place before any handler runs, in the manner of OpenSSH's mon_dispatch;
  * and the handlers of the reads.  Changes go to the change queue
- * (priv_jobs.c), whose worker runs priv_change.c. */
+ * (priv_jobs.c), whose change child runs priv_change.c. */
 #include "config.h"
 #include "priv.h"
 
@@ -35,7 +35,7 @@ static void h_hello(struct priv_ctx *p, const struct proto_req *r)
 		return;
 	}
 	/* The host key's public half, for the registry (known_hosts pins it). */
-	hostsig_pk_encode(p->hostkey->pk, pk);
+	cr_hostsig_pk_encode(p->hostkey->pk, pk);
 	priv_reply(p, r->id,
 		   json_pack("{s:I, s:s, s:s?, s:O, s:O, s:s, s:s}", "priv_pid", (json_int_t)getpid(),
 			     "version", PACKAGE_VERSION, "hostname", p->hostname, "os_pretty",
@@ -90,7 +90,7 @@ static void h_apt(struct priv_ctx *p, const struct proto_req *r)
  *                   signature it carries is verified (priv_sig.c)
  *   PRIV_CHANGES    changes the host: goes through the window (priv_defer.c),
  *                   the audit budget and the change queue (priv_jobs.c),
- *                   whose worker writes its audit line; no handler here
+ *                   whose change child writes its audit line; no handler here
  *   PRIV_OP_CHANGES CHANGES is the operation's own (ops.h CR_OP_CHANGES)
  *   PRIV_READ       when it does not change the host, a read: counted into
  *                   the window's summary line (audit_rate.c) */
@@ -136,8 +136,8 @@ static int priv_admit(struct priv_ctx *p, const struct priv_handler *h, struct p
 
 	if (h->flags & PRIV_ONCE) {
 		if (p->served_once & bit) {
-			snprintf(err, sizeof(err), "repeated %s refused: it may come once", proto_type_name(r->type));
-			priv_refuse_audited(p, r->id, err, audit_refusal(p, r->id, proto_type_name(r->type), err));
+			snprintf(err, sizeof(err), "repeated %s refused: it may come once", cr_proto_type_name(r->type));
+			priv_refuse_audited(p, r->id, err, priv_audit_refusal(p, r->id, cr_proto_type_name(r->type), err));
 			return -1;
 		}
 		p->served_once |= bit;
@@ -146,28 +146,28 @@ static int priv_admit(struct priv_ctx *p, const struct priv_handler *h, struct p
 		return 0;   /* no task, or unsigned where that is allowed */
 	if (r->sig == NULL)
 		snprintf(err, sizeof(err), "unsigned %s refused: this host requires signed tasks",
-			 proto_type_name(r->type));
+			 cr_proto_type_name(r->type));
 	else if (priv_sig_check(p, r, err, sizeof(err)) == 0)
 		return 0;
-	priv_refuse_audited(p, r->id, err, audit_refusal_req(p, r, err));
+	priv_refuse_audited(p, r->id, err, priv_audit_refusal_req(p, r, err));
 	return -1;
 }
 
 /* A change: deferred outside the windows, refused past the audit budget,
- * else queued for the change worker (which writes its audit line). */
+ * else queued for the change child (which writes its audit line). */
 static void priv_admit_change(struct priv_ctx *p, const struct proto_req *r)
 {
 	char err[CR_ERR_MAX] = "";
 
 	if (priv_defer(p, r))
 		return;
-	if (audit_rate_action(p) < 0)
+	if (priv_audit_rate_action(p) < 0)
 		snprintf(err, sizeof(err), "refused: more than %d changes in %d s (priv's audit budget, "
 			 "audit_changes_per_minute); send it again later",
 			 p->audit_actions > 0 ? p->audit_actions : AUDIT_ACTIONS_PER_WINDOW, AUDIT_WINDOW_S);
 	/* The refusal's line names the task, its packages and its key. */
 	if (err[0] || priv_jobs_submit(p, r, err, sizeof(err)) < 0)
-		priv_refuse_audited(p, r->id, err, audit_refusal_req(p, r, err));
+		priv_refuse_audited(p, r->id, err, priv_audit_refusal_req(p, r, err));
 }
 
 void priv_dispatch(struct priv_ctx *p, uint8_t type, const uint8_t *payload, size_t len)
@@ -179,7 +179,7 @@ void priv_dispatch(struct priv_ctx *p, uint8_t type, const uint8_t *payload, siz
 	/* Odd types are answers: an answer can never pass for a request. */
 	if (type & 1) {
 		snprintf(why, sizeof(why), "answer type %u (%s) sent as a request", type,
-			 proto_type_name(type));
+			 cr_proto_type_name(type));
 		priv_refuse(p, 0, why);
 		return;
 	}
@@ -189,18 +189,18 @@ void priv_dispatch(struct priv_ctx *p, uint8_t type, const uint8_t *payload, siz
 		return;
 	}
 	memset(&r, 0, sizeof(r));
-	if (proto_req_decode(type, payload, len, &r, err, sizeof(err)) < 0) {
-		snprintf(why, sizeof(why), "malformed %s: %s", proto_type_name(type),
+	if (cr_proto_req_decode(type, payload, len, &r, err, sizeof(err)) < 0) {
+		snprintf(why, sizeof(why), "malformed %s: %s", cr_proto_type_name(type),
 			 err[0] ? err : "rejected by the decoder");
-		priv_refuse_audited(p, r.id, why, type == REQ_APT ? audit_refusal(p, r.id, "APT", why) : NULL);
+		priv_refuse_audited(p, r.id, why, type == REQ_APT ? priv_audit_refusal(p, r.id, "APT", why) : NULL);
 		return;
 	}
 	r.type = type;   /* the frame's type is the one that was checked */
 	int admitted = priv_admit(p, h, &r);
-	proto_req_clear(&r);   /* checked: the handlers act on the request itself */
+	cr_proto_req_clear(&r);   /* checked: the handlers act on the request itself */
 	if (admitted < 0)
 		return;
-	debug_f("request %u: %s (job %s, task %s)", r.id, proto_type_name(type),
+	debug_f("request %u: %s (job %s, task %s)", r.id, cr_proto_type_name(type),
 		r.job[0] ? r.job : "-", r.task[0] ? r.task : "-");
 	if (priv_changes(h, &r)) {
 		priv_admit_change(p, &r);
@@ -208,7 +208,7 @@ void priv_dispatch(struct priv_ctx *p, uint8_t type, const uint8_t *payload, siz
 	}
 	/* Reads are not written one by one: counted per window (audit_rate.c). */
 	if (h->flags & PRIV_READ)
-		audit_rate_read(p, &r);
+		priv_audit_rate_read(p, &r);
 	h->fn(p, &r);
 }
 

@@ -228,7 +228,7 @@ struct json_t *priv_facts(const char *root, char *err, size_t errlen)
 	long installed = 0;
 	json_t *facts;
 
-	if (aptshim_init(root, err, errlen) < 0 || aptshim_installed_count(&installed, err, errlen) < 0)
+	if (priv_aptshim_init(root, err, errlen) < 0 || priv_aptshim_installed_count(&installed, err, errlen) < 0)
 		return NULL;
 	facts = priv_os_info(root);
 	if (facts == NULL) {

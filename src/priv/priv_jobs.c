@@ -10,6 +10,7 @@
  * priv does not exit before every one of them has finished.  Nothing here
  * ever kills dpkg. */
 #include "config.h"
+#include "crerr.h"
 #include "priv.h"
 
 #include <errno.h>
@@ -119,7 +120,7 @@ int priv_jobs_submit(struct priv_ctx *p, const struct proto_req *r, char *err, s
 static void child_ended(struct priv_ctx *p, int status)
 {
 	struct proto_req *r = p->change_req;
-	char why[128];
+	char why[CR_ERR_MAX];
 
 	p->change_child = 0;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {

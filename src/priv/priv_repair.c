@@ -80,7 +80,7 @@ static int dpkg_lock(struct change_ctx *c)
 {
 	char front[PATH_MAX], inner[PATH_MAX], holder[512];
 	struct timespec pause = { 0, LOCK_POLL_NS };
-	double deadline = now_mono() + c->p->lock_timeout_s, said = 0;
+	double deadline = cr_now_mono() + c->p->lock_timeout_s, said = 0;
 	int fd = -1;
 
 	if (!lock_path(c, "var/lib/dpkg/lock-frontend", front, sizeof(front)) ||
@@ -91,13 +91,13 @@ static int dpkg_lock(struct change_ctx *c)
 			fd = try_lock(front);
 		if (fd >= 0 && unlocked(inner))
 			return fd;
-		if (now_mono() >= deadline)
+		if (cr_now_mono() >= deadline)
 			break;
-		if (now_mono() - said >= 5 && priv_lock_holder(c->p->root, holder, sizeof(holder))) {
+		if (cr_now_mono() - said >= 5 && priv_lock_holder(c->p->root, holder, sizeof(holder))) {
 			char text[600];
 			snprintf(text, sizeof(text), "waiting for the dpkg lock: %s", holder);
 			priv_progress(c->p, c->r->id, 0, "", text);
-			said = now_mono();
+			said = cr_now_mono();
 		}
 		nanosleep(&pause, NULL);
 	}
@@ -220,7 +220,7 @@ static int needs_configure(struct change_ctx *c, const struct dpkg_snap *s)
 	for (size_t i = 0; i < s->n; i++)
 		if (configurable(&s->p[i]) && !needs_unpack(&s->p[i]))
 			return 1;
-	return dpkg_updates_pending(c->p->root);
+	return priv_dpkg_updates_pending(c->p->root);
 }
 
 struct repair {
@@ -262,7 +262,7 @@ static int force_remove(struct change_ctx *c, struct repair *rp, const struct dp
 
 	/* dpkg's status is the host's file: the name is still checked against
 	 * Debian policy before it becomes an argument. */
-	if (pkgspec_parse(p->name, &spec, NULL, 0) < 0 || spec.version[0])
+	if (cr_pkgspec_parse(p->name, &spec, NULL, 0) < 0 || spec.version[0])
 		return snprintf(c->err, sizeof(c->err), "dpkg's status names a package priv will not pass on"), -1;
 	if ((rc = run_dpkg(c, args, tail, sizeof(tail))) < 0)
 		return -1;
@@ -288,7 +288,7 @@ static int unpack_again(struct change_ctx *c, struct repair *rp, const struct dp
 		if (!needs_unpack(p))
 			continue;
 		if (strcmp(p->want, "deinstall") != 0 && strcmp(p->want, "purge") != 0 &&
-		    (has = aptshim_reinstall_version(p->name, p->version, items[n].version, sizeof(items[n].version),
+		    (has = priv_aptshim_reinstall_version(p->name, p->version, items[n].version, sizeof(items[n].version),
 						     c->err, sizeof(c->err))) < 0) {
 			rc = -1;
 		} else if (has) {
@@ -301,15 +301,15 @@ static int unpack_again(struct change_ctx *c, struct repair *rp, const struct dp
 	if (rc == 0 && n > 0) {
 		struct aptshim_change_req q = { .op = APTSHIM_REINSTALL, .items = items, .nitems = n,
 						.lock_timeout_s = c->p->lock_timeout_s,
-						.progress = change_on_progress, .ctx = c };
-		int arc = aptshim_change(&q, &res, c->err, sizeof(c->err));
+						.progress = priv_change_on_progress, .ctx = c };
+		int arc = priv_aptshim_change(&q, &res, c->err, sizeof(c->err));
 		rp->unpacked += (int)n;
 		for (size_t i = 0; i < n; i++) {
 			char what[400];
 			snprintf(what, sizeof(what), "reinstall %s %s (libapt-pkg)", items[i].name, items[i].version);
 			ran(rp, what, arc, arc < 0 ? c->err : "");
 		}
-		aptshim_change_res_free(&res);
+		priv_aptshim_change_res_free(&res);
 		/* Not reaching dpkg at all (the lock, above all) ends the repair. */
 		rc = arc < 0 && !res.dpkg_ran ? -1 : 0;
 	}
@@ -322,19 +322,19 @@ static int repair_steps(struct change_ctx *c, struct repair *rp)
 	struct dpkg_snap s;
 	int rc;
 
-	if (change_snap(c, &s) < 0)
+	if (priv_change_snap(c, &s) < 0)
 		return -1;
 	rc = needs_configure(c, &s) ? configure_all(c, rp) : 0;
-	dpkg_snap_free(&s);
-	if (rc < 0 || change_snap(c, &s) < 0)
+	priv_dpkg_snap_free(&s);
+	if (rc < 0 || priv_change_snap(c, &s) < 0)
 		return -1;
 	rc = unpack_again(c, rp, &s);
-	dpkg_snap_free(&s);
-	if (rc < 0 || change_snap(c, &s) < 0)
+	priv_dpkg_snap_free(&s);
+	if (rc < 0 || priv_change_snap(c, &s) < 0)
 		return -1;
 	/* What waited for a package that is whole again can be configured now. */
 	rc = rp->unpacked > 0 && needs_configure(c, &s) ? configure_all(c, rp) : 0;
-	dpkg_snap_free(&s);
+	priv_dpkg_snap_free(&s);
 	return rc;
 }
 
@@ -346,7 +346,7 @@ static void describe_all(const struct dpkg_snap *s, char *out, size_t len)
 	out[0] = '\0';
 	for (size_t i = 0; i < s->n && used < len; i++) {
 		char one[400];
-		dpkg_describe(&s->p[i], one, sizeof(one));
+		priv_dpkg_describe(&s->p[i], one, sizeof(one));
 		if (one[0])
 			used += (size_t)snprintf(out + used, len - used, "%s%s", used ? "; " : "", one);
 	}
@@ -360,13 +360,13 @@ static int repaired(struct change_ctx *c, const struct dpkg_snap *first, struct 
 	int ok = 0;
 
 	/* What it changed counts even when it stopped halfway (the lock). */
-	if (change_snap(c, &now) == 0) {
-		changes = change_diff(first, &now);
+	if (priv_change_snap(c, &now) == 0) {
+		changes = priv_change_diff(first, &now);
 		if (rc == 0) {
-			ok = dpkg_snap_clean(&now) && !dpkg_updates_pending(c->p->root);
+			ok = priv_dpkg_snap_clean(&now) && !priv_dpkg_updates_pending(c->p->root);
 			describe_all(&now, broken, sizeof(broken));
 		}
-		dpkg_snap_free(&now);
+		priv_dpkg_snap_free(&now);
 		if (rc == 0 && !ok)
 			snprintf(c->err, sizeof(c->err), "an earlier dpkg run was interrupted and the repair did not finish "
 				 "it: %s%s%s", broken[0] ? broken : "dpkg's updates journal is still pending",
@@ -378,19 +378,19 @@ static int repaired(struct change_ctx *c, const struct dpkg_snap *first, struct 
 	return ok ? 0 : -1;
 }
 
-int change_repair(struct change_ctx *c, json_t *d)
+int priv_change_repair(struct change_ctx *c, json_t *d)
 {
 	struct repair rp = { .ran = json_array() };
 	struct dpkg_snap first;
 	char broken[600];
 	int rc;
 
-	if (change_snap(c, &first) < 0) {
+	if (priv_change_snap(c, &first) < 0) {
 		json_decref(rp.ran);
 		return -1;
 	}
-	if (dpkg_snap_clean(&first) && !dpkg_updates_pending(c->p->root)) {
-		dpkg_snap_free(&first);
+	if (priv_dpkg_snap_clean(&first) && !priv_dpkg_updates_pending(c->p->root)) {
+		priv_dpkg_snap_free(&first);
 		json_decref(rp.ran);
 		return 0;
 	}
@@ -399,6 +399,6 @@ int change_repair(struct change_ctx *c, json_t *d)
 	priv_progress(c->p, c->r->id, 0, "", "repairing an interrupted dpkg run");
 	rc = repair_steps(c, &rp);
 	rc = repaired(c, &first, &rp, rc, d);
-	dpkg_snap_free(&first);
+	priv_dpkg_snap_free(&first);
 	return rc;
 }

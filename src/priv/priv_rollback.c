@@ -19,16 +19,16 @@ static size_t undo_items(const struct dpkg_snap *before, const struct dpkg_snap 
 	size_t n = 0;
 
 	for (size_t i = 0; i < after->n && n < cap; i++) {
-		const struct dpkg_pkg *a = &after->p[i], *b = dpkg_snap_find(before, a->name);
-		if (dpkg_present(a) && !dpkg_present(b)) {
+		const struct dpkg_pkg *a = &after->p[i], *b = priv_dpkg_snap_find(before, a->name);
+		if (priv_dpkg_present(a) && !priv_dpkg_present(b)) {
 			memset(&items[n], 0, sizeof(items[n]));
 			snprintf(items[n].name, sizeof(items[n].name), "%s", a->name);
 			items[n++].remove = 1;
 		}
 	}
 	for (size_t i = 0; i < before->n && n < cap; i++) {
-		const struct dpkg_pkg *b = &before->p[i], *a = dpkg_snap_find(after, b->name);
-		if (dpkg_present(b) && (!dpkg_present(a) || dpkg_broken(a) || strcmp(a->version, b->version) != 0)) {
+		const struct dpkg_pkg *b = &before->p[i], *a = priv_dpkg_snap_find(after, b->name);
+		if (priv_dpkg_present(b) && (!priv_dpkg_present(a) || priv_dpkg_broken(a) || strcmp(a->version, b->version) != 0)) {
 			memset(&items[n], 0, sizeof(items[n]));
 			snprintf(items[n].name, sizeof(items[n].name), "%s", b->name);
 			snprintf(items[n].version, sizeof(items[n].version), "%s", b->version);
@@ -43,10 +43,10 @@ static json_t *undo_report(const struct dpkg_snap *before, const struct dpkg_sna
 {
 	json_t *removed = json_array(), *restored = json_object();
 
-	*ok = dpkg_snap_clean(final);
+	*ok = priv_dpkg_snap_clean(final);
 	for (size_t i = 0; i < n; i++) {
-		const struct dpkg_pkg *f = dpkg_snap_find(final, items[i].name), *b = dpkg_snap_find(before, items[i].name);
-		int back = items[i].remove ? !dpkg_present(f) : dpkg_present(f) && !strcmp(f->version, b->version);
+		const struct dpkg_pkg *f = priv_dpkg_snap_find(final, items[i].name), *b = priv_dpkg_snap_find(before, items[i].name);
+		int back = items[i].remove ? !priv_dpkg_present(f) : priv_dpkg_present(f) && !strcmp(f->version, b->version);
 		if (back && items[i].remove)
 			json_array_append_new(removed, json_string(items[i].name));
 		else if (back)
@@ -56,7 +56,7 @@ static json_t *undo_report(const struct dpkg_snap *before, const struct dpkg_sna
 	return json_pack("{s:o, s:o}", "removed", removed, "restored", restored);
 }
 
-json_t *change_rollback(struct change_ctx *c, const struct dpkg_snap *before)
+json_t *priv_change_rollback(struct change_ctx *c, const struct dpkg_snap *before)
 {
 	struct dpkg_snap after, final;
 	struct aptshim_change_res res;
@@ -68,8 +68,8 @@ json_t *change_rollback(struct change_ctx *c, const struct dpkg_snap *before)
 	/* apt will not start on an interrupted dpkg: what the failed run left
 	 * halfway is repaired first, and the rollback says so. */
 	json_t *repair = json_object();
-	change_repair(c, repair);
-	if (change_snap(c, &after) < 0) {
+	priv_change_repair(c, repair);
+	if (priv_change_snap(c, &after) < 0) {
 		json_decref(repair);
 		return json_pack("{s:[], s:{}, s:b, s:s}", "removed", "restored", "ok", 0, "error", c->err);
 	}
@@ -77,13 +77,13 @@ json_t *change_rollback(struct change_ctx *c, const struct dpkg_snap *before)
 	n = items ? undo_items(before, &after, items, after.n + before->n) : 0;
 	struct aptshim_change_req q = { .op = APTSHIM_RESTORE, .items = items, .nitems = n,
 					.lock_timeout_s = c->p->lock_timeout_s };
-	int rc = n == 0 ? 0 : aptshim_change(&q, &res, err, sizeof(err));
+	int rc = n == 0 ? 0 : priv_aptshim_change(&q, &res, err, sizeof(err));
 	if (n > 0)
-		aptshim_change_res_free(&res);
+		priv_aptshim_change_res_free(&res);
 	json_t *rep = NULL;
-	if (change_snap(c, &final) == 0) {
+	if (priv_change_snap(c, &final) == 0) {
 		rep = undo_report(before, &final, items, n, &ok);
-		dpkg_snap_free(&final);
+		priv_dpkg_snap_free(&final);
 	}
 	if (rep == NULL)
 		rep = json_pack("{s:[], s:{}}", "removed", "restored");
@@ -94,6 +94,6 @@ json_t *change_rollback(struct change_ctx *c, const struct dpkg_snap *before)
 	json_decref(repair);
 	info_f("rollback %s (%zu package(s))", ok && rc == 0 ? "done" : "incomplete", n);
 	free(items);
-	dpkg_snap_free(&after);
+	priv_dpkg_snap_free(&after);
 	return rep;
 }

@@ -5,6 +5,7 @@
  * before under another task id (the nonce file, nonces.h: it survives
  * restarts), and when the request asks for exactly what was signed. */
 #include "config.h"
+#include "crerr.h"
 #include "priv.h"
 
 #include <sodium.h>
@@ -23,12 +24,12 @@
 static int same_request(const struct sig_claims *c, const struct proto_req *r, char *err, size_t errlen)
 {
 	struct proto_req *want = calloc(1, sizeof(*want));
-	char why[256];
+	char why[CR_ERR_MAX];
 	int ok;
 
 	if (want == NULL)
 		return snprintf(err, errlen, "out of memory"), -1;
-	ok = taskreq_build(c->task, c->args, c->kwargs, want, why, sizeof(why)) == 0 && taskreq_same(want, r) &&
+	ok = cr_taskreq_build(c->task, c->args, c->kwargs, want, why, sizeof(why)) == 0 && cr_taskreq_same(want, r) &&
 	     strcmp(c->job, r->job) == 0;
 	free(want);
 	if (!ok)
@@ -44,10 +45,10 @@ static int remember(struct priv_ctx *p, const struct sig_claims *c, const struct
 
 	if (p->nonces == NULL)
 		return snprintf(err, errlen, "refused: priv has no nonce file to record signed requests in"), -1;
-	copy_str(n.key, sizeof(n.key), c->key);
-	copy_str(n.nonce, sizeof(n.nonce), c->nonce);
-	copy_str(n.task, sizeof(n.task), r->task);
-	switch (nonces_use(p->nonces, &n, now, err, errlen)) {
+	cr_copy_str(n.key, sizeof(n.key), c->key);
+	cr_copy_str(n.nonce, sizeof(n.nonce), c->nonce);
+	cr_copy_str(n.task, sizeof(n.task), r->task);
+	switch (priv_nonces_use(p->nonces, &n, now, err, errlen)) {
 	case NONCE_NEW:
 		return 0;
 	case NONCE_AGAIN:
@@ -74,14 +75,14 @@ int priv_sig_check(struct priv_ctx *p, struct proto_req *r, char *err, size_t er
 		return snprintf(err, errlen, "no signature to check"), -1;
 	if (!trusts_any(p) && !p->require_signed)
 		return 0;
-	if (sig_claims_from_json(r->sig, &c, err, errlen) < 0)
+	if (cr_sig_claims_from_json(r->sig, &c, err, errlen) < 0)
 		return -1;
-	copy_str(r->key, sizeof(r->key), c.key);
+	cr_copy_str(r->key, sizeof(r->key), c.key);
 	/* For the audit: which schedule beat fired, and who signed it. */
-	copy_str(r->schedule, sizeof(r->schedule), c.for_schedule);
-	copy_str(r->schedule_key, sizeof(r->schedule_key), c.for_key);
-	if (sig_verify(p->keys, &c, &h, err, errlen) == 0 && same_request(&c, r, err, errlen) == 0)
+	cr_copy_str(r->schedule, sizeof(r->schedule), c.for_schedule);
+	cr_copy_str(r->schedule_key, sizeof(r->schedule_key), c.for_key);
+	if (cr_sig_verify(p->keys, &c, &h, err, errlen) == 0 && same_request(&c, r, err, errlen) == 0)
 		rc = remember(p, &c, r, h.now, err, errlen);
-	sig_claims_free(&c);
+	cr_sig_claims_free(&c);
 	return rc;
 }

@@ -32,7 +32,7 @@ static void spec_name(const struct pkgspec *ps, char *out, size_t len)
 /* install: there, whole, at the pinned version when one was asked for. */
 static void check_installed(json_t *list, const struct pkgspec *ps, const struct dpkg_pkg *p, const char *name)
 {
-	if (!dpkg_present(p))
+	if (!priv_dpkg_present(p))
 		problem(list, "%s is %s after the change", name, p ? p->state : "not installed");
 	else if (ps->version[0] && strcmp(p->version, ps->version) != 0)
 		problem(list, "%s is at version %s, not the requested %s", name, p->version, ps->version);
@@ -41,13 +41,13 @@ static void check_installed(json_t *list, const struct pkgspec *ps, const struct
 /* remove: files gone (config-files is a removed package); purge: nothing left. */
 static void check_removed(json_t *list, int purge, const struct dpkg_pkg *p, const char *name)
 {
-	if (dpkg_present(p))
+	if (priv_dpkg_present(p))
 		problem(list, "%s is still %s after the removal", name, p->state);
 	else if (purge && p != NULL && !strcmp(p->state, "config-files"))
 		problem(list, "%s still has its configuration files after the purge", name);
 }
 
-json_t *verify_state(const struct proto_req *r, const struct dpkg_snap *s, int updates_pending)
+json_t *priv_verify_state(const struct proto_req *r, const struct dpkg_snap *s, int updates_pending)
 {
 	int install = !strcmp(r->op, "install"), remove = !strcmp(r->op, "remove"), upgrade = !strcmp(r->op, "upgrade");
 	json_t *list = json_array();
@@ -55,7 +55,7 @@ json_t *verify_state(const struct proto_req *r, const struct dpkg_snap *s, int u
 	for (size_t i = 0; list && i < r->npkgs && (install || remove || upgrade); i++) {
 		char name[APTSHIM_NAME_MAX];
 		spec_name(&r->pkgs[i], name, sizeof(name));
-		const struct dpkg_pkg *p = dpkg_snap_find(s, name);
+		const struct dpkg_pkg *p = priv_dpkg_snap_find(s, name);
 		if (remove)
 			check_removed(list, r->purge, p, name);
 		else
@@ -65,7 +65,7 @@ json_t *verify_state(const struct proto_req *r, const struct dpkg_snap *s, int u
 	 * named once, with its state. */
 	for (size_t i = 0; list && i < s->n; i++) {
 		char what[400];
-		dpkg_describe(&s->p[i], what, sizeof(what));
+		priv_dpkg_describe(&s->p[i], what, sizeof(what));
 		if (what[0])
 			json_array_append_new(list, json_string(what));
 	}
@@ -76,7 +76,7 @@ json_t *verify_state(const struct proto_req *r, const struct dpkg_snap *s, int u
 }
 
 /* "the change did not leave dpkg as asked: ... ; dpkg --audit lists ..." */
-void verify_message(json_t *problems, char *out, size_t len)
+void priv_verify_message(json_t *problems, char *out, size_t len)
 {
 	size_t used = 0, i;
 	json_t *v;

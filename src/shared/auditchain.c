@@ -1,5 +1,6 @@
 /* The audit log's hash chain (see auditchain.h). */
 #include "config.h"
+#include "crerr.h"
 #include "auditchain.h"
 
 #include <inttypes.h>
@@ -11,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void auditchain_hash(const char *line, size_t len, char out[AUDIT_HASH_HEX + 1])
+void cr_auditchain_hash(const char *line, size_t len, char out[AUDIT_HASH_HEX + 1])
 {
 	unsigned char h[crypto_hash_sha256_BYTES];
 
@@ -19,7 +20,7 @@ void auditchain_hash(const char *line, size_t len, char out[AUDIT_HASH_HEX + 1])
 	sodium_bin2hex(out, AUDIT_HASH_HEX + 1, h, sizeof(h));
 }
 
-void auditchain_genesis(struct audit_head *h)
+void cr_auditchain_genesis(struct audit_head *h)
 {
 	memset(h, 0, sizeof(*h));
 	memset(h->hash, '0', AUDIT_HASH_HEX);
@@ -35,14 +36,14 @@ static uint64_t line_seq(const char *line, size_t len)
 	return seq > 0 ? (uint64_t)seq : 0;
 }
 
-int auditchain_head(int fd, struct audit_head *h)
+int cr_auditchain_head(int fd, struct audit_head *h)
 {
 	struct stat sb;
 	size_t want, end, start;
 	char *buf;
 	ssize_t n;
 
-	auditchain_genesis(h);
+	cr_auditchain_genesis(h);
 	if (fstat(fd, &sb) < 0)
 		return -1;
 	if (sb.st_size == 0)
@@ -70,20 +71,20 @@ int auditchain_head(int fd, struct audit_head *h)
 		return -1;   /* a line longer than we read: not one of ours */
 	}
 	h->seq = line_seq(buf + start, end - 1 - start);
-	auditchain_hash(buf + start, end - 1 - start, h->hash);
+	cr_auditchain_hash(buf + start, end - 1 - start, h->hash);
 	free(buf);
 	return h->seq > 0 ? 0 : -1;
 }
 
-void auditchain_verify_init(struct audit_verify *v)
+void cr_auditchain_verify_init(struct audit_verify *v)
 {
 	memset(v, 0, sizeof(*v));
-	auditchain_genesis(&v->head);
+	cr_auditchain_genesis(&v->head);
 }
 
-void auditchain_verify_init_continued(struct audit_verify *v)
+void cr_auditchain_verify_init_continued(struct audit_verify *v)
 {
-	auditchain_verify_init(v);
+	cr_auditchain_verify_init(v);
 	v->continued = 1;
 }
 
@@ -94,12 +95,12 @@ static int broken(struct audit_verify *v, const char *why)
 	return -1;
 }
 
-int auditchain_verify_line(struct audit_verify *v, const char *line, size_t len)
+int cr_auditchain_verify_line(struct audit_verify *v, const char *line, size_t len)
 {
 	json_t *o;
 	const char *prev;
 	json_int_t seq;
-	char why[128];
+	char why[CR_ERR_MAX];
 
 	if (v->first_bad)
 		return -1;
@@ -122,7 +123,7 @@ int auditchain_verify_line(struct audit_verify *v, const char *line, size_t len)
 	json_decref(o);
 	if (rc == 0) {
 		v->head.seq = (uint64_t)seq;
-		auditchain_hash(line, len, v->head.hash);
+		cr_auditchain_hash(line, len, v->head.hash);
 	}
 	return rc;
 }

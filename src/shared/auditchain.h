@@ -11,12 +11,14 @@
  * the hash of the last line of the file before it (seq goes on too).  Read
  * oldest first, the files verify as one chain; the oldest one kept starts
  * where a file that was rotated away ended, which nothing left can check
- * (auditchain_verify_init_continued). */
+ * (cr_auditchain_verify_init_continued). */
 #ifndef CR_AUDITCHAIN_H
 #define CR_AUDITCHAIN_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "crerr.h"
 
 #define AUDIT_HASH_HEX 64
 /* Lines longer than this are not ours (priv's frames are at most 64 KiB). */
@@ -28,11 +30,11 @@ struct audit_head {
 	int torn;                           /* the file ends in an incomplete line */
 };
 
-void auditchain_hash(const char *line, size_t len, char out[AUDIT_HASH_HEX + 1]);
-void auditchain_genesis(struct audit_head *h);
+void cr_auditchain_hash(const char *line, size_t len, char out[AUDIT_HASH_HEX + 1]);
+void cr_auditchain_genesis(struct audit_head *h);
 /* Reads the last complete line of the open file (bounded read from the end).
  * -1 if it cannot be read or is not a chained record. */
-int auditchain_head(int fd, struct audit_head *h);
+int cr_auditchain_head(int fd, struct audit_head *h);
 
 /* Verification, line by line: feed each line (without its newline). */
 struct audit_verify {
@@ -40,13 +42,13 @@ struct audit_verify {
 	uint64_t line;                      /* lines seen */
 	uint64_t first_bad;                 /* 0: intact so far */
 	int continued;                      /* the first line starts the chain as it says */
-	char why[256];
+	char why[CR_ERR_MAX];
 };
-void auditchain_verify_init(struct audit_verify *v);
+void cr_auditchain_verify_init(struct audit_verify *v);
 /* For a file whose predecessors were rotated away: its first line's seq
  * and prev are taken as they are; every later line is checked. */
-void auditchain_verify_init_continued(struct audit_verify *v);
+void cr_auditchain_verify_init_continued(struct audit_verify *v);
 /* 0 while intact; -1 at the first break (first_bad and why set). */
-int auditchain_verify_line(struct audit_verify *v, const char *line, size_t len);
+int cr_auditchain_verify_line(struct audit_verify *v, const char *line, size_t len);
 
 #endif

@@ -4,7 +4,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 
-char *b64_encode(const unsigned char *in, size_t len)
+char *cr_b64_encode(const unsigned char *in, size_t len)
 {
 	const int variant = sodium_base64_VARIANT_ORIGINAL;
 	size_t outlen = sodium_base64_ENCODED_LEN(len, variant);
@@ -15,7 +15,7 @@ char *b64_encode(const unsigned char *in, size_t len)
 	return sodium_bin2base64(out, outlen, in, len, variant);
 }
 
-unsigned char *b64_decode(const char *in, size_t inlen, size_t max, size_t *outlen)
+unsigned char *cr_b64_decode(const char *in, size_t inlen, size_t max, size_t *outlen)
 {
 	/* 3 bytes per 4 characters, checked before allocating. */
 	size_t cap = inlen / 4 * 3 + 3;

@@ -34,7 +34,7 @@ static int parse_userinfo(const char *ui, size_t len, struct broker_addr *b, cha
 		b->password[len - ulen - 1] = '\0';
 	} else {
 		/* redis://secret@host: a lone word is the password, as redis-py reads it. */
-		copy_str(b->password, sizeof(b->password), b->user);
+		cr_copy_str(b->password, sizeof(b->password), b->user);
 		b->user[0] = '\0';
 	}
 	return 0;
@@ -104,7 +104,7 @@ bad:
 	return -1;
 }
 
-int broker_parse_url(const char *url, struct broker_addr *b, char *err, size_t errlen)
+int cr_broker_parse_url(const char *url, struct broker_addr *b, char *err, size_t errlen)
 {
 	const char *rest, *slash, *at;
 	long db = 0;
@@ -144,7 +144,7 @@ int broker_parse_url(const char *url, struct broker_addr *b, char *err, size_t e
 static void mask_url(const char *url, const struct broker_addr *b, char *out, size_t len)
 {
 	if (b->password[0] == '\0' || strchr(url, '@') == NULL) {
-		copy_str(out, len, url);
+		cr_copy_str(out, len, url);
 		return;
 	}
 	/* An IPv6 address needs its brackets back, or the port would read as
@@ -155,7 +155,7 @@ static void mask_url(const char *url, const struct broker_addr *b, char *out, si
 		snprintf(out, len, "redis://%s:***@%s:%d/%d", b->user, b->host, b->port, b->db);
 }
 
-int broker_from(const char *explicit_url, const struct cr_config *c, struct broker_addr *b,
+int cr_broker_from(const char *explicit_url, const struct cr_config *c, struct broker_addr *b,
 		char *url_out, size_t url_len, char *err, size_t errlen)
 {
 	const char *env = getenv("CELERYROOT_BROKER_URL");
@@ -163,17 +163,17 @@ int broker_from(const char *explicit_url, const struct cr_config *c, struct brok
 			  : env && env[0] ? env
 			  : c->broker_url[0] ? c->broker_url : BROKER_DEFAULT_URL;
 
-	if (broker_parse_url(url, b, err, errlen) < 0)
+	if (cr_broker_parse_url(url, b, err, errlen) < 0)
 		return -1;
 	if (b->password[0] == '\0' && c->broker_password[0] != '\0') {
-		copy_str(b->user, sizeof(b->user), c->broker_user);
-		copy_str(b->password, sizeof(b->password), c->broker_password);
+		cr_copy_str(b->user, sizeof(b->user), c->broker_user);
+		cr_copy_str(b->password, sizeof(b->password), c->broker_password);
 	}
 	mask_url(url, b, url_out, url_len);
 	return 0;
 }
 
-int broker_resolve(struct broker_addr *b, char *err, size_t errlen)
+int cr_broker_resolve(struct broker_addr *b, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res = NULL;
 	int rc;

@@ -183,7 +183,7 @@ static void put_value(struct buf *b, json_t *v, int depth)
 	}
 }
 
-char *canon_dump(json_t *v, size_t *len, char *err, size_t errlen)
+char *cr_canon_dump(json_t *v, size_t *len, char *err, size_t errlen)
 {
 	struct buf b = { .err = err, .errlen = errlen };
 

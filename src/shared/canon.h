@@ -17,6 +17,6 @@
 
 /* Returns a malloc'd NUL-terminated string (*len set), or NULL with a
  * one-line reason in err. */
-char *canon_dump(json_t *v, size_t *len, char *err, size_t errlen);
+char *cr_canon_dump(json_t *v, size_t *len, char *err, size_t errlen);
 
 #endif

@@ -12,7 +12,7 @@
 #include "sign.h"
 #include "timeutil.h"
 
-const char *const celery_priority_suffix[CELERY_PRIORITY_STEPS] = {
+const char *const cr_celery_priority_suffix[CELERY_PRIORITY_STEPS] = {
 	"", "\x06\x16" "3", "\x06\x16" "6", "\x06\x16" "9"
 };
 
@@ -38,7 +38,7 @@ static int opt_time(json_t *v, int *has, double *out)
 	*has = 0;
 	if (v == NULL || json_is_null(v))
 		return 0;
-	if (!json_is_string(v) || iso8601_parse(json_string_value(v), out) < 0)
+	if (!json_is_string(v) || cr_iso8601_parse(json_string_value(v), out) < 0)
 		return -1;
 	*has = 1;
 	return 0;
@@ -48,9 +48,9 @@ static int opt_id(json_t *v, char *dst, size_t len)
 {
 	if (v == NULL || json_is_null(v))
 		return 0;
-	if (!valid_task_id(json_string_value(v)))
+	if (!cr_valid_task_id(json_string_value(v)))
 		return -1;
-	return copy_str(dst, len, json_string_value(v)) ? 0 : -1;
+	return cr_copy_str(dst, len, json_string_value(v)) ? 0 : -1;
 }
 
 static int parse_headers(json_t *h, struct celery_msg *m, char *err, size_t errlen)
@@ -59,7 +59,7 @@ static int parse_headers(json_t *h, struct celery_msg *m, char *err, size_t errl
 	json_t *retries = json_object_get(h, "retries");
 	const char *origin = json_string_value(json_object_get(h, "origin"));
 
-	if (task == NULL || task[0] == '\0' || !printable(task) || !copy_str(m->task, sizeof(m->task), task))
+	if (task == NULL || task[0] == '\0' || !printable(task) || !cr_copy_str(m->task, sizeof(m->task), task))
 		return bad(err, errlen, "headers.task is missing or not a printable name of at most 128 characters");
 	if (opt_time(json_object_get(h, "expires"), &m->has_expires, &m->expires) < 0)
 		return bad(err, errlen, "headers.expires is not an ISO 8601 time");
@@ -74,7 +74,7 @@ static int parse_headers(json_t *h, struct celery_msg *m, char *err, size_t errl
 		return bad(err, errlen, "headers.retries is not a non-negative integer");
 	m->retries = (int)json_integer_value(retries);
 	if (origin)
-		copy_printable(m->origin, sizeof(m->origin), origin);
+		cr_copy_printable(m->origin, sizeof(m->origin), origin);
 	m->redelivered |= json_is_true(json_object_get(h, "redelivered"));
 	/* Checked field by field when the task is verified (net/netsig.c). */
 	json_t *sig = json_object_get(h, SIG_HEADER);
@@ -94,14 +94,14 @@ static int parse_properties(json_t *p, struct celery_msg *m, char *err, size_t e
 
 	if (!json_is_object(p))
 		return bad(err, errlen, "properties is not an object");
-	if (!valid_task_id(json_string_value(json_object_get(p, "delivery_tag"))))
+	if (!cr_valid_task_id(json_string_value(json_object_get(p, "delivery_tag"))))
 		return bad(err, errlen, "properties.delivery_tag is missing or invalid");
-	copy_str(m->delivery_tag, sizeof(m->delivery_tag), json_string_value(json_object_get(p, "delivery_tag")));
+	cr_copy_str(m->delivery_tag, sizeof(m->delivery_tag), json_string_value(json_object_get(p, "delivery_tag")));
 	const char *enc = json_string_value(json_object_get(p, "body_encoding"));
 	if (enc == NULL || strcmp(enc, "base64") != 0)
 		return bad(err, errlen, "properties.body_encoding must be base64");
 	if (!json_is_object(di) || !ex || !rk || !printable(ex) || !printable(rk) ||
-	    !copy_str(m->exchange, sizeof(m->exchange), ex) || !copy_str(m->routing_key, sizeof(m->routing_key), rk))
+	    !cr_copy_str(m->exchange, sizeof(m->exchange), ex) || !cr_copy_str(m->routing_key, sizeof(m->routing_key), rk))
 		return bad(err, errlen, "properties.delivery_info is missing or malformed");
 	m->redelivered |= json_is_true(json_object_get(di, "redelivered"));
 	return 0;
@@ -133,7 +133,7 @@ static int parse_body(json_t *env, struct celery_msg *m, char *err, size_t errle
 	blen = json_string_length(json_object_get(env, "body"));
 	if (blen != strlen(b) || !base64_alphabet(b, blen))
 		return bad(err, errlen, "body is not valid base64");
-	raw = b64_decode(b, blen, CELERY_ENVELOPE_MAX, &rawlen);
+	raw = cr_b64_decode(b, blen, CELERY_ENVELOPE_MAX, &rawlen);
 	if (raw == NULL)
 		return bad(err, errlen, "body is not valid base64");
 	body = json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES, NULL);
@@ -156,7 +156,7 @@ static int check_content(json_t *env, char *err, size_t errlen)
 
 	if (ct == NULL || strcmp(ct, "application/json") != 0) {
 		char shown[61];   /* quoted in net's log and the FAILURE result: printable only */
-		copy_printable(shown, sizeof(shown), ct ? ct : "(none)");
+		cr_copy_printable(shown, sizeof(shown), ct ? ct : "(none)");
 		snprintf(err, errlen, "content-type '%s' refused: celeryroot accepts JSON only", shown);
 		return -1;
 	}
@@ -172,12 +172,12 @@ static void oversize_id(const char *buf, size_t len, struct celery_msg *m)
 	json_t *env = len <= CELERY_READ_MAX ? json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
 	const char *id = json_string_value(json_object_get(json_object_get(env, "headers"), "id"));
 
-	if (valid_task_id(id))
-		copy_str(m->id, sizeof(m->id), id);
+	if (cr_valid_task_id(id))
+		cr_copy_str(m->id, sizeof(m->id), id);
 	json_decref(env);
 }
 
-int celery_parse(const char *buf, size_t len, struct celery_msg *m, char *err, size_t errlen)
+int cr_celery_parse(const char *buf, size_t len, struct celery_msg *m, char *err, size_t errlen)
 {
 	json_t *env, *h;
 
@@ -198,9 +198,9 @@ int celery_parse(const char *buf, size_t len, struct celery_msg *m, char *err, s
 	if (!json_is_object(h))
 		return bad(err, errlen, "headers missing: not a Celery protocol 2 message");
 	/* The id first: even a refused message gets its FAILURE result. */
-	if (!valid_task_id(json_string_value(json_object_get(h, "id"))))
+	if (!cr_valid_task_id(json_string_value(json_object_get(h, "id"))))
 		return bad(err, errlen, "headers.id is missing or invalid");
-	copy_str(m->id, sizeof(m->id), json_string_value(json_object_get(h, "id")));
+	cr_copy_str(m->id, sizeof(m->id), json_string_value(json_object_get(h, "id")));
 	if (check_content(env, err, errlen) < 0 || parse_headers(h, m, err, errlen) < 0 ||
 	    parse_properties(json_object_get(env, "properties"), m, err, errlen) < 0 ||
 	    parse_body(env, m, err, errlen) < 0)
@@ -208,7 +208,7 @@ int celery_parse(const char *buf, size_t len, struct celery_msg *m, char *err, s
 	return 0;
 }
 
-void celery_msg_free(struct celery_msg *m)
+void cr_celery_msg_free(struct celery_msg *m)
 {
 	json_decref(m->args);
 	json_decref(m->kwargs);
@@ -217,7 +217,7 @@ void celery_msg_free(struct celery_msg *m)
 	memset(m, 0, sizeof(*m));
 }
 
-void celery_new_id(char out[TASK_ID_MAX + 1])
+void cr_celery_new_id(char out[TASK_ID_MAX + 1])
 {
 	uuid_t u;
 
@@ -229,7 +229,7 @@ static json_t *fresh_uuid(void)
 {
 	char s[TASK_ID_MAX + 1];
 
-	celery_new_id(s);
+	cr_celery_new_id(s);
 	return json_string(s);
 }
 
@@ -239,7 +239,7 @@ static json_t *time_or_null(double t)
 
 	if (t <= 0)
 		return json_null();
-	iso8601_utc(t, buf, sizeof(buf));
+	cr_iso8601_utc(t, buf, sizeof(buf));
 	return json_string(buf);
 }
 
@@ -264,7 +264,7 @@ static json_t *build_headers(const struct celery_out *o)
 	json_object_set_new(h, "parent_id", json_null());
 	json_object_set_new(h, "argsrepr", json_string(ar ? ar : "[]"));
 	json_object_set_new(h, "kwargsrepr", json_string(kr ? kr : "{}"));
-	copy_printable(origin, sizeof(origin), o->origin ? o->origin : "celeryroot");
+	cr_copy_printable(origin, sizeof(origin), o->origin ? o->origin : "celeryroot");
 	json_object_set_new(h, "origin", json_string(origin));
 	json_object_set_new(h, "ignore_result", json_false());
 	if (o->extra_headers)
@@ -288,15 +288,15 @@ static json_t *build_properties(const struct celery_out *o)
 	return p;
 }
 
-char *celery_build(const struct celery_out *o)
+char *cr_celery_build(const struct celery_out *o)
 {
 	json_t *body, *env;
 	char *bodys, *b64, *out;
 
 	/* Refuse what a worker would refuse, rather than send it. */
-	if (!json_is_array(o->args) || !json_is_object(o->kwargs) || !valid_task_name(o->task) ||
-	    !valid_task_id(o->id) || (o->group != NULL && !valid_task_id(o->group)) ||
-	    !valid_queue_name(o->queue) ||
+	if (!json_is_array(o->args) || !json_is_object(o->kwargs) || !cr_valid_task_name(o->task) ||
+	    !cr_valid_task_id(o->id) || (o->group != NULL && !cr_valid_task_id(o->group)) ||
+	    !cr_valid_queue_name(o->queue) ||
 	    (o->extra_headers != NULL && !json_is_object(o->extra_headers)))
 		return NULL;
 	body = json_pack("[OO{s:n, s:n, s:n, s:n}]", o->args, o->kwargs, "callbacks", "errbacks", "chain", "chord");
@@ -304,7 +304,7 @@ char *celery_build(const struct celery_out *o)
 	json_decref(body);
 	if (bodys == NULL)
 		return NULL;
-	b64 = b64_encode((const unsigned char *)bodys, strlen(bodys));
+	b64 = cr_b64_encode((const unsigned char *)bodys, strlen(bodys));
 	free(bodys);
 	if (b64 == NULL)
 		return NULL;
@@ -320,7 +320,7 @@ char *celery_build(const struct celery_out *o)
 	return out;
 }
 
-char *celery_result_meta(const char *status, json_t *result, const char *traceback, const char *task_id)
+char *cr_celery_result_meta(const char *status, json_t *result, const char *traceback, const char *task_id)
 {
 	json_t *m;
 	char done[40];
@@ -334,7 +334,7 @@ char *celery_result_meta(const char *status, json_t *result, const char *traceba
 	m = json_object();
 	final = !strcmp(status, "SUCCESS") || !strcmp(status, "FAILURE") || !strcmp(status, "REVOKED");
 
-	iso8601_celery(now_wall(), done, sizeof(done));
+	cr_iso8601_celery(cr_now_wall(), done, sizeof(done));
 	json_object_set_new(m, "status", json_string(status));
 	json_object_set_new(m, "result", result ? result : json_null());
 	json_object_set_new(m, "traceback", traceback ? json_string(traceback) : json_null());
@@ -346,7 +346,7 @@ char *celery_result_meta(const char *status, json_t *result, const char *traceba
 	return s;
 }
 
-json_t *celery_exception(const char *exc_type, const char *exc_module, const char *msg)
+json_t *cr_celery_exception(const char *exc_type, const char *exc_module, const char *msg)
 {
 	json_t *e = json_object();
 	json_t *text = json_string(msg ? msg : "");

@@ -18,11 +18,11 @@
 #define CELERY_META_PREFIX "celery-task-meta-"
 
 /* A fresh random task/job id (lower-case uuid4). */
-void celery_new_id(char out[TASK_ID_MAX + 1]);
+void cr_celery_new_id(char out[TASK_ID_MAX + 1]);
 
 /* kombu's priority sub-lists: Q, Q\x06\x163, Q\x06\x166, Q\x06\x169. */
 #define CELERY_PRIORITY_STEPS 4
-extern const char *const celery_priority_suffix[CELERY_PRIORITY_STEPS];
+extern const char *const cr_celery_priority_suffix[CELERY_PRIORITY_STEPS];
 
 struct celery_msg {
 	char task[TASK_NAME_MAX + 1];
@@ -48,8 +48,8 @@ struct celery_msg {
 /* Parses an envelope with bounds.  On failure returns -1, writes a one-line
  * reason to err, and, when the task id could be read, leaves it in m->id so a
  * FAILURE result can still be written. */
-int celery_parse(const char *buf, size_t len, struct celery_msg *m, char *err, size_t errlen);
-void celery_msg_free(struct celery_msg *m);
+int cr_celery_parse(const char *buf, size_t len, struct celery_msg *m, char *err, size_t errlen);
+void cr_celery_msg_free(struct celery_msg *m);
 
 struct celery_out {
 	const char *task;        /* task name */
@@ -65,14 +65,14 @@ struct celery_out {
 
 /* Builds the envelope exactly as Celery 5 / kombu would; returns a malloc'd
  * JSON string or NULL. */
-char *celery_build(const struct celery_out *o);
+char *cr_celery_build(const struct celery_out *o);
 
 /* Result meta as Celery's Redis backend stores it:
  * {"status","result","traceback","children","date_done","task_id"}.
  * result is stolen.  date_done is set for final states only. */
-char *celery_result_meta(const char *status, json_t *result, const char *traceback,
+char *cr_celery_result_meta(const char *status, json_t *result, const char *traceback,
 			 const char *task_id);
 /* The result of a task that broke: {"exc_type","exc_message":[msg],"exc_module"}. */
-json_t *celery_exception(const char *exc_type, const char *exc_module, const char *msg);
+json_t *cr_celery_exception(const char *exc_type, const char *exc_module, const char *msg);
 
 #endif

@@ -12,7 +12,7 @@
 static int inited, shifted;
 static double fake_epoch, real_epoch, speed = 1;
 
-void clock_init(void)
+void cr_clock_init(void)
 {
 	const char *v = getenv(CLOCK_ENV);
 	double f, r, s;
@@ -29,9 +29,9 @@ void clock_init(void)
 	info_f("test clock: %s", v);
 }
 
-double clock_now(void)
+double cr_clock_now(void)
 {
 	if (!inited)
-		clock_init();
-	return shifted ? fake_epoch + (now_wall() - real_epoch) * speed : now_wall();
+		cr_clock_init();
+	return shifted ? fake_epoch + (cr_now_wall() - real_epoch) * speed : cr_now_wall();
 }

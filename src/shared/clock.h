@@ -9,7 +9,7 @@
 #define CLOCK_ENV "CELERYROOT_TEST_CLOCK"
 
 /* Reads the environment once (call before a sandbox is entered). */
-void clock_init(void);
-double clock_now(void);
+void cr_clock_init(void);
+double cr_clock_now(void);
 
 #endif

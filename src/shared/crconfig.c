@@ -1,5 +1,6 @@
 /* The INI configuration (libinih); the broker address is in broker.c. */
 #include "config.h"
+#include "crerr.h"
 #include "crconfig.h"
 
 #include <errno.h>
@@ -45,11 +46,11 @@ static const struct int_key int_keys[] = {
 	{ "daemon", "audit_changes_per_minute", OFF(audit_changes_per_minute), 1, 1000000, "changes" },
 };
 
-void config_defaults(struct cr_config *c)
+void cr_config_defaults(struct cr_config *c)
 {
 	memset(c, 0, sizeof(*c));
-	copy_str(c->broker_url, sizeof(c->broker_url), BROKER_DEFAULT_URL);
-	copy_str(c->user, sizeof(c->user), "_celeryroot");
+	cr_copy_str(c->broker_url, sizeof(c->broker_url), BROKER_DEFAULT_URL);
+	cr_copy_str(c->user, sizeof(c->user), "_celeryroot");
 	c->heartbeat_s = 5;
 	c->result_expires_s = 30 * 86400;
 	c->lock_timeout_s = 120;
@@ -60,7 +61,7 @@ void config_defaults(struct cr_config *c)
 	c->audit_max_bytes = 64 * 1024 * 1024;
 	c->audit_keep = 5;
 	c->audit_changes_per_minute = 300;
-	copy_str(c->trusted_keys, sizeof(c->trusted_keys), TRUSTED_KEYS_DEFAULT);
+	cr_copy_str(c->trusted_keys, sizeof(c->trusted_keys), TRUSTED_KEYS_DEFAULT);
 }
 
 static int fail(struct parse_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -81,15 +82,15 @@ static int parse_roles(struct parse_ctx *p, const char *v)
 {
 	char buf[1024], *save = NULL;
 
-	if (!copy_str(buf, sizeof(buf), v))
+	if (!cr_copy_str(buf, sizeof(buf), v))
 		return fail(p, "roles: list longer than %zu characters", sizeof(buf) - 1);
 	p->c->nroles = 0;
 	for (char *tok = strtok_r(buf, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
-		if (!valid_role(tok))
+		if (!cr_valid_role(tok))
 			return fail(p, "invalid role '%.80s' in roles: use [a-z0-9][a-z0-9_-]{0,62}, separated by commas or spaces", tok);
 		if (p->c->nroles >= REG_MAX_ROLES)
 			return fail(p, "roles: at most %d roles", REG_MAX_ROLES);
-		copy_str(p->c->roles[p->c->nroles++], ROLE_MAX + 1, tok);
+		cr_copy_str(p->c->roles[p->c->nroles++], ROLE_MAX + 1, tok);
 	}
 	return 1;
 }
@@ -112,7 +113,7 @@ static int set_int(struct parse_ctx *p, const struct int_key *k, const char *v)
 
 static int set_str(struct parse_ctx *p, const char *key, char *dst, size_t len, const char *v)
 {
-	if (!copy_str(dst, len, v))
+	if (!cr_copy_str(dst, len, v))
 		return fail(p, "%s is longer than %zu characters", key, len - 1);
 	return 1;
 }
@@ -122,8 +123,8 @@ static int on_broker(struct parse_ctx *p, const char *k, const char *v)
 	if (!strcmp(k, "url")) {
 		/* Checked here too, so that a bad URL is reported with its line. */
 		struct broker_addr b;
-		char why[256];
-		if (broker_parse_url(v, &b, why, sizeof(why)) < 0)
+		char why[CR_ERR_MAX];
+		if (cr_broker_parse_url(v, &b, why, sizeof(why)) < 0)
 			return fail(p, "url: %s", why);
 		return set_str(p, k, p->c->broker_url, sizeof(p->c->broker_url), v);
 	}
@@ -168,7 +169,7 @@ static const char *const apparmor_modes[] = { [CR_APPARMOR_AUTO] = "auto",
 					       [CR_APPARMOR_REQUIRE] = "require",
 					       [CR_APPARMOR_OFF] = "off" };
 
-const char *config_apparmor_name(int mode)
+const char *cr_config_apparmor_name(int mode)
 {
 	return mode >= 0 && mode <= CR_APPARMOR_OFF ? apparmor_modes[mode] : "?";
 }
@@ -184,7 +185,7 @@ static int set_apparmor(struct parse_ctx *p, const char *v)
 static int on_daemon(struct parse_ctx *p, const char *k, const char *v)
 {
 	if (!strcmp(k, "hostname")) {
-		if (!valid_hostname(v))
+		if (!cr_valid_hostname(v))
 			return fail(p, "invalid hostname '%.80s': use lower-case letters, digits, '-' and '.'", v);
 		return set_str(p, k, p->c->hostname, sizeof(p->c->hostname), v);
 	}
@@ -278,7 +279,7 @@ static int finish(struct parse_ctx *p, int syntax_line, int rc)
 	return 0;
 }
 
-int config_parse_string(struct cr_config *c, const char *text, char *err, size_t errlen)
+int cr_config_parse_string(struct cr_config *c, const char *text, char *err, size_t errlen)
 {
 	struct parse_ctx p = { .c = c, .file = "config", .err = err, .errlen = errlen };
 	int syntax = ini_parse_string(text, accept_all, NULL);
@@ -286,7 +287,7 @@ int config_parse_string(struct cr_config *c, const char *text, char *err, size_t
 	return finish(&p, syntax, ini_parse_string(text, on_entry, &p));
 }
 
-int config_file_safe(const struct cr_config *c, const char *path, char *err, size_t errlen)
+int cr_config_file_safe(const struct cr_config *c, const char *path, char *err, size_t errlen)
 {
 	int secret = c->broker_password[0] != '\0' || strchr(c->broker_url, '@') != NULL;
 
@@ -304,7 +305,7 @@ int config_file_safe(const struct cr_config *c, const char *path, char *err, siz
 	return 0;
 }
 
-int config_load(struct cr_config *c, const char *path, int must_exist, char *err, size_t errlen)
+int cr_config_load(struct cr_config *c, const char *path, int must_exist, char *err, size_t errlen)
 {
 	struct parse_ctx p = { .c = c, .file = path, .err = err, .errlen = errlen };
 	FILE *f = fopen(path, "re");

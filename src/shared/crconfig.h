@@ -12,7 +12,7 @@
 #define BROKER_DEFAULT_URL "redis://127.0.0.1:6379/0"
 
 struct broker_addr {
-	char host[256];         /* numeric after broker_resolve() */
+	char host[256];         /* numeric after cr_broker_resolve() */
 	int port;
 	int db;
 	char user[128];         /* empty: AUTH with the password only */
@@ -23,7 +23,7 @@ struct broker_addr {
  * when its profile is missing; require refuses to run unconfined; off never
  * tries (e.g. a host whose policy confines celeryrootd some other way). */
 enum cr_apparmor { CR_APPARMOR_AUTO = 0, CR_APPARMOR_REQUIRE, CR_APPARMOR_OFF };
-const char *config_apparmor_name(int mode);
+const char *cr_config_apparmor_name(int mode);
 
 struct cr_config {
 	/* [broker] */
@@ -42,7 +42,7 @@ struct cr_config {
 	char audit_log[PATH_MAX];   /* default: /var/log/celeryroot/audit.log under the host root */
 	char trusted_keys[PATH_MAX]; /* public keys of those who may sign tasks */
 	struct {
-		int found;              /* config_load read a file */
+		int found;              /* cr_config_load read a file */
 		unsigned mode;          /* its st_mode and owner */
 		long uid;
 	} file;
@@ -61,24 +61,24 @@ struct cr_config {
 	char beat_trusted_keys[PATH_MAX]; /* keys whose signed schedules beat fires; "" = the default dir */
 };
 
-void config_defaults(struct cr_config *c);
+void cr_config_defaults(struct cr_config *c);
 /* Loads an INI file.  A missing file is fine unless must_exist. */
 /* For the daemon, whose config decides what a host runs as root: -1 with
- * the chmod/chown that fixes it when the file read by config_load is
+ * the chmod/chown that fixes it when the file read by cr_config_load is
  * writable by others, owned by another user, or holds a broker password
  * and is readable by everyone. */
-int config_file_safe(const struct cr_config *c, const char *path, char *err, size_t errlen);
-int config_load(struct cr_config *c, const char *path, int must_exist, char *err, size_t errlen);
+int cr_config_file_safe(const struct cr_config *c, const char *path, char *err, size_t errlen);
+int cr_config_load(struct cr_config *c, const char *path, int must_exist, char *err, size_t errlen);
 /* Parses INI text (also the fuzzing entry point). */
-int config_parse_string(struct cr_config *c, const char *text, char *err, size_t errlen);
+int cr_config_parse_string(struct cr_config *c, const char *text, char *err, size_t errlen);
 /* Parses redis://[[user]:password@]host[:port][/db]. */
-int broker_parse_url(const char *url, struct broker_addr *b, char *err, size_t errlen);
+int cr_broker_parse_url(const char *url, struct broker_addr *b, char *err, size_t errlen);
 /* Broker precedence: explicit (--broker), CELERYROOT_BROKER_URL, config, default.
  * Credentials in the config apply when the URL carries none. */
-int broker_from(const char *explicit_url, const struct cr_config *c, struct broker_addr *b,
+int cr_broker_from(const char *explicit_url, const struct cr_config *c, struct broker_addr *b,
 		char *url_out, size_t url_len, char *err, size_t errlen);
 /* Replaces b->host by a numeric address, so that reconnecting later needs no
  * name service (net's sandbox has no files to read). */
-int broker_resolve(struct broker_addr *b, char *err, size_t errlen);
+int cr_broker_resolve(struct broker_addr *b, char *err, size_t errlen);
 
 #endif

@@ -7,7 +7,7 @@
  * only asks "did it fail" keeps testing rc < 0; cr_err_of(rc) gives the kind.
  *
  * Error buffers are CR_ERR_MAX bytes: one size, long enough for the longest
- * message written into one: target_resolve()'s "unknown host X; known
+ * message written into one: cr_target_resolve()'s "unknown host X; known
  * hosts: ..." lists the registry's names (it had 2048 bytes), and apt's own
  * words after ours fill 1024.  A longer message is cut, never overrun.
  * PROTO_ERR_MAX (proto.h) is another thing: the bound on a reason carried

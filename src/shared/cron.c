@@ -32,7 +32,7 @@ static int check_bytes(const char *s, size_t len, char *err, size_t errlen)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)s[i];
 		if ((ch < 0x20 && ch != '\t') || ch >= 0x7f)
-			return err_fail(err, errlen,
+			return cr_err_fail(err, errlen,
 					  "cron expression: byte 0x%02x at position %zu is not allowed; "
 					  "use printable ASCII",
 					  ch, i + 1);
@@ -48,7 +48,7 @@ static int expand_macro(const char *s, size_t len, const char **out, char *err, 
 			return 0;
 		}
 	}
-	return err_fail(err, errlen,
+	return cr_err_fail(err, errlen,
 			  "unknown macro '%.*s%s'; use @hourly, @daily, @weekly, @monthly or @yearly alone",
 			  len > MACRO_QUOTE ? MACRO_QUOTE : (int)len, s, len > MACRO_QUOTE ? "..." : "");
 }
@@ -82,11 +82,11 @@ static int check_possible(const struct cron_expr *e, char *err, size_t errlen)
 	if (!(e->flags & (CRON_DOM_STAR | CRON_DOW_STAR)))
 		return 0;   /* OR rule: every month has each weekday */
 	for (int m = 1; m <= 12; m++) {
-		int longest = m == 2 ? 29 : tz_days_in_month(2001, m);
+		int longest = m == 2 ? 29 : cr_tz_days_in_month(2001, m);
 		if ((e->month >> m & 1) && (e->dom & ((2ULL << longest) - 1)))
 			return 0;
 	}
-	return err_fail(err, errlen,
+	return cr_err_fail(err, errlen,
 			  "field 3 (day of month): never fires: none of these days exists in the chosen months");
 }
 
@@ -97,10 +97,10 @@ static int parse_fields(const char *s, const char *end, struct cron_expr *e, cha
 	int n = split_fields(s, end, start, stop);
 
 	if (n != CRON_FIELDS)
-		return err_fail(err, errlen, "cron expression has %d field%s; expected 5: " SHAPE, n,
+		return cr_err_fail(err, errlen, "cron expression has %d field%s; expected 5: " SHAPE, n,
 				  n == 1 ? "" : "s");
 	for (int i = 0; i < CRON_FIELDS; i++)
-		if (cron_parse_field(i, start[i], stop[i], &mask[i], err, errlen) < 0)
+		if (cr_cron_parse_field(i, start[i], stop[i], &mask[i], err, errlen) < 0)
 			return -1;
 	memset(e, 0, sizeof(*e));
 	e->minute = mask[0];
@@ -113,16 +113,16 @@ static int parse_fields(const char *s, const char *end, struct cron_expr *e, cha
 	return check_possible(e, err, errlen);
 }
 
-int cron_parse(const char *s, struct cron_expr *e, char *err, size_t errlen)
+int cr_cron_parse(const char *s, struct cron_expr *e, char *err, size_t errlen)
 {
 	struct cron_expr tmp;
 	const char *end;
 	size_t len;
 
 	if (s == NULL)
-		return err_fail(err, errlen, "no cron expression");
+		return cr_err_fail(err, errlen, "no cron expression");
 	if ((len = strnlen(s, CRON_EXPR_MAX + 1)) > CRON_EXPR_MAX)
-		return err_fail(err, errlen, "cron expression is longer than %d characters",
+		return cr_err_fail(err, errlen, "cron expression is longer than %d characters",
 				  CRON_EXPR_MAX);
 	if (check_bytes(s, len, err, errlen) < 0)
 		return -1;
@@ -132,7 +132,7 @@ int cron_parse(const char *s, struct cron_expr *e, char *err, size_t errlen)
 	while (end > s && is_blank(end[-1]))
 		end--;
 	if (s == end)
-		return err_fail(err, errlen, "cron expression is empty; expected 5 fields: " SHAPE
+		return cr_err_fail(err, errlen, "cron expression is empty; expected 5 fields: " SHAPE
 				  ", e.g. '30 2 * * mon-fri', or a macro such as @daily");
 	if (*s == '@') {
 		if (expand_macro(s, (size_t)(end - s), &s, err, errlen) < 0)
@@ -145,7 +145,7 @@ int cron_parse(const char *s, struct cron_expr *e, char *err, size_t errlen)
 	return 0;
 }
 
-int cron_is_interval(const struct cron_expr *e)
+int cr_cron_is_interval(const struct cron_expr *e)
 {
 	return (e->hour & 0xffffffu) == 0xffffffu;
 }

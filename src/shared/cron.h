@@ -22,7 +22,7 @@
  * Expressions whose day of month never exists in their months under that
  * rule ("0 0 30 2 *") are refused when parsed.
  *
- * Time zones and daylight saving time (cron_next):
+ * Time zones and daylight saving time (cr_cron_next):
  *  - A schedule is an INTERVAL schedule when its hour field matches all 24
  *    hours ("*", "*\/1", "0-23"), otherwise a FIXED-TIME schedule.  This is
  *    the line cronie draws (and, for the repeat, systemd's common practice).
@@ -36,7 +36,7 @@
  *    goes from 01:45 CET to 03:00 CEST, 15 minutes later), and repeated wall
  *    times run at both occurrences (02:00, 02:15 ... CEST, then again CET).
  *
- * Thread safety: cron_next switches the process's TZ while it runs and puts
+ * Thread safety: cr_cron_next switches the process's TZ while it runs and puts
  * it back before returning (see tzone.h); do not call it from two threads or
  * use localtime() in another thread meanwhile.  Parsing is thread-safe. */
 #ifndef CR_CRON_H
@@ -50,10 +50,10 @@
 
 #define CRON_EXPR_MAX 255
 #define CRON_ZONE_MAX TZ_NAME_MAX
-/* How far cron_next looks: just over 8 years, because February 29 can be
+/* How far cr_cron_next looks: just over 8 years, because February 29 can be
  * 8 years apart (2096, then 2104). */
 #define CRON_HORIZON_DAYS (8 * 366 + 1)
-/* cron_next refuses times before the epoch and from the year 3000 on. */
+/* cr_cron_next refuses times before the epoch and from the year 3000 on. */
 #define CRON_TIME_MAX TZ_TIME_MAX
 
 #define CRON_DOM_STAR 1   /* day-of-month field started with '*' */
@@ -70,20 +70,20 @@ struct cron_expr {
 
 /* Parses s into *e.  0, or -1 with a one-line reason in err (e.g. "field 2
  * (hour): 24 is out of range 0-23"); *e is untouched on failure. */
-int cron_parse(const char *s, struct cron_expr *e, char *err, size_t errlen);
+int cr_cron_parse(const char *s, struct cron_expr *e, char *err, size_t errlen);
 
 /* 1 when tz is "UTC" or an IANA zone installed as a TZif file under
- * /usr/share/zoneinfo (see tz_valid), 0 otherwise. */
-int cron_zone_valid(const char *tz);
+ * /usr/share/zoneinfo (see cr_tz_valid), 0 otherwise. */
+int cr_cron_zone_valid(const char *tz);
 
 /* 1 for an interval schedule (hour field matches every hour), else 0. */
-int cron_is_interval(const struct cron_expr *e);
+int cr_cron_is_interval(const struct cron_expr *e);
 
 #define CRON_NONE (-1)    /* no fire time within CRON_HORIZON_DAYS */
 #define CRON_EINVAL (-2)  /* invalid zone, after out of range, or the C library failed */
 
 /* The first fire time strictly after `after`, in zone tz, following the DST
  * rules above.  0 and *next, or CRON_NONE / CRON_EINVAL (*next untouched). */
-int cron_next(const struct cron_expr *e, const char *tz, time_t after, time_t *next);
+int cr_cron_next(const struct cron_expr *e, const char *tz, time_t after, time_t *next);
 
 #endif

@@ -183,7 +183,7 @@ static int parse_item(const struct pctx *c, const char *p, const char *end, uint
 	return 0;
 }
 
-int cron_parse_field(int idx, const char *p, const char *end, uint64_t *mask, char *err, size_t errlen)
+int cr_cron_parse_field(int idx, const char *p, const char *end, uint64_t *mask, char *err, size_t errlen)
 {
 	struct pctx ctx = { idx, NULL, err, errlen };
 

@@ -10,6 +10,6 @@
 /* Parses field idx (0 = minute .. 4 = day of week) from [p, end) into a bit
  * mask (bit n = value n; day of week may set bit 7).  0, or -1 with
  * "field N (name): reason" in err. */
-int cron_parse_field(int idx, const char *p, const char *end, uint64_t *mask, char *err, size_t errlen);
+int cr_cron_parse_field(int idx, const char *p, const char *end, uint64_t *mask, char *err, size_t errlen);
 
 #endif

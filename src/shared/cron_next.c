@@ -1,4 +1,4 @@
-/* cron_next: the next fire time of a schedule in a time zone, with the DST
+/* cr_cron_next: the next fire time of a schedule in a time zone, with the DST
  * rules documented in cron.h.
  *
  * The search walks local calendar days, which needs no zone at all, and only
@@ -14,20 +14,20 @@ struct best {
 	long long day;   /* local day that produced the first candidate */
 };
 
-int cron_zone_valid(const char *tz)
+int cr_cron_zone_valid(const char *tz)
 {
-	return tz_valid(tz);
+	return cr_tz_valid(tz);
 }
 
 static int day_matches(const struct cron_expr *e, long long day)
 {
 	int y, m, d, dom_ok, dow_ok;
 
-	tz_civil_from_days(day, &y, &m, &d);
+	cr_tz_civil_from_days(day, &y, &m, &d);
 	if (!(e->month >> m & 1))
 		return 0;
 	dom_ok = e->dom >> d & 1;
-	dow_ok = e->dow >> tz_weekday(day) & 1;
+	dow_ok = e->dow >> cr_tz_weekday(day) & 1;
 	if (e->flags & (CRON_DOM_STAR | CRON_DOW_STAR))
 		return dom_ok && dow_ok;
 	return dom_ok || dow_ok;
@@ -56,11 +56,11 @@ static void consider(struct best *b, const struct tz_hit *h, int interval, time_
 
 static int scan_day(const struct cron_expr *e, long long day, time_t after, struct best *b)
 {
-	int interval = cron_is_interval(e);
+	int interval = cr_cron_is_interval(e);
 	struct tz_day td;
 	struct tz_hit h;
 
-	if (tz_day_init(&td, day) < 0)
+	if (cr_tz_day_init(&td, day) < 0)
 		return -1;
 	for (int hr = 0; hr < 24; hr++) {
 		if (!(e->hour >> hr & 1))
@@ -72,7 +72,7 @@ static int scan_day(const struct cron_expr *e, long long day, time_t after, stru
 			/* Every instant that shows this wall time is at or before after. */
 			if (td.wall0 + secs <= (long long)after - TZ_OFFSET_BOUND)
 				continue;
-			if (tz_day_resolve(&td, secs, &h) < 0)
+			if (cr_tz_day_resolve(&td, secs, &h) < 0)
 				return -1;
 			consider(b, &h, interval, after);
 			/* With one offset all day, later wall times are later instants. */
@@ -85,7 +85,7 @@ static int scan_day(const struct cron_expr *e, long long day, time_t after, stru
 
 static int search(const struct cron_expr *e, time_t after, time_t *next)
 {
-	long long first = tz_floor_div((long long)after - TZ_OFFSET_BOUND, 86400);
+	long long first = cr_tz_floor_div((long long)after - TZ_OFFSET_BOUND, 86400);
 	struct best b = { 0, 0, 0 };
 
 	for (long long day = first; day < first + CRON_HORIZON_DAYS; day++) {
@@ -108,16 +108,16 @@ static int search(const struct cron_expr *e, time_t after, time_t *next)
 	return 0;
 }
 
-int cron_next(const struct cron_expr *e, const char *tz, time_t after, time_t *next)
+int cr_cron_next(const struct cron_expr *e, const char *tz, time_t after, time_t *next)
 {
 	struct tz_saved saved;
 	int rc;
 
 	if (e == NULL || next == NULL || after < 0 || after > CRON_TIME_MAX)
 		return CRON_EINVAL;
-	if (tz_enter(tz, &saved) < 0)
+	if (cr_tz_enter(tz, &saved) < 0)
 		return CRON_EINVAL;
 	rc = search(e, after, next);
-	tz_leave(&saved);
+	cr_tz_leave(&saved);
 	return rc;
 }

@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-long frame_encode(uint8_t type, const void *payload, size_t len, uint8_t *out, size_t outcap)
+long cr_frame_encode(uint8_t type, const void *payload, size_t len, uint8_t *out, size_t outcap)
 {
 	uint32_t n;
 
@@ -25,7 +25,7 @@ long frame_encode(uint8_t type, const void *payload, size_t len, uint8_t *out, s
 
 /* The length field is checked before anything trusts it, as OpenSSH's
  * monitor does with MONITOR_MAX_MSGLEN. */
-int frame_decode(const uint8_t *pkt, size_t pktlen, uint8_t *type, const uint8_t **payload,
+int cr_frame_decode(const uint8_t *pkt, size_t pktlen, uint8_t *type, const uint8_t **payload,
 		 size_t *len)
 {
 	uint32_t n;
@@ -47,7 +47,7 @@ int frame_decode(const uint8_t *pkt, size_t pktlen, uint8_t *type, const uint8_t
 	return FRAME_OK;
 }
 
-int frame_send(int fd, uint8_t type, const void *payload, size_t len)
+int cr_frame_send(int fd, uint8_t type, const void *payload, size_t len)
 {
 	uint8_t hdr[FRAME_HDR];
 	struct iovec iov[2];
@@ -76,7 +76,7 @@ int frame_send(int fd, uint8_t type, const void *payload, size_t len)
 	return (size_t)w == FRAME_HDR + len ? FRAME_OK : FRAME_IO;
 }
 
-int frame_recv(int fd, uint8_t *buf, size_t bufcap, uint8_t *type, const uint8_t **payload,
+int cr_frame_recv(int fd, uint8_t *buf, size_t bufcap, uint8_t *type, const uint8_t **payload,
 	       size_t *len)
 {
 	struct iovec iov = { .iov_base = buf, .iov_len = bufcap };
@@ -95,10 +95,10 @@ int frame_recv(int fd, uint8_t *buf, size_t bufcap, uint8_t *type, const uint8_t
 		return errno == ECONNRESET ? FRAME_EOF : FRAME_IO;
 	if ((mh.msg_flags & MSG_TRUNC) || (size_t)r > FRAME_HDR + FRAME_MAX_PAYLOAD)
 		return FRAME_OVERSIZED;
-	return frame_decode(buf, (size_t)r, type, payload, len);
+	return cr_frame_decode(buf, (size_t)r, type, payload, len);
 }
 
-const char *frame_strerror(int err)
+const char *cr_frame_strerror(int err)
 {
 	switch (err) {
 	case FRAME_OK: return "ok";

@@ -21,15 +21,15 @@ enum frame_err {
 };
 
 /* Encodes into out (capacity outcap); returns the frame size or -1. */
-long frame_encode(uint8_t type, const void *payload, size_t len, uint8_t *out, size_t outcap);
+long cr_frame_encode(uint8_t type, const void *payload, size_t len, uint8_t *out, size_t outcap);
 /* Decodes a whole received packet; payload points into pkt. */
-int frame_decode(const uint8_t *pkt, size_t pktlen, uint8_t *type, const uint8_t **payload,
+int cr_frame_decode(const uint8_t *pkt, size_t pktlen, uint8_t *type, const uint8_t **payload,
 		 size_t *len);
-int frame_send(int fd, uint8_t type, const void *payload, size_t len);
+int cr_frame_send(int fd, uint8_t type, const void *payload, size_t len);
 /* Receives one packet into buf (capacity FRAME_HDR + FRAME_MAX_PAYLOAD + 1);
  * a packet longer than the maximum is detected with MSG_TRUNC and refused. */
-int frame_recv(int fd, uint8_t *buf, size_t bufcap, uint8_t *type, const uint8_t **payload,
+int cr_frame_recv(int fd, uint8_t *buf, size_t bufcap, uint8_t *type, const uint8_t **payload,
 	       size_t *len);
-const char *frame_strerror(int err);
+const char *cr_frame_strerror(int err);
 
 #endif

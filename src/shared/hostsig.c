@@ -14,7 +14,7 @@
 #include "names.h"
 #include "record.h"
 
-void hostsig_fingerprint(const unsigned char pk[32], char out[HOSTSIG_FP_MAX])
+void cr_hostsig_fingerprint(const unsigned char pk[32], char out[HOSTSIG_FP_MAX])
 {
 	unsigned char h[crypto_hash_sha256_BYTES];
 
@@ -23,7 +23,7 @@ void hostsig_fingerprint(const unsigned char pk[32], char out[HOSTSIG_FP_MAX])
 	sodium_bin2base64(out + 7, HOSTSIG_FP_MAX - 7, h, sizeof(h), sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
 }
 
-void hostsig_pk_encode(const unsigned char pk[32], char out[HOSTSIG_PK_B64_MAX])
+void cr_hostsig_pk_encode(const unsigned char pk[32], char out[HOSTSIG_PK_B64_MAX])
 {
 	sodium_bin2base64(out, HOSTSIG_PK_B64_MAX, pk, 32, sodium_base64_VARIANT_ORIGINAL);
 }
@@ -33,8 +33,8 @@ void hostsig_pk_encode(const unsigned char pk[32], char out[HOSTSIG_PK_B64_MAX])
 static int decode_exact(const char *b64, unsigned char *out, size_t want, size_t maxlen)
 {
 	size_t n = 0, len = b64 ? strnlen(b64, maxlen + 1) : 0;
-	unsigned char *raw = len > 0 && len <= maxlen ? b64_decode(b64, len, want, &n) : NULL;
-	char *again = raw && n == want ? b64_encode(raw, n) : NULL;
+	unsigned char *raw = len > 0 && len <= maxlen ? cr_b64_decode(b64, len, want, &n) : NULL;
+	char *again = raw && n == want ? cr_b64_encode(raw, n) : NULL;
 	int ok = again != NULL && strcmp(again, b64) == 0;
 
 	if (ok)
@@ -44,12 +44,12 @@ static int decode_exact(const char *b64, unsigned char *out, size_t want, size_t
 	return ok ? 0 : -1;
 }
 
-int hostsig_pk_decode(const char *b64, unsigned char pk[32])
+int cr_hostsig_pk_decode(const char *b64, unsigned char pk[32])
 {
 	return decode_exact(b64, pk, 32, HOSTSIG_PK_B64_MAX - 1);
 }
 
-char *hostsig_dump(const json_t *o)
+char *cr_hostsig_dump(const json_t *o)
 {
 	return o ? json_dumps(o, HOSTSIG_DUMP_FLAGS) : NULL;
 }
@@ -59,12 +59,12 @@ static char *sign_b64(const struct host_key *k, const char *msg, size_t len)
 	unsigned char sig[crypto_sign_BYTES];
 
 	crypto_sign_detached(sig, NULL, (const unsigned char *)msg, len, k->sk);
-	return b64_encode(sig, sizeof(sig));
+	return cr_b64_encode(sig, sizeof(sig));
 }
 
-json_t *hostsig_attest(const struct host_key *k, const json_t *rec)
+json_t *cr_hostsig_attest(const struct host_key *k, const json_t *rec)
 {
-	char *payload = hostsig_dump(rec), *sig = NULL;
+	char *payload = cr_hostsig_dump(rec), *sig = NULL;
 	json_t *a = NULL;
 
 	if (payload != NULL && strlen(payload) <= HOSTSIG_PAYLOAD_MAX && (sig = sign_b64(k, payload, strlen(payload))))
@@ -75,14 +75,14 @@ json_t *hostsig_attest(const struct host_key *k, const json_t *rec)
 	return a;
 }
 
-int hostsig_sign_line(const struct host_key *k, json_t *line)
+int cr_hostsig_sign_line(const struct host_key *k, json_t *line)
 {
 	char *text, *sig = NULL;
 
 	if (!json_is_object(line))
 		return -1;
 	json_object_del(line, "sig");
-	if ((text = hostsig_dump(line)) != NULL)
+	if ((text = cr_hostsig_dump(line)) != NULL)
 		sig = sign_b64(k, text, strlen(text));
 	free(text);
 	if (sig == NULL || json_object_set_new(line, "sig", json_string(sig)) < 0) {
@@ -113,11 +113,11 @@ static int expect_field(const json_t *payload, const char *key, const char *want
 	if (want == NULL)
 		return 0;
 	if (got == NULL)
-		return err_fail(err, errlen, "the signed record names no %s", key);
+		return cr_err_fail(err, errlen, "the signed record names no %s", key);
 	if (strcmp(got, want) != 0) {
 		char q[72];
-		quote_printable(q, sizeof(q), got, 64);
-		return err_fail(err, errlen, "the signed record is about %s '%s', not '%s'", key, q, want);
+		cr_quote_printable(q, sizeof(q), got, 64);
+		return cr_err_fail(err, errlen, "the signed record is about %s '%s', not '%s'", key, q, want);
 	}
 	return 0;
 }
@@ -125,21 +125,21 @@ static int expect_field(const json_t *payload, const char *key, const char *want
 static int attest_fields(const json_t *a, const char **payload, const char **sig, char *err, size_t errlen)
 {
 	if (!json_is_object(a))
-		return err_fail(err, errlen, "unsigned: the result carries no attest");
+		return cr_err_fail(err, errlen, "unsigned: the result carries no attest");
 	if (!json_is_integer(json_object_get(a, "v")) || json_integer_value(json_object_get(a, "v")) != HOSTSIG_ATTEST_V)
-		return err_fail(err, errlen, "the attest is of an unknown version");
+		return cr_err_fail(err, errlen, "the attest is of an unknown version");
 	if (json_string_value(json_object_get(a, "alg")) == NULL ||
 	    strcmp(json_string_value(json_object_get(a, "alg")), HOSTSIG_ALG) != 0)
-		return err_fail(err, errlen, "the attest names an unknown algorithm");
+		return cr_err_fail(err, errlen, "the attest names an unknown algorithm");
 	*payload = json_string_value(json_object_get(a, "payload"));
 	*sig = json_string_value(json_object_get(a, "sig"));
 	if (*payload == NULL || *sig == NULL || json_string_length(json_object_get(a, "payload")) != strlen(*payload) ||
 	    strlen(*payload) > HOSTSIG_PAYLOAD_MAX)
-		return err_fail(err, errlen, "the attest's payload or sig is missing or malformed");
+		return cr_err_fail(err, errlen, "the attest's payload or sig is missing or malformed");
 	return 0;
 }
 
-int hostsig_verify_record(const json_t *result, const unsigned char pk[32], const struct hostsig_expect *want,
+int cr_hostsig_verify_record(const json_t *result, const unsigned char pk[32], const struct hostsig_expect *want,
 			  json_t **record_out, char *err, size_t errlen)
 {
 	const char *text = NULL, *sig = NULL;
@@ -150,11 +150,11 @@ int hostsig_verify_record(const json_t *result, const unsigned char pk[32], cons
 	if (attest_fields(json_object_get(result, "attest"), &text, &sig, err, errlen) < 0)
 		return -1;
 	if (verify_b64(sig, text, strlen(text), pk) < 0)
-		return err_fail(err, errlen, "bad signature: the record was not signed by this host's key, or was altered");
+		return cr_err_fail(err, errlen, "bad signature: the record was not signed by this host's key, or was altered");
 	payload = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
-	if (!json_is_object(payload) || !record_status_valid(json_string_value(json_object_get(payload, "status")))) {
+	if (!json_is_object(payload) || !cr_record_status_valid(json_string_value(json_object_get(payload, "status")))) {
 		json_decref(payload);
-		return err_fail(err, errlen, "the signed payload is not a result record");
+		return cr_err_fail(err, errlen, "the signed payload is not a result record");
 	}
 	if (want && (expect_field(payload, "host", want->host, err, errlen) < 0 ||
 		     expect_field(payload, "task", want->task, err, errlen) < 0 ||
@@ -174,7 +174,7 @@ int hostsig_verify_record(const json_t *result, const unsigned char pk[32], cons
 	return 0;
 }
 
-int hostsig_verify_line(const json_t *line, const unsigned char pk[32], char *err, size_t errlen)
+int cr_hostsig_verify_line(const json_t *line, const unsigned char pk[32], char *err, size_t errlen)
 {
 	const char *sig = json_string_value(json_object_get(line, "sig"));
 	json_t *rest;
@@ -182,20 +182,20 @@ int hostsig_verify_line(const json_t *line, const unsigned char pk[32], char *er
 	int rc;
 
 	if (!json_is_object(line))
-		return err_fail(err, errlen, "not an audit record");
+		return cr_err_fail(err, errlen, "not an audit record");
 	if (sig == NULL)
-		return err_fail(err, errlen, "unsigned: the record carries no sig");
+		return cr_err_fail(err, errlen, "unsigned: the record carries no sig");
 	/* A shallow copy: the caller's line is left as it is. */
 	if ((rest = json_copy((json_t *)line)) == NULL)
-		return err_fail(err, errlen, "out of memory");
+		return cr_err_fail(err, errlen, "out of memory");
 	json_object_del(rest, "sig");
-	text = hostsig_dump(rest);
+	text = cr_hostsig_dump(rest);
 	json_decref(rest);
 	if (text == NULL)
-		return err_fail(err, errlen, "out of memory");
+		return cr_err_fail(err, errlen, "out of memory");
 	rc = verify_b64(sig, text, strlen(text), pk);
 	free(text);
 	if (rc < 0)
-		return err_fail(err, errlen, "bad signature: not signed by this host's key, or altered");
+		return cr_err_fail(err, errlen, "bad signature: not signed by this host's key, or altered");
 	return 0;
 }

@@ -36,22 +36,22 @@ struct host_key {
 };
 
 /* "SHA256:" + unpadded base64 of SHA-256 of the public key (as ssh shows it). */
-void hostsig_fingerprint(const unsigned char pk[32], char out[HOSTSIG_FP_MAX]);
+void cr_hostsig_fingerprint(const unsigned char pk[32], char out[HOSTSIG_FP_MAX]);
 /* The public key as base64 (44 characters). */
-void hostsig_pk_encode(const unsigned char pk[32], char out[HOSTSIG_PK_B64_MAX]);
+void cr_hostsig_pk_encode(const unsigned char pk[32], char out[HOSTSIG_PK_B64_MAX]);
 /* Base64 that decodes to exactly 32 bytes (and nothing else: no spaces, no
  * second form of the same key).  0, or -1. */
-int hostsig_pk_decode(const char *b64, unsigned char pk[32]);
+int cr_hostsig_pk_decode(const char *b64, unsigned char pk[32]);
 
 /* o as HOSTSIG_DUMP_FLAGS JSON (malloc'd); NULL when it cannot be dumped. */
-char *hostsig_dump(const json_t *o);
+char *cr_hostsig_dump(const json_t *o);
 
 /* priv: the attest object for rec (new reference), NULL when rec cannot be
  * dumped or is too big. */
-json_t *hostsig_attest(const struct host_key *k, const json_t *rec);
+json_t *cr_hostsig_attest(const struct host_key *k, const json_t *rec);
 /* priv: adds "sig" to an audit line whose seq and prev are set (any old
  * "sig" is replaced).  0, or -1. */
-int hostsig_sign_line(const struct host_key *k, json_t *line);
+int cr_hostsig_sign_line(const struct host_key *k, json_t *line);
 
 /* What the verifier expects the payload to say; NULL members are not
  * checked ("" for job means "no job"). */
@@ -68,10 +68,10 @@ struct hostsig_expect {
  * the payload's fields, and "duration_s" from the result when it is a
  * number (the only field taken from outside the payload).  -1 with a
  * printable one-line reason (missing attest, bad signature, other host…). */
-int hostsig_verify_record(const json_t *result, const unsigned char pk[32], const struct hostsig_expect *want,
+int cr_hostsig_verify_record(const json_t *result, const unsigned char pk[32], const struct hostsig_expect *want,
 			  json_t **record_out, char *err, size_t errlen);
 /* An audit line (parsed) checked against the host's key: "sig" over the
  * line without it.  0, or -1 with a reason. */
-int hostsig_verify_line(const json_t *line, const unsigned char pk[32], char *err, size_t errlen);
+int cr_hostsig_verify_line(const json_t *line, const unsigned char pk[32], char *err, size_t errlen);
 
 #endif

@@ -7,12 +7,12 @@
 
 #include "names.h"
 
-int valid_key_id(const char *s)
+int cr_valid_key_id(const char *s)
 {
-	return valid_short_name(s, KEY_ID_MAX);
+	return cr_valid_short_name(s, KEY_ID_MAX);
 }
 
-const struct trusted_key *keyring_find(const struct keyring *kr, const char *id)
+const struct trusted_key *cr_keyring_find(const struct keyring *kr, const char *id)
 {
 	for (int i = 0; kr && i < kr->n; i++)
 		if (!strcmp(kr->k[i].id, id))

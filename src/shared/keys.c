@@ -3,6 +3,7 @@
  * its trusted_keys directory, each optionally limited to some operations
  * and to hosts of some roles. */
 #include "config.h"
+#include "crerr.h"
 #include "sign.h"
 
 #include <dirent.h>
@@ -68,7 +69,7 @@ static char *read_small(const char *path, int secret, char *err, size_t errlen)
 static int decode_key(const char *b64, unsigned char *out, size_t want)
 {
 	size_t n = 0;
-	unsigned char *raw = b64_decode(b64, strlen(b64), want, &n);
+	unsigned char *raw = cr_b64_decode(b64, strlen(b64), want, &n);
 	int ok = raw != NULL && n == want;
 
 	if (ok)
@@ -92,8 +93,8 @@ static int on_secret(void *user, const char *section, const char *key, const cha
 
 	if (section[0] != '\0')
 		c->bad = 1;
-	else if (!strcmp(key, "id") && valid_key_id(value))
-		c->has_id = copy_str(c->k->id, sizeof(c->k->id), value);
+	else if (!strcmp(key, "id") && cr_valid_key_id(value))
+		c->has_id = cr_copy_str(c->k->id, sizeof(c->k->id), value);
 	else if (!strcmp(key, "secret"))
 		c->has_secret = decode_key(value, c->k->sk, sizeof(c->k->sk));
 	else
@@ -101,7 +102,7 @@ static int on_secret(void *user, const char *section, const char *key, const cha
 	return 1;
 }
 
-int key_parse_secret(const char *text, struct signing_key *k)
+int cr_key_parse_secret(const char *text, struct signing_key *k)
 {
 	struct secret_ctx c = { .k = k };
 	int rc;
@@ -115,14 +116,14 @@ int key_parse_secret(const char *text, struct signing_key *k)
 	return 0;
 }
 
-int key_load_secret(const char *path, struct signing_key *k, char *err, size_t errlen)
+int cr_key_load_secret(const char *path, struct signing_key *k, char *err, size_t errlen)
 {
 	char *text = read_small(path, KEY_FILE_SECRET, err, errlen);
 	int rc;
 
 	if (text == NULL)
 		return -1;
-	rc = key_parse_secret(text, k);
+	rc = cr_key_parse_secret(text, k);
 	sodium_memzero(text, KEYFILE_MAX);
 	free(text);
 	if (rc < 0) {
@@ -136,7 +137,7 @@ int key_load_secret(const char *path, struct signing_key *k, char *err, size_t e
 /* A secret key file's text. */
 static void key_format_secret(const char *id, const unsigned char sk[64], char *out, size_t len)
 {
-	char *sk64 = b64_encode(sk, 64);
+	char *sk64 = cr_b64_encode(sk, 64);
 
 	snprintf(out, len, "# celeryroot signing key '%s' (SECRET: keep it 0600, never copy it to a server)\n"
 		 "id = %s\nsecret = %s\n", id, id, sk64 ? sk64 : "");
@@ -150,7 +151,7 @@ static void key_format_secret(const char *id, const unsigned char sk[64], char *
 struct public_ctx {
 	struct trusted_key *k;
 	int has_id, has_pk;
-	char why[160];
+	char why[CR_ERR_MAX];
 };
 
 /* "operations =" names rows of the operation table (ops.h). */
@@ -164,11 +165,11 @@ static int split_list(const char *v, char *slots, size_t slotlen, int max, int *
 {
 	char buf[1024], *save = NULL;
 
-	if (!copy_str(buf, sizeof(buf), v))
+	if (!cr_copy_str(buf, sizeof(buf), v))
 		return 0;
 	*n = 0;
 	for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
-		if (*n >= max || !ok(t) || !copy_str(slots + (size_t)*n * slotlen, slotlen, t))
+		if (*n >= max || !ok(t) || !cr_copy_str(slots + (size_t)*n * slotlen, slotlen, t))
 			return 0;
 		(*n)++;
 	}
@@ -184,11 +185,11 @@ static int on_public(void *user, const char *section, const char *key, const cha
 	if (c->why[0])
 		return 1;
 	/* Names quoted in the reason are quoted printable: it reaches the log. */
-	quote_printable(q, sizeof(q), section[0] ? section : key, 32);
+	cr_quote_printable(q, sizeof(q), section[0] ? section : key, 32);
 	if (section[0] != '\0')
 		snprintf(c->why, sizeof(c->why), "unexpected section [%s]", q);
 	else if (!strcmp(key, "id"))
-		c->has_id = valid_key_id(value) && copy_str(k->id, sizeof(k->id), value);
+		c->has_id = cr_valid_key_id(value) && cr_copy_str(k->id, sizeof(k->id), value);
 	else if (!strcmp(key, "public"))
 		c->has_pk = decode_key(value, k->pk, sizeof(k->pk));
 	else if (!strcmp(key, "operations")) {
@@ -198,14 +199,14 @@ static int on_public(void *user, const char *section, const char *key, const cha
 			snprintf(c->why, sizeof(c->why), "operations: use %s", names);
 		}
 	} else if (!strcmp(key, "roles")) {
-		if (!split_list(value, &k->roles[0][0], sizeof(k->roles[0]), REG_MAX_ROLES, &k->nroles, valid_role))
+		if (!split_list(value, &k->roles[0][0], sizeof(k->roles[0]), REG_MAX_ROLES, &k->nroles, cr_valid_role))
 			snprintf(c->why, sizeof(c->why), "roles: a list of at most %d valid role names", REG_MAX_ROLES);
 	} else
 		snprintf(c->why, sizeof(c->why), "unknown key '%s' (allowed: id, public, operations, roles)", q);
 	return 1;
 }
 
-int key_parse_public(const char *text, const char *file_id, struct trusted_key *k, char *err, size_t errlen)
+int cr_key_parse_public(const char *text, const char *file_id, struct trusted_key *k, char *err, size_t errlen)
 {
 	struct public_ctx c = { .k = k };
 	int rc;
@@ -236,7 +237,7 @@ static int load_one(const char *dir, const char *name, struct keyring *kr, char 
 		memcpy(id, name, n - 4);
 		id[n - 4] = '\0';
 	}
-	if (n <= 4 || n - 4 > KEY_ID_MAX || !valid_key_id(id)) {
+	if (n <= 4 || n - 4 > KEY_ID_MAX || !cr_valid_key_id(id)) {
 		snprintf(err, errlen, "%s/%s: a trusted key file is named KEYID.pub", dir, name);
 		return -1;
 	}
@@ -247,7 +248,7 @@ static int load_one(const char *dir, const char *name, struct keyring *kr, char 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if ((text = read_small(path, KEY_FILE_TRUSTED, err, errlen)) == NULL)
 		return -1;
-	int rc = key_parse_public(text, id, &kr->k[kr->n], why, sizeof(why));
+	int rc = cr_key_parse_public(text, id, &kr->k[kr->n], why, sizeof(why));
 	free(text);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s: %s", path, why);
@@ -279,7 +280,7 @@ static int keyring_dir_ok(DIR *d, const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
-int keyring_load(const char *dir, struct keyring *kr, char *err, size_t errlen)
+int cr_keyring_load(const char *dir, struct keyring *kr, char *err, size_t errlen)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -321,19 +322,19 @@ static int write_new(const char *path, const char *text, mode_t mode, int force,
 	return close(fd);
 }
 
-int key_generate(const char *dir, const char *id, int force, char *err, size_t errlen)
+int cr_key_generate(const char *dir, const char *id, int force, char *err, size_t errlen)
 {
 	unsigned char pk[32], sk[64];
 	char path[4096], text[512];
 	char *pk64;
 	int rc = -1;
 
-	if (!valid_key_id(id)) {
+	if (!cr_valid_key_id(id)) {
 		snprintf(err, errlen, "invalid key id '%.80s': use [a-z0-9][a-z0-9._-]{0,63}, e.g. your name", id);
 		return -1;
 	}
 	crypto_sign_keypair(pk, sk);
-	pk64 = b64_encode(pk, sizeof(pk));
+	pk64 = cr_b64_encode(pk, sizeof(pk));
 	if (pk64) {
 		snprintf(path, sizeof(path), "%s/%s.key", dir, id);
 		key_format_secret(id, sk, text, sizeof(text));

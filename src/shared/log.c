@@ -12,22 +12,22 @@ static char log_prog[32] = "celeryroot";
 static enum log_level log_max = LOG_L_INFO;
 static int log_syslog;
 
-void log_init(const char *prog, enum log_level level, int use_syslog)
+void cr_log_init(const char *prog, enum log_level level, int use_syslog)
 {
-	log_set_prog(prog);
+	cr_log_set_prog(prog);
 	log_max = level;
 	log_syslog = use_syslog;
 	if (use_syslog)
 		openlog("celeryrootd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
-void log_set_prog(const char *prog)
+void cr_log_set_prog(const char *prog)
 {
 	snprintf(log_prog, sizeof(log_prog), "%s", prog);
 }
 
 /* The format attribute tells clang's -Wformat-nonliteral that fmt is
- * checked at the callers (log_msg, log_fatal). */
+ * checked at the callers (cr_log_msg, cr_log_fatal). */
 static void log_vemit(enum log_level lvl, const char *func, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 static void log_vemit(enum log_level lvl, const char *func, const char *fmt, va_list ap)
@@ -59,7 +59,7 @@ static void log_vemit(enum log_level lvl, const char *func, const char *fmt, va_
 	(void)w;
 }
 
-void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
+void cr_log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -67,7 +67,7 @@ void log_msg(enum log_level lvl, const char *func, const char *fmt, ...)
 	va_end(ap);
 }
 
-void log_fatal(const char *func, const char *fmt, ...)
+void cr_log_fatal(const char *func, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -90,30 +90,30 @@ static time_t log_mono_s(void)
 	return ts.tv_sec;
 }
 
-void log_refusal_tick(void)
+void cr_log_refusal_tick(void)
 {
 	time_t now = log_mono_s();
 
 	if (now - refusals.window_start < LOG_REFUSAL_WINDOW)
 		return;
 	if (refusals.dropped > 0)
-		log_msg(LOG_L_INFO, "log_refusal", "%u more refusal(s) in the last %d s were not logged one by one",
+		cr_log_msg(LOG_L_INFO, "log_refusal", "%u more refusal(s) in the last %d s were not logged one by one",
 			refusals.dropped, LOG_REFUSAL_WINDOW);
 	refusals.window_start = now;
 	refusals.logged = refusals.dropped = 0;
 }
 
-void log_refusal_f(const char *func, const char *fmt, ...)
+void cr_log_refusal_f(const char *func, const char *fmt, ...)
 {
 	va_list ap;
 
-	log_refusal_tick();
+	cr_log_refusal_tick();
 	if (refusals.logged >= LOG_REFUSAL_BURST) {
 		refusals.dropped++;
 		return;
 	}
 	if (++refusals.logged == LOG_REFUSAL_BURST) {
-		log_msg(LOG_L_INFO, func, "refusals are coming fast: further ones in the next %d s are counted, not logged",
+		cr_log_msg(LOG_L_INFO, func, "refusals are coming fast: further ones in the next %d s are counted, not logged",
 			LOG_REFUSAL_WINDOW);
 	}
 	va_start(ap, fmt);

@@ -22,7 +22,7 @@ static int valid_label(const char *s, size_t len)
 	return 1;
 }
 
-int valid_hostname(const char *s)
+int cr_valid_hostname(const char *s)
 {
 	size_t len, start = 0;
 
@@ -38,7 +38,7 @@ int valid_hostname(const char *s)
 	return 1;
 }
 
-int valid_role(const char *s)
+int cr_valid_role(const char *s)
 {
 	size_t len;
 
@@ -50,7 +50,7 @@ int valid_role(const char *s)
 	return 1;
 }
 
-int valid_task_id(const char *s)
+int cr_valid_task_id(const char *s)
 {
 	size_t len;
 
@@ -64,7 +64,7 @@ int valid_task_id(const char *s)
 	return 1;
 }
 
-int valid_task_name(const char *s)
+int cr_valid_task_name(const char *s)
 {
 	static const char prefix[] = "celeryroot.";
 	size_t len, seg = 0;
@@ -85,18 +85,18 @@ int valid_task_name(const char *s)
 	return 1;
 }
 
-int valid_queue_name(const char *s)
+int cr_valid_queue_name(const char *s)
 {
 	if (s == NULL || strnlen(s, (5 + HOSTNAME_MAX) + 1) > (5 + HOSTNAME_MAX))
 		return 0;
 	if (strncmp(s, "host.", 5) == 0)
-		return valid_hostname(s + 5);
+		return cr_valid_hostname(s + 5);
 	if (strncmp(s, "role.", 5) == 0)
-		return valid_role(s + 5);
+		return cr_valid_role(s + 5);
 	return 0;
 }
 
-int valid_short_name(const char *s, size_t max)
+int cr_valid_short_name(const char *s, size_t max)
 {
 	size_t n = s ? strnlen(s, max + 1) : 0;
 
@@ -109,7 +109,7 @@ int valid_short_name(const char *s, size_t max)
 	return 1;
 }
 
-int fd_write_all(int fd, const char *buf, size_t len)
+int cr_fd_write_all(int fd, const char *buf, size_t len)
 {
 	while (len > 0) {
 		ssize_t w = write(fd, buf, len);
@@ -123,7 +123,7 @@ int fd_write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-int copy_str(char *dst, size_t dstlen, const char *src)
+int cr_copy_str(char *dst, size_t dstlen, const char *src)
 {
 	size_t len;
 
@@ -136,7 +136,7 @@ int copy_str(char *dst, size_t dstlen, const char *src)
 	return 1;
 }
 
-void copy_printable(char *dst, size_t len, const char *src)
+void cr_copy_printable(char *dst, size_t len, const char *src)
 {
 	size_t i;
 
@@ -149,7 +149,7 @@ void copy_printable(char *dst, size_t len, const char *src)
 	dst[i] = '\0';
 }
 
-void quote_printable(char *q, size_t qlen, const char *s, size_t max)
+void cr_quote_printable(char *q, size_t qlen, const char *s, size_t max)
 {
 	size_t i = 0, o = 0;
 
@@ -166,7 +166,7 @@ void quote_printable(char *q, size_t qlen, const char *s, size_t max)
 	q[o] = '\0';
 }
 
-int err_fail(char *err, size_t errlen, const char *fmt, ...)
+int cr_err_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 

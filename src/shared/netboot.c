@@ -32,7 +32,7 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int netboot_write(struct netboot *b)
+int cr_netboot_write(struct netboot *b)
 {
 	const char *name, *rule;
 	int fd, err;
@@ -41,7 +41,7 @@ int netboot_write(struct netboot *b)
 	b->version = NETBOOT_VERSION;
 	b->size = sizeof(*b);
 	b->npins = 0;
-	for (int i = 0; i < TZ_PIN_MAX && tz_pin_get(i, &name, &rule) == 0; i++, b->npins++) {
+	for (int i = 0; i < TZ_PIN_MAX && cr_tz_pin_get(i, &name, &rule) == 0; i++, b->npins++) {
 		snprintf(b->pins[i].name, sizeof(b->pins[i].name), "%s", name);
 		snprintf(b->pins[i].rule, sizeof(b->pins[i].rule), "%s", rule);
 	}
@@ -118,12 +118,12 @@ static const char *netboot_check(const struct netboot *b)
 		return "time zone count out of bounds";
 	for (uint32_t i = 0; i < b->npins; i++)
 		if (!TERMINATED(b->pins[i].name) || !TERMINATED(b->pins[i].rule) ||
-		    tz_pin_rule(b->pins[i].name, b->pins[i].rule) < 0)
+		    cr_tz_pin_rule(b->pins[i].name, b->pins[i].rule) < 0)
 			return "pinned time zone refused";
 	return NULL;
 }
 
-int netboot_read(int fd, struct netboot *b, char *err, size_t errlen)
+int cr_netboot_read(int fd, struct netboot *b, char *err, size_t errlen)
 {
 	struct stat st;
 	const char *why;

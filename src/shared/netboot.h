@@ -44,11 +44,11 @@ struct netboot {
 	} pins[TZ_PIN_MAX];
 };
 
-/* celeryrootd: fills b's header and pins (from tz_pin_get) and returns a
+/* celeryrootd: fills b's header and pins (from cr_tz_pin_get) and returns a
  * sealed memfd holding it (close-on-exec), or -1 with errno. */
-int netboot_write(struct netboot *b);
+int cr_netboot_write(struct netboot *b);
 /* net: reads and checks fd (sealed, exactly one struct), then installs the
- * pins with tz_pin_rule.  0, or -1 with the reason in err. */
-int netboot_read(int fd, struct netboot *b, char *err, size_t errlen);
+ * pins with cr_tz_pin_rule.  0, or -1 with the reason in err. */
+int cr_netboot_read(int fd, struct netboot *b, char *err, size_t errlen);
 
 #endif

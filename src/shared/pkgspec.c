@@ -38,7 +38,7 @@ static int fail(char *err, size_t errlen, const char *s, const char *why)
 		snprintf(err, errlen, "invalid package: %s", why);
 		return -1;
 	}
-	quote_printable(q, sizeof(q), s, QUOTE_MAX);
+	cr_quote_printable(q, sizeof(q), s, QUOTE_MAX);
 	snprintf(err, errlen, "invalid package '%s': %s", q, why);
 	return -1;
 }
@@ -146,7 +146,7 @@ static const char *check_version(const char *s, size_t len)
 	return NULL;
 }
 
-int pkgspec_parse(const char *s, struct pkgspec *out, char *err, size_t errlen)
+int cr_pkgspec_parse(const char *s, struct pkgspec *out, char *err, size_t errlen)
 {
 	const char *why, *eq, *colon, *ver = NULL, *arch = NULL;
 	size_t len, namelen, archlen = 0, verlen = 0;
@@ -213,7 +213,7 @@ static int same_spec(const struct pkgspec *a, const struct pkgspec *b)
 		return -1; \
 	} while (0)
 
-int pkgspec_parse_list(json_t *list, struct pkgspec *out, size_t cap, size_t *n, char *err,
+int cr_pkgspec_parse_list(json_t *list, struct pkgspec *out, size_t cap, size_t *n, char *err,
 		       size_t errlen)
 {
 	size_t max = cap < PKG_SPECS_MAX ? cap : PKG_SPECS_MAX, count, i;
@@ -239,7 +239,7 @@ int pkgspec_parse_list(json_t *list, struct pkgspec *out, size_t cap, size_t *n,
 			LIST_FAIL("package #%zu of %zu is not a string", i + 1, count);
 		if (strlen(s) != json_string_length(e))
 			LIST_FAIL("package #%zu of %zu contains a NUL byte", i + 1, count);
-		if (pkgspec_parse(s, &out[i], err, errlen) < 0) {
+		if (cr_pkgspec_parse(s, &out[i], err, errlen) < 0) {
 			*n = 0;
 			return -1;
 		}
@@ -249,7 +249,7 @@ int pkgspec_parse_list(json_t *list, struct pkgspec *out, size_t cap, size_t *n,
 
 				*n = 0;
 				if (err != NULL && errlen > 0) {
-					pkgspec_format(&out[i], spec, sizeof(spec));
+					cr_pkgspec_format(&out[i], spec, sizeof(spec));
 					snprintf(err, errlen, "duplicate package '%s': entries #%zu and #%zu "
 						 "are the same; give each package once", spec, j + 1, i + 1);
 				}
@@ -261,7 +261,7 @@ int pkgspec_parse_list(json_t *list, struct pkgspec *out, size_t cap, size_t *n,
 	return 0;
 }
 
-void pkgspec_format(const struct pkgspec *p, char *buf, size_t len)
+void cr_pkgspec_format(const struct pkgspec *p, char *buf, size_t len)
 {
 	int w;
 

@@ -25,17 +25,17 @@ struct pkgspec {
 /* Parses and validates one spec.  0 on success (out filled, when not NULL);
  * -1 with a one-line reason in err that quotes the (truncated, escaped) input
  * and says what is allowed. */
-int pkgspec_parse(const char *s, struct pkgspec *out, char *err, size_t errlen);
+int cr_pkgspec_parse(const char *s, struct pkgspec *out, char *err, size_t errlen);
 
 /* Parses a JSON array of spec strings into out[0..*n).  At most
  * min(cap, PKG_SPECS_MAX) entries; non-strings, strings with NUL bytes and
  * exact duplicates are refused.  0 on success, -1 (and *n = 0) with a reason
  * in err otherwise.  An empty array is valid; callers decide if it is enough. */
-int pkgspec_parse_list(json_t *list, struct pkgspec *out, size_t cap, size_t *n, char *err,
+int cr_pkgspec_parse_list(json_t *list, struct pkgspec *out, size_t cap, size_t *n, char *err,
 		       size_t errlen);
 
 /* Writes "name[:arch][=version]".  When it does not fit, buf gets "" rather
  * than a truncated spec that would name a different package or version. */
-void pkgspec_format(const struct pkgspec *p, char *buf, size_t len);
+void cr_pkgspec_format(const struct pkgspec *p, char *buf, size_t len);
 
 #endif

@@ -62,7 +62,7 @@ static const struct schema *schema_for(uint8_t type)
 	return NULL;
 }
 
-const char *proto_type_name(uint8_t type)
+const char *cr_proto_type_name(uint8_t type)
 {
 	const struct schema *s = schema_for(type);
 	return s ? s->name : "UNKNOWN";
@@ -86,7 +86,7 @@ static int check_pkgs(json_t *v)
 		return 0;
 	json_array_foreach(v, i, e) {
 		const char *s = json_string_value(e);
-		if (s == NULL || strlen(s) != json_string_length(e) || pkgspec_parse(s, &p, err, sizeof(err)) < 0)
+		if (s == NULL || strlen(s) != json_string_length(e) || cr_pkgspec_parse(s, &p, err, sizeof(err)) < 0)
 			return 0;
 	}
 	return 1;
@@ -97,9 +97,9 @@ static int check_sig(json_t *v)
 {
 	struct sig_claims c;
 	char err[CR_ERR_MAX];
-	int ok = sig_claims_from_json(v, &c, err, sizeof(err)) == 0;
+	int ok = cr_sig_claims_from_json(v, &c, err, sizeof(err)) == 0;
 
-	sig_claims_free(&c);
+	cr_sig_claims_free(&c);
 	return ok;
 }
 
@@ -115,9 +115,9 @@ static int check_kind(json_t *v, enum kind k)
 	case K_PERCENT:
 		return json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 100;
 	case K_TASKID:
-		return s != NULL && strlen(s) == len && valid_task_id(s);
+		return s != NULL && strlen(s) == len && cr_valid_task_id(s);
 	case K_JOBID:
-		return s != NULL && strlen(s) == len && (len == 0 || valid_task_id(s));
+		return s != NULL && strlen(s) == len && (len == 0 || cr_valid_task_id(s));
 	case K_STR127:
 		return s != NULL && len <= 127 && strlen(s) == len;
 	case K_STR255:
@@ -237,7 +237,7 @@ static json_t *apt_encode(const struct proto_req *r)
 
 	for (size_t i = 0; i < r->npkgs && i < PKG_SPECS_MAX; i++) {
 		char spec[PKG_SPEC_MAX + 1];
-		pkgspec_format(&r->pkgs[i], spec, sizeof(spec));
+		cr_pkgspec_format(&r->pkgs[i], spec, sizeof(spec));
 		json_array_append_new(pkgs, json_string(spec));
 	}
 	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:o, s:b, s:b, s:b, s:b, s:b, s:f}", "id", (json_int_t)r->id, "job",
@@ -255,7 +255,7 @@ static json_t *apt_encode(const struct proto_req *r)
 static int apt_semantics(const struct proto_req *r, char *err, size_t errlen)
 {
 	const struct cr_op *op = cr_op_by_req(REQ_APT, r->op);
-	char why[64];
+	char why[CR_ERR_MAX];
 
 	if (op == NULL)   /* the decoder checked it; kept for the reader */
 		return snprintf(err, errlen, "APT %s is no operation", r->op), -1;
@@ -276,10 +276,10 @@ static void apt_decode(json_t *o, struct proto_req *r)
 	size_t i;
 	json_t *e;
 
-	copy_str(r->op, sizeof(r->op), json_string_value(json_object_get(o, "op")));
+	cr_copy_str(r->op, sizeof(r->op), json_string_value(json_object_get(o, "op")));
 	/* check_pkgs() has validated every entry; the bound is kept anyway. */
 	json_array_foreach(json_object_get(o, "pkgs"), i, e)
-		if (r->npkgs < PKG_SPECS_MAX && pkgspec_parse(json_string_value(e), &r->pkgs[r->npkgs], err, sizeof(err)) == 0)
+		if (r->npkgs < PKG_SPECS_MAX && cr_pkgspec_parse(json_string_value(e), &r->pkgs[r->npkgs], err, sizeof(err)) == 0)
 			r->npkgs++;
 	r->upgradable = json_is_true(json_object_get(o, "upgradable"));
 	r->security = json_is_true(json_object_get(o, "security"));
@@ -290,7 +290,7 @@ static void apt_decode(json_t *o, struct proto_req *r)
 	r->max_age = json_number_value(json_object_get(o, "max_age"));
 }
 
-char *proto_req_encode(const struct proto_req *r, size_t *len)
+char *cr_proto_req_encode(const struct proto_req *r, size_t *len)
 {
 	json_t *o;
 
@@ -307,14 +307,14 @@ char *proto_req_encode(const struct proto_req *r, size_t *len)
 	return encode(r->type, o, len);
 }
 
-int proto_req_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_req *r,
+int cr_proto_req_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_req *r,
 		     char *err, size_t errlen)
 {
 	json_t *o;
 
 	memset(r, 0, sizeof(*r));
 	if (type & 1) {
-		snprintf(err, errlen, "answer type %u (%s) sent as a request", type, proto_type_name(type));
+		snprintf(err, errlen, "answer type %u (%s) sent as a request", type, cr_proto_type_name(type));
 		return -1;
 	}
 	o = decode(type, payload, len, &r->id, err, errlen);
@@ -322,8 +322,8 @@ int proto_req_decode(uint8_t type, const uint8_t *payload, size_t len, struct pr
 		return -1;
 	r->type = type;
 	if (type != REQ_HELLO) {
-		copy_str(r->job, sizeof(r->job), json_string_value(json_object_get(o, "job")));
-		copy_str(r->task, sizeof(r->task), json_string_value(json_object_get(o, "task")));
+		cr_copy_str(r->job, sizeof(r->job), json_string_value(json_object_get(o, "job")));
+		cr_copy_str(r->task, sizeof(r->task), json_string_value(json_object_get(o, "task")));
 	}
 	if (type == REQ_APT)
 		apt_decode(o, r);
@@ -331,19 +331,19 @@ int proto_req_decode(uint8_t type, const uint8_t *payload, size_t len, struct pr
 		r->sig = json_incref(json_object_get(o, "sig"));
 	json_decref(o);
 	if (type == REQ_APT && apt_semantics(r, err, errlen) < 0) {
-		proto_req_clear(r);
+		cr_proto_req_clear(r);
 		return -1;
 	}
 	return 0;
 }
 
-void proto_req_clear(struct proto_req *r)
+void cr_proto_req_clear(struct proto_req *r)
 {
 	json_decref(r->sig);
 	r->sig = NULL;
 }
 
-char *proto_ans_encode(const struct proto_ans *a, size_t *len)
+char *cr_proto_ans_encode(const struct proto_ans *a, size_t *len)
 {
 	json_t *o = NULL;
 
@@ -361,7 +361,7 @@ char *proto_ans_encode(const struct proto_ans *a, size_t *len)
 	return encode(a->type, o, len);
 }
 
-int proto_ans_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_ans *a,
+int cr_proto_ans_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_ans *a,
 		     char *err, size_t errlen)
 {
 	json_t *o;
@@ -377,8 +377,8 @@ int proto_ans_decode(uint8_t type, const uint8_t *payload, size_t len, struct pr
 	a->type = type;
 	if (type == ANS_PROGRESS) {
 		a->percent = (int)json_integer_value(json_object_get(o, "percent"));
-		copy_str(a->pkg, sizeof(a->pkg), json_string_value(json_object_get(o, "pkg")));
-		copy_str(a->text, sizeof(a->text), json_string_value(json_object_get(o, "text")));
+		cr_copy_str(a->pkg, sizeof(a->pkg), json_string_value(json_object_get(o, "pkg")));
+		cr_copy_str(a->text, sizeof(a->text), json_string_value(json_object_get(o, "text")));
 	} else if (type == ANS_REPLY) {
 		a->data = json_incref(json_object_get(o, "data"));
 	} else if (type == ANS_REFUSED) {
@@ -390,7 +390,7 @@ int proto_ans_decode(uint8_t type, const uint8_t *payload, size_t len, struct pr
 	return 0;
 }
 
-void proto_ans_free(struct proto_ans *a)
+void cr_proto_ans_free(struct proto_ans *a)
 {
 	json_decref(a->data);
 	json_decref(a->audit);

@@ -46,7 +46,7 @@ struct proto_req {
 	int allow_downgrade;            /* install may downgrade (apt-get's --allow-downgrades) */
 	double max_age;                 /* seconds; -1 when not given */
 	/* PING, FACTS, APT: a signed task's claims as net forwards them
-	 * (sign.h), NULL when unsigned.  Owned: proto_req_clear() frees it. */
+	 * (sign.h), NULL when unsigned.  Owned: cr_proto_req_clear() frees it. */
 	json_t *sig;
 	char key[KEY_ID_MAX + 1];       /* set by priv once the signature checked out */
 	/* and, for a task beat fired for a schedule (sign.h "for"), which one
@@ -56,11 +56,11 @@ struct proto_req {
 };
 
 /* Encodes a request as a JSON payload (malloc'd, *len set); NULL on bad input. */
-char *proto_req_encode(const struct proto_req *r, size_t *len);
-void proto_req_clear(struct proto_req *r);
+char *cr_proto_req_encode(const struct proto_req *r, size_t *len);
+void cr_proto_req_clear(struct proto_req *r);
 /* Strictly decodes a request of the given frame type.  -1 with a one-line
  * reason in err (and r->id set when it could be read) on anything unexpected. */
-int proto_req_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_req *r,
+int cr_proto_req_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_req *r,
 		     char *err, size_t errlen);
 
 struct proto_ans {
@@ -75,10 +75,10 @@ struct proto_ans {
 	json_t *audit;
 };
 
-char *proto_ans_encode(const struct proto_ans *a, size_t *len);
-int proto_ans_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_ans *a,
+char *cr_proto_ans_encode(const struct proto_ans *a, size_t *len);
+int cr_proto_ans_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_ans *a,
 		     char *err, size_t errlen);
-void proto_ans_free(struct proto_ans *a);
-const char *proto_type_name(uint8_t type);
+void cr_proto_ans_free(struct proto_ans *a);
+const char *cr_proto_type_name(uint8_t type);
 
 #endif

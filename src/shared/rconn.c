@@ -1,4 +1,5 @@
 #include "config.h"
+#include "crerr.h"
 #include "rconn.h"
 
 #include <errno.h>
@@ -19,21 +20,21 @@
 #define RCONN_USER_TIMEOUT_MS 20000
 
 /* The largest reply read from the broker: anything bigger ends the
- * connection rather than the process's memory (rconn_set_reply_max). */
+ * connection rather than the process's memory (cr_rconn_set_reply_max). */
 static size_t reply_max = 256u * 1024 * 1024;
 
-void rconn_set_reply_max(size_t bytes)
+void cr_rconn_set_reply_max(size_t bytes)
 {
 	reply_max = bytes;
 }
 
-/* A stop request (rconn_set_interrupt): waits let the stop signals in, and
+/* A stop request (cr_rconn_set_interrupt): waits let the stop signals in, and
  * once the flag is set no reply is waited for longer than this. */
 #define RCONN_STOP_WAIT_S 1.0
 static volatile sig_atomic_t *stop_flag;
 static const sigset_t *stop_mask;
 
-void rconn_set_interrupt(volatile sig_atomic_t *flag, const sigset_t *mask)
+void cr_rconn_set_interrupt(volatile sig_atomic_t *flag, const sigset_t *mask)
 {
 	stop_flag = flag;
 	stop_mask = mask;
@@ -79,10 +80,10 @@ static int rconn_auth(redisContext *c, const struct broker_addr *b, char *err, s
 	if (b->password[0] == '\0')
 		return 0;
 	if (b->user[0] != '\0')
-		r = rconn_cmd(c, "AUTH", b->user, b->password, NULL);
+		r = cr_rconn_cmd(c, "AUTH", b->user, b->password, NULL);
 	else
-		r = rconn_cmd(c, "AUTH", b->password, NULL);
-	if (r == NULL || rconn_is_error(r)) {
+		r = cr_rconn_cmd(c, "AUTH", b->password, NULL);
+	if (r == NULL || cr_rconn_is_error(r)) {
 		snprintf(err, errlen, "the broker refused our credentials%s%s: check the user and password in the broker URL or config",
 			 r ? ": " : "", r ? r->str : "");
 		if (r)
@@ -101,8 +102,8 @@ static int rconn_select(redisContext *c, int db, char *err, size_t errlen)
 	if (db == 0)
 		return 0;
 	snprintf(dbs, sizeof(dbs), "%d", db);
-	r = rconn_cmd(c, "SELECT", dbs, NULL);
-	if (r == NULL || rconn_is_error(r)) {
+	r = cr_rconn_cmd(c, "SELECT", dbs, NULL);
+	if (r == NULL || cr_rconn_is_error(r)) {
 		snprintf(err, errlen, "the broker refused SELECT %d", db);
 		if (r)
 			freeReplyObject(r);
@@ -112,7 +113,7 @@ static int rconn_select(redisContext *c, int db, char *err, size_t errlen)
 	return 0;
 }
 
-redisContext *rconn_connect(const struct broker_addr *b, double timeout_s, char *err, size_t errlen)
+redisContext *cr_rconn_connect(const struct broker_addr *b, double timeout_s, char *err, size_t errlen)
 {
 	struct timeval tv;
 	redisContext *c;
@@ -129,8 +130,8 @@ redisContext *rconn_connect(const struct broker_addr *b, double timeout_s, char 
 		redisFree(c);
 		return NULL;
 	}
-	/* Every command waits at most timeout_s for its reply (rconn_cmdargv);
-	 * blocking pops and SUBSCRIBE reads go through rconn_read(). */
+	/* Every command waits at most timeout_s for its reply (cr_rconn_cmdargv);
+	 * blocking pops and SUBSCRIBE reads go through cr_rconn_read(). */
 	redisSetTimeout(c, tv);
 	rconn_keepalive(c);
 	if (rconn_auth(c, b, err, errlen) < 0 || rconn_select(c, b->db, err, errlen) < 0) {
@@ -140,14 +141,14 @@ redisContext *rconn_connect(const struct broker_addr *b, double timeout_s, char 
 	return c;
 }
 
-int rconn_is_error(const redisReply *r)
+int cr_rconn_is_error(const redisReply *r)
 {
 	return r != NULL && r->type == REDIS_REPLY_ERROR;
 }
 
-/* Like redisCommandArgv, but the reply is read by rconn_read_until: a
+/* Like redisCommandArgv, but the reply is read by cr_rconn_read_until: a
  * deadline for the whole reply (not per read()) and the size bound. */
-redisReply *rconn_cmdargv(redisContext *c, int argc, const char **argv, const size_t *lens)
+redisReply *cr_rconn_cmdargv(redisContext *c, int argc, const char **argv, const size_t *lens)
 {
 	redisReply *r = NULL;
 	double wait = 5.0;
@@ -156,9 +157,9 @@ redisReply *rconn_cmdargv(redisContext *c, int argc, const char **argv, const si
 		return NULL;
 	if (c->timeout)
 		wait = (double)c->timeout->tv_sec + (double)c->timeout->tv_usec / 1e6;
-	if (rconn_append(c, argc, argv, lens) < 0 || rconn_flush(c) < 0)
+	if (cr_rconn_append(c, argc, argv, lens) < 0 || cr_rconn_flush(c) < 0)
 		return NULL;
-	if (rconn_read_until(c, mono_now() + wait, &r) != 1) {
+	if (cr_rconn_read_until(c, mono_now() + wait, &r) != 1) {
 		if (!c->err)
 			rconn_fail(c, RCONN_ERR_TIMEOUT, "no reply from the broker in time");
 		return NULL;
@@ -166,7 +167,7 @@ redisReply *rconn_cmdargv(redisContext *c, int argc, const char **argv, const si
 	return r;
 }
 
-redisReply *rconn_cmd(redisContext *c, const char *arg0, ...)
+redisReply *cr_rconn_cmd(redisContext *c, const char *arg0, ...)
 {
 	const char *argv[RCONN_MAX_ARGS];
 	int argc = 0;
@@ -182,10 +183,10 @@ redisReply *rconn_cmd(redisContext *c, const char *arg0, ...)
 		argv[argc++] = a;
 	}
 	va_end(ap);
-	return rconn_cmdargv(c, argc, argv, NULL);
+	return cr_rconn_cmdargv(c, argc, argv, NULL);
 }
 
-int rconn_append(redisContext *c, int argc, const char *const *argv, const size_t *lens)
+int cr_rconn_append(redisContext *c, int argc, const char *const *argv, const size_t *lens)
 {
 	if (c == NULL || c->err)
 		return -1;
@@ -193,7 +194,7 @@ int rconn_append(redisContext *c, int argc, const char *const *argv, const size_
 	return redisAppendCommandArgv(c, argc, (const char **)argv, lens) == REDIS_OK ? 0 : -1;
 }
 
-int rconn_flush(redisContext *c)
+int cr_rconn_flush(redisContext *c)
 {
 	int done = 0;
 
@@ -211,7 +212,7 @@ static int rconn_fill(redisContext *c)
 	if (redisBufferRead(c) != REDIS_OK)
 		return -1;
 	if (c->reader->len - c->reader->pos > reply_max) {
-		char why[96];
+		char why[sizeof(c->errstr)]; /* hiredis keeps 128 bytes of reason */
 		snprintf(why, sizeof(why), "a reply larger than %zu bytes", reply_max);
 		rconn_fail(c, RCONN_ERR_TOO_BIG, why);
 		return -1;
@@ -235,7 +236,7 @@ static int rconn_wait(redisContext *c, int ms)
 	return n;
 }
 
-int rconn_read_until(redisContext *c, double deadline, redisReply **out)
+int cr_rconn_read_until(redisContext *c, double deadline, redisReply **out)
 {
 	void *reply = NULL;
 
@@ -265,12 +266,12 @@ int rconn_read_until(redisContext *c, double deadline, redisReply **out)
 	return 1;
 }
 
-int rconn_read(redisContext *c, int timeout_ms, redisReply **out)
+int cr_rconn_read(redisContext *c, int timeout_ms, redisReply **out)
 {
-	return rconn_read_until(c, mono_now() + (timeout_ms < 0 ? 0 : timeout_ms) / 1000.0, out);
+	return cr_rconn_read_until(c, mono_now() + (timeout_ms < 0 ? 0 : timeout_ms) / 1000.0, out);
 }
 
-void rconn_arg(struct rconn_cmd *c, const char *s, size_t len)
+void cr_rconn_arg(struct cr_rconn_cmd *c, const char *s, size_t len)
 {
 	if (c->argc < 0 || c->argc >= RCONN_CMD_ARGS) {
 		c->argc = -1;
@@ -285,18 +286,18 @@ static double rconn_wait_s(const redisContext *c)
 	return c->timeout ? (double)c->timeout->tv_sec + (double)c->timeout->tv_usec / 1e6 : 5.0;
 }
 
-int rconn_append_all(redisContext *c, const struct rconn_cmd *cmds, int n, int multi)
+int cr_rconn_append_all(redisContext *c, const struct cr_rconn_cmd *cmds, int n, int multi)
 {
 	const char *mv[] = { "MULTI" }, *ev[] = { "EXEC" };
-	int ok = c != NULL && !c->err && (!multi || rconn_append(c, 1, mv, NULL) == 0);
+	int ok = c != NULL && !c->err && (!multi || cr_rconn_append(c, 1, mv, NULL) == 0);
 
 	for (int i = 0; ok && i < n; i++)
-		ok = cmds[i].argc > 0 && rconn_append(c, cmds[i].argc, cmds[i].argv, cmds[i].lens) == 0;
-	ok = ok && (!multi || rconn_append(c, 1, ev, NULL) == 0);
+		ok = cmds[i].argc > 0 && cr_rconn_append(c, cmds[i].argc, cmds[i].argv, cmds[i].lens) == 0;
+	ok = ok && (!multi || cr_rconn_append(c, 1, ev, NULL) == 0);
 	return ok ? 0 : -1;
 }
 
-int rconn_read_all(redisContext *c, int n, int multi, double deadline, char *err, size_t errlen)
+int cr_rconn_read_all(redisContext *c, int n, int multi, double deadline, char *err, size_t errlen)
 {
 	int errors = 0, type = 0, replies = n + (multi ? 2 : 0);
 
@@ -305,7 +306,7 @@ int rconn_read_all(redisContext *c, int n, int multi, double deadline, char *err
 	/* Every reply is read, so that none is left to answer a later command. */
 	for (int i = 0; i < replies; i++) {
 		redisReply *r = NULL;
-		int got = rconn_read_until(c, deadline, &r);
+		int got = cr_rconn_read_until(c, deadline, &r);
 		if (got != 1)
 			return got < 0 || c->err ? -1 : -2;
 		type = r->type;
@@ -317,18 +318,18 @@ int rconn_read_all(redisContext *c, int n, int multi, double deadline, char *err
 	return errors == 0 && (!multi || type == REDIS_REPLY_ARRAY) ? 1 : 0;
 }
 
-int rconn_pipeline(redisContext *c, const struct rconn_cmd *cmds, int n, int multi, char *err, size_t errlen)
+int cr_rconn_pipeline(redisContext *c, const struct cr_rconn_cmd *cmds, int n, int multi, char *err, size_t errlen)
 {
 	int rc;
 
 	if (errlen > 0)
 		err[0] = '\0';
-	if (rconn_append_all(c, cmds, n, multi) < 0 || rconn_flush(c) < 0) {
+	if (cr_rconn_append_all(c, cmds, n, multi) < 0 || cr_rconn_flush(c) < 0) {
 		if (c && !c->err)
 			rconn_fail(c, REDIS_ERR_OTHER, "a command could not be sent");
 		return -1;
 	}
-	rc = rconn_read_all(c, n, multi, mono_now() + rconn_wait_s(c), err, errlen);
+	rc = cr_rconn_read_all(c, n, multi, mono_now() + rconn_wait_s(c), err, errlen);
 	if (rc < 0) {
 		if (!c->err)
 			rconn_fail(c, RCONN_ERR_TIMEOUT, "no reply from the broker in time");

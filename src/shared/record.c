@@ -6,7 +6,7 @@
 static const char *const statuses[] = { "changed", "unchanged", "failed", "timeout",
 					"queued", "deferred", "expired", "skipped" };
 
-json_t *record_new(const char *host, const char *status)
+json_t *cr_record_new(const char *host, const char *status)
 {
 	json_t *r = json_object();
 
@@ -20,18 +20,18 @@ json_t *record_new(const char *host, const char *status)
 	return r;
 }
 
-void record_set_error(json_t *rec, const char *error)
+void cr_record_set_error(json_t *rec, const char *error)
 {
 	json_object_set_new(rec, "error", error ? json_string(error) : json_null());
 }
 
-json_t *record_from_answer(const char *host, int keep_data_on_error, json_t *data)
+json_t *cr_record_from_answer(const char *host, int keep_data_on_error, json_t *data)
 {
 	static const char *const own[] = { "changes", "rollback", "check", "reason", "repaired", "interrupted",
 					   "redelivered" };
 	const char *error = json_string_value(json_object_get(data, "error"));
 	int changed = json_is_true(json_object_get(data, "changed"));
-	json_t *rec = record_new(host, error ? "failed" : changed ? "changed" : "unchanged");
+	json_t *rec = cr_record_new(host, error ? "failed" : changed ? "changed" : "unchanged");
 
 	if (rec == NULL || !json_is_object(data)) {
 		json_decref(rec);
@@ -39,7 +39,7 @@ json_t *record_from_answer(const char *host, int keep_data_on_error, json_t *dat
 		return NULL;
 	}
 	if (error)
-		record_set_error(rec, error);
+		cr_record_set_error(rec, error);
 	json_object_set_new(rec, "changed", json_boolean(changed && !error));
 	json_object_del(rec, "duration_s");
 	if (error && !keep_data_on_error) {
@@ -61,7 +61,7 @@ json_t *record_from_answer(const char *host, int keep_data_on_error, json_t *dat
 	return rec;
 }
 
-int record_status_valid(const char *status)
+int cr_record_status_valid(const char *status)
 {
 	for (size_t i = 0; status && i < sizeof(statuses) / sizeof(statuses[0]); i++)
 		if (strcmp(status, statuses[i]) == 0)
@@ -69,7 +69,7 @@ int record_status_valid(const char *status)
 	return 0;
 }
 
-int record_exit_code(json_t *records)
+int cr_record_exit_code(json_t *records)
 {
 	int pending = 0;
 	size_t i;

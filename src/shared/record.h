@@ -13,8 +13,8 @@ enum exit_code {
 };
 
 /* {"host","status","changed":false,"changes":{},"error":null,"rollback":null,"duration_s":0} */
-json_t *record_new(const char *host, const char *status);
-void record_set_error(json_t *rec, const char *error);
+json_t *cr_record_new(const char *host, const char *status);
+void cr_record_set_error(json_t *rec, const char *error);
 /* The record an operation's answer makes (priv builds it, and signs it:
  * hostsig.h).  data (stolen) is what the operation answered: "error" when
  * the host could not do it, "changed", the record's own fields (changes,
@@ -22,9 +22,9 @@ void record_set_error(json_t *rec, const char *error);
  * rest, which becomes the record's "data" (null for a failed non-APT
  * operation, whose data says nothing).  Status failed, changed or
  * unchanged; no duration_s (net measures that).  NULL without memory. */
-json_t *record_from_answer(const char *host, int keep_data_on_error, json_t *data);
-int record_status_valid(const char *status);
+json_t *cr_record_from_answer(const char *host, int keep_data_on_error, json_t *data);
+int cr_record_status_valid(const char *status);
 /* Exit code for an array of records. */
-int record_exit_code(json_t *records);
+int cr_record_exit_code(json_t *records);
 
 #endif

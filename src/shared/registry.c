@@ -6,18 +6,18 @@
 #include <stdio.h>
 #include <string.h>
 
-char *registry_encode(const struct host_rec *h)
+char *cr_registry_encode(const struct host_rec *h)
 {
 	json_t *roles = json_array(), *o;
 	char *s;
 
-	if (!valid_hostname(h->hostname) || h->nroles < 0 || h->nroles > REG_MAX_ROLES) {
+	if (!cr_valid_hostname(h->hostname) || h->nroles < 0 || h->nroles > REG_MAX_ROLES) {
 		json_decref(roles);
 		return NULL;
 	}
-	/* We never publish what registry_decode() would refuse to read back. */
+	/* We never publish what cr_registry_decode() would refuse to read back. */
 	for (int i = 0; i < h->nroles; i++) {
-		if (!valid_role(h->roles[i])) {
+		if (!cr_valid_role(h->roles[i])) {
 			json_decref(roles);
 			return NULL;
 		}
@@ -29,7 +29,7 @@ char *registry_encode(const struct host_rec *h)
 		      h->heartbeat_s, "pid", (json_int_t)h->pid);
 	if (o && h->host_key[0]) {
 		unsigned char pk[32];
-		if (hostsig_pk_decode(h->host_key, pk) < 0) {
+		if (cr_hostsig_pk_decode(h->host_key, pk) < 0) {
 			json_decref(o);
 			return NULL;
 		}
@@ -55,7 +55,7 @@ static int get_str(json_t *o, const char *key, char *dst, size_t len, char *err,
 	json_t *v = json_object_get(o, key);
 
 	if (!json_is_string(v) || json_string_length(v) != strlen(json_string_value(v)) ||
-	    !printable(json_string_value(v)) || !copy_str(dst, len, json_string_value(v))) {
+	    !printable(json_string_value(v)) || !cr_copy_str(dst, len, json_string_value(v))) {
 		snprintf(err, errlen, "registry record: '%s' is missing, not a printable string or longer than %zu",
 			 key, len - 1);
 		return -1;
@@ -74,12 +74,12 @@ static int get_roles(json_t *o, struct host_rec *h, char *err, size_t errlen)
 	}
 	json_array_foreach(roles, i, r) {
 		/* The length check catches "web\u0000x", which C would read as "web". */
-		if (!valid_role(json_string_value(r)) ||
+		if (!cr_valid_role(json_string_value(r)) ||
 		    json_string_length(r) != strlen(json_string_value(r))) {
 			snprintf(err, errlen, "registry record: role #%zu is not a valid role name", i);
 			return -1;
 		}
-		copy_str(h->roles[i], sizeof(h->roles[i]), json_string_value(r));
+		cr_copy_str(h->roles[i], sizeof(h->roles[i]), json_string_value(r));
 	}
 	h->nroles = (int)json_array_size(roles);
 	return 0;
@@ -95,16 +95,16 @@ static int get_host_key(json_t *o, struct host_rec *h, char *err, size_t errlen)
 	if (v == NULL)
 		return 0;
 	if (!json_is_string(v) || json_string_length(v) != strlen(json_string_value(v)) ||
-	    hostsig_pk_decode(json_string_value(v), pk) < 0) {
+	    cr_hostsig_pk_decode(json_string_value(v), pk) < 0) {
 		snprintf(err, errlen, "registry record: 'host_key' is not the base64 of a 32-byte public key");
 		return -1;
 	}
-	copy_str(h->host_key, sizeof(h->host_key), json_string_value(v));
+	cr_copy_str(h->host_key, sizeof(h->host_key), json_string_value(v));
 	return 0;
 }
 
 /* Unknown keys are tolerated so that a newer daemon's record still reads. */
-int registry_decode(const char *json, size_t len, struct host_rec *h, char *err, size_t errlen)
+int cr_registry_decode(const char *json, size_t len, struct host_rec *h, char *err, size_t errlen)
 {
 	json_t *o, *hb, *pid, *st, *ls;
 	int rc = -1;
@@ -131,7 +131,7 @@ int registry_decode(const char *json, size_t len, struct host_rec *h, char *err,
 	    get_str(o, "state", h->state, sizeof(h->state), err, errlen) < 0 ||
 	    get_roles(o, h, err, errlen) < 0 || get_host_key(o, h, err, errlen) < 0)
 		goto out;
-	if (!valid_hostname(h->hostname)) {
+	if (!cr_valid_hostname(h->hostname)) {
 		snprintf(err, errlen, "registry record: invalid hostname");
 		goto out;
 	}
@@ -155,13 +155,13 @@ out:
 	return rc;
 }
 
-int registry_online(const struct host_rec *h, double now)
+int cr_registry_online(const struct host_rec *h, double now)
 {
 	int hb = h->heartbeat_s > 0 ? h->heartbeat_s : 1;
 	return strcmp(h->state, "running") == 0 && now - h->last_seen <= REG_ONLINE_INTERVALS * hb;
 }
 
-int registry_has_role(const struct host_rec *h, const char *role)
+int cr_registry_has_role(const struct host_rec *h, const char *role)
 {
 	for (int i = 0; i < h->nroles; i++)
 		if (strcmp(h->roles[i], role) == 0)

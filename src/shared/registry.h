@@ -35,10 +35,10 @@ struct host_rec {
 };
 
 /* malloc'd JSON; NULL if the record is invalid. */
-char *registry_encode(const struct host_rec *h);
+char *cr_registry_encode(const struct host_rec *h);
 /* Strict decode with bounds: -1 and a reason on anything malformed. */
-int registry_decode(const char *json, size_t len, struct host_rec *h, char *err, size_t errlen);
-int registry_online(const struct host_rec *h, double now);
-int registry_has_role(const struct host_rec *h, const char *role);
+int cr_registry_decode(const char *json, size_t len, struct host_rec *h, char *err, size_t errlen);
+int cr_registry_online(const struct host_rec *h, double now);
+int cr_registry_has_role(const struct host_rec *h, const char *role);
 
 #endif

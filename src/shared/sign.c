@@ -14,7 +14,7 @@
 
 #define SIG_DOMAIN "celeryroot-task-v1\n"
 
-const char *sig_operation(const char *task)
+const char *cr_sig_operation(const char *task)
 {
 	static const char apt[] = "celeryroot.apt.", top[] = "celeryroot.";
 	const struct cr_op *op = cr_op_by_task(task);
@@ -41,13 +41,13 @@ static int valid_nonce(const char *s)
 
 static int valid_target(const char *s)
 {
-	return s != NULL && valid_queue_name(s);
+	return s != NULL && cr_valid_queue_name(s);
 }
 
 /* A schedule name as the CLI allows them (src/cli/schedule.c). */
 static int valid_schedule(const char *s)
 {
-	return valid_short_name(s, SIG_SCHEDULE_MAX);
+	return cr_valid_short_name(s, SIG_SCHEDULE_MAX);
 }
 
 /* {"schedule": NAME[, "key": KEYID]}, or NULL when the task is not a schedule's. */
@@ -73,7 +73,7 @@ static unsigned char *signed_bytes(const struct sig_claims *c, size_t *len, char
 	if (o && f)
 		json_object_set(o, "for", f);
 	json_decref(f);
-	char *canon = o ? canon_dump(o, &clen, err, errlen) : NULL;
+	char *canon = o ? cr_canon_dump(o, &clen, err, errlen) : NULL;
 	unsigned char *out = NULL;
 
 	json_decref(o);
@@ -91,13 +91,13 @@ static unsigned char *signed_bytes(const struct sig_claims *c, size_t *len, char
 	return out;
 }
 
-json_t *sig_make_header(const struct signing_key *k, const char *task, json_t *args, json_t *kwargs,
+json_t *cr_sig_make_header(const struct signing_key *k, const char *task, json_t *args, json_t *kwargs,
 			const char *target, const char *job, long long expires, char *err, size_t errlen)
 {
-	return sig_make_header_for(k, task, args, kwargs, target, job, expires, NULL, NULL, err, errlen);
+	return cr_sig_make_header_for(k, task, args, kwargs, target, job, expires, NULL, NULL, err, errlen);
 }
 
-json_t *sig_make_header_for(const struct signing_key *k, const char *task, json_t *args, json_t *kwargs,
+json_t *cr_sig_make_header_for(const struct signing_key *k, const char *task, json_t *args, json_t *kwargs,
 			    const char *target, const char *job, long long expires, const char *for_schedule,
 			    const char *for_key, char *err, size_t errlen)
 {
@@ -110,18 +110,18 @@ json_t *sig_make_header_for(const struct signing_key *k, const char *task, json_
 	memset(&c, 0, sizeof(c));
 	randombytes_buf(raw, sizeof(raw));
 	sodium_bin2hex(c.nonce, sizeof(c.nonce), raw, sizeof(raw));
-	if (!copy_str(c.key, sizeof(c.key), k->id) || !copy_str(c.target, sizeof(c.target), target) ||
-	    !copy_str(c.job, sizeof(c.job), job ? job : "") || !copy_str(c.task, sizeof(c.task), task)) {
+	if (!cr_copy_str(c.key, sizeof(c.key), k->id) || !cr_copy_str(c.target, sizeof(c.target), target) ||
+	    !cr_copy_str(c.job, sizeof(c.job), job ? job : "") || !cr_copy_str(c.task, sizeof(c.task), task)) {
 		snprintf(err, errlen, "cannot sign: a field is too long");
 		return NULL;
 	}
 	if ((for_schedule && for_schedule[0] && !valid_schedule(for_schedule)) ||
-	    (for_key && for_key[0] && (!valid_key_id(for_key) || !for_schedule || !for_schedule[0]))) {
+	    (for_key && for_key[0] && (!cr_valid_key_id(for_key) || !for_schedule || !for_schedule[0]))) {
 		snprintf(err, errlen, "cannot sign: invalid schedule name or schedule key");
 		return NULL;
 	}
-	copy_str(c.for_schedule, sizeof(c.for_schedule), for_schedule ? for_schedule : "");
-	copy_str(c.for_key, sizeof(c.for_key), for_key ? for_key : "");
+	cr_copy_str(c.for_schedule, sizeof(c.for_schedule), for_schedule ? for_schedule : "");
+	cr_copy_str(c.for_key, sizeof(c.for_key), for_key ? for_key : "");
 	c.expires = expires;
 	c.args = args;
 	c.kwargs = kwargs;
@@ -129,7 +129,7 @@ json_t *sig_make_header_for(const struct signing_key *k, const char *task, json_
 		return NULL;
 	crypto_sign_detached(c.sig, NULL, msg, len, k->sk);
 	free(msg);
-	if ((sig64 = b64_encode(c.sig, sizeof(c.sig))) != NULL)
+	if ((sig64 = cr_b64_encode(c.sig, sizeof(c.sig))) != NULL)
 		h = json_pack("{s:i, s:s, s:s, s:I, s:s, s:s, s:s}", "v", SIG_VERSION, "key", c.key, "nonce",
 			      c.nonce, "expires", (json_int_t)c.expires, "target", c.target, "job", c.job, "sig",
 			      sig64);
@@ -151,10 +151,10 @@ static int for_field(json_t *f, struct sig_claims *c, char *err, size_t errlen)
 	if (f == NULL)
 		return 0;
 	if (!json_is_object(f) || json_object_size(f) != want || !valid_schedule(name) ||
-	    (key && !valid_key_id(json_string_value(key))))
+	    (key && !cr_valid_key_id(json_string_value(key))))
 		return snprintf(err, errlen, "the signature's \"for\" is not {\"schedule\": NAME, \"key\": KEYID}"), -1;
-	copy_str(c->for_schedule, sizeof(c->for_schedule), name);
-	copy_str(c->for_key, sizeof(c->for_key), key ? json_string_value(key) : "");
+	cr_copy_str(c->for_schedule, sizeof(c->for_schedule), name);
+	cr_copy_str(c->for_key, sizeof(c->for_key), key ? json_string_value(key) : "");
 	return 0;
 }
 
@@ -175,25 +175,25 @@ static int header_fields(json_t *h, struct sig_claims *c, char *err, size_t errl
 			known |= !strcmp(k, keys[i]);
 		if (!known) {
 			char shown[33];
-			copy_printable(shown, sizeof(shown), k);
+			cr_copy_printable(shown, sizeof(shown), k);
 			return snprintf(err, errlen, "the signature has an unexpected field '%s'", shown), -1;
 		}
 	}
 	if (json_integer_value(json_object_get(h, "v")) != SIG_VERSION || !json_is_integer(json_object_get(h, "v")))
 		return snprintf(err, errlen, "the signature is not of version %d", SIG_VERSION), -1;
-	if (!valid_key_id(json_string_value(json_object_get(h, "key"))) ||
+	if (!cr_valid_key_id(json_string_value(json_object_get(h, "key"))) ||
 	    !valid_nonce(json_string_value(json_object_get(h, "nonce"))) || !json_is_integer(exp) ||
 	    !valid_target(json_string_value(json_object_get(h, "target"))) ||
 	    !json_is_string(json_object_get(h, "job")) || sig64 == NULL)
 		return snprintf(err, errlen, "the signature's key, nonce, expires, target, job or sig is missing or invalid"), -1;
-	copy_str(c->key, sizeof(c->key), json_string_value(json_object_get(h, "key")));
-	copy_str(c->nonce, sizeof(c->nonce), json_string_value(json_object_get(h, "nonce")));
-	copy_str(c->target, sizeof(c->target), json_string_value(json_object_get(h, "target")));
+	cr_copy_str(c->key, sizeof(c->key), json_string_value(json_object_get(h, "key")));
+	cr_copy_str(c->nonce, sizeof(c->nonce), json_string_value(json_object_get(h, "nonce")));
+	cr_copy_str(c->target, sizeof(c->target), json_string_value(json_object_get(h, "target")));
 	c->expires = json_integer_value(exp);
-	if (!copy_str(c->job, sizeof(c->job), json_string_value(json_object_get(h, "job"))) ||
-	    (c->job[0] && !valid_task_id(c->job)))
+	if (!cr_copy_str(c->job, sizeof(c->job), json_string_value(json_object_get(h, "job"))) ||
+	    (c->job[0] && !cr_valid_task_id(c->job)))
 		return snprintf(err, errlen, "the signature's job id is invalid"), -1;
-	raw = b64_decode(sig64, strlen(sig64), sizeof(c->sig), &n);
+	raw = cr_b64_decode(sig64, strlen(sig64), sizeof(c->sig), &n);
 	if (raw == NULL || n != sizeof(c->sig)) {
 		free(raw);
 		return snprintf(err, errlen, "the signature is not 64 bytes of base64"), -1;
@@ -205,7 +205,7 @@ static int header_fields(json_t *h, struct sig_claims *c, char *err, size_t errl
 
 static int set_body(struct sig_claims *c, const char *task, json_t *args, json_t *kwargs, char *err, size_t errlen)
 {
-	if (task == NULL || !valid_task_name(task) || !copy_str(c->task, sizeof(c->task), task) ||
+	if (task == NULL || !cr_valid_task_name(task) || !cr_copy_str(c->task, sizeof(c->task), task) ||
 	    !json_is_array(args) || !json_is_object(kwargs)) {
 		snprintf(err, errlen, "signed task name, args or kwargs invalid");
 		return -1;
@@ -215,20 +215,20 @@ static int set_body(struct sig_claims *c, const char *task, json_t *args, json_t
 	return 0;
 }
 
-int sig_claims_from_header(json_t *hdr, const char *task, json_t *args, json_t *kwargs,
+int cr_sig_claims_from_header(json_t *hdr, const char *task, json_t *args, json_t *kwargs,
 			   struct sig_claims *c, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
 	if (header_fields(hdr, c, err, errlen) < 0 || set_body(c, task, args, kwargs, err, errlen) < 0) {
-		sig_claims_free(c);
+		cr_sig_claims_free(c);
 		return -1;
 	}
 	return 0;
 }
 
-json_t *sig_claims_to_json(const struct sig_claims *c)
+json_t *cr_sig_claims_to_json(const struct sig_claims *c)
 {
-	char *sig64 = b64_encode(c->sig, sizeof(c->sig));
+	char *sig64 = cr_b64_encode(c->sig, sizeof(c->sig));
 	json_t *o = sig64 ? json_pack("{s:i, s:s, s:s, s:I, s:s, s:s, s:s, s:s, s:O, s:O}", "v", SIG_VERSION,
 				      "key", c->key, "nonce", c->nonce, "expires", (json_int_t)c->expires,
 				      "target", c->target, "job", c->job, "sig", sig64, "task", c->task,
@@ -239,7 +239,7 @@ json_t *sig_claims_to_json(const struct sig_claims *c)
 	return o;
 }
 
-int sig_claims_from_json(json_t *o, struct sig_claims *c, char *err, size_t errlen)
+int cr_sig_claims_from_json(json_t *o, struct sig_claims *c, char *err, size_t errlen)
 {
 	json_t *h;
 	int rc;
@@ -253,13 +253,13 @@ int sig_claims_from_json(json_t *o, struct sig_claims *c, char *err, size_t errl
 	json_object_del(h, "task");
 	json_object_del(h, "args");
 	json_object_del(h, "kwargs");
-	rc = sig_claims_from_header(h, json_string_value(json_object_get(o, "task")), json_object_get(o, "args"),
+	rc = cr_sig_claims_from_header(h, json_string_value(json_object_get(o, "task")), json_object_get(o, "args"),
 				    json_object_get(o, "kwargs"), c, err, errlen);
 	json_decref(h);
 	return rc;
 }
 
-void sig_claims_free(struct sig_claims *c)
+void cr_sig_claims_free(struct sig_claims *c)
 {
 	json_decref(c->args);
 	json_decref(c->kwargs);
@@ -285,7 +285,7 @@ static int meant_for(const struct sig_claims *c, const struct sig_host *h)
 static int within_limits(const struct trusted_key *k, const struct sig_claims *c, const struct sig_host *h,
 			 char *err, size_t errlen)
 {
-	const char *op = sig_operation(c->task);
+	const char *op = cr_sig_operation(c->task);
 	int ok = k->nops == 0, in_role = k->nroles == 0;
 
 	for (int i = 0; i < k->nops; i++)
@@ -300,10 +300,10 @@ static int within_limits(const struct trusted_key *k, const struct sig_claims *c
 	return 0;
 }
 
-int sig_verify(const struct keyring *kr, const struct sig_claims *c, const struct sig_host *h,
+int cr_sig_verify(const struct keyring *kr, const struct sig_claims *c, const struct sig_host *h,
 	       char *err, size_t errlen)
 {
-	const struct trusted_key *k = keyring_find(kr, c->key);
+	const struct trusted_key *k = cr_keyring_find(kr, c->key);
 	unsigned char *msg;
 	size_t len = 0;
 	int bad;

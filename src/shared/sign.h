@@ -67,37 +67,37 @@ struct signing_key {
 };
 
 /* Key id: [a-z0-9][a-z0-9._-]{0,63}, also the file name of its key files. */
-int valid_key_id(const char *s);
+int cr_valid_key_id(const char *s);
 
 /* keys.c: key files (INI: id, secret / id, public, operations, roles). */
-int key_generate(const char *dir, const char *id, int force, char *err, size_t errlen);
-int key_load_secret(const char *path, struct signing_key *k, char *err, size_t errlen);
+int cr_key_generate(const char *dir, const char *id, int force, char *err, size_t errlen);
+int cr_key_load_secret(const char *path, struct signing_key *k, char *err, size_t errlen);
 /* The text of a secret key file, already read (priv's host key: its file's
  * owner and mode are checked by priv).  0, or -1 (k zeroed). */
-int key_parse_secret(const char *text, struct signing_key *k);
-int key_parse_public(const char *text, const char *file_id, struct trusted_key *k, char *err, size_t errlen);
+int cr_key_parse_secret(const char *text, struct signing_key *k);
+int cr_key_parse_public(const char *text, const char *file_id, struct trusted_key *k, char *err, size_t errlen);
 /* Loads every *.pub in dir; a bad file is an error (never silently skipped). */
-int keyring_load(const char *dir, struct keyring *kr, char *err, size_t errlen);
-const struct trusted_key *keyring_find(const struct keyring *kr, const char *id);
+int cr_keyring_load(const char *dir, struct keyring *kr, char *err, size_t errlen);
+const struct trusted_key *cr_keyring_find(const struct keyring *kr, const char *id);
 
 /* sign.c */
 /* The operation a task name stands for: "install" for celeryroot.apt.install. */
-const char *sig_operation(const char *task);
+const char *cr_sig_operation(const char *task);
 /* Builds the header object for one message (new reference), or NULL. */
-json_t *sig_make_header(const struct signing_key *k, const char *task, json_t *args, json_t *kwargs,
+json_t *cr_sig_make_header(const struct signing_key *k, const char *task, json_t *args, json_t *kwargs,
 			const char *target, const char *job, long long expires, char *err, size_t errlen);
 /* The same for a task beat fires for a schedule (for_key NULL or "": a
  * schedule from the config file). */
-json_t *sig_make_header_for(const struct signing_key *k, const char *task, json_t *args, json_t *kwargs,
+json_t *cr_sig_make_header_for(const struct signing_key *k, const char *task, json_t *args, json_t *kwargs,
 			    const char *target, const char *job, long long expires, const char *for_schedule,
 			    const char *for_key, char *err, size_t errlen);
 /* Header (from a message) plus the message's task, args and kwargs -> claims. */
-int sig_claims_from_header(json_t *hdr, const char *task, json_t *args, json_t *kwargs,
+int cr_sig_claims_from_header(json_t *hdr, const char *task, json_t *args, json_t *kwargs,
 			   struct sig_claims *c, char *err, size_t errlen);
 /* The full claims as net forwards them to priv, and back. */
-json_t *sig_claims_to_json(const struct sig_claims *c);
-int sig_claims_from_json(json_t *o, struct sig_claims *c, char *err, size_t errlen);
-void sig_claims_free(struct sig_claims *c);
+json_t *cr_sig_claims_to_json(const struct sig_claims *c);
+int cr_sig_claims_from_json(json_t *o, struct sig_claims *c, char *err, size_t errlen);
+void cr_sig_claims_free(struct sig_claims *c);
 
 /* Who checks: this host's name and roles, and the time now. */
 struct sig_host {
@@ -109,7 +109,7 @@ struct sig_host {
 /* Every check but replay: known key, valid signature, not expired (nor
  * valid for longer than SIG_MAX_LIFETIME), meant for this host, and within
  * the key's operations and roles.  -1 with the reason. */
-int sig_verify(const struct keyring *kr, const struct sig_claims *c, const struct sig_host *h,
+int cr_sig_verify(const struct keyring *kr, const struct sig_claims *c, const struct sig_host *h,
 	       char *err, size_t errlen);
 
 #endif

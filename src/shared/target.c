@@ -12,7 +12,7 @@ static int add_unique(char (*list)[HOSTNAME_MAX + 1], int *n, const char *v)
 			return 0;
 	if (*n >= TARGET_MAX_ITEMS)
 		return -1;
-	copy_str(list[(*n)++], HOSTNAME_MAX + 1, v);
+	cr_copy_str(list[(*n)++], HOSTNAME_MAX + 1, v);
 	return 0;
 }
 
@@ -23,11 +23,11 @@ static int add_role(char (*list)[ROLE_MAX + 1], int *n, const char *v)
 			return 0;
 	if (*n >= TARGET_MAX_ITEMS)
 		return -1;
-	copy_str(list[(*n)++], ROLE_MAX + 1, v);
+	cr_copy_str(list[(*n)++], ROLE_MAX + 1, v);
 	return 0;
 }
 
-int target_add(struct target_spec *t, const char *kind, const char *value, char *err, size_t errlen)
+int cr_target_add(struct target_spec *t, const char *kind, const char *value, char *err, size_t errlen)
 {
 	int rc;
 
@@ -40,13 +40,13 @@ int target_add(struct target_spec *t, const char *kind, const char *value, char 
 		return 0;
 	}
 	if (strcmp(kind, "host") == 0) {
-		if (!valid_hostname(value)) {
+		if (!cr_valid_hostname(value)) {
 			snprintf(err, errlen, "invalid host name '%.80s': use lower-case letters, digits, '-' and '.'", value ? value : "");
 			return -1;
 		}
 		rc = add_unique(t->hosts, &t->nhosts, value);
 	} else if (strcmp(kind, "role") == 0 || strcmp(kind, "one-of") == 0) {
-		if (!valid_role(value)) {
+		if (!cr_valid_role(value)) {
 			snprintf(err, errlen, "invalid role '%.80s': use lower-case letters, digits, '-' and '_'", value ? value : "");
 			return -1;
 		}
@@ -60,7 +60,7 @@ int target_add(struct target_spec *t, const char *kind, const char *value, char 
 	return rc;
 }
 
-int target_empty(const struct target_spec *t)
+int cr_target_empty(const struct target_spec *t)
 {
 	return !t->all && t->nroles == 0 && t->nhosts == 0 && t->noneof == 0;
 }
@@ -76,7 +76,7 @@ static const struct host_rec *find_host(const struct host_rec *hosts, size_t n, 
 static int role_known(const struct host_rec *hosts, size_t n, const char *role)
 {
 	for (size_t i = 0; i < n; i++)
-		if (registry_has_role(&hosts[i], role))
+		if (cr_registry_has_role(&hosts[i], role))
 			return 1;
 	return 0;
 }
@@ -152,7 +152,7 @@ static int selected(const struct target_spec *t, const struct host_rec *h)
 		if (strcmp(t->hosts[i], h->hostname) == 0)
 			return 1;
 	for (int i = 0; i < t->nroles; i++)
-		if (registry_has_role(h, t->roles[i]))
+		if (cr_registry_has_role(h, t->roles[i]))
 			return 1;
 	return 0;
 }
@@ -162,7 +162,7 @@ static int cmp_dest(const void *a, const void *b)
 	return strcmp(((const struct dest *)a)->host, ((const struct dest *)b)->host);
 }
 
-int target_resolve(const struct target_spec *t, const struct host_rec *hosts, size_t nhosts,
+int cr_target_resolve(const struct target_spec *t, const struct host_rec *hosts, size_t nhosts,
 		   double now, struct dest **out, size_t *nout, char *err, size_t errlen)
 {
 	struct dest *d;
@@ -183,24 +183,24 @@ int target_resolve(const struct target_spec *t, const struct host_rec *hosts, si
 			dup |= strcmp(d[j].host, hosts[i].hostname) == 0;
 		if (dup || !selected(t, &hosts[i]))
 			continue;
-		copy_str(d[n].host, sizeof(d[n].host), hosts[i].hostname);
+		cr_copy_str(d[n].host, sizeof(d[n].host), hosts[i].hostname);
 		snprintf(d[n].queue, sizeof(d[n].queue), "host.%s", hosts[i].hostname);
-		d[n].online = registry_online(&hosts[i], now);
+		d[n].online = cr_registry_online(&hosts[i], now);
 		n++;
 	}
 	qsort(d, n, sizeof(*d), cmp_dest);
 	for (int r = 0; r < t->noneof; r++, n++) {
-		copy_str(d[n].role, sizeof(d[n].role), t->oneof[r]);
+		cr_copy_str(d[n].role, sizeof(d[n].role), t->oneof[r]);
 		snprintf(d[n].queue, sizeof(d[n].queue), "role.%s", t->oneof[r]);
 		for (size_t i = 0; i < nhosts; i++)
-			d[n].online |= registry_has_role(&hosts[i], t->oneof[r]) && registry_online(&hosts[i], now);
+			d[n].online |= cr_registry_has_role(&hosts[i], t->oneof[r]) && cr_registry_online(&hosts[i], now);
 	}
 	*out = d;
 	*nout = n;
 	return 0;
 }
 
-void target_describe(const struct target_spec *t, char *buf, size_t len)
+void cr_target_describe(const struct target_spec *t, char *buf, size_t len)
 {
 	size_t used = 0;
 

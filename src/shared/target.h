@@ -27,15 +27,15 @@ struct dest {
 };
 
 /* Adds one item, validating its name; -1 with a reason if invalid or too many. */
-int target_add(struct target_spec *t, const char *kind, const char *value, char *err,
+int cr_target_add(struct target_spec *t, const char *kind, const char *value, char *err,
 	       size_t errlen);
-int target_empty(const struct target_spec *t);
+int cr_target_empty(const struct target_spec *t);
 /* Resolves to destinations, host destinations sorted by name and deduplicated.
  * Unknown hosts or roles: -1 and an err that lists the known ones.  *out is
  * malloc'd. */
-int target_resolve(const struct target_spec *t, const struct host_rec *hosts, size_t nhosts,
+int cr_target_resolve(const struct target_spec *t, const struct host_rec *hosts, size_t nhosts,
 		   double now, struct dest **out, size_t *nout, char *err, size_t errlen);
 /* A one-line description ("--role webserver --host db01"), for job records. */
-void target_describe(const struct target_spec *t, char *buf, size_t len);
+void cr_target_describe(const struct target_spec *t, char *buf, size_t len);
 
 #endif

@@ -2,6 +2,7 @@
  * [[PKG...]] (or []) and the keyword arguments their row of the operation
  * table (ops.c) names. */
 #include "config.h"
+#include "crerr.h"
 #include "taskreq.h"
 
 #include <math.h>
@@ -17,7 +18,7 @@
 static int check_args(const struct cr_op *t, json_t *args, struct proto_req *r, char *err, size_t errlen)
 {
 	json_t *pkgs = json_array_size(args) ? json_array_get(args, 0) : NULL;
-	char why[64];
+	char why[CR_ERR_MAX];
 
 	if (t->req != REQ_APT) {
 		if (!json_is_array(args) || json_array_size(args) != 0)
@@ -26,7 +27,7 @@ static int check_args(const struct cr_op *t, json_t *args, struct proto_req *r, 
 	}
 	if (!json_is_array(args) || json_array_size(args) > 1 || (pkgs && !json_is_array(pkgs)))
 		return snprintf(err, errlen, "%s takes one positional argument: a list of package specs", t->task), -1;
-	if (pkgs && pkgspec_parse_list(pkgs, r->pkgs, PKG_SPECS_MAX, &r->npkgs, err, errlen) < 0)
+	if (pkgs && cr_pkgspec_parse_list(pkgs, r->pkgs, PKG_SPECS_MAX, &r->npkgs, err, errlen) < 0)
 		return -1;
 	if (cr_op_pkgs_fit(t, r->npkgs, why, sizeof(why)) < 0)
 		return snprintf(err, errlen, "%s %s", t->task, why), -1;
@@ -67,7 +68,7 @@ static int check_kwargs(const struct cr_op *t, json_t *kwargs, char *err, size_t
 	return 0;
 }
 
-int taskreq_build(const char *task, json_t *args, json_t *kwargs, struct proto_req *r, char *err,
+int cr_taskreq_build(const char *task, json_t *args, json_t *kwargs, struct proto_req *r, char *err,
 		  size_t errlen)
 {
 	const struct cr_op *t = cr_op_by_task(task);
@@ -81,7 +82,7 @@ int taskreq_build(const char *task, json_t *args, json_t *kwargs, struct proto_r
 	r->type = t->req;
 	if (t->req != REQ_APT)
 		return 0;
-	copy_str(r->op, sizeof(r->op), t->name);
+	cr_copy_str(r->op, sizeof(r->op), t->name);
 	r->upgradable = json_is_true(json_object_get(kwargs, "upgradable"));
 	r->security = json_is_true(json_object_get(kwargs, "security"));
 	r->check = json_is_true(json_object_get(kwargs, "check"));
@@ -103,7 +104,7 @@ static int same_pkgs(const struct proto_req *a, const struct proto_req *b)
 	return 1;
 }
 
-int taskreq_same(const struct proto_req *a, const struct proto_req *b)
+int cr_taskreq_same(const struct proto_req *a, const struct proto_req *b)
 {
 	if (a->type != b->type)
 		return 0;

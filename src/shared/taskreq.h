@@ -15,9 +15,9 @@
 
 /* Validates args/kwargs and fills r's type and operation fields (not id,
  * job or task id).  -1 with a one-line reason. */
-int taskreq_build(const char *task, json_t *args, json_t *kwargs, struct proto_req *r, char *err,
+int cr_taskreq_build(const char *task, json_t *args, json_t *kwargs, struct proto_req *r, char *err,
 		  size_t errlen);
 /* 1 when the two requests ask for the same thing (ids aside). */
-int taskreq_same(const struct proto_req *a, const struct proto_req *b);
+int cr_taskreq_same(const struct proto_req *a, const struct proto_req *b);
 
 #endif

@@ -5,14 +5,14 @@
 #include <string.h>
 #include <time.h>
 
-double now_wall(void)
+double cr_now_wall(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-double now_mono(void)
+double cr_now_mono(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -48,12 +48,12 @@ static void fmt(double t, char *buf, size_t len, const char *zone)
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, usec, zone);
 }
 
-void iso8601_celery(double t, char *buf, size_t len)
+void cr_iso8601_celery(double t, char *buf, size_t len)
 {
 	fmt(t, buf, len, "");
 }
 
-void iso8601_utc(double t, char *buf, size_t len)
+void cr_iso8601_utc(double t, char *buf, size_t len)
 {
 	fmt(t, buf, len, "+00:00");
 }
@@ -108,7 +108,7 @@ static int days_in_month(int y, int mo)
 	return mo == 2 && leap ? 29 : days[mo - 1];
 }
 
-int iso8601_parse(const char *s, double *out)
+int cr_iso8601_parse(const char *s, double *out)
 {
 	struct tm tm;
 	const char *p = s;

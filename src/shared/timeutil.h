@@ -4,15 +4,15 @@
 #include <stddef.h>
 
 /* Wall clock as seconds since the epoch, with sub-second precision. */
-double now_wall(void);
+double cr_now_wall(void);
 /* Monotonic clock in seconds, for timeouts. */
-double now_mono(void);
+double cr_now_mono(void);
 /* Celery's date_done form: "2026-11-22T11:24:33.040265" (UTC, no zone). */
-void iso8601_celery(double t, char *buf, size_t len);
+void cr_iso8601_celery(double t, char *buf, size_t len);
 /* ISO 8601 with an explicit zone: "2026-11-22T12:24:23.886825+00:00". */
-void iso8601_utc(double t, char *buf, size_t len);
+void cr_iso8601_utc(double t, char *buf, size_t len);
 /* Parses YYYY-MM-DDTHH:MM:SS[.frac][Z|+HH:MM|-HH:MM]; no zone means UTC, as
  * Celery with enable_utc writes.  Returns 0 and the epoch time, -1 if bad. */
-int iso8601_parse(const char *s, double *out);
+int cr_iso8601_parse(const char *s, double *out);
 
 #endif

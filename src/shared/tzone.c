@@ -58,27 +58,27 @@ static int is_tzif(const char *name)
 	return ok;
 }
 
-int tz_valid(const char *name)
+int cr_tz_valid(const char *name)
 {
-	if (name != NULL && (strcmp(name, "UTC") == 0 || tz_pinned(name) != NULL))
+	if (name != NULL && (strcmp(name, "UTC") == 0 || cr_tz_pinned(name) != NULL))
 		return 1;
 	return name_ok(name) && is_tzif(name);
 }
 
-int tz_enter(const char *name, struct tz_saved *s)
+int cr_tz_enter(const char *name, struct tz_saved *s)
 {
 	char val[sizeof(TZ_DIR) + 2 + TZ_NAME_MAX];
 	const char *prev;
 
 	s->prev = NULL;
 	s->entered = 0;
-	if (!tz_valid(name))
+	if (!cr_tz_valid(name))
 		return -1;
 	/* A POSIX rule rather than a file: UTC works even without tzdata. */
 	if (strcmp(name, "UTC") == 0)
 		snprintf(val, sizeof(val), "UTC0");
-	else if (tz_pinned(name) != NULL)
-		snprintf(val, sizeof(val), "%s", tz_pinned(name));
+	else if (cr_tz_pinned(name) != NULL)
+		snprintf(val, sizeof(val), "%s", cr_tz_pinned(name));
 	else
 		snprintf(val, sizeof(val), ":%s/%s", TZ_DIR, name);
 	prev = getenv("TZ");
@@ -94,7 +94,7 @@ int tz_enter(const char *name, struct tz_saved *s)
 	return 0;
 }
 
-void tz_leave(struct tz_saved *s)
+void cr_tz_leave(struct tz_saved *s)
 {
 	if (!s->entered)
 		return;
@@ -108,14 +108,14 @@ void tz_leave(struct tz_saved *s)
 	s->entered = 0;
 }
 
-void tz_format(time_t t, const char *name, const char *fmt, char *buf, size_t len)
+void cr_tz_format(time_t t, const char *name, const char *fmt, char *buf, size_t len)
 {
 	struct tz_saved saved;
 	struct tm tm;
 
 	if (len == 0)
 		return;
-	if (tz_enter(name, &saved) < 0) {
+	if (cr_tz_enter(name, &saved) < 0) {
 		snprintf(buf, len, "?");
 		return;
 	}
@@ -125,10 +125,10 @@ void tz_format(time_t t, const char *name, const char *fmt, char *buf, size_t le
 	if (localtime_r(&t, &tm) == NULL || strftime(buf, len, fmt, &tm) == 0)
 		snprintf(buf, len, "?");
 #pragma GCC diagnostic pop
-	tz_leave(&saved);
+	cr_tz_leave(&saved);
 }
 
-long long tz_floor_div(long long a, long long b)
+long long cr_tz_floor_div(long long a, long long b)
 {
 	long long q = a / b;
 
@@ -137,10 +137,10 @@ long long tz_floor_div(long long a, long long b)
 
 /* Howard Hinnant's days_from_civil / civil_from_days: exact for any year,
  * with no struct tm normalisation and no dependence on the zone. */
-long long tz_days_from_civil(int y, int m, int d)
+long long cr_tz_days_from_civil(int y, int m, int d)
 {
 	long long yy = (long long)y - (m <= 2);
-	long long era = tz_floor_div(yy, 400);
+	long long era = cr_tz_floor_div(yy, 400);
 	long long yoe = yy - era * 400;
 	long long doy = (153LL * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
 	long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
@@ -148,10 +148,10 @@ long long tz_days_from_civil(int y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
-void tz_civil_from_days(long long days, int *y, int *m, int *d)
+void cr_tz_civil_from_days(long long days, int *y, int *m, int *d)
 {
 	long long z = days + 719468;
-	long long era = tz_floor_div(z, 146097);
+	long long era = cr_tz_floor_div(z, 146097);
 	long long doe = z - era * 146097;
 	long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
 	long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
@@ -162,12 +162,12 @@ void tz_civil_from_days(long long days, int *y, int *m, int *d)
 	*y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
-int tz_weekday(long long days)
+int cr_tz_weekday(long long days)
 {
 	return (int)((days % 7 + 11) % 7);   /* 1970-01-01 was a Thursday */
 }
 
-int tz_days_in_month(int y, int m)
+int cr_tz_days_in_month(int y, int m)
 {
 	static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -188,7 +188,7 @@ static int offset_at(long long t, long *off)
 	return 0;
 }
 
-int tz_day_init(struct tz_day *d, long long days)
+int cr_tz_day_init(struct tz_day *d, long long days)
 {
 	d->wall0 = days * 86400;
 	if (offset_at(d->wall0 - PROBE, &d->before) < 0 || offset_at(d->wall0 + 86400 + PROBE, &d->after) < 0)
@@ -217,7 +217,7 @@ static int find_jump(long long wall, long before, long after, time_t *jump)
 	return 0;
 }
 
-int tz_day_resolve(const struct tz_day *d, int secs, struct tz_hit *h)
+int cr_tz_day_resolve(const struct tz_day *d, int secs, struct tz_hit *h)
 {
 	long long wall = d->wall0 + secs;
 	/* Ascending when the clock falls back (before > after), the case with two. */

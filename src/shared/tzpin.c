@@ -20,7 +20,7 @@ static struct {
 } pins[TZ_PIN_MAX];
 static int npins;
 
-const char *tz_pinned(const char *name)
+const char *cr_tz_pinned(const char *name)
 {
 	for (int i = 0; name && i < npins; i++)
 		if (strcmp(pins[i].name, name) == 0)
@@ -65,12 +65,12 @@ static int rule_ok(const char *rule)
 	return 1;
 }
 
-int tz_pin_count(void)
+int cr_tz_pin_count(void)
 {
 	return npins;
 }
 
-int tz_pin_get(int i, const char **name, const char **rule)
+int cr_tz_pin_get(int i, const char **name, const char **rule)
 {
 	if (i < 0 || i >= npins)
 		return -1;
@@ -79,9 +79,9 @@ int tz_pin_get(int i, const char **name, const char **rule)
 	return 0;
 }
 
-int tz_pin_rule(const char *name, const char *rule)
+int cr_tz_pin_rule(const char *name, const char *rule)
 {
-	const char *had = tz_pinned(name);
+	const char *had = cr_tz_pinned(name);
 
 	if (had != NULL)
 		return strcmp(had, rule) == 0 ? 0 : -1;
@@ -94,16 +94,16 @@ int tz_pin_rule(const char *name, const char *rule)
 	return 0;
 }
 
-int tz_pin(const char *name)
+int cr_tz_pin(const char *name)
 {
 	char path[sizeof(TZ_DIR) + 2 + TZ_NAME_MAX], *buf;
 	size_t len;
 	FILE *f;
 	int rc = -1;
 
-	if (tz_pinned(name) != NULL || (name && strcmp(name, "UTC") == 0))
+	if (cr_tz_pinned(name) != NULL || (name && strcmp(name, "UTC") == 0))
 		return 0;
-	if (!tz_valid(name) || npins >= TZ_PIN_MAX)
+	if (!cr_tz_valid(name) || npins >= TZ_PIN_MAX)
 		return -1;
 	snprintf(path, sizeof(path), "%s/%s", TZ_DIR, name);
 	if ((f = fopen(path, "rb")) == NULL)

@@ -1,5 +1,6 @@
 /* [window NAME] sections (see winconf.h). */
 #include "config.h"
+#include "crerr.h"
 #include "winconf.h"
 
 #include <ini.h>
@@ -12,7 +13,7 @@
 struct ctx {
 	struct host_window *v;
 	size_t max, n;
-	char why[256];
+	char why[CR_ERR_MAX];
 };
 
 static struct host_window *entry(struct ctx *x, const char *name)
@@ -20,10 +21,10 @@ static struct host_window *entry(struct ctx *x, const char *name)
 	for (size_t i = 0; i < x->n; i++)
 		if (!strcmp(x->v[i].name, name))
 			return &x->v[i];
-	if (x->n >= x->max || !copy_str(x->v[x->n].name, sizeof(x->v[x->n].name), name))
+	if (x->n >= x->max || !cr_copy_str(x->v[x->n].name, sizeof(x->v[x->n].name), name))
 		return NULL;
 	memset(&x->v[x->n].w, 0, sizeof(x->v[x->n].w));
-	copy_str(x->v[x->n].zone, sizeof(x->v[x->n].zone), "UTC");
+	cr_copy_str(x->v[x->n].zone, sizeof(x->v[x->n].zone), "UTC");
 	return &x->v[x->n++];
 }
 
@@ -51,7 +52,7 @@ static int on_entry(void *user, const char *section, const char *key, const char
 	if (dst == NULL)
 		snprintf(x->why, sizeof(x->why), "[%.80s]: unknown key '%.40s' (allowed: days, start, duration, zone, roles, hosts)",
 			 section, key);
-	else if (!copy_str(dst, len, value))
+	else if (!cr_copy_str(dst, len, value))
 		snprintf(x->why, sizeof(x->why), "[%.80s]: %s is too long", section, key);
 	return 1;
 }
@@ -60,7 +61,7 @@ static int listed(const char *list, const char *name)
 {
 	char buf[512], *save = NULL;
 
-	if (!copy_str(buf, sizeof(buf), list))
+	if (!cr_copy_str(buf, sizeof(buf), list))
 		return 0;
 	for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save))
 		if (!strcmp(t, name))
@@ -78,11 +79,11 @@ static int applies(const struct host_window *w, const char *host, const char (*r
 	return 0;
 }
 
-int winconf_load(const char *path, const char *hostname, const char (*roles)[ROLE_MAX + 1], int nroles,
+int cr_winconf_load(const char *path, const char *hostname, const char (*roles)[ROLE_MAX + 1], int nroles,
 		 struct host_window *out, size_t max, size_t *n, char *err, size_t errlen)
 {
 	struct ctx x = { out, max, 0, "" };
-	char why[256];
+	char why[CR_ERR_MAX];
 	int rc = ini_parse(path, on_entry, &x);
 	size_t kept = 0;
 
@@ -95,7 +96,7 @@ int winconf_load(const char *path, const char *hostname, const char (*roles)[ROL
 		struct host_window *w = &out[i];
 		if (w->roles[0] == '\0' && w->hosts[0] == '\0')
 			return snprintf(err, errlen, "%s: [window %s] needs roles = ... or hosts = ...", path, w->name), -1;
-		if (window_parse(w->days, w->start, w->duration, w->zone, &w->w, why, sizeof(why)) < 0)
+		if (cr_window_parse(w->days, w->start, w->duration, w->zone, &w->w, why, sizeof(why)) < 0)
 			return snprintf(err, errlen, "%s: [window %s]: %s", path, w->name, why), -1;
 		if (applies(w, hostname, roles, nroles) && kept != i)
 			out[kept++] = *w;

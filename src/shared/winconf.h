@@ -26,13 +26,13 @@ struct host_window {
 /* Every [window] section of path (a missing file: none).  With hostname
  * set, only those that apply to it (its name in hosts, or one of roles in
  * roles).  -1 with the file, section and reason. */
-int winconf_load(const char *path, const char *hostname, const char (*roles)[ROLE_MAX + 1], int nroles,
+int cr_winconf_load(const char *path, const char *hostname, const char (*roles)[ROLE_MAX + 1], int nroles,
 		 struct host_window *out, size_t max, size_t *n, char *err, size_t errlen);
 /* [{"name","days","start","duration","zone"}] as a malloc'd string. */
-char *winconf_json(const struct host_window *v, size_t n);
+char *cr_winconf_json(const struct host_window *v, size_t n);
 /* 1 if a disruptive operation may run at t. */
-int winconf_open(const struct host_window *v, size_t n, time_t t);
+int cr_winconf_open(const struct host_window *v, size_t n, time_t t);
 /* The next opening at or after t (t itself when open); 0 if never. */
-time_t winconf_next_open(const struct host_window *v, size_t n, time_t t);
+time_t cr_winconf_next_open(const struct host_window *v, size_t n, time_t t);
 
 #endif

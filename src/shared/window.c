@@ -14,7 +14,7 @@ static int occ_open(const struct window *w, long long day, time_t *open)
 	struct tz_day td;
 	struct tz_hit h;
 
-	if (tz_day_init(&td, day) < 0 || tz_day_resolve(&td, w->start * 60, &h) < 0)
+	if (cr_tz_day_init(&td, day) < 0 || cr_tz_day_resolve(&td, w->start * 60, &h) < 0)
 		return -1;
 	*open = h.n > 0 ? h.at[0] : h.gap_end;
 	return 0;
@@ -22,7 +22,7 @@ static int occ_open(const struct window *w, long long day, time_t *open)
 
 static int opens_on(const struct window *w, long long day)
 {
-	return w->days >> tz_weekday(day) & 1;
+	return w->days >> cr_tz_weekday(day) & 1;
 }
 
 /* In the entered zone: 1 and the latest end among the occurrences that
@@ -31,8 +31,8 @@ static int containing(const struct window *w, time_t t, time_t *end)
 {
 	/* An occurrence containing t opened at most duration before it, and
 	 * opens within TZ_OFFSET_BOUND (+ a day of start time) of its day. */
-	long long from = tz_floor_div((long long)t - w->duration - TZ_OFFSET_BOUND, 86400) - 1;
-	long long to = tz_floor_div((long long)t + TZ_OFFSET_BOUND, 86400) + 1;
+	long long from = cr_tz_floor_div((long long)t - w->duration - TZ_OFFSET_BOUND, 86400) - 1;
+	long long to = cr_tz_floor_div((long long)t + TZ_OFFSET_BOUND, 86400) + 1;
 	int found = 0;
 	time_t open;
 
@@ -53,7 +53,7 @@ static int containing(const struct window *w, time_t t, time_t *end)
  * among the 7 days after t's, so days (never empty) guarantee one. */
 static int next_opening(const struct window *w, time_t t, time_t *next)
 {
-	long long from = tz_floor_div((long long)t - TZ_OFFSET_BOUND, 86400) - 1;
+	long long from = cr_tz_floor_div((long long)t - TZ_OFFSET_BOUND, 86400) - 1;
 	int found = 0;
 	time_t open;
 
@@ -75,7 +75,7 @@ static int enter(const struct window *w, time_t t, struct tz_saved *s)
 	if (w == NULL || t < 0 || t > TZ_TIME_MAX || w->duration < 60 || w->duration > WINDOW_DURATION_MAX ||
 	    w->start < 0 || w->start >= 24 * 60)
 		return -1;
-	return tz_enter(w->zone, s);
+	return cr_tz_enter(w->zone, s);
 }
 
 static int end_containing(const struct window *w, time_t t, time_t *end)
@@ -86,18 +86,18 @@ static int end_containing(const struct window *w, time_t t, time_t *end)
 	if (enter(w, t, &s) < 0)
 		return -1;
 	r = containing(w, t, end);
-	tz_leave(&s);
+	cr_tz_leave(&s);
 	return r;
 }
 
-int window_open_at(const struct window *w, time_t t)
+int cr_window_open_at(const struct window *w, time_t t)
 {
 	time_t end;
 
 	return end_containing(w, t, &end);
 }
 
-time_t window_next_open(const struct window *w, time_t t)
+time_t cr_window_next_open(const struct window *w, time_t t)
 {
 	struct tz_saved s;
 	time_t end, next = -1;
@@ -110,31 +110,31 @@ time_t window_next_open(const struct window *w, time_t t)
 		next = t;
 	else if (r == 0 && next_opening(w, t, &next) < 0)
 		next = -1;
-	tz_leave(&s);
+	cr_tz_leave(&s);
 	return next;
 }
 
-int window_current_close(const struct window *w, time_t t, time_t *close)
+int cr_window_current_close(const struct window *w, time_t t, time_t *close)
 {
-	return windows_current_close(w, 1, t, close);
+	return cr_windows_current_close(w, 1, t, close);
 }
 
-int windows_open_at(const struct window *ws, size_t n, time_t t)
+int cr_windows_open_at(const struct window *ws, size_t n, time_t t)
 {
 	for (size_t i = 0; i < n; i++) {
-		int r = window_open_at(&ws[i], t);
+		int r = cr_window_open_at(&ws[i], t);
 		if (r != 0)
 			return r;
 	}
 	return 0;
 }
 
-time_t windows_next_open(const struct window *ws, size_t n, time_t t)
+time_t cr_windows_next_open(const struct window *ws, size_t n, time_t t)
 {
 	time_t best = -1;
 
 	for (size_t i = 0; i < n; i++) {
-		time_t x = window_next_open(&ws[i], t);
+		time_t x = cr_window_next_open(&ws[i], t);
 		if (x < 0)
 			return -1;
 		if (best < 0 || x < best)
@@ -161,7 +161,7 @@ static int union_end(const struct window *ws, size_t n, time_t t, time_t *end)
 	return found;
 }
 
-int windows_current_close(const struct window *ws, size_t n, time_t t, time_t *close)
+int cr_windows_current_close(const struct window *ws, size_t n, time_t t, time_t *close)
 {
 	time_t c = t, end;
 	int r = union_end(ws, n, t, &end);

@@ -31,7 +31,7 @@
 #include "tzone.h"
 
 #define WINDOW_DURATION_MAX (7 * 86400L)
-/* windows_current_close stops following back-to-back windows this far out. */
+/* cr_windows_current_close stops following back-to-back windows this far out. */
 #define WINDOW_LOOKAHEAD (14 * 86400L)
 /* Longest days/start/duration value accepted, as an INI value. */
 #define WINDOW_VALUE_MAX 64
@@ -47,32 +47,32 @@ struct window {
  * ranges within mon..sun, e.g. "mon-fri" or "sat,sun"; case-insensitive,
  * blanks around items allowed), start ("HH:MM", 00:00-23:59, "7:05" too),
  * duration (e.g. "90m", "2h", "1h30m", "1d12h": units d, h, m in that order,
- * each at most once, 1m-7d), zone (IANA name or "UTC", see tz_valid).
+ * each at most once, 1m-7d), zone (IANA name or "UTC", see cr_tz_valid).
  * 0, or -1 with a one-line reason in err naming the key ("start: ...");
  * *w is untouched on failure. */
-int window_parse(const char *days, const char *start, const char *duration, const char *zone,
+int cr_window_parse(const char *days, const char *start, const char *duration, const char *zone,
 		 struct window *w, char *err, size_t errlen);
 
 /* 1 if the window is open at t, 0 if not, -1 on error (zone gone, t out of range). */
-int window_open_at(const struct window *w, time_t t);
+int cr_window_open_at(const struct window *w, time_t t);
 
 /* The first instant >= t at which the window is open: t itself when it is
  * open at t ("run now"), otherwise its next opening ("defer until then").
  * (time_t)-1 on error. */
-time_t window_next_open(const struct window *w, time_t t);
+time_t cr_window_next_open(const struct window *w, time_t t);
 
 /* When open at t: 1 and *close, the first instant after t at which the
  * window is closed (overlapping or back-to-back occurrences count as one).
  * 0 when closed at t, -1 on error.  If it stays open beyond
  * WINDOW_LOOKAHEAD, *close is where the search stopped, at least that far. */
-int window_current_close(const struct window *w, time_t t, time_t *close);
+int cr_window_current_close(const struct window *w, time_t t, time_t *close);
 
 /* The same over the union of n windows, each in its own zone.  With n == 0
- * nothing is ever open: windows_open_at gives 0, windows_next_open -1, and
- * windows_current_close 0; whether "no windows" means "unrestricted" is the
+ * nothing is ever open: cr_windows_open_at gives 0, cr_windows_next_open -1, and
+ * cr_windows_current_close 0; whether "no windows" means "unrestricted" is the
  * caller's policy. */
-int windows_open_at(const struct window *ws, size_t n, time_t t);
-time_t windows_next_open(const struct window *ws, size_t n, time_t t);
-int windows_current_close(const struct window *ws, size_t n, time_t t, time_t *close);
+int cr_windows_open_at(const struct window *ws, size_t n, time_t t);
+time_t cr_windows_next_open(const struct window *ws, size_t n, time_t t);
+int cr_windows_current_close(const struct window *ws, size_t n, time_t t, time_t *close);
 
 #endif

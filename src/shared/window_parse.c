@@ -1,4 +1,4 @@
-/* window_parse: the four INI values of a maintenance window (window.h). */
+/* cr_window_parse: the four INI values of a maintenance window (window.h). */
 #include "config.h"
 #include "window.h"
 #include "names.h"
@@ -53,11 +53,11 @@ static int parse_day_item(const char *s, const char *e, uint8_t *mask, char *err
 		size_t n = (size_t)(e - s) > QUOTE_MAX + 1 ? QUOTE_MAX + 1 : (size_t)(e - s);
 		memcpy(item, s, n);
 		item[n] = '\0';
-		quote_printable(q, sizeof(q), item, QUOTE_MAX);
-		return err_fail(err, errlen, "days: '%s' is not a day or a range of days; " DAYS_RULE, q);
+		cr_quote_printable(q, sizeof(q), item, QUOTE_MAX);
+		return cr_err_fail(err, errlen, "days: '%s' is not a day or a range of days; " DAYS_RULE, q);
 	}
 	if (hi < lo)
-		return err_fail(err, errlen, "days: reversed range %s-%s; days run mon..sun, so write %s-sun,%s%s",
+		return cr_err_fail(err, errlen, "days: reversed range %s-%s; days run mon..sun, so write %s-sun,%s%s",
 			    day_names[lo], day_names[hi], day_names[lo], hi > 0 ? "mon-" : "", day_names[hi]);
 	for (int i = lo; i <= hi; i++)
 		*mask |= (uint8_t)(1u << ((i + 1) % 7));   /* to struct tm's 0 = Sunday */
@@ -85,7 +85,7 @@ static int parse_days(const char *s, uint8_t *mask, char *err, size_t errlen)
 		while (b > a && is_blank(b[-1]))
 			b--;
 		if (a == b)
-			return err_fail(err, errlen, "days: empty item; " DAYS_RULE);
+			return cr_err_fail(err, errlen, "days: empty item; " DAYS_RULE);
 		if (parse_day_item(a, b, mask, err, errlen) < 0)
 			return -1;
 		if (q == end)
@@ -141,18 +141,18 @@ static int parse_duration(const char *s, long long *secs)
 static int check_value(const char *key, const char *s, char *err, size_t errlen)
 {
 	if (s == NULL)
-		return err_fail(err, errlen, "%s: missing", key);
+		return cr_err_fail(err, errlen, "%s: missing", key);
 	if (strnlen(s, WINDOW_VALUE_MAX + 1) > WINDOW_VALUE_MAX)
-		return err_fail(err, errlen, "%s: longer than %d characters", key, WINDOW_VALUE_MAX);
+		return cr_err_fail(err, errlen, "%s: longer than %d characters", key, WINDOW_VALUE_MAX);
 	for (const char *p = s; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 && *p != '\t')
-			return err_fail(err, errlen, "%s: control characters are not allowed", key);
+			return cr_err_fail(err, errlen, "%s: control characters are not allowed", key);
 		else if ((unsigned char)*p >= 0x7f)
-			return err_fail(err, errlen, "%s: only printable ASCII is allowed", key);
+			return cr_err_fail(err, errlen, "%s: only printable ASCII is allowed", key);
 	return 0;
 }
 
-int window_parse(const char *days, const char *start, const char *duration, const char *zone,
+int cr_window_parse(const char *days, const char *start, const char *duration, const char *zone,
 		 struct window *w, char *err, size_t errlen)
 {
 	struct window tmp;
@@ -166,18 +166,18 @@ int window_parse(const char *days, const char *start, const char *duration, cons
 	if (parse_days(days, &tmp.days, err, errlen) < 0)
 		return -1;
 	if (parse_start(start, &tmp.start) < 0) {
-		quote_printable(q, sizeof(q), start, QUOTE_MAX);
-		return err_fail(err, errlen, "start: '%s' is not a time of day; " START_RULE, q);
+		cr_quote_printable(q, sizeof(q), start, QUOTE_MAX);
+		return cr_err_fail(err, errlen, "start: '%s' is not a time of day; " START_RULE, q);
 	}
-	quote_printable(q, sizeof(q), duration, QUOTE_MAX);
+	cr_quote_printable(q, sizeof(q), duration, QUOTE_MAX);
 	if (parse_duration(duration, &secs) < 0)
-		return err_fail(err, errlen, "duration: '%s' is not a duration; " DURATION_RULE, q);
+		return cr_err_fail(err, errlen, "duration: '%s' is not a duration; " DURATION_RULE, q);
 	if (secs < 60 || secs > WINDOW_DURATION_MAX)
-		return err_fail(err, errlen, "duration: '%s' is out of range; " DURATION_RULE, q);
+		return cr_err_fail(err, errlen, "duration: '%s' is out of range; " DURATION_RULE, q);
 	tmp.duration = (long)secs;
-	quote_printable(q, sizeof(q), zone, QUOTE_MAX);
-	if (!tz_valid(zone) || !copy_str(tmp.zone, sizeof(tmp.zone), zone))
-		return err_fail(err, errlen, "zone: '%s' is not a time zone; " ZONE_RULE, q);
+	cr_quote_printable(q, sizeof(q), zone, QUOTE_MAX);
+	if (!cr_tz_valid(zone) || !cr_copy_str(tmp.zone, sizeof(tmp.zone), zone))
+		return cr_err_fail(err, errlen, "zone: '%s' is not a time zone; " ZONE_RULE, q);
 	*w = tmp;
 	return 0;
 }

@@ -11,16 +11,16 @@
 #include "fuzz.h"
 #include "names.h"
 
-/* What net relies on in a message celery_parse accepted. */
+/* What net relies on in a message cr_celery_parse accepted. */
 static void check_accepted(const struct celery_msg *m)
 {
 	struct celery_msg again;
 	char err[512];
 
 	FUZZ_ASSERT(m->task[0] != '\0' && fuzz_printable(m->task), "task '%s'", m->task);
-	FUZZ_ASSERT(valid_task_id(m->id), "id '%s'", m->id);
-	FUZZ_ASSERT(valid_task_id(m->delivery_tag), "delivery_tag '%s'", m->delivery_tag);
-	FUZZ_ASSERT(m->group[0] == '\0' || valid_task_id(m->group), "group '%s'", m->group);
+	FUZZ_ASSERT(cr_valid_task_id(m->id), "id '%s'", m->id);
+	FUZZ_ASSERT(cr_valid_task_id(m->delivery_tag), "delivery_tag '%s'", m->delivery_tag);
+	FUZZ_ASSERT(m->group[0] == '\0' || cr_valid_task_id(m->group), "group '%s'", m->group);
 	FUZZ_ASSERT(fuzz_printable(m->origin) && fuzz_printable(m->exchange) &&
 		    fuzz_printable(m->routing_key), "origin, exchange or routing key");
 	FUZZ_ASSERT(!m->has_expires || isfinite(m->expires), "expires");
@@ -33,11 +33,11 @@ static void check_accepted(const struct celery_msg *m)
 	 * its window opens: it must come back the same task. */
 	char *stored = json_dumps(m->envelope, JSON_COMPACT);
 	FUZZ_ASSERT(stored != NULL, "envelope cannot be encoded");
-	FUZZ_ASSERT(celery_parse(stored, strlen(stored), &again, err, sizeof(err)) == 0, "re-encoded message refused: %s",
+	FUZZ_ASSERT(cr_celery_parse(stored, strlen(stored), &again, err, sizeof(err)) == 0, "re-encoded message refused: %s",
 		    err);
 	FUZZ_ASSERT(strcmp(again.id, m->id) == 0 && strcmp(again.task, m->task) == 0 &&
 		    json_equal(again.args, m->args) && json_equal(again.kwargs, m->kwargs), "re-encoded message differs");
-	celery_msg_free(&again);
+	cr_celery_msg_free(&again);
 	free(stored);
 }
 
@@ -47,7 +47,7 @@ static void check_refused(const struct celery_msg *m, const char *err)
 {
 	FUZZ_ASSERT(err[0] != '\0', "refused without a reason");
 	FUZZ_ASSERT(fuzz_printable(err), "reason quotes raw input: '%s'", err);
-	FUZZ_ASSERT(m->id[0] == '\0' || valid_task_id(m->id), "id '%s'", m->id);
+	FUZZ_ASSERT(m->id[0] == '\0' || cr_valid_task_id(m->id), "id '%s'", m->id);
 	FUZZ_ASSERT(m->args == NULL && m->kwargs == NULL, "arguments of a refused message");
 }
 
@@ -56,10 +56,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct celery_msg m;
 	char err[512] = "";
 
-	if (celery_parse((const char *)data, size, &m, err, sizeof(err)) == 0)
+	if (cr_celery_parse((const char *)data, size, &m, err, sizeof(err)) == 0)
 		check_accepted(&m);
 	else
 		check_refused(&m, err);
-	celery_msg_free(&m);
+	cr_celery_msg_free(&m);
 	return 0;
 }

@@ -43,7 +43,7 @@ static void check_attest(json_t *v)
 	json_t *a = json_object_get(v, "attest"), *p = json_object_get(a, "payload");
 	const char *sig64 = json_string_value(json_object_get(a, "sig"));
 	size_t n = 0;
-	unsigned char *sig = b64_decode(sig64, strlen(sig64), 64, &n);
+	unsigned char *sig = cr_b64_decode(sig64, strlen(sig64), 64, &n);
 	FUZZ_ASSERT(sig && n == 64 && crypto_sign_verify_detached(sig, (const unsigned char *)json_string_value(p),
 								       json_string_length(p), pk) == 0, "accepted unsigned");
 	json_t *again = json_loadb(json_string_value(p), json_string_length(p), 0, NULL);
@@ -98,8 +98,8 @@ static void check_lines(const uint8_t *data, size_t size)
 		unsigned char key[HOST_KEY_LEN], key2[HOST_KEY_LEN];
 		if (!kh_parse_line(line, host, key))
 			continue;
-		FUZZ_ASSERT(valid_hostname(host), "host '%s'", host);
-		char *b = b64_encode(key, sizeof(key));
+		FUZZ_ASSERT(cr_valid_hostname(host), "host '%s'", host);
+		char *b = cr_b64_encode(key, sizeof(key));
 		snprintf(buf, sizeof(buf), "%s ed25519 %s", host, b);
 		free(b);
 		FUZZ_ASSERT(kh_parse_line(buf, again, key2) && !strcmp(host, again) && !memcmp(key, key2, 32),

@@ -44,7 +44,7 @@ static void check_record(json_t *v)
 	char err[256] = "";
 	json_t *shown = NULL;
 
-	if (hostsig_verify_record(v, key.pk, &want, &shown, err, sizeof(err)) < 0) {
+	if (cr_hostsig_verify_record(v, key.pk, &want, &shown, err, sizeof(err)) < 0) {
 		FUZZ_ASSERT(shown == NULL && err[0] != '\0' && fuzz_printable(err), "refusal '%s'", err);
 		return;
 	}
@@ -54,7 +54,7 @@ static void check_record(json_t *v)
 	json_t *again = json_loads(payload, JSON_REJECT_DUPLICATES, NULL);
 	FUZZ_ASSERT(json_is_object(shown) && json_is_object(again), "verified but unreadable");
 	FUZZ_ASSERT(!strcmp(json_string_value(json_object_get(shown, "host")), "web01"), "another host's record shown");
-	FUZZ_ASSERT(record_status_valid(json_string_value(json_object_get(shown, "status"))), "status");
+	FUZZ_ASSERT(cr_record_status_valid(json_string_value(json_object_get(shown, "status"))), "status");
 	json_object_del(shown, "duration_s");
 	json_object_del(again, "duration_s");
 	FUZZ_ASSERT(json_equal(shown, again), "shown fields that are not the payload's");
@@ -66,10 +66,10 @@ static void check_line(json_t *v)
 {
 	char err[256] = "";
 
-	if (hostsig_verify_line(v, key.pk, err, sizeof(err)) == 0) {
+	if (cr_hostsig_verify_line(v, key.pk, err, sizeof(err)) == 0) {
 		/* Signing it again gives the same signature (Ed25519 is deterministic). */
 		json_t *copy = json_deep_copy(v);
-		FUZZ_ASSERT(copy && hostsig_sign_line(&key, copy) == 0 && json_equal(copy, v), "a verified line differs");
+		FUZZ_ASSERT(copy && cr_hostsig_sign_line(&key, copy) == 0 && json_equal(copy, v), "a verified line differs");
 		json_decref(copy);
 	} else {
 		FUZZ_ASSERT(err[0] != '\0' && fuzz_printable(err), "refusal '%s'", err);
@@ -82,17 +82,17 @@ static void check_registry(const uint8_t *data, size_t size)
 	char err[256] = "";
 	unsigned char pk[32];
 
-	if (registry_decode((const char *)data, size, &h, err, sizeof(err)) < 0) {
+	if (cr_registry_decode((const char *)data, size, &h, err, sizeof(err)) < 0) {
 		FUZZ_ASSERT(err[0] != '\0' && fuzz_printable(err), "refusal '%s'", err);
 		return;
 	}
 	if (h.host_key[0]) {
 		char back[HOSTSIG_PK_B64_MAX];
-		FUZZ_ASSERT(hostsig_pk_decode(h.host_key, pk) == 0, "accepted a host key that does not decode");
-		hostsig_pk_encode(pk, back);
+		FUZZ_ASSERT(cr_hostsig_pk_decode(h.host_key, pk) == 0, "accepted a host key that does not decode");
+		cr_hostsig_pk_encode(pk, back);
 		FUZZ_ASSERT(!strcmp(back, h.host_key), "accepted a second spelling of a key");
 	}
-	char *s = registry_encode(&h);
+	char *s = cr_registry_encode(&h);
 	FUZZ_ASSERT(s != NULL, "an accepted record cannot be written back");
 	free(s);
 }
@@ -104,9 +104,9 @@ static void check_keyfiles(const uint8_t *data, size_t size)
 	struct signing_key sk;
 	struct trusted_key pk;
 
-	if (key_parse_secret(text, &sk) == 0)
-		FUZZ_ASSERT(valid_key_id(sk.id), "secret key with id '%s'", sk.id);
-	if (key_parse_public(text, "host", &pk, err, sizeof(err)) == 0)
+	if (cr_key_parse_secret(text, &sk) == 0)
+		FUZZ_ASSERT(cr_valid_key_id(sk.id), "secret key with id '%s'", sk.id);
+	if (cr_key_parse_public(text, "host", &pk, err, sizeof(err)) == 0)
 		FUZZ_ASSERT(!strcmp(pk.id, "host"), "public key named '%s' read as host's", pk.id);
 	else
 		FUZZ_ASSERT(err[0] != '\0' && fuzz_printable(err), "refusal '%s'", err);

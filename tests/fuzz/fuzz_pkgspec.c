@@ -1,6 +1,6 @@
 /* The package-spec validator (src/shared/pkgspec.c) that the CLI, net and
- * priv all apply: each input is one spec (pkgspec_parse) and, when it is
- * JSON, a list of them (pkgspec_parse_list, as in a task's arguments). */
+ * priv all apply: each input is one spec (cr_pkgspec_parse) and, when it is
+ * JSON, a list of them (cr_pkgspec_parse_list, as in a task's arguments). */
 #include "config.h"
 
 #include <jansson.h>
@@ -33,9 +33,9 @@ static void check_spec(const char *s, const struct pkgspec *p)
 	for (const char *c = p->version; *c; c++)
 		FUZZ_ASSERT(in(*c, VERSION_CHARS), "version '%s'", p->version);
 	/* What was accepted is exactly what gets formatted and sent on. */
-	pkgspec_format(p, again, sizeof(again));
+	cr_pkgspec_format(p, again, sizeof(again));
 	FUZZ_ASSERT(strcmp(again, s) == 0, "'%s' formats as '%s'", s, again);
-	FUZZ_ASSERT(pkgspec_parse(again, &q, err, sizeof(err)) == 0 && !memcmp(&q, p, sizeof(q)),
+	FUZZ_ASSERT(cr_pkgspec_parse(again, &q, err, sizeof(err)) == 0 && !memcmp(&q, p, sizeof(q)),
 		    "'%s' does not parse back the same", again);
 }
 
@@ -49,7 +49,7 @@ static void check_list(const uint8_t *data, size_t size)
 
 	if (list == NULL)
 		return;
-	if (pkgspec_parse_list(list, out, PKG_SPECS_MAX, &n, err, sizeof(err)) == 0) {
+	if (cr_pkgspec_parse_list(list, out, PKG_SPECS_MAX, &n, err, sizeof(err)) == 0) {
 		FUZZ_ASSERT(json_is_array(list) && n == json_array_size(list), "%zu of %zu", n,
 			    json_array_size(list));
 		json_array_foreach(list, i, e)
@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[512] = "";
 	char *s = fuzz_cstr(data, size);
 
-	if (pkgspec_parse(s, &p, err, sizeof(err)) == 0) {
+	if (cr_pkgspec_parse(s, &p, err, sizeof(err)) == 0) {
 		check_spec(s, &p);
 		FUZZ_ASSERT(err[0] == '\0', "error '%s' for an accepted spec", err);
 	} else {

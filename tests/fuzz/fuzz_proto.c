@@ -1,6 +1,6 @@
 /* The privsep decoder (src/shared/frame.c + proto.c) on a packet as priv
- * receives it from net: frame_decode, then proto_req_decode for a request
- * type; answer types go through proto_ans_decode, as net reads them.
+ * receives it from net: cr_frame_decode, then cr_proto_req_decode for a request
+ * type; answer types go through cr_proto_ans_decode, as net reads them.
  *
  * A custom mutator keeps most mutants well framed (it rewrites the length
  * field after mutating), so that the fuzzer spends its time in the JSON
@@ -26,20 +26,20 @@ static void check_request(const struct proto_req *r)
 	struct proto_req again;
 	char err[PROTO_ERR_MAX] = "";
 	size_t len = 0;
-	char *payload = proto_req_encode(r, &len);
+	char *payload = cr_proto_req_encode(r, &len);
 
-	FUZZ_ASSERT(r->type % 2 == 0 && (r->job[0] == '\0' || valid_task_id(r->job)), "type or job");
-	FUZZ_ASSERT(r->type == REQ_HELLO || valid_task_id(r->task), "task '%s'", r->task);
+	FUZZ_ASSERT(r->type % 2 == 0 && (r->job[0] == '\0' || cr_valid_task_id(r->job)), "type or job");
+	FUZZ_ASSERT(r->type == REQ_HELLO || cr_valid_task_id(r->task), "task '%s'", r->task);
 	FUZZ_ASSERT(r->npkgs <= PKG_SPECS_MAX && (r->type != REQ_APT || isfinite(r->max_age)), "pkgs or max_age");
-	FUZZ_ASSERT(payload != NULL, "an accepted %s cannot be encoded", proto_type_name(r->type));
-	FUZZ_ASSERT(proto_req_decode(r->type, (const uint8_t *)payload, len, &again, err, sizeof(err)) == 0,
-		    "re-encoded %s refused: %s", proto_type_name(r->type), err);
+	FUZZ_ASSERT(payload != NULL, "an accepted %s cannot be encoded", cr_proto_type_name(r->type));
+	FUZZ_ASSERT(cr_proto_req_decode(r->type, (const uint8_t *)payload, len, &again, err, sizeof(err)) == 0,
+		    "re-encoded %s refused: %s", cr_proto_type_name(r->type), err);
 	FUZZ_ASSERT(again.id == r->id && !strcmp(again.job, r->job) && !strcmp(again.task, r->task) &&
 		    !strcmp(again.op, r->op) && again.npkgs == r->npkgs &&
 		    !memcmp(again.pkgs, r->pkgs, r->npkgs * sizeof(r->pkgs[0])) &&
 		    again.upgradable == r->upgradable && again.security == r->security &&
 		    again.check == r->check && again.purge == r->purge && again.max_age == r->max_age,
-		    "round trip changed the %s request", proto_type_name(r->type));
+		    "round trip changed the %s request", cr_proto_type_name(r->type));
 	free(payload);
 }
 
@@ -65,14 +65,14 @@ static void check_answer(struct proto_ans *a)
 	 * one: its own buffer is that size), so only the others round-trip. */
 	if (a->type == ANS_REFUSED)
 		return;
-	payload = proto_ans_encode(a, &len);
-	FUZZ_ASSERT(payload != NULL, "an accepted %s cannot be encoded", proto_type_name(a->type));
-	FUZZ_ASSERT(proto_ans_decode(a->type, (const uint8_t *)payload, len, &again, err, sizeof(err)) == 0,
-		    "re-encoded %s refused: %s", proto_type_name(a->type), err);
+	payload = cr_proto_ans_encode(a, &len);
+	FUZZ_ASSERT(payload != NULL, "an accepted %s cannot be encoded", cr_proto_type_name(a->type));
+	FUZZ_ASSERT(cr_proto_ans_decode(a->type, (const uint8_t *)payload, len, &again, err, sizeof(err)) == 0,
+		    "re-encoded %s refused: %s", cr_proto_type_name(a->type), err);
 	FUZZ_ASSERT(again.id == a->id && again.percent == a->percent && !strcmp(again.pkg, a->pkg) &&
 		    !strcmp(again.text, a->text) && (a->data == NULL || json_equal(again.data, a->data)),
-		    "round trip changed the %s answer", proto_type_name(a->type));
-	proto_ans_free(&again);
+		    "round trip changed the %s answer", cr_proto_type_name(a->type));
+	cr_proto_ans_free(&again);
 	free(payload);
 }
 
@@ -83,23 +83,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t type = 0;
 	size_t len = 0;
 
-	if (frame_decode(data, size, &type, &payload, &len) != FRAME_OK)
+	if (cr_frame_decode(data, size, &type, &payload, &len) != FRAME_OK)
 		return 0;
 	FUZZ_ASSERT(len <= FRAME_MAX_PAYLOAD && payload == data + FRAME_HDR && len == size - FRAME_HDR,
 		    "frame of %zu bytes decoded to %zu", size, len);
 	if (type % 2 == 0) {
 		struct proto_req r;
-		if (proto_req_decode(type, payload, len, &r, err, sizeof(err)) == 0)
+		if (cr_proto_req_decode(type, payload, len, &r, err, sizeof(err)) == 0)
 			check_request(&r);
 		else
 			check_refusal(type, err);
 	} else {
 		struct proto_ans a;
-		if (proto_ans_decode(type, payload, len, &a, err, sizeof(err)) == 0)
+		if (cr_proto_ans_decode(type, payload, len, &a, err, sizeof(err)) == 0)
 			check_answer(&a);
 		else
 			check_refusal(type, err);
-		proto_ans_free(&a);
+		cr_proto_ans_free(&a);
 	}
 	return 0;
 }

@@ -1,6 +1,6 @@
 /* The signature claims (src/shared/sign.c) and canonical JSON
  * (src/shared/canon.c): priv reads the claims net forwards over the
- * socketpair (sig_claims_from_json), net reads the same fields from a
+ * socketpair (cr_sig_claims_from_json), net reads the same fields from a
  * message's celeryroot_sig header, and both verify them.  Each input that
  * is JSON is read as claims, verified against a keyring holding one fixed
  * key, and written in canonical form. */
@@ -30,7 +30,7 @@ static void ring_init(void)
 		abort();
 	memset(seed, FUZZ_KEY_SEED, sizeof(seed));
 	crypto_sign_seed_keypair(ring.k[0].pk, sk, seed);
-	copy_str(ring.k[0].id, sizeof(ring.k[0].id), "fuzz");
+	cr_copy_str(ring.k[0].id, sizeof(ring.k[0].id), "fuzz");
 	ring.k[0].nops = 0;
 	ring.k[0].nroles = 0;
 	ring.n = 1;
@@ -43,19 +43,19 @@ static void check_claims(const struct sig_claims *c)
 	char err[512] = "";
 	json_t *o;
 
-	FUZZ_ASSERT(valid_key_id(c->key), "key '%s'", c->key);
+	FUZZ_ASSERT(cr_valid_key_id(c->key), "key '%s'", c->key);
 	FUZZ_ASSERT(fuzz_printable(c->nonce) && fuzz_printable(c->target) && fuzz_printable(c->job) &&
 		    fuzz_printable(c->task), "unprintable claim");
 	FUZZ_ASSERT(json_is_array(c->args) && json_is_object(c->kwargs), "args or kwargs of the wrong type");
-	o = sig_claims_to_json(c);
+	o = cr_sig_claims_to_json(c);
 	FUZZ_ASSERT(o != NULL, "claims cannot be written");
-	FUZZ_ASSERT(sig_claims_from_json(o, &again, err, sizeof(err)) == 0, "written claims refused: %s", err);
+	FUZZ_ASSERT(cr_sig_claims_from_json(o, &again, err, sizeof(err)) == 0, "written claims refused: %s", err);
 	FUZZ_ASSERT(strcmp(again.key, c->key) == 0 && strcmp(again.nonce, c->nonce) == 0 &&
 		    again.expires == c->expires && strcmp(again.target, c->target) == 0 &&
 		    strcmp(again.job, c->job) == 0 && strcmp(again.task, c->task) == 0 &&
 		    memcmp(again.sig, c->sig, sizeof(c->sig)) == 0 && json_equal(again.args, c->args) &&
 		    json_equal(again.kwargs, c->kwargs), "claims differ after a round trip");
-	sig_claims_free(&again);
+	cr_sig_claims_free(&again);
 	json_decref(o);
 }
 
@@ -65,7 +65,7 @@ static void check_verify(const struct sig_claims *c)
 	struct sig_host h = { .hostname = "web01", .roles = roles, .nroles = 1, .now = FUZZ_NOW };
 	char err[512] = "";
 
-	if (sig_verify(&ring, c, &h, err, sizeof(err)) == 0) {
+	if (cr_sig_verify(&ring, c, &h, err, sizeof(err)) == 0) {
 		FUZZ_ASSERT(strcmp(c->key, "fuzz") == 0, "accepted under key '%s'", c->key);
 		FUZZ_ASSERT(c->expires > FUZZ_NOW, "accepted after expiry");
 		FUZZ_ASSERT(strcmp(c->target, "host.web01") == 0 || strcmp(c->target, "role.webserver") == 0,
@@ -80,7 +80,7 @@ static void check_canon(json_t *v)
 {
 	char err[256] = "";
 	size_t len = 0, len2 = 0;
-	char *a = canon_dump(v, &len, err, sizeof(err)), *b;
+	char *a = cr_canon_dump(v, &len, err, sizeof(err)), *b;
 	json_t *back;
 
 	if (a == NULL) {
@@ -89,7 +89,7 @@ static void check_canon(json_t *v)
 	}
 	back = json_loadb(a, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 	FUZZ_ASSERT(back != NULL && json_equal(back, v), "canonical form reads back differently");
-	b = canon_dump(back, &len2, err, sizeof(err));
+	b = cr_canon_dump(back, &len2, err, sizeof(err));
 	FUZZ_ASSERT(b != NULL && len2 == len && memcmp(a, b, len) == 0, "canonical form is not stable");
 	free(a);
 	free(b);
@@ -106,10 +106,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	v = json_loadb((const char *)data, size, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
 	if (v == NULL)
 		return 0;
-	if (sig_claims_from_json(v, &c, err, sizeof(err)) == 0) {
+	if (cr_sig_claims_from_json(v, &c, err, sizeof(err)) == 0) {
 		check_claims(&c);
 		check_verify(&c);
-		sig_claims_free(&c);
+		cr_sig_claims_free(&c);
 	} else {
 		FUZZ_ASSERT(err[0] != '\0' && fuzz_printable(err), "claims refusal '%s'", err);
 	}

@@ -65,25 +65,25 @@ START_TEST(reads_states_and_names)
 	const struct dpkg_pkg *p;
 
 	write_status(STATUS);
-	ck_assert_int_eq(dpkg_snap_read(root, "amd64", &s, err, sizeof(err)), 0);
+	ck_assert_int_eq(priv_dpkg_snap_read(root, "amd64", &s, err, sizeof(err)), 0);
 	ck_assert_uint_eq(s.n, 6);
-	p = dpkg_snap_find(&s, "nginx");
+	p = priv_dpkg_snap_find(&s, "nginx");
 	ck_assert_ptr_nonnull(p);
 	ck_assert_str_eq(p->version, "1.22.1-9");
 	ck_assert_str_eq(p->state, "installed");
-	ck_assert_ptr_eq(dpkg_snap_find(&s, "nginx:amd64"), p);
-	ck_assert_ptr_null(dpkg_snap_find(&s, "nginx:arm64"));
-	ck_assert_ptr_null(dpkg_snap_find(&s, "fake"));   /* a continuation line is not a field */
-	ck_assert_ptr_nonnull(dpkg_snap_find(&s, "libc6:i386"));   /* foreign: named with its arch */
-	ck_assert_ptr_null(dpkg_snap_find(&s, "libc6"));
-	ck_assert_ptr_nonnull(dpkg_snap_find(&s, "tzdata"));
-	ck_assert(!dpkg_present(dpkg_snap_find(&s, "oldconf")));
-	ck_assert(!dpkg_present(dpkg_snap_find(&s, "gone")));
-	ck_assert(dpkg_present(dpkg_snap_find(&s, "half")));
-	ck_assert(dpkg_broken(dpkg_snap_find(&s, "half")));
-	ck_assert(!dpkg_broken(p));
-	ck_assert(!dpkg_snap_clean(&s));
-	dpkg_snap_free(&s);
+	ck_assert_ptr_eq(priv_dpkg_snap_find(&s, "nginx:amd64"), p);
+	ck_assert_ptr_null(priv_dpkg_snap_find(&s, "nginx:arm64"));
+	ck_assert_ptr_null(priv_dpkg_snap_find(&s, "fake"));   /* a continuation line is not a field */
+	ck_assert_ptr_nonnull(priv_dpkg_snap_find(&s, "libc6:i386"));   /* foreign: named with its arch */
+	ck_assert_ptr_null(priv_dpkg_snap_find(&s, "libc6"));
+	ck_assert_ptr_nonnull(priv_dpkg_snap_find(&s, "tzdata"));
+	ck_assert(!priv_dpkg_present(priv_dpkg_snap_find(&s, "oldconf")));
+	ck_assert(!priv_dpkg_present(priv_dpkg_snap_find(&s, "gone")));
+	ck_assert(priv_dpkg_present(priv_dpkg_snap_find(&s, "half")));
+	ck_assert(priv_dpkg_broken(priv_dpkg_snap_find(&s, "half")));
+	ck_assert(!priv_dpkg_broken(p));
+	ck_assert(!priv_dpkg_snap_clean(&s));
+	priv_dpkg_snap_free(&s);
 }
 END_TEST
 
@@ -93,11 +93,11 @@ START_TEST(empty_and_missing)
 	char err[256] = "";
 
 	write_status("");
-	ck_assert_int_eq(dpkg_snap_read(root, "amd64", &s, err, sizeof(err)), 0);
+	ck_assert_int_eq(priv_dpkg_snap_read(root, "amd64", &s, err, sizeof(err)), 0);
 	ck_assert_uint_eq(s.n, 0);
-	ck_assert(dpkg_snap_clean(&s));
-	dpkg_snap_free(&s);
-	ck_assert_int_eq(dpkg_snap_read("/nonexistent-root", "amd64", &s, err, sizeof(err)), -1);
+	ck_assert(priv_dpkg_snap_clean(&s));
+	priv_dpkg_snap_free(&s);
+	ck_assert_int_eq(priv_dpkg_snap_read("/nonexistent-root", "amd64", &s, err, sizeof(err)), -1);
 	ck_assert(strstr(err, "cannot read") != NULL);
 }
 END_TEST
@@ -116,11 +116,11 @@ START_TEST(long_fields_are_bounded)
 	text[200009 + 39 + 1000] = '\0';
 	strcat(text, "\n\n");
 	write_status(text);
-	ck_assert_int_eq(dpkg_snap_read(root, "amd64", &s, err, sizeof(err)), 0);
+	ck_assert_int_eq(priv_dpkg_snap_read(root, "amd64", &s, err, sizeof(err)), 0);
 	ck_assert_uint_eq(s.n, 1);
 	ck_assert_uint_lt(strlen(s.p[0].name), APTSHIM_NAME_MAX);
 	ck_assert_uint_lt(strlen(s.p[0].version), APTSHIM_VER_MAX);
-	dpkg_snap_free(&s);
+	priv_dpkg_snap_free(&s);
 	free(text);
 }
 END_TEST
@@ -142,25 +142,25 @@ START_TEST(flags_and_wants)
 		     "Package: going\nStatus: deinstall ok half-installed\nVersion: 1.0\n\n"
 		     "Package: trig\nStatus: install ok triggers-pending\nVersion: 1.0\n\n"
 		     "Package: odd\nStatus: installed\nVersion: 1.0\n");
-	ck_assert_int_eq(dpkg_snap_read(root, "amd64", &s, err, sizeof(err)), 0);
-	p = dpkg_snap_find(&s, "pre");
-	ck_assert(p->reinstreq && dpkg_broken(p) && dpkg_present(p));
+	ck_assert_int_eq(priv_dpkg_snap_read(root, "amd64", &s, err, sizeof(err)), 0);
+	p = priv_dpkg_snap_find(&s, "pre");
+	ck_assert(p->reinstreq && priv_dpkg_broken(p) && priv_dpkg_present(p));
 	ck_assert_str_eq(p->want, "install");
 	ck_assert_str_eq(p->state, "half-installed");
-	dpkg_describe(p, what, sizeof(what));
+	priv_dpkg_describe(p, what, sizeof(what));
 	ck_assert_str_eq(what, "pre is half-installed (reinstreq)");
-	p = dpkg_snap_find(&s, "flagged");
-	ck_assert(p->reinstreq && dpkg_broken(p));   /* the fast path must not call this installed */
-	dpkg_describe(p, what, sizeof(what));
+	p = priv_dpkg_snap_find(&s, "flagged");
+	ck_assert(p->reinstreq && priv_dpkg_broken(p));   /* the fast path must not call this installed */
+	priv_dpkg_describe(p, what, sizeof(what));
 	ck_assert_str_eq(what, "flagged is installed but flagged reinstreq (dpkg must reinstall it)");
-	ck_assert(dpkg_snap_find(&s, "oldflag")->reinstreq);
-	ck_assert(!dpkg_broken(dpkg_snap_find(&s, "ok")));
-	dpkg_describe(dpkg_snap_find(&s, "ok"), what, sizeof(what));
+	ck_assert(priv_dpkg_snap_find(&s, "oldflag")->reinstreq);
+	ck_assert(!priv_dpkg_broken(priv_dpkg_snap_find(&s, "ok")));
+	priv_dpkg_describe(priv_dpkg_snap_find(&s, "ok"), what, sizeof(what));
 	ck_assert_str_eq(what, "");
-	ck_assert_str_eq(dpkg_snap_find(&s, "going")->want, "deinstall");
-	ck_assert(dpkg_broken(dpkg_snap_find(&s, "trig")));
-	ck_assert_str_eq(dpkg_snap_find(&s, "odd")->state, "installed");   /* one word: the state */
-	dpkg_snap_free(&s);
+	ck_assert_str_eq(priv_dpkg_snap_find(&s, "going")->want, "deinstall");
+	ck_assert(priv_dpkg_broken(priv_dpkg_snap_find(&s, "trig")));
+	ck_assert_str_eq(priv_dpkg_snap_find(&s, "odd")->state, "installed");   /* one word: the state */
+	priv_dpkg_snap_free(&s);
 }
 END_TEST
 
@@ -175,21 +175,21 @@ START_TEST(updates_journal_is_applied)
 	clear_updates();
 	write_status("Package: a\nStatus: install ok installed\nVersion: 1.0\n\n"
 		     "Package: b\nStatus: install ok installed\nVersion: 1.0\n");
-	ck_assert_int_eq(dpkg_updates_pending(root), 0);
+	ck_assert_int_eq(priv_dpkg_updates_pending(root), 0);
 	write_file("updates/0010", "Package: a\nStatus: install ok half-configured\nVersion: 1.2\n");
 	write_file("updates/0002", "Package: a\nStatus: install reinstreq half-installed\nVersion: 1.1\n");
 	write_file("updates/0001", "Package: new\nStatus: install reinstreq half-installed\nVersion: 9\n");
 	write_file("updates/tmp.i", "#padding\nPackage: bogus\nStatus: install ok installed\n");
-	ck_assert_int_eq(dpkg_updates_pending(root), 1);
-	ck_assert_int_eq(dpkg_snap_read(root, "amd64", &s, err, sizeof(err)), 0);
+	ck_assert_int_eq(priv_dpkg_updates_pending(root), 1);
+	ck_assert_int_eq(priv_dpkg_snap_read(root, "amd64", &s, err, sizeof(err)), 0);
 	ck_assert_uint_eq(s.n, 3);
-	ck_assert_str_eq(dpkg_snap_find(&s, "a")->version, "1.2");   /* 0010 after 0002 */
-	ck_assert_str_eq(dpkg_snap_find(&s, "a")->state, "half-configured");
-	ck_assert(!dpkg_snap_find(&s, "a")->reinstreq);
-	ck_assert_str_eq(dpkg_snap_find(&s, "new")->state, "half-installed");
-	ck_assert_ptr_null(dpkg_snap_find(&s, "bogus"));
-	ck_assert(!dpkg_snap_clean(&s));
-	dpkg_snap_free(&s);
+	ck_assert_str_eq(priv_dpkg_snap_find(&s, "a")->version, "1.2");   /* 0010 after 0002 */
+	ck_assert_str_eq(priv_dpkg_snap_find(&s, "a")->state, "half-configured");
+	ck_assert(!priv_dpkg_snap_find(&s, "a")->reinstreq);
+	ck_assert_str_eq(priv_dpkg_snap_find(&s, "new")->state, "half-installed");
+	ck_assert_ptr_null(priv_dpkg_snap_find(&s, "bogus"));
+	ck_assert(!priv_dpkg_snap_clean(&s));
+	priv_dpkg_snap_free(&s);
 	clear_updates();
 }
 END_TEST
@@ -210,10 +210,10 @@ START_TEST(dump_reads_back_the_same_view)
 	snprintf(path, sizeof(path), "%s/copy", root);
 	f = fopen(path, "w+");
 	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(dpkg_status_dump(root, fileno(f)), 0);
+	ck_assert_int_eq(priv_dpkg_status_dump(root, fileno(f)), 0);
 	fclose(f);
-	ck_assert_int_eq(dpkg_snap_read(root, "amd64", &live, err, sizeof(err)), 0);
-	ck_assert_int_eq(dpkg_snap_read_file(path, "amd64", &copy, err, sizeof(err)), 0);
+	ck_assert_int_eq(priv_dpkg_snap_read(root, "amd64", &live, err, sizeof(err)), 0);
+	ck_assert_int_eq(priv_dpkg_snap_read_file(path, "amd64", &copy, err, sizeof(err)), 0);
 	ck_assert_uint_eq(live.n, copy.n);
 	ck_assert_uint_eq(live.n, 7);
 	for (size_t i = 0; i < live.n; i++) {
@@ -222,13 +222,13 @@ START_TEST(dump_reads_back_the_same_view)
 		ck_assert_str_eq(live.p[i].state, copy.p[i].state);
 		ck_assert_int_eq(live.p[i].reinstreq, copy.p[i].reinstreq);
 	}
-	ck_assert_str_eq(dpkg_snap_find(&copy, "nginx")->version, "1.24.0-1");
-	ck_assert(dpkg_snap_find(&copy, "nginx")->reinstreq);
-	dpkg_snap_free(&live);
-	dpkg_snap_free(&copy);
+	ck_assert_str_eq(priv_dpkg_snap_find(&copy, "nginx")->version, "1.24.0-1");
+	ck_assert(priv_dpkg_snap_find(&copy, "nginx")->reinstreq);
+	priv_dpkg_snap_free(&live);
+	priv_dpkg_snap_free(&copy);
 	unlink(path);
 	clear_updates();
-	ck_assert_int_eq(dpkg_snap_read_file("/nonexistent-copy", "amd64", &copy, err, sizeof(err)), -1);
+	ck_assert_int_eq(priv_dpkg_snap_read_file("/nonexistent-copy", "amd64", &copy, err, sizeof(err)), -1);
 }
 END_TEST
 

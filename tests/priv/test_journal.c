@@ -29,7 +29,7 @@ static void entry(struct journal_entry *e, enum journal_phase phase)
 	strcpy(e->op, "install");
 	e->packages = json_pack("[s, s]", "nginx", "curl=7.88.1-10");
 	e->started_s = 1800000000.25;
-	journal_iso_time(e->started_s, e->started, sizeof(e->started));
+	priv_journal_iso_time(e->started_s, e->started, sizeof(e->started));
 	e->pid = 4242;
 	e->attempt = 1;
 	if (phase == JOURNAL_FINISHED) {
@@ -43,10 +43,10 @@ static int decodes(const char *text, const char *task)
 {
 	struct journal_entry e;
 	char err[256];
-	int rc = journal_decode(text, strlen(text), task, &e, err, sizeof(err));
+	int rc = priv_journal_decode(text, strlen(text), task, &e, err, sizeof(err));
 
 	if (rc == 0)
-		journal_entry_clear(&e);
+		priv_journal_entry_clear(&e);
 	else
 		ck_assert(strstr(err, "bad journal entry") != NULL);
 	return rc == 0;
@@ -60,9 +60,9 @@ START_TEST(round_trip)
 
 	for (int phase = JOURNAL_STARTED; phase <= JOURNAL_FINISHED; phase++) {
 		entry(&e, (enum journal_phase)phase);
-		char *text = journal_encode(&e, &len);
+		char *text = priv_journal_encode(&e, &len);
 		ck_assert_ptr_nonnull(text);
-		ck_assert_int_eq(journal_decode(text, len, TASK, &back, err, sizeof(err)), 0);
+		ck_assert_int_eq(priv_journal_decode(text, len, TASK, &back, err, sizeof(err)), 0);
 		ck_assert_int_eq(back.phase, phase);
 		ck_assert_str_eq(back.task, TASK);
 		ck_assert_str_eq(back.job, "job-1");
@@ -78,8 +78,8 @@ START_TEST(round_trip)
 			ck_assert_str_eq(back.finished, e.finished);
 		}
 		free(text);
-		journal_entry_clear(&back);
-		journal_entry_clear(&e);
+		priv_journal_entry_clear(&back);
+		priv_journal_entry_clear(&e);
 	}
 }
 END_TEST
@@ -140,7 +140,7 @@ START_TEST(too_large_is_refused)
 	big[0] = '{';
 	big[n - 1] = '}';
 	big[n] = '\0';
-	ck_assert_int_eq(journal_decode(big, n, TASK, &e, err, sizeof(err)), -1);
+	ck_assert_int_eq(priv_journal_decode(big, n, TASK, &e, err, sizeof(err)), -1);
 	free(big);
 }
 END_TEST
@@ -184,43 +184,43 @@ START_TEST(store_load_and_status_copy)
 	struct stat st;
 
 	mkdirs();
-	ck_assert_int_eq(journal_open(&j, root, err, sizeof(err)), 0);
+	ck_assert_int_eq(priv_journal_open(&j, root, err, sizeof(err)), 0);
 	snprintf(path, sizeof(path), "%s/var/lib/celeryroot", root);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_int_eq(st.st_mode & 0777, 0700);
-	ck_assert_int_eq(journal_load(&j, TASK, &back, err, sizeof(err)), 0);   /* none yet */
+	ck_assert_int_eq(priv_journal_load(&j, TASK, &back, err, sizeof(err)), 0);   /* none yet */
 	entry(&e, JOURNAL_STARTED);
-	ck_assert_int_eq(journal_save_status(&j, TASK, root, err, sizeof(err)), 0);
-	ck_assert_int_eq(journal_store(&j, &e, err, sizeof(err)), 0);
-	ck_assert_int_eq(journal_load(&j, TASK, &back, err, sizeof(err)), 1);
+	ck_assert_int_eq(priv_journal_save_status(&j, TASK, root, err, sizeof(err)), 0);
+	ck_assert_int_eq(priv_journal_store(&j, &e, err, sizeof(err)), 0);
+	ck_assert_int_eq(priv_journal_load(&j, TASK, &back, err, sizeof(err)), 1);
 	ck_assert_int_eq(back.phase, JOURNAL_STARTED);
-	journal_entry_clear(&back);
+	priv_journal_entry_clear(&back);
 	/* the copy is dpkg's view, journal included */
-	ck_assert(journal_status_path(&j, TASK, path, sizeof(path)));
-	ck_assert_int_eq(dpkg_snap_read_file(path, "amd64", &s, err, sizeof(err)), 0);
+	ck_assert(priv_journal_status_path(&j, TASK, path, sizeof(path)));
+	ck_assert_int_eq(priv_dpkg_snap_read_file(path, "amd64", &s, err, sizeof(err)), 0);
 	ck_assert_uint_eq(s.n, 2);
-	ck_assert(dpkg_snap_find(&s, "b")->reinstreq);
-	dpkg_snap_free(&s);
-	journal_entry_clear(&e);
+	ck_assert(priv_dpkg_snap_find(&s, "b")->reinstreq);
+	priv_dpkg_snap_free(&s);
+	priv_journal_entry_clear(&e);
 	entry(&e, JOURNAL_FINISHED);
-	ck_assert_int_eq(journal_store(&j, &e, err, sizeof(err)), 0);
-	journal_drop_status(&j, TASK);
+	ck_assert_int_eq(priv_journal_store(&j, &e, err, sizeof(err)), 0);
+	priv_journal_drop_status(&j, TASK);
 	ck_assert_int_eq(access(path, F_OK), -1);
-	ck_assert_int_eq(journal_load(&j, TASK, &back, err, sizeof(err)), 1);
+	ck_assert_int_eq(priv_journal_load(&j, TASK, &back, err, sizeof(err)), 1);
 	ck_assert_int_eq(back.phase, JOURNAL_FINISHED);
 	ck_assert(json_equal(back.reply, e.reply));
-	journal_entry_clear(&back);
-	journal_entry_clear(&e);
+	priv_journal_entry_clear(&back);
+	priv_journal_entry_clear(&e);
 	/* a damaged entry: the task runs as new (logged) */
 	snprintf(path, sizeof(path), "%s/%s.json", j.dir, TASK);
 	FILE *f = fopen(path, "w");
 	fputs("{\"version\":1,\"phase\":\"fini", f);
 	fclose(f);
-	ck_assert_int_eq(journal_load(&j, TASK, &back, err, sizeof(err)), 0);
+	ck_assert_int_eq(priv_journal_load(&j, TASK, &back, err, sizeof(err)), 0);
 	/* task ids are checked before they name a file */
-	ck_assert_int_eq(journal_load(&j, "../../etc/passwd", &back, err, sizeof(err)), -1);
-	ck_assert_int_eq(journal_save_status(&j, "a/b", root, err, sizeof(err)), -1);
-	journal_close(&j);
+	ck_assert_int_eq(priv_journal_load(&j, "../../etc/passwd", &back, err, sizeof(err)), -1);
+	ck_assert_int_eq(priv_journal_save_status(&j, "a/b", root, err, sizeof(err)), -1);
+	priv_journal_close(&j);
 	rm_rf();
 }
 END_TEST
@@ -234,14 +234,14 @@ START_TEST(state_dir_must_be_private)
 	snprintf(path, sizeof(path), "%s/var/lib/celeryroot", root);
 	ck_assert_int_eq(mkdir(path, 0777), 0);
 	ck_assert_int_eq(chmod(path, 0777), 0);
-	ck_assert_int_eq(journal_open(&j, root, err, sizeof(err)), -1);
+	ck_assert_int_eq(priv_journal_open(&j, root, err, sizeof(err)), -1);
 	ck_assert(strstr(err, "no one else can write") != NULL);
 	ck_assert_int_eq(rmdir(path), 0);
 	/* a symlink elsewhere is not priv's directory */
 	snprintf(target, sizeof(target), "%s/elsewhere", root);
 	ck_assert_int_eq(mkdir(target, 0700), 0);
 	ck_assert_int_eq(symlink(target, path), 0);
-	ck_assert_int_eq(journal_open(&j, root, err, sizeof(err)), -1);
+	ck_assert_int_eq(priv_journal_open(&j, root, err, sizeof(err)), -1);
 	unlink(path);
 	rmdir(target);
 	rm_rf();
@@ -272,7 +272,7 @@ START_TEST(prune_keeps_what_matters)
 	char err[512], name[64];
 
 	mkdirs();
-	ck_assert_int_eq(journal_open(&j, root, err, sizeof(err)), 0);
+	ck_assert_int_eq(priv_journal_open(&j, root, err, sizeof(err)), 0);
 	touch(&j, "old-finished.json", now - 31 * day);
 	touch(&j, "old-started.json", now - 31 * day);
 	touch(&j, "old-started.status", now - 31 * day);
@@ -287,7 +287,7 @@ START_TEST(prune_keeps_what_matters)
 	}
 	/* keep 30 days, at most 4 entries: f0 and f1 (the oldest finished) go
 	 * over the cap, the young started one stays whatever the cap */
-	ck_assert_int_eq(journal_prune(&j, now, 30 * day, 4), 7);
+	ck_assert_int_eq(priv_journal_prune(&j, now, 30 * day, 4), 7);
 	ck_assert(!present(&j, "old-finished.json"));
 	ck_assert(!present(&j, "old-started.json") && !present(&j, "old-started.status"));
 	ck_assert(present(&j, "young-started.json") && present(&j, "young-started.status"));
@@ -295,8 +295,8 @@ START_TEST(prune_keeps_what_matters)
 	ck_assert(present(&j, "not-ours"));
 	ck_assert(!present(&j, "f0.json") && !present(&j, "f1.json"));
 	ck_assert(present(&j, "f2.json") && present(&j, "f3.json") && present(&j, "f4.json"));
-	ck_assert_int_eq(journal_prune(&j, now, 30 * day, 4), 0);
-	journal_close(&j);
+	ck_assert_int_eq(priv_journal_prune(&j, now, 30 * day, 4), 0);
+	priv_journal_close(&j);
 	rm_rf();
 }
 END_TEST

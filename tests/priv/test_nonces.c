@@ -23,7 +23,7 @@ static int parses(const char *line)
 {
 	struct nonce_rec r;
 	char err[128] = "";
-	int rc = nonce_parse_line(line, strlen(line), &r, err, sizeof(err));
+	int rc = priv_nonce_parse_line(line, strlen(line), &r, err, sizeof(err));
 
 	if (rc < 0)
 		ck_assert_msg(err[0] != '\0', "no reason for '%s'", line);
@@ -39,10 +39,10 @@ START_TEST(codec)
 	strcpy(r.key, "alice");
 	strcpy(r.nonce, NONCE);
 	strcpy(r.task, TASK);
-	n = nonce_format_line(&r, line, sizeof(line));
+	n = priv_nonce_format_line(&r, line, sizeof(line));
 	ck_assert_int_gt(n, 0);
 	ck_assert_str_eq(line, "1800003600 alice " NONCE " " TASK "\n");
-	ck_assert_int_eq(nonce_parse_line(line, (size_t)n - 1, &back, err, sizeof(err)), 0);
+	ck_assert_int_eq(priv_nonce_parse_line(line, (size_t)n - 1, &back, err, sizeof(err)), 0);
 	ck_assert(back.expires == r.expires && !strcmp(back.key, "alice") && !strcmp(back.nonce, NONCE) &&
 		  !strcmp(back.task, TASK));
 	/* Exactly the form the formatter writes, every field checked. */
@@ -59,10 +59,10 @@ START_TEST(codec)
 	ck_assert(!parses("1800003600 alice " NONCE));
 	ck_assert(!parses("1800003600 alice " NONCE " $(reboot)"));
 	ck_assert(!parses(""));
-	ck_assert(nonce_parse_line("1 a " NONCE " t\0x", 41, &back, err, sizeof(err)) < 0);
+	ck_assert(priv_nonce_parse_line("1 a " NONCE " t\0x", 41, &back, err, sizeof(err)) < 0);
 	ck_assert(parses("1 a " NONCE " t"));
 	strcpy(r.task, "bad task");
-	ck_assert_int_eq(nonce_format_line(&r, line, sizeof(line)), -1);
+	ck_assert_int_eq(priv_nonce_format_line(&r, line, sizeof(line)), -1);
 }
 END_TEST
 
@@ -86,7 +86,7 @@ static struct nonce_store *open_store(double now, long *loaded, long *dropped)
 	struct nonce_store *s = NULL;
 	char err[512] = "";
 
-	ck_assert_msg(nonces_open(&s, root, now, loaded, dropped, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(priv_nonces_open(&s, root, now, loaded, dropped, err, sizeof(err)) == 0, "%s", err);
 	return s;
 }
 
@@ -101,15 +101,15 @@ START_TEST(use_and_restart)
 	strcpy(other.task, "other-task");
 	s = open_store(NOW, &loaded, &dropped);
 	ck_assert_int_eq(loaded, 0);
-	ck_assert_int_eq(nonces_use(s, &a, NOW, err, sizeof(err)), NONCE_NEW);
-	ck_assert_int_eq(nonces_use(s, &a, NOW, err, sizeof(err)), NONCE_AGAIN);
-	ck_assert_int_eq(nonces_use(s, &other, NOW, err, sizeof(err)), NONCE_REPLAY);
+	ck_assert_int_eq(priv_nonces_use(s, &a, NOW, err, sizeof(err)), NONCE_NEW);
+	ck_assert_int_eq(priv_nonces_use(s, &a, NOW, err, sizeof(err)), NONCE_AGAIN);
+	ck_assert_int_eq(priv_nonces_use(s, &other, NOW, err, sizeof(err)), NONCE_REPLAY);
 	ck_assert_ptr_nonnull(strstr(err, "replayed"));
 	/* The same nonce under another key is another request. */
 	struct nonce_rec bob = a;
 	strcpy(bob.key, "bob");
-	ck_assert_int_eq(nonces_use(s, &bob, NOW, err, sizeof(err)), NONCE_NEW);
-	nonces_close(s);
+	ck_assert_int_eq(priv_nonces_use(s, &bob, NOW, err, sizeof(err)), NONCE_NEW);
+	priv_nonces_close(s);
 	state_path(path, sizeof(path), NONCES_FILE);
 	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 0777, 0600);
@@ -117,15 +117,15 @@ START_TEST(use_and_restart)
 	/* A restart remembers; past the expiry the nonce is forgotten. */
 	s = open_store(NOW + 10, &loaded, &dropped);
 	ck_assert_int_eq(loaded, 2);
-	ck_assert_int_eq(nonces_use(s, &other, NOW + 10, err, sizeof(err)), NONCE_REPLAY);
-	ck_assert_int_eq(nonces_use(s, &a, NOW + 10, err, sizeof(err)), NONCE_AGAIN);
-	ck_assert_int_eq(nonces_live(s, NOW + 10), 2);
-	ck_assert_int_eq(nonces_live(s, NOW + 7200), 0);
-	nonces_close(s);
+	ck_assert_int_eq(priv_nonces_use(s, &other, NOW + 10, err, sizeof(err)), NONCE_REPLAY);
+	ck_assert_int_eq(priv_nonces_use(s, &a, NOW + 10, err, sizeof(err)), NONCE_AGAIN);
+	ck_assert_int_eq(priv_nonces_live(s, NOW + 10), 2);
+	ck_assert_int_eq(priv_nonces_live(s, NOW + 7200), 0);
+	priv_nonces_close(s);
 	s = open_store(NOW + 7200, &loaded, &dropped);
 	ck_assert_int_eq(loaded, 0);
 	ck_assert_int_eq(dropped, 2);
-	nonces_close(s);
+	priv_nonces_close(s);
 }
 END_TEST
 
@@ -157,10 +157,10 @@ START_TEST(damaged_and_open_files)
 	ck_assert_int_eq(loaded, 1);
 	ck_assert_int_eq(dropped, 3);
 	struct nonce_rec r = rec("alice", 1, "t9", (long long)NOW + 60);
-	ck_assert_int_eq(nonces_use(s, &r, NOW, err, sizeof(err)), NONCE_REPLAY);
+	ck_assert_int_eq(priv_nonces_use(s, &r, NOW, err, sizeof(err)), NONCE_REPLAY);
 	r = rec("alice", 3, "t9", (long long)NOW + 60);
-	ck_assert_int_eq(nonces_use(s, &r, NOW, err, sizeof(err)), NONCE_NEW);
-	nonces_close(s);
+	ck_assert_int_eq(priv_nonces_use(s, &r, NOW, err, sizeof(err)), NONCE_NEW);
+	priv_nonces_close(s);
 	/* Written again without what was dropped. */
 	state_path(path, sizeof(path), NONCES_FILE);
 	FILE *f = fopen(path, "r");
@@ -175,15 +175,15 @@ START_TEST(damaged_and_open_files)
 
 	/* Others could erase a nonce: refused, with the fix. */
 	chmod(path, 0644);
-	ck_assert_int_eq(nonces_open(&s, root, NOW, &loaded, &dropped, err, sizeof(err)), -1);
+	ck_assert_int_eq(priv_nonces_open(&s, root, NOW, &loaded, &dropped, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
 	chmod(path, 0600);
 	ck_assert_int_eq(chown(path, 65534, 65534), 0);
-	ck_assert_int_eq(nonces_open(&s, root, NOW, &loaded, &dropped, err, sizeof(err)), -1);
+	ck_assert_int_eq(priv_nonces_open(&s, root, NOW, &loaded, &dropped, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "chown root"));
 	unlink(path);
 	ck_assert_int_eq(symlink("/etc/passwd", path), 0);
-	ck_assert_int_eq(nonces_open(&s, root, NOW, &loaded, &dropped, err, sizeof(err)), -1);
+	ck_assert_int_eq(priv_nonces_open(&s, root, NOW, &loaded, &dropped, err, sizeof(err)), -1);
 	unlink(path);
 }
 END_TEST
@@ -203,7 +203,7 @@ START_TEST(bounded)
 	fputs(NONCES_HEADER "\n", f);
 	for (int i = 0; i < NONCES_MAX; i++) {
 		struct nonce_rec r = rec("alice", i, TASK, (long long)NOW + 60 + (i % 2) * 3600);
-		ck_assert_int_gt(nonce_format_line(&r, line, sizeof(line)), 0);
+		ck_assert_int_gt(priv_nonce_format_line(&r, line, sizeof(line)), 0);
 		fputs(line, f);
 	}
 	fclose(f);
@@ -211,18 +211,18 @@ START_TEST(bounded)
 	s = open_store(NOW, &loaded, &dropped);
 	ck_assert_int_eq(loaded, NONCES_MAX);
 	struct nonce_rec one = rec("alice", NONCES_MAX + 1, TASK, (long long)NOW + 60);
-	ck_assert_int_eq(nonces_use(s, &one, NOW, err, sizeof(err)), NONCE_FULL);
+	ck_assert_int_eq(priv_nonces_use(s, &one, NOW, err, sizeof(err)), NONCE_FULL);
 	ck_assert_ptr_nonnull(strstr(err, "100000"));
 	/* Every one of them is still known. */
 	struct nonce_rec old = rec("alice", 77, "another", (long long)NOW + 60);
-	ck_assert_int_eq(nonces_use(s, &old, NOW, err, sizeof(err)), NONCE_REPLAY);
+	ck_assert_int_eq(priv_nonces_use(s, &old, NOW, err, sizeof(err)), NONCE_REPLAY);
 	/* Half of them expire: there is room again, and the rest are kept. */
-	ck_assert_int_eq(nonces_use(s, &one, NOW + 120, err, sizeof(err)), NONCE_NEW);
+	ck_assert_int_eq(priv_nonces_use(s, &one, NOW + 120, err, sizeof(err)), NONCE_NEW);
 	old = rec("alice", 78, "another", (long long)NOW + 60);   /* an expired one: free */
-	ck_assert_int_eq(nonces_use(s, &old, NOW + 120, err, sizeof(err)), NONCE_NEW);
+	ck_assert_int_eq(priv_nonces_use(s, &old, NOW + 120, err, sizeof(err)), NONCE_NEW);
 	old = rec("alice", 79, "another", (long long)NOW + 60);   /* a live one */
-	ck_assert_int_eq(nonces_use(s, &old, NOW + 120, err, sizeof(err)), NONCE_REPLAY);
-	nonces_close(s);
+	ck_assert_int_eq(priv_nonces_use(s, &old, NOW + 120, err, sizeof(err)), NONCE_REPLAY);
+	priv_nonces_close(s);
 	unlink(path);
 }
 END_TEST

@@ -39,8 +39,8 @@ START_TEST(sandbox_methods_run_as_root)
 	char err[512] = "", user[64] = "";
 
 	mkdirs();
-	ck_assert_msg(aptshim_init(root, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_int_eq(aptshim_config_find("APT::Sandbox::User", user, sizeof(user)), 0);
+	ck_assert_msg(priv_aptshim_init(root, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(priv_aptshim_config_find("APT::Sandbox::User", user, sizeof(user)), 0);
 	ck_assert_str_eq(user, "root");
 }
 END_TEST
@@ -49,11 +49,11 @@ START_TEST(real_host_methods_drop_to_apt)
 {
 	char err[512] = "", user[64] = "", dir[256] = "";
 
-	ck_assert_msg(aptshim_init("/", err, sizeof(err)) == 0, "%s", err);
-	ck_assert_int_eq(aptshim_config_find("APT::Sandbox::User", user, sizeof(user)), 0);
+	ck_assert_msg(priv_aptshim_init("/", err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(priv_aptshim_config_find("APT::Sandbox::User", user, sizeof(user)), 0);
 	ck_assert_str_eq(user, "_apt");
 	/* ...and the real host's configuration was read, not a sandbox's. */
-	ck_assert_int_eq(aptshim_config_find("Dir", dir, sizeof(dir)), 0);
+	ck_assert_int_eq(priv_aptshim_config_find("Dir", dir, sizeof(dir)), 0);
 	ck_assert_str_eq(dir, "/");
 }
 END_TEST

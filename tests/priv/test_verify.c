@@ -28,7 +28,7 @@ static void snap(const char *text, struct dpkg_snap *s)
 	ck_assert_ptr_nonnull(f);
 	fputs(text, f);
 	fclose(f);
-	ck_assert_int_eq(dpkg_snap_read_file(path, "amd64", s, err, sizeof(err)), 0);
+	ck_assert_int_eq(priv_dpkg_snap_read_file(path, "amd64", s, err, sizeof(err)), 0);
 }
 
 static void req(struct proto_req *r, const char *op, int purge, const char *const *specs)
@@ -37,7 +37,7 @@ static void req(struct proto_req *r, const char *op, int purge, const char *cons
 	snprintf(r->op, sizeof(r->op), "%s", op);
 	r->purge = purge;
 	for (; specs != NULL && *specs != NULL; specs++)
-		ck_assert_int_eq(pkgspec_parse(*specs, &r->pkgs[r->npkgs++], NULL, 0), 0);
+		ck_assert_int_eq(cr_pkgspec_parse(*specs, &r->pkgs[r->npkgs++], NULL, 0), 0);
 }
 
 /* The problems, joined with " | " ("" when there are none). */
@@ -51,7 +51,7 @@ static char *problems(const char *op, int purge, const char *const *specs, const
 
 	req(&r, op, purge, specs);
 	snap(status, &s);
-	list = verify_state(&r, &s, pending);
+	list = priv_verify_state(&r, &s, pending);
 	ck_assert_ptr_nonnull(list);
 	out[0] = '\0';
 	json_array_foreach(list, i, v) {
@@ -59,7 +59,7 @@ static char *problems(const char *op, int purge, const char *const *specs, const
 		strncat(out, json_string_value(v), sizeof(out) - strlen(out) - 4);
 	}
 	json_decref(list);
-	dpkg_snap_free(&s);
+	priv_dpkg_snap_free(&s);
 	return out;
 }
 
@@ -108,10 +108,10 @@ START_TEST(message_names_everything)
 	json_t *list = json_pack("[s, s]", "a is unpacked", "b is half-installed (reinstreq)");
 	char msg[256], tiny[40];
 
-	verify_message(list, msg, sizeof(msg));
+	priv_verify_message(list, msg, sizeof(msg));
 	ck_assert_str_eq(msg, "dpkg is not in the requested state after the change: a is unpacked; "
 			      "b is half-installed (reinstreq) (dpkg --audit lists what is halfway)");
-	verify_message(list, tiny, sizeof(tiny));   /* cut, never overrun */
+	priv_verify_message(list, tiny, sizeof(tiny));   /* cut, never overrun */
 	ck_assert_uint_eq(strlen(tiny), sizeof(tiny) - 1);
 	json_decref(list);
 }

@@ -53,7 +53,7 @@ static int skipped_match(const struct cron_expr *e, time_t t)
 int cron_ref_next(const struct cron_expr *e, const char *tz, time_t after, time_t limit, time_t *next)
 {
 	char val[128];
-	int interval = cron_is_interval(e), rc = -1;
+	int interval = cr_cron_is_interval(e), rc = -1;
 
 	snprintf(val, sizeof(val), strcmp(tz, "UTC") == 0 ? "UTC0" : ":%s", tz);
 	setenv("TZ", val, 1);

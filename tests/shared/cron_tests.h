@@ -7,7 +7,7 @@
 
 #include "cron.h"
 
-/* cron_ref.c: a slow, independent model of cron_next.  It steps through
+/* cron_ref.c: a slow, independent model of cr_cron_next.  It steps through
  * real minutes and asks localtime what the clock shows, instead of mapping
  * wall times to instants.  Zones must have whole-minute offsets.
  * First fire time after `after` and before `limit` by the rules in cron.h:

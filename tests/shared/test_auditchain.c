@@ -16,10 +16,10 @@ static void chain3(char lines[3][256])
 {
 	struct audit_head h;
 
-	auditchain_genesis(&h);
+	cr_auditchain_genesis(&h);
 	for (int i = 0; i < 3; i++) {
 		snprintf(lines[i], 256, "{\"op\":\"install\",\"prev\":\"%s\",\"seq\":%d}", h.hash, i + 1);
-		auditchain_hash(lines[i], strlen(lines[i]), h.hash);
+		cr_auditchain_hash(lines[i], strlen(lines[i]), h.hash);
 		h.seq = (uint64_t)i + 1;
 	}
 }
@@ -28,9 +28,9 @@ static int verify(char *const *lines, int n)
 {
 	struct audit_verify v;
 
-	auditchain_verify_init(&v);
+	cr_auditchain_verify_init(&v);
 	for (int i = 0; i < n; i++)
-		if (auditchain_verify_line(&v, lines[i], strlen(lines[i])) < 0)
+		if (cr_auditchain_verify_line(&v, lines[i], strlen(lines[i])) < 0)
 			return (int)v.first_bad;
 	return 0;
 }
@@ -61,7 +61,7 @@ static int head_of(const char *content, struct audit_head *h)
 
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write(fd, content, strlen(content)), (ssize_t)strlen(content));
-	rc = auditchain_head(fd, h);
+	rc = cr_auditchain_head(fd, h);
 	close(fd);
 	unlink(path);
 	return rc;
@@ -80,7 +80,7 @@ START_TEST(head_of_files)
 	ck_assert_int_eq(head_of(text, &h), 0);
 	ck_assert_int_eq(h.seq, 3);
 	ck_assert_int_eq(h.torn, 0);
-	auditchain_hash(l[2], strlen(l[2]), want);
+	cr_auditchain_hash(l[2], strlen(l[2]), want);
 	ck_assert_str_eq(h.hash, want);
 	/* A torn tail: the head is the last complete line. */
 	snprintf(text, sizeof(text), "%s\n%s\n{\"op\":\"ins", l[0], l[1]);
@@ -100,25 +100,25 @@ START_TEST(verify_across_rotation)
 
 	chain3(l);
 	/* audit.log.1 = line 1, audit.log = lines 2-3: one chain. */
-	auditchain_verify_init(&v);
+	cr_auditchain_verify_init(&v);
 	for (int i = 0; i < 3; i++)
-		ck_assert_int_eq(auditchain_verify_line(&v, l[i], strlen(l[i])), 0);
+		ck_assert_int_eq(cr_auditchain_verify_line(&v, l[i], strlen(l[i])), 0);
 	/* Only lines 2-3 kept (line 1's file rotated away): the first is taken
 	 * as it says, the next is checked against it. */
-	auditchain_verify_init_continued(&v);
-	ck_assert_int_eq(auditchain_verify_line(&v, l[1], strlen(l[1])), 0);
-	ck_assert_int_eq(auditchain_verify_line(&v, l[2], strlen(l[2])), 0);
+	cr_auditchain_verify_init_continued(&v);
+	ck_assert_int_eq(cr_auditchain_verify_line(&v, l[1], strlen(l[1])), 0);
+	ck_assert_int_eq(cr_auditchain_verify_line(&v, l[2], strlen(l[2])), 0);
 	ck_assert_int_eq(v.head.seq, 3);
 	/* From genesis, the same two lines are a break. */
-	auditchain_verify_init(&v);
-	ck_assert_int_eq(auditchain_verify_line(&v, l[1], strlen(l[1])), -1);
+	cr_auditchain_verify_init(&v);
+	ck_assert_int_eq(cr_auditchain_verify_line(&v, l[1], strlen(l[1])), -1);
 	/* Continued, a gap after the first line is still a break. */
-	auditchain_verify_init_continued(&v);
-	ck_assert_int_eq(auditchain_verify_line(&v, l[0], strlen(l[0])), 0);
-	ck_assert_int_eq(auditchain_verify_line(&v, l[2], strlen(l[2])), -1);
+	cr_auditchain_verify_init_continued(&v);
+	ck_assert_int_eq(cr_auditchain_verify_line(&v, l[0], strlen(l[0])), 0);
+	ck_assert_int_eq(cr_auditchain_verify_line(&v, l[2], strlen(l[2])), -1);
 	ck_assert_int_eq(v.first_bad, 2);
-	auditchain_verify_init_continued(&v);
-	ck_assert_int_eq(auditchain_verify_line(&v, "{\"seq\":0,\"prev\":\"x\"}", 22), -1);
+	cr_auditchain_verify_init_continued(&v);
+	ck_assert_int_eq(cr_auditchain_verify_line(&v, "{\"seq\":0,\"prev\":\"x\"}", 22), -1);
 }
 END_TEST
 

@@ -67,7 +67,7 @@ static char *failure_line(int n)
 	return out;
 }
 
-/* Parses j (dumped) and returns celery_parse's result; err and m are filled. */
+/* Parses j (dumped) and returns cr_celery_parse's result; err and m are filled. */
 static int parse_json(json_t *j, struct celery_msg *m, char *err, size_t errlen)
 {
 	char *s = json_dumps(j, JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
@@ -75,7 +75,7 @@ static int parse_json(json_t *j, struct celery_msg *m, char *err, size_t errlen)
 
 	ck_assert_ptr_nonnull(s);
 	err[0] = '\0';
-	rc = celery_parse(s, strlen(s), m, err, errlen);
+	rc = cr_celery_parse(s, strlen(s), m, err, errlen);
 	free(s);
 	return rc;
 }
@@ -93,7 +93,7 @@ static json_t *props_of(json_t *env)
 /* Replaces the body with base64 of the given text. */
 static void set_body(json_t *env, const char *text)
 {
-	char *b = b64_encode((const unsigned char *)text, strlen(text));
+	char *b = cr_b64_encode((const unsigned char *)text, strlen(text));
 
 	ck_assert_ptr_nonnull(b);
 	json_object_set_new(env, "body", json_string(b));
@@ -115,7 +115,7 @@ static void expect_refused(json_t *env, const char *why_part, int id_kept)
 	else
 		ck_assert_str_eq(m.id, "");
 	ck_assert(m.args == NULL || json_is_array(m.args));
-	celery_msg_free(&m);
+	cr_celery_msg_free(&m);
 	ck_assert_ptr_null(m.envelope);
 	json_decref(env);
 }
@@ -128,7 +128,7 @@ START_TEST(parse_capture)
 	char *s = slurp("task-message.json", &len);
 	json_t *want_args = json_pack("[[s]]", "nginx"), *want_kwargs = json_pack("{s:b}", "check", 0);
 
-	ck_assert_msg(celery_parse(s, len, &m, err, sizeof(err)) == 0, "refused: %s", err);
+	ck_assert_msg(cr_celery_parse(s, len, &m, err, sizeof(err)) == 0, "refused: %s", err);
 	ck_assert_str_eq(m.task, "celeryroot.apt.install");
 	ck_assert_str_eq(m.id, CAPTURE_ID);
 	ck_assert_str_eq(m.root_id, CAPTURE_ID);
@@ -145,7 +145,7 @@ START_TEST(parse_capture)
 	ck_assert(json_equal(m.args, want_args));
 	ck_assert(json_equal(m.kwargs, want_kwargs));
 	ck_assert(json_is_object(m.envelope));
-	celery_msg_free(&m);
+	cr_celery_msg_free(&m);
 	ck_assert_ptr_null(m.args);
 	ck_assert_str_eq(m.id, "");
 	json_decref(want_args);
@@ -162,7 +162,7 @@ static char *build_sample(json_t **args, json_t **kwargs, json_t *extra)
 				.group = "job-0001", .queue = "host.web01", .origin = "alice@cli",
 				.expires = CAPTURE_EXPIRES, .args = *args, .kwargs = *kwargs,
 				.extra_headers = extra };
-	return celery_build(&o);
+	return cr_celery_build(&o);
 }
 
 START_TEST(build_round_trip)
@@ -173,7 +173,7 @@ START_TEST(build_round_trip)
 	char err[256] = "";
 
 	ck_assert_ptr_nonnull(s);
-	ck_assert_msg(celery_parse(s, strlen(s), &m, err, sizeof(err)) == 0, "refused own message: %s", err);
+	ck_assert_msg(cr_celery_parse(s, strlen(s), &m, err, sizeof(err)) == 0, "refused own message: %s", err);
 	ck_assert_str_eq(m.task, "celeryroot.apt.install");
 	ck_assert_str_eq(m.id, "11111111-2222-3333-4444-555555555555");
 	ck_assert_str_eq(m.root_id, m.id);
@@ -181,7 +181,7 @@ START_TEST(build_round_trip)
 	ck_assert_str_eq(m.routing_key, "host.web01");
 	ck_assert_str_eq(m.exchange, "");
 	ck_assert_str_eq(m.origin, "alice@cli");
-	ck_assert(valid_task_id(m.delivery_tag));
+	ck_assert(cr_valid_task_id(m.delivery_tag));
 	ck_assert_str_ne(m.delivery_tag, m.id);
 	ck_assert_int_eq(m.has_expires, 1);
 	ck_assert_double_eq_tol(m.expires, CAPTURE_EXPIRES, 1e-6);
@@ -197,11 +197,11 @@ START_TEST(build_round_trip)
 	ck_assert_str_eq(json_string_value(json_object_get(h, "x_celeryroot_sig")), "abc");
 	ck_assert_str_eq(json_string_value(json_object_get(p, "correlation_id")), m.id);
 	ck_assert_int_eq(json_integer_value(json_object_get(p, "delivery_mode")), 2);
-	ck_assert(valid_task_id(json_string_value(json_object_get(p, "reply_to"))));
+	ck_assert(cr_valid_task_id(json_string_value(json_object_get(p, "reply_to"))));
 	/* The body's embed is Celery's, byte for byte apart from separators. */
 	size_t n;
 	const char *b = json_string_value(json_object_get(m.envelope, "body"));
-	unsigned char *raw = b64_decode(b, strlen(b), 4096, &n);
+	unsigned char *raw = cr_b64_decode(b, strlen(b), 4096, &n);
 	ck_assert_ptr_nonnull(raw);
 	ck_assert_str_eq((char *)raw, "[[[\"nginx\",\"curl\"]],{\"check\":true,\"max_age\":3600},"
 				      "{\"callbacks\":null,\"errbacks\":null,\"chain\":null,\"chord\":null}]");
@@ -209,7 +209,7 @@ START_TEST(build_round_trip)
 	/* Python-like separators, as Celery writes them. */
 	ck_assert_ptr_nonnull(strstr(s, "\"content-encoding\": \"utf-8\", \"content-type\": \"application/json\""));
 	ck_assert_ptr_nonnull(strstr(s, "\"timelimit\": [null, null]"));
-	celery_msg_free(&m);
+	cr_celery_msg_free(&m);
 	free(s);
 
 	/* Two builds get different delivery tags. */
@@ -287,28 +287,28 @@ START_TEST(build_refusals)
 	struct celery_out good = { .task = "celeryroot.ping", .id = "abc", .queue = "role.web",
 				   .args = args, .kwargs = kwargs };
 	struct celery_out o;
-	char *s = celery_build(&good);
+	char *s = cr_celery_build(&good);
 
 	ck_assert_ptr_nonnull(s);   /* the baseline is fine: refusals below are real */
 	free(s);
 	o = good;
 	o.task = "celeryroot.ping;rm";
-	ck_assert_ptr_null(celery_build(&o));
+	ck_assert_ptr_null(cr_celery_build(&o));
 	o = good;
 	o.id = "a b";
-	ck_assert_ptr_null(celery_build(&o));
+	ck_assert_ptr_null(cr_celery_build(&o));
 	o = good;
 	o.group = "job\n";
-	ck_assert_ptr_null(celery_build(&o));
+	ck_assert_ptr_null(cr_celery_build(&o));
 	o = good;
 	o.queue = "host.Web01";
-	ck_assert_ptr_null(celery_build(&o));
+	ck_assert_ptr_null(cr_celery_build(&o));
 	o = good;
 	o.args = kwargs;
-	ck_assert_ptr_null(celery_build(&o));
+	ck_assert_ptr_null(cr_celery_build(&o));
 	o = good;
 	o.kwargs = args;
-	ck_assert_ptr_null(celery_build(&o));
+	ck_assert_ptr_null(cr_celery_build(&o));
 	json_decref(args);
 	json_decref(kwargs);
 }
@@ -323,10 +323,10 @@ START_TEST(refuse_non_json)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
-		ck_assert_int_eq(celery_parse(bad[i], strlen(bad[i]), &m, err, sizeof(err)), -1);
+		ck_assert_int_eq(cr_celery_parse(bad[i], strlen(bad[i]), &m, err, sizeof(err)), -1);
 		ck_assert_msg(err[0] != '\0', "no reason for #%zu", i);
 		ck_assert_str_eq(m.id, "");
-		celery_msg_free(&m);
+		cr_celery_msg_free(&m);
 	}
 }
 END_TEST
@@ -344,9 +344,9 @@ START_TEST(refuse_oversized)
 	ck_assert_ptr_nonnull(buf);
 	memset(buf, ' ', big);
 	memcpy(buf, cap, len);
-	ck_assert_int_eq(celery_parse(buf, big - 1, &m, err, sizeof(err)), 0);
-	celery_msg_free(&m);
-	ck_assert_int_eq(celery_parse(buf, big, &m, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_celery_parse(buf, big - 1, &m, err, sizeof(err)), 0);
+	cr_celery_msg_free(&m);
+	ck_assert_int_eq(cr_celery_parse(buf, big, &m, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "larger"));
 	ck_assert_ptr_null(m.envelope);
 	free(buf);
@@ -518,7 +518,7 @@ START_TEST(accept_variants)
 	ck_assert_int_eq(m.retries, 2);
 	ck_assert_int_eq(m.redelivered, 1);
 	ck_assert_str_eq(m.origin, "evil?FAKE LOG LINE ??");
-	celery_msg_free(&m);
+	cr_celery_msg_free(&m);
 	json_decref(env);
 
 	/* A very long origin is truncated, not refused. */
@@ -531,7 +531,7 @@ START_TEST(accept_variants)
 	ck_assert_int_eq(parse_json(env, &m, err, sizeof(err)), 0);
 	ck_assert_uint_eq(strlen(m.origin), sizeof(m.origin) - 1);
 	ck_assert_int_eq(m.redelivered, 1);
-	celery_msg_free(&m);
+	cr_celery_msg_free(&m);
 	json_decref(env);
 }
 END_TEST
@@ -547,10 +547,10 @@ START_TEST(oversize_keeps_id)
 
 	memset(big + n, 'A', pad);
 	snprintf(big + n + pad, 200, "\", \"headers\": {\"id\": \"%s\"}}", CAPTURE_ID);
-	ck_assert_int_eq(celery_parse(big, strlen(big), &m, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_celery_parse(big, strlen(big), &m, err, sizeof(err)), -1);
 	ck_assert_str_eq(m.id, CAPTURE_ID);
 	ck_assert_ptr_nonnull(strstr(err, "bytes refused"));
-	celery_msg_free(&m);
+	cr_celery_msg_free(&m);
 	free(big);
 }
 END_TEST
@@ -581,16 +581,16 @@ static const char *date_of(const char *meta, char *buf, size_t len)
 START_TEST(result_meta_failure)
 {
 	char *cap = failure_line(1), *want, date[64];
-	double before = now_wall(), t;
-	char *got = celery_result_meta("FAILURE",
-				       celery_exception("NotRegistered", "celery.exceptions", "celeryroot.no.such.task"),
+	double before = cr_now_wall(), t;
+	char *got = cr_celery_result_meta("FAILURE",
+				       cr_celery_exception("NotRegistered", "celery.exceptions", "celeryroot.no.such.task"),
 				       NULL, "6c2ac3b8-8757-4c9c-9bbf-83abd8089478");
 
 	ck_assert_ptr_nonnull(got);
 	date_of(got, date, sizeof(date));
 	ck_assert_uint_eq(strlen(date), 26);
-	ck_assert_int_eq(iso8601_parse(date, &t), 0);
-	ck_assert(t >= before - 1 && t <= now_wall() + 1);
+	ck_assert_int_eq(cr_iso8601_parse(date, &t), 0);
+	ck_assert(t >= before - 1 && t <= cr_now_wall() + 1);
 	/* Byte for byte what Celery stored, apart from the time. */
 	want = with_date(cap, date);
 	ck_assert_str_eq(got, want);
@@ -599,8 +599,8 @@ START_TEST(result_meta_failure)
 	free(cap);
 
 	cap = failure_line(0);
-	got = celery_result_meta("FAILURE",
-				 celery_exception("ValueError", "builtins", "package name 'Bad;rm' is not valid"),
+	got = cr_celery_result_meta("FAILURE",
+				 cr_celery_exception("ValueError", "builtins", "package name 'Bad;rm' is not valid"),
 				 "Traceback (most recent call last):\n ... ValueError: package name 'Bad;rm' is not valid\n",
 				 "75394889-8961-44db-9753-8b542add9409");
 	ck_assert_ptr_nonnull(got);
@@ -614,7 +614,7 @@ END_TEST
 
 START_TEST(result_meta_states)
 {
-	char *s = celery_result_meta("PROGRESS", json_pack("{s:i}", "percent", 40), NULL, CAPTURE_ID);
+	char *s = cr_celery_result_meta("PROGRESS", json_pack("{s:i}", "percent", 40), NULL, CAPTURE_ID);
 	json_t *j;
 	char keys[256];
 
@@ -629,13 +629,13 @@ START_TEST(result_meta_states)
 	json_decref(j);
 	free(s);
 
-	s = celery_result_meta("STARTED", NULL, NULL, CAPTURE_ID);
+	s = cr_celery_result_meta("STARTED", NULL, NULL, CAPTURE_ID);
 	ck_assert_ptr_nonnull(strstr(s, "\"result\": null"));
 	ck_assert_ptr_nonnull(strstr(s, "\"date_done\": null"));
 	free(s);
 
-	json_t *rec = record_new("web01", "unchanged");
-	s = celery_result_meta("SUCCESS", rec, NULL, CAPTURE_ID);
+	json_t *rec = cr_record_new("web01", "unchanged");
+	s = cr_celery_result_meta("SUCCESS", rec, NULL, CAPTURE_ID);
 	j = json_loads(s, 0, NULL);
 	ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "SUCCESS");
 	ck_assert(json_is_string(json_object_get(j, "date_done")));
@@ -644,17 +644,17 @@ START_TEST(result_meta_states)
 	json_decref(j);
 	free(s);
 
-	s = celery_result_meta("REVOKED", NULL, NULL, CAPTURE_ID);
+	s = cr_celery_result_meta("REVOKED", NULL, NULL, CAPTURE_ID);
 	ck_assert_ptr_null(strstr(s, "\"date_done\": null"));
 	free(s);
-	ck_assert_ptr_null(celery_result_meta(NULL, json_object(), NULL, CAPTURE_ID));
-	ck_assert_ptr_null(celery_result_meta("SUCCESS", json_object(), NULL, NULL));
+	ck_assert_ptr_null(cr_celery_result_meta(NULL, json_object(), NULL, CAPTURE_ID));
+	ck_assert_ptr_null(cr_celery_result_meta("SUCCESS", json_object(), NULL, NULL));
 }
 END_TEST
 
 START_TEST(exception_shape)
 {
-	json_t *e = celery_exception("ValueError", "builtins", "bad \xff name");
+	json_t *e = cr_celery_exception("ValueError", "builtins", "bad \xff name");
 	char *s;
 
 	/* Invalid UTF-8 in a message still yields a well-formed exception. */
@@ -669,17 +669,17 @@ END_TEST
 
 START_TEST(priority_suffixes)
 {
-	ck_assert_str_eq(celery_priority_suffix[0], "");
-	ck_assert_uint_eq(strlen(celery_priority_suffix[1]), 3);
-	ck_assert(memcmp(celery_priority_suffix[1], "\x06\x16\x33", 3) == 0);
-	ck_assert(memcmp(celery_priority_suffix[2], "\x06\x16\x36", 3) == 0);
-	ck_assert(memcmp(celery_priority_suffix[3], "\x06\x16\x39", 4) == 0);
+	ck_assert_str_eq(cr_celery_priority_suffix[0], "");
+	ck_assert_uint_eq(strlen(cr_celery_priority_suffix[1]), 3);
+	ck_assert(memcmp(cr_celery_priority_suffix[1], "\x06\x16\x33", 3) == 0);
+	ck_assert(memcmp(cr_celery_priority_suffix[2], "\x06\x16\x36", 3) == 0);
+	ck_assert(memcmp(cr_celery_priority_suffix[3], "\x06\x16\x39", 4) == 0);
 }
 END_TEST
 
 START_TEST(record_shape)
 {
-	json_t *r = record_new("web01", "changed"), *list;
+	json_t *r = cr_record_new("web01", "changed"), *list;
 	char *s;
 
 	ck_assert_ptr_nonnull(r);
@@ -687,38 +687,38 @@ START_TEST(record_shape)
 	ck_assert_str_eq(s, "{\"host\": \"web01\", \"status\": \"changed\", \"changed\": false, \"changes\": {}, "
 			    "\"error\": null, \"rollback\": null, \"duration_s\": 0.0}");
 	free(s);
-	record_set_error(r, "dpkg lock held by apt-get (pid 42)");
+	cr_record_set_error(r, "dpkg lock held by apt-get (pid 42)");
 	ck_assert_str_eq(json_string_value(json_object_get(r, "error")), "dpkg lock held by apt-get (pid 42)");
-	record_set_error(r, NULL);
+	cr_record_set_error(r, NULL);
 	ck_assert(json_is_null(json_object_get(r, "error")));
 	json_decref(r);
 
 	static const char *const good[] = { "changed", "unchanged", "failed", "timeout",
 					    "queued", "deferred", "expired", "skipped" };
 	for (size_t i = 0; i < 8; i++)
-		ck_assert(record_status_valid(good[i]));
-	ck_assert(!record_status_valid(NULL));
-	ck_assert(!record_status_valid(""));
-	ck_assert(!record_status_valid("ok"));
-	ck_assert(!record_status_valid("Changed"));
-	ck_assert(!record_status_valid("changed "));
+		ck_assert(cr_record_status_valid(good[i]));
+	ck_assert(!cr_record_status_valid(NULL));
+	ck_assert(!cr_record_status_valid(""));
+	ck_assert(!cr_record_status_valid("ok"));
+	ck_assert(!cr_record_status_valid("Changed"));
+	ck_assert(!cr_record_status_valid("changed "));
 
 	list = json_array();
-	ck_assert_int_eq(record_exit_code(list), EXIT_OK);
-	json_array_append_new(list, record_new("a", "changed"));
-	json_array_append_new(list, record_new("b", "skipped"));
-	ck_assert_int_eq(record_exit_code(list), EXIT_OK);
-	json_array_append_new(list, record_new("c", "expired"));
-	ck_assert_int_eq(record_exit_code(list), EXIT_PENDING);
-	json_array_append_new(list, record_new("d", "failed"));
-	ck_assert_int_eq(record_exit_code(list), EXIT_FAILED);
+	ck_assert_int_eq(cr_record_exit_code(list), EXIT_OK);
+	json_array_append_new(list, cr_record_new("a", "changed"));
+	json_array_append_new(list, cr_record_new("b", "skipped"));
+	ck_assert_int_eq(cr_record_exit_code(list), EXIT_OK);
+	json_array_append_new(list, cr_record_new("c", "expired"));
+	ck_assert_int_eq(cr_record_exit_code(list), EXIT_PENDING);
+	json_array_append_new(list, cr_record_new("d", "failed"));
+	ck_assert_int_eq(cr_record_exit_code(list), EXIT_FAILED);
 	json_decref(list);
 	static const char *const pending[] = { "timeout", "queued", "deferred", "expired" };
 	for (size_t i = 0; i < 4; i++) {
 		list = json_array();
-		json_array_append_new(list, record_new("a", "unchanged"));
-		json_array_append_new(list, record_new("b", pending[i]));
-		ck_assert_int_eq(record_exit_code(list), EXIT_PENDING);
+		json_array_append_new(list, cr_record_new("a", "unchanged"));
+		json_array_append_new(list, cr_record_new("b", pending[i]));
+		ck_assert_int_eq(cr_record_exit_code(list), EXIT_PENDING);
 		json_decref(list);
 	}
 }

@@ -36,7 +36,7 @@ START_TEST(defaults)
 {
 	struct cr_config c;
 
-	config_defaults(&c);
+	cr_config_defaults(&c);
 	ck_assert_int_eq(c.heartbeat_s, 5);
 	ck_assert_int_eq(c.result_expires_s, 2592000);
 	ck_assert_int_eq(c.timeout_s, 60);
@@ -57,8 +57,8 @@ START_TEST(parse_full)
 	struct cr_config c;
 	char err[512] = "";
 
-	config_defaults(&c);
-	ck_assert_msg(config_parse_string(&c, full_ini, err, sizeof(err)) == 0, "refused: %s", err);
+	cr_config_defaults(&c);
+	ck_assert_msg(cr_config_parse_string(&c, full_ini, err, sizeof(err)) == 0, "refused: %s", err);
 	ck_assert_str_eq(c.broker_url, "redis://redis.example.org:6380/2");
 	ck_assert_str_eq(c.broker_user, "celeryroot");
 	ck_assert_str_eq(c.broker_password, "s3cret");
@@ -86,8 +86,8 @@ static void refused(const char *text, const char *part1, const char *part2)
 	struct cr_config c;
 	char err[512] = "";
 
-	config_defaults(&c);
-	ck_assert_msg(config_parse_string(&c, text, err, sizeof(err)) == -1, "accepted: %s", text);
+	cr_config_defaults(&c);
+	ck_assert_msg(cr_config_parse_string(&c, text, err, sizeof(err)) == -1, "accepted: %s", text);
 	ck_assert_msg(strstr(err, part1) != NULL, "'%s' lacks '%s'", err, part1);
 	if (part2)
 		ck_assert_msg(strstr(err, part2) != NULL, "'%s' lacks '%s'", err, part2);
@@ -145,16 +145,16 @@ START_TEST(parse_signing)
 	struct cr_config c;
 	char err[512] = "";
 
-	config_defaults(&c);
+	cr_config_defaults(&c);
 	ck_assert_str_eq(c.trusted_keys, "/etc/celeryroot/trusted-keys");
 	ck_assert_int_eq(c.require_signed, -1);   /* decided by the daemon: required once a key is trusted */
 	ck_assert_str_eq(c.signing_key, "");
-	ck_assert_msg(config_parse_string(&c, "[daemon]\ntrusted_keys = /srv/keys\nrequire_signed = true\n"
+	ck_assert_msg(cr_config_parse_string(&c, "[daemon]\ntrusted_keys = /srv/keys\nrequire_signed = true\n"
 					  "[cli]\nsigning_key = /root/alice.key\n", err, sizeof(err)) == 0, "%s", err);
 	ck_assert_str_eq(c.trusted_keys, "/srv/keys");
 	ck_assert_int_eq(c.require_signed, 1);
 	ck_assert_str_eq(c.signing_key, "/root/alice.key");
-	ck_assert_int_eq(config_parse_string(&c, "[daemon]\nrequire_signed = no\n", err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_config_parse_string(&c, "[daemon]\nrequire_signed = no\n", err, sizeof(err)), 0);
 	ck_assert_int_eq(c.require_signed, 0);
 }
 END_TEST
@@ -165,13 +165,13 @@ START_TEST(parse_apparmor)
 	struct cr_config c;
 	char text[64], err[512] = "";
 
-	config_defaults(&c);
+	cr_config_defaults(&c);
 	ck_assert_int_eq(c.apparmor, CR_APPARMOR_AUTO);
 	for (int m = CR_APPARMOR_AUTO; m <= CR_APPARMOR_OFF; m++) {
 		snprintf(text, sizeof(text), "[daemon]\napparmor = %s\n", names[m]);
-		ck_assert_msg(config_parse_string(&c, text, err, sizeof(err)) == 0, "%s", err);
+		ck_assert_msg(cr_config_parse_string(&c, text, err, sizeof(err)) == 0, "%s", err);
 		ck_assert_int_eq(c.apparmor, m);
-		ck_assert_str_eq(config_apparmor_name(m), names[m]);
+		ck_assert_str_eq(cr_config_apparmor_name(m), names[m]);
 	}
 	refused("[daemon]\napparmor = enforce\n", "config:2: apparmor = 'enforce': use auto, require or off", NULL);
 	refused("[daemon]\napparmor = Auto\n", "use auto, require or off", NULL);
@@ -184,8 +184,8 @@ START_TEST(parse_limits_ok)
 	struct cr_config c;
 	char err[512];
 
-	config_defaults(&c);
-	ck_assert_int_eq(config_parse_string(&c, "[cli]\njob_ttl = 315360000\n[daemon]\n"
+	cr_config_defaults(&c);
+	ck_assert_int_eq(cr_config_parse_string(&c, "[cli]\njob_ttl = 315360000\n[daemon]\n"
 						 "heartbeat_interval = 1\nroles =\n", err, sizeof(err)), 0);
 	ck_assert_int_eq(c.job_ttl_s, 315360000);
 	ck_assert_int_eq(c.heartbeat_s, 1);
@@ -202,23 +202,23 @@ START_TEST(load_file)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write(fd, "[daemon]\nhostname = db01\n\nnope = 1\n", 35), 35);
 	close(fd);
-	config_defaults(&c);
-	ck_assert_int_eq(config_load(&c, path, 1, err, sizeof(err)), -1);
+	cr_config_defaults(&c);
+	ck_assert_int_eq(cr_config_load(&c, path, 1, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, path));
 	ck_assert_ptr_nonnull(strstr(err, ":4: unknown key 'nope'"));
 	ck_assert_str_eq(c.hostname, "db01");
 	unlink(path);
 	/* A missing file is fine unless it was asked for. */
-	ck_assert_int_eq(config_load(&c, path, 0, err, sizeof(err)), 0);
-	ck_assert_int_eq(config_load(&c, path, 1, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_config_load(&c, path, 0, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_config_load(&c, path, 1, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "cannot read"));
 	/* /dev/null is an empty configuration: the defaults stand. */
-	config_defaults(&c);
-	ck_assert_msg(config_load(&c, "/dev/null", 1, err, sizeof(err)) == 0, "refused: %s", err);
+	cr_config_defaults(&c);
+	ck_assert_msg(cr_config_load(&c, "/dev/null", 1, err, sizeof(err)) == 0, "refused: %s", err);
 	ck_assert_int_eq(c.heartbeat_s, 5);
 	ck_assert_str_eq(c.hostname, "");
 	/* A directory exists but is not a configuration. */
-	ck_assert_int_eq(config_load(&c, "/", 0, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_config_load(&c, "/", 0, err, sizeof(err)), -1);
 }
 END_TEST
 
@@ -227,7 +227,7 @@ static void url_ok(const char *url, const char *host, int port, int db, const ch
 	struct broker_addr b;
 	char err[256] = "";
 
-	ck_assert_msg(broker_parse_url(url, &b, err, sizeof(err)) == 0, "refused %s: %s", url, err);
+	ck_assert_msg(cr_broker_parse_url(url, &b, err, sizeof(err)) == 0, "refused %s: %s", url, err);
 	ck_assert_str_eq(b.host, host);
 	ck_assert_int_eq(b.port, port);
 	ck_assert_int_eq(b.db, db);
@@ -240,7 +240,7 @@ static void url_bad(const char *url, const char *why_part)
 	struct broker_addr b;
 	char err[256] = "";
 
-	ck_assert_msg(broker_parse_url(url, &b, err, sizeof(err)) == -1, "accepted %s", url);
+	ck_assert_msg(cr_broker_parse_url(url, &b, err, sizeof(err)) == -1, "accepted %s", url);
 	ck_assert_msg(strstr(err, why_part) != NULL, "'%s' lacks '%s'", err, why_part);
 }
 
@@ -289,50 +289,50 @@ START_TEST(broker_precedence)
 	struct broker_addr b;
 	char url[512], err[256];
 
-	config_defaults(&c);
+	cr_config_defaults(&c);
 	c.broker_url[0] = '\0';
 	unsetenv("CELERYROOT_BROKER_URL");
-	ck_assert_int_eq(broker_from(NULL, &c, &b, url, sizeof(url), err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_broker_from(NULL, &c, &b, url, sizeof(url), err, sizeof(err)), 0);
 	ck_assert_str_eq(url, BROKER_DEFAULT_URL);
 
 	strcpy(c.broker_url, "redis://fromconfig:1/1");
-	ck_assert_int_eq(broker_from(NULL, &c, &b, url, sizeof(url), err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_broker_from(NULL, &c, &b, url, sizeof(url), err, sizeof(err)), 0);
 	ck_assert_str_eq(b.host, "fromconfig");
 
 	setenv("CELERYROOT_BROKER_URL", "redis://fromenv:2/2", 1);
-	ck_assert_int_eq(broker_from(NULL, &c, &b, url, sizeof(url), err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_broker_from(NULL, &c, &b, url, sizeof(url), err, sizeof(err)), 0);
 	ck_assert_str_eq(b.host, "fromenv");
 	ck_assert_int_eq(b.db, 2);
 
-	ck_assert_int_eq(broker_from("redis://explicit:3/3", &c, &b, url, sizeof(url), err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_broker_from("redis://explicit:3/3", &c, &b, url, sizeof(url), err, sizeof(err)), 0);
 	ck_assert_str_eq(b.host, "explicit");
 	ck_assert_int_eq(b.port, 3);
 
 	/* A bad URL from the environment is an error, not a silent fallback. */
 	setenv("CELERYROOT_BROKER_URL", "amqp://x", 1);
-	ck_assert_int_eq(broker_from(NULL, &c, &b, url, sizeof(url), err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_broker_from(NULL, &c, &b, url, sizeof(url), err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "amqp"));
 	unsetenv("CELERYROOT_BROKER_URL");
 
 	/* Config credentials apply when the URL has none, and are masked. */
 	strcpy(c.broker_user, "cr");
 	strcpy(c.broker_password, "hunter2");
-	ck_assert_int_eq(broker_from(NULL, &c, &b, url, sizeof(url), err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_broker_from(NULL, &c, &b, url, sizeof(url), err, sizeof(err)), 0);
 	ck_assert_str_eq(b.user, "cr");
 	ck_assert_str_eq(b.password, "hunter2");
 	ck_assert_ptr_null(strstr(url, "hunter2"));
-	ck_assert_int_eq(broker_from("redis://:urlpw@h", &c, &b, url, sizeof(url), err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_broker_from("redis://:urlpw@h", &c, &b, url, sizeof(url), err, sizeof(err)), 0);
 	ck_assert_str_eq(b.password, "urlpw");
 	ck_assert_str_eq(b.user, "");
 	ck_assert_ptr_null(strstr(url, "urlpw"));
 	ck_assert_ptr_nonnull(strstr(url, "***"));
 	ck_assert_str_eq(url, "redis://:***@h:6379/0");
 	/* An IPv6 broker keeps its brackets in the shown URL. */
-	ck_assert_int_eq(broker_from("redis://cr:pw@[::1]:6380/2", &c, &b, url, sizeof(url), err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_broker_from("redis://cr:pw@[::1]:6380/2", &c, &b, url, sizeof(url), err, sizeof(err)), 0);
 	ck_assert_str_eq(url, "redis://cr:***@[::1]:6380/2");
 	/* No password in the URL: shown as given. */
 	c.broker_password[0] = '\0';
-	ck_assert_int_eq(broker_from("redis://h:1/1", &c, &b, url, sizeof(url), err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_broker_from("redis://h:1/1", &c, &b, url, sizeof(url), err, sizeof(err)), 0);
 	ck_assert_str_eq(url, "redis://h:1/1");
 }
 END_TEST
@@ -342,14 +342,14 @@ START_TEST(resolve)
 	struct broker_addr b;
 	char err[256];
 
-	ck_assert_int_eq(broker_parse_url("redis://127.0.0.1:6379/0", &b, err, sizeof(err)), 0);
-	ck_assert_int_eq(broker_resolve(&b, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_broker_parse_url("redis://127.0.0.1:6379/0", &b, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_broker_resolve(&b, err, sizeof(err)), 0);
 	ck_assert_str_eq(b.host, "127.0.0.1");
-	ck_assert_int_eq(broker_parse_url("redis://[::1]", &b, err, sizeof(err)), 0);
-	ck_assert_int_eq(broker_resolve(&b, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_broker_parse_url("redis://[::1]", &b, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_broker_resolve(&b, err, sizeof(err)), 0);
 	ck_assert_str_eq(b.host, "::1");
-	ck_assert_int_eq(broker_parse_url("redis://no-such-host.invalid", &b, err, sizeof(err)), 0);
-	ck_assert_int_eq(broker_resolve(&b, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_broker_parse_url("redis://no-such-host.invalid", &b, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_broker_resolve(&b, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "no-such-host.invalid"));
 }
 END_TEST

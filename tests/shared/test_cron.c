@@ -1,4 +1,4 @@
-/* Unit tests for cron_next.c: next fire times for every field form, the
+/* Unit tests for cr_cron_next.c: next fire times for every field form, the
  * Vixie day rule, and real zones across DST changes (rules in cron.h);
  * parsing is in test_cron_parse.c. */
 #include "config.h"
@@ -15,7 +15,7 @@ static time_t at(const char *iso)
 {
 	double t;
 
-	ck_assert_msg(iso8601_parse(iso, &t) == 0, "bad test time %s", iso);
+	ck_assert_msg(cr_iso8601_parse(iso, &t) == 0, "bad test time %s", iso);
 	return (time_t)t;
 }
 
@@ -128,40 +128,40 @@ START_TEST(next_table)
 	time_t next = 42;
 	int rc;
 
-	ck_assert_msg(cron_parse(c->expr, &e, err, sizeof(err)) == 0, "'%s': %s", c->expr, err);
-	rc = cron_next(&e, c->tz, at(c->after), &next);
+	ck_assert_msg(cr_cron_parse(c->expr, &e, err, sizeof(err)) == 0, "'%s': %s", c->expr, err);
+	rc = cr_cron_next(&e, c->tz, at(c->after), &next);
 	if (c->expect == NULL) {
 		ck_assert_msg(rc == CRON_NONE, "'%s' %s after %s: rc %d", c->expr, c->tz, c->after, rc);
 		ck_assert_int_eq(next, 42);
 		return;
 	}
-	iso8601_utc((double)next, got, sizeof(got));
+	cr_iso8601_utc((double)next, got, sizeof(got));
 	ck_assert_msg(rc == 0 && next == at(c->expect), "'%s' %s after %s: rc %d, got %s, want %s", c->expr,
 		      c->tz, c->after, rc, got, c->expect);
 }
 END_TEST
 
-/* cron_next puts TZ back as it found it, set or unset. */
+/* cr_cron_next puts TZ back as it found it, set or unset. */
 START_TEST(tz_restored)
 {
 	struct cron_expr e;
 	char err[256];
 	time_t next;
 
-	ck_assert_int_eq(cron_parse("0 9 * * *", &e, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_cron_parse("0 9 * * *", &e, err, sizeof(err)), 0);
 	setenv("TZ", "Asia/Tokyo", 1);
-	ck_assert_int_eq(cron_next(&e, "Europe/Berlin", at("2026-06-01T00:00:00Z"), &next), 0);
+	ck_assert_int_eq(cr_cron_next(&e, "Europe/Berlin", at("2026-06-01T00:00:00Z"), &next), 0);
 	ck_assert_str_eq(getenv("TZ"), "Asia/Tokyo");
-	ck_assert_int_eq(cron_next(&e, "Europe/Berln", 0, &next), CRON_EINVAL);
+	ck_assert_int_eq(cr_cron_next(&e, "Europe/Berln", 0, &next), CRON_EINVAL);
 	ck_assert_str_eq(getenv("TZ"), "Asia/Tokyo");
 	unsetenv("TZ");
-	ck_assert_int_eq(cron_next(&e, "UTC", at("2026-06-01T00:00:00Z"), &next), 0);
+	ck_assert_int_eq(cr_cron_next(&e, "UTC", at("2026-06-01T00:00:00Z"), &next), 0);
 	ck_assert_ptr_null(getenv("TZ"));
 	ck_assert_int_eq(next, at("2026-06-01T09:00:00Z"));
 }
 END_TEST
 
-/* Walks each span with cron_next and with the minute-stepping model; both
+/* Walks each span with cr_cron_next and with the minute-stepping model; both
  * must give the same sequence of fire times. */
 static void check_against_ref(const char *expr, const char *tz, time_t from, time_t limit)
 {
@@ -169,15 +169,15 @@ static void check_against_ref(const char *expr, const char *tz, time_t from, tim
 	char err[256], got[64], want[64];
 	time_t t = from, n1, n2;
 
-	ck_assert_msg(cron_parse(expr, &e, err, sizeof(err)) == 0, "%s: %s", expr, err);
+	ck_assert_msg(cr_cron_parse(expr, &e, err, sizeof(err)) == 0, "%s: %s", expr, err);
 	for (;;) {
-		int r1 = cron_next(&e, tz, t, &n1), r2 = cron_ref_next(&e, tz, t, limit, &n2);
+		int r1 = cr_cron_next(&e, tz, t, &n1), r2 = cron_ref_next(&e, tz, t, limit, &n2);
 		if (r2 < 0) {
 			ck_assert_msg(r1 == 0 && n1 >= limit, "'%s' %s: extra fire", expr, tz);
 			return;
 		}
-		iso8601_utc((double)n1, got, sizeof(got));
-		iso8601_utc((double)n2, want, sizeof(want));
+		cr_iso8601_utc((double)n1, got, sizeof(got));
+		cr_iso8601_utc((double)n2, want, sizeof(want));
 		ck_assert_msg(r1 == 0 && n1 == n2, "'%s' %s: got %s, model says %s", expr, tz, got, want);
 		t = n1;
 	}

@@ -75,7 +75,7 @@ START_TEST(bad_table)
 
 	memset(&e, 0xa5, sizeof(e));
 	before = e;
-	ck_assert_msg(cron_parse(c->expr, &e, err, sizeof(err)) == -1, "accepted '%s'", c->expr);
+	ck_assert_msg(cr_cron_parse(c->expr, &e, err, sizeof(err)) == -1, "accepted '%s'", c->expr);
 	ck_assert_msg(strstr(err, c->why) != NULL, "'%s': got \"%s\", want \"%s\"", c->expr, err, c->why);
 	ck_assert_msg(strchr(err, '\n') == NULL, "multi-line error for '%s'", c->expr);
 	ck_assert_int_eq(memcmp(&e, &before, sizeof(e)), 0);   /* untouched on refusal */
@@ -87,37 +87,37 @@ START_TEST(parse_edges)
 	char s[CRON_EXPR_MAX + 2], err[256];
 	struct cron_expr e;
 
-	ck_assert_int_eq(cron_parse(NULL, &e, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_cron_parse(NULL, &e, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "no cron expression");
 	/* Exactly at the limit (blanks count), then one over. */
 	memset(s, ' ', sizeof(s));
 	memcpy(s, "0 0 * * *", 9);
 	s[CRON_EXPR_MAX] = '\0';
-	ck_assert_int_eq(cron_parse(s, &e, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_cron_parse(s, &e, err, sizeof(err)), 0);
 	s[CRON_EXPR_MAX] = ' ';
 	s[CRON_EXPR_MAX + 1] = '\0';
-	ck_assert_int_eq(cron_parse(s, &e, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_cron_parse(s, &e, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "cron expression is longer than 255 characters");
 	/* A tiny or absent error buffer is never overrun. */
-	ck_assert_int_eq(cron_parse("61 * * * *", &e, err, 8), -1);
+	ck_assert_int_eq(cr_cron_parse("61 * * * *", &e, err, 8), -1);
 	ck_assert_str_eq(err, "field 1");
-	ck_assert_int_eq(cron_parse("61 * * * *", &e, NULL, 0), -1);
+	ck_assert_int_eq(cr_cron_parse("61 * * * *", &e, NULL, 0), -1);
 	/* What the masks hold. */
-	ck_assert_int_eq(cron_parse("0-59/30 1,23 1-31/15 feb-apr 6-7", &e, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_cron_parse("0-59/30 1,23 1-31/15 feb-apr 6-7", &e, err, sizeof(err)), 0);
 	ck_assert(e.minute == (1ULL | 1ULL << 30));
 	ck_assert_uint_eq(e.hour, 1u << 1 | 1u << 23);
 	ck_assert_uint_eq(e.dom, 1u << 1 | 1u << 16 | 1u << 31);
 	ck_assert_uint_eq(e.month, 1u << 2 | 1u << 3 | 1u << 4);
 	ck_assert_uint_eq(e.dow, 1u << 0 | 1u << 6);
 	ck_assert_uint_eq(e.flags, 0);
-	ck_assert(!cron_is_interval(&e));
-	ck_assert_int_eq(cron_parse("* * */2 * *", &e, err, sizeof(err)), 0);
+	ck_assert(!cr_cron_is_interval(&e));
+	ck_assert_int_eq(cr_cron_parse("* * */2 * *", &e, err, sizeof(err)), 0);
 	ck_assert_uint_eq(e.flags, CRON_DOM_STAR | CRON_DOW_STAR);
-	ck_assert(cron_is_interval(&e));
-	ck_assert_int_eq(cron_parse("0 0-23 * * *", &e, err, sizeof(err)), 0);
-	ck_assert(cron_is_interval(&e));
-	ck_assert_int_eq(cron_parse("0 */2 * * *", &e, err, sizeof(err)), 0);
-	ck_assert(!cron_is_interval(&e));
+	ck_assert(cr_cron_is_interval(&e));
+	ck_assert_int_eq(cr_cron_parse("0 0-23 * * *", &e, err, sizeof(err)), 0);
+	ck_assert(cr_cron_is_interval(&e));
+	ck_assert_int_eq(cr_cron_parse("0 */2 * * *", &e, err, sizeof(err)), 0);
+	ck_assert(!cr_cron_is_interval(&e));
 }
 END_TEST
 
@@ -138,18 +138,18 @@ START_TEST(zones)
 	char err[256];
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		ck_assert_msg(cron_zone_valid(good[i]), "refused %s", good[i]);
+		ck_assert_msg(cr_cron_zone_valid(good[i]), "refused %s", good[i]);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(!cron_zone_valid(bad[i]), "accepted '%s'", bad[i]);
-	ck_assert(!cron_zone_valid(NULL));
-	ck_assert_int_eq(cron_parse("* * * * *", &e, err, sizeof(err)), 0);
-	ck_assert_int_eq(cron_next(&e, "Europe/Berln", 0, &next), CRON_EINVAL);
-	ck_assert_int_eq(cron_next(&e, NULL, 0, &next), CRON_EINVAL);
-	ck_assert_int_eq(cron_next(&e, "UTC", -1, &next), CRON_EINVAL);
-	ck_assert_int_eq(cron_next(&e, "UTC", CRON_TIME_MAX + 1, &next), CRON_EINVAL);
-	ck_assert_int_eq(cron_next(NULL, "UTC", 0, &next), CRON_EINVAL);
+		ck_assert_msg(!cr_cron_zone_valid(bad[i]), "accepted '%s'", bad[i]);
+	ck_assert(!cr_cron_zone_valid(NULL));
+	ck_assert_int_eq(cr_cron_parse("* * * * *", &e, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_cron_next(&e, "Europe/Berln", 0, &next), CRON_EINVAL);
+	ck_assert_int_eq(cr_cron_next(&e, NULL, 0, &next), CRON_EINVAL);
+	ck_assert_int_eq(cr_cron_next(&e, "UTC", -1, &next), CRON_EINVAL);
+	ck_assert_int_eq(cr_cron_next(&e, "UTC", CRON_TIME_MAX + 1, &next), CRON_EINVAL);
+	ck_assert_int_eq(cr_cron_next(NULL, "UTC", 0, &next), CRON_EINVAL);
 	ck_assert_int_eq(next, 42);
-	ck_assert_int_eq(cron_next(&e, "UTC", 0, NULL), CRON_EINVAL);
+	ck_assert_int_eq(cr_cron_next(&e, "UTC", 0, NULL), CRON_EINVAL);
 }
 END_TEST
 

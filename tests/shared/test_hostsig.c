@@ -1,5 +1,5 @@
 /* Unit tests for hostsig.c (host keys' fingerprints, signed result records
- * and signed audit lines) and for record_from_answer (record.c), the record
+ * and signed audit lines) and for cr_record_from_answer (record.c), the record
  * priv signs. */
 #include "config.h"
 
@@ -37,17 +37,17 @@ START_TEST(fingerprint_and_key_text)
 	for (int i = 0; i < 32; i++)
 		pk[i] = (unsigned char)i;
 	/* sha256(bytes 0..31), base64 without padding: what ssh-keygen -l shows. */
-	hostsig_fingerprint(pk, fp);
+	cr_hostsig_fingerprint(pk, fp);
 	ck_assert_str_eq(fp, "SHA256:Yw3NKWbEM2aRElRIu7JbT/QSpJxzLbLIq8G4WBvXEN0");
-	hostsig_pk_encode(pk, b64);
+	cr_hostsig_pk_encode(pk, b64);
 	ck_assert_str_eq(b64, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
-	ck_assert_int_eq(hostsig_pk_decode(b64, back), 0);
+	ck_assert_int_eq(cr_hostsig_pk_decode(b64, back), 0);
 	ck_assert_mem_eq(pk, back, 32);
-	ck_assert_int_eq(hostsig_pk_decode("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", back), -1);
-	ck_assert_int_eq(hostsig_pk_decode("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n", back), -1);
-	ck_assert_int_eq(hostsig_pk_decode("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh==", back), -1);
-	ck_assert_int_eq(hostsig_pk_decode("", back), -1);
-	ck_assert_int_eq(hostsig_pk_decode(NULL, back), -1);
+	ck_assert_int_eq(cr_hostsig_pk_decode("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", back), -1);
+	ck_assert_int_eq(cr_hostsig_pk_decode("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n", back), -1);
+	ck_assert_int_eq(cr_hostsig_pk_decode("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh==", back), -1);
+	ck_assert_int_eq(cr_hostsig_pk_decode("", back), -1);
+	ck_assert_int_eq(cr_hostsig_pk_decode(NULL, back), -1);
 }
 END_TEST
 
@@ -58,7 +58,7 @@ static json_t *sample_record(void)
 	json_t *data = json_pack("{s:b, s:{s:{s:s, s:s}}, s:[{s:s}], s:s, s:f, s:s}", "changed", 1, "changes", "ct-app",
 				 "old", "1.0", "new", "1.1", "plan", "package", "ct-app", "operation", "install",
 				 "cache_age_s", 12.25, "host", "web01");
-	json_t *rec = record_from_answer("web01", 1, data);
+	json_t *rec = cr_record_from_answer("web01", 1, data);
 
 	json_object_set_new(rec, "task", json_string("t-1"));
 	json_object_set_new(rec, "job", json_string("j-1"));
@@ -81,8 +81,8 @@ START_TEST(record_round_trip)
 	json_t *rec = sample_record(), *res, *shown = NULL;
 	char err[256] = "";
 
-	res = published(rec, hostsig_attest(&key, rec), 1.5);
-	ck_assert_msg(hostsig_verify_record(res, key.pk, &want, &shown, err, sizeof(err)) == 0, "%s", err);
+	res = published(rec, cr_hostsig_attest(&key, rec), 1.5);
+	ck_assert_msg(cr_hostsig_verify_record(res, key.pk, &want, &shown, err, sizeof(err)) == 0, "%s", err);
 	/* What is shown is what was signed, and net's duration. */
 	ck_assert_str_eq(json_string_value(json_object_get(shown, "status")), "changed");
 	ck_assert_double_eq(json_real_value(json_object_get(shown, "duration_s")), 1.5);
@@ -90,7 +90,7 @@ START_TEST(record_round_trip)
 	ck_assert(json_equal(shown, rec));
 	json_decref(shown);
 	/* The payload is the record dumped sorted, compact and ASCII. */
-	char *dump = hostsig_dump(rec);
+	char *dump = cr_hostsig_dump(rec);
 	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(res, "attest"), "payload")), dump);
 	free(dump);
 	json_decref(res);
@@ -103,7 +103,7 @@ static void refused_record(json_t *res, const unsigned char *pk, const struct ho
 	char err[256] = "";
 	json_t *shown = (json_t *)1;
 
-	ck_assert_int_eq(hostsig_verify_record(res, pk, want, &shown, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_hostsig_verify_record(res, pk, want, &shown, err, sizeof(err)), -1);
 	ck_assert_ptr_null(shown);
 	ck_assert_msg(strstr(err, why) != NULL, "reason '%s' lacks '%s'", err, why);
 	json_decref(res);
@@ -116,7 +116,7 @@ START_TEST(record_forgeries_refused)
 	char *p;
 
 	/* A record altered after signing, in its payload. */
-	res = published(rec, hostsig_attest(&key, rec), 1);
+	res = published(rec, cr_hostsig_attest(&key, rec), 1);
 	a = json_object_get(res, "attest");
 	p = strdup(json_string_value(json_object_get(a, "payload")));
 	*strstr(p, "1.1") = '9';
@@ -124,37 +124,37 @@ START_TEST(record_forgeries_refused)
 	free(p);
 	refused_record(res, key.pk, &want, "bad signature");
 	/* Signed by another key (another host's). */
-	refused_record(published(rec, hostsig_attest(&other, rec), 1), key.pk, &want, "bad signature");
+	refused_record(published(rec, cr_hostsig_attest(&other, rec), 1), key.pk, &want, "bad signature");
 	/* No attest: an old daemon, or a result written by a Redis writer. */
 	refused_record(published(rec, json_null(), 1), key.pk, &want, "unsigned");
 	/* Another task's or host's signed record, replayed here. */
-	refused_record(published(rec, hostsig_attest(&key, rec), 1), key.pk,
+	refused_record(published(rec, cr_hostsig_attest(&key, rec), 1), key.pk,
 		       &(struct hostsig_expect){ "web01", "t-2", "j-1" }, "task 't-1'");
-	refused_record(published(rec, hostsig_attest(&key, rec), 1), key.pk,
+	refused_record(published(rec, cr_hostsig_attest(&key, rec), 1), key.pk,
 		       &(struct hostsig_expect){ "db01", NULL, NULL }, "host 'web01'");
-	refused_record(published(rec, hostsig_attest(&key, rec), 1), key.pk,
+	refused_record(published(rec, cr_hostsig_attest(&key, rec), 1), key.pk,
 		       &(struct hostsig_expect){ NULL, NULL, "" }, "job 'j-1'");
 	/* Malformed attests. */
-	res = published(rec, hostsig_attest(&key, rec), 1);
+	res = published(rec, cr_hostsig_attest(&key, rec), 1);
 	json_object_set_new(json_object_get(res, "attest"), "v", json_integer(2));
 	refused_record(res, key.pk, &want, "version");
-	res = published(rec, hostsig_attest(&key, rec), 1);
+	res = published(rec, cr_hostsig_attest(&key, rec), 1);
 	json_object_set_new(json_object_get(res, "attest"), "alg", json_string("none"));
 	refused_record(res, key.pk, &want, "algorithm");
-	res = published(rec, hostsig_attest(&key, rec), 1);
+	res = published(rec, cr_hostsig_attest(&key, rec), 1);
 	json_object_set_new(json_object_get(res, "attest"), "sig", json_string("AAAA"));
 	refused_record(res, key.pk, &want, "bad signature");
-	res = published(rec, hostsig_attest(&key, rec), 1);
+	res = published(rec, cr_hostsig_attest(&key, rec), 1);
 	json_object_del(json_object_get(res, "attest"), "payload");
 	refused_record(res, key.pk, &want, "malformed");
 	/* A signed audit line is not a result record, though its key signed it. */
 	json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "host", "web01", "task", "t-1", "job", "j-1",
 				 "outcome", "changed", "seq", (json_int_t)3, "prev", "00");
-	ck_assert_int_eq(hostsig_sign_line(&key, line), 0);
+	ck_assert_int_eq(cr_hostsig_sign_line(&key, line), 0);
 	json_t *sig = json_object_get(line, "sig");
 	json_incref(sig);
 	json_object_del(line, "sig");
-	char *text = hostsig_dump(line);
+	char *text = cr_hostsig_dump(line);
 	res = published(line, json_pack("{s:i, s:s, s:s, s:o}", "v", 1, "alg", "ed25519", "payload", text, "sig", sig), 1);
 	refused_record(res, key.pk, &want, "not a result record");
 	free(text);
@@ -168,7 +168,7 @@ START_TEST(record_from_answers)
 	json_t *rec;
 
 	/* A failed apt change keeps its data; its own fields come out of it. */
-	rec = record_from_answer("db01", 1, json_pack("{s:s, s:b, s:{}, s:{s:[], s:{}}, s:s, s:s}", "error", "dpkg failed",
+	rec = cr_record_from_answer("db01", 1, json_pack("{s:s, s:b, s:{}, s:{s:[], s:{}}, s:s, s:s}", "error", "dpkg failed",
 						      "changed", 1, "changes", "rollback", "removed", "restored",
 						      "dpkg_error", "preinst", "host", "db01"));
 	ck_assert_str_eq(json_string_value(json_object_get(rec, "status")), "failed");
@@ -182,18 +182,18 @@ START_TEST(record_from_answers)
 	ck_assert_ptr_null(json_object_get(d, "rollback"));
 	json_decref(rec);
 	/* A failed facts says nothing else. */
-	rec = record_from_answer("db01", 0, json_pack("{s:s, s:s}", "error", "no os-release", "host", "db01"));
+	rec = cr_record_from_answer("db01", 0, json_pack("{s:s, s:s}", "error", "no os-release", "host", "db01"));
 	ck_assert(json_is_null(json_object_get(rec, "data")));
 	ck_assert_str_eq(json_string_value(json_object_get(rec, "status")), "failed");
 	json_decref(rec);
 	/* A read-only answer: unchanged, everything in data. */
-	rec = record_from_answer("db01", 0, json_pack("{s:b, s:I}", "pong", 1, "priv_pid", (json_int_t)42));
+	rec = cr_record_from_answer("db01", 0, json_pack("{s:b, s:I}", "pong", 1, "priv_pid", (json_int_t)42));
 	ck_assert_str_eq(json_string_value(json_object_get(rec, "status")), "unchanged");
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(rec, "data"), "priv_pid")), 42);
 	ck_assert(json_is_object(json_object_get(rec, "changes")));
 	ck_assert(json_is_null(json_object_get(rec, "error")));
 	json_decref(rec);
-	ck_assert_ptr_null(record_from_answer("db01", 0, json_string("not an object")));
+	ck_assert_ptr_null(cr_record_from_answer("db01", 0, json_string("not an object")));
 }
 END_TEST
 
@@ -229,22 +229,22 @@ START_TEST(line_round_trip)
 	json_t *line = full_line(), *read, *restream;
 	char err[256] = "", *written, *copied;
 
-	ck_assert_int_eq(hostsig_sign_line(&key, line), 0);
+	ck_assert_int_eq(cr_hostsig_sign_line(&key, line), 0);
 	ck_assert_ptr_nonnull(json_object_get(line, "sig"));
 	/* The line as priv writes it to its file. */
-	written = hostsig_dump(line);
+	written = cr_hostsig_dump(line);
 	for (const char *c = written; *c; c++)
 		ck_assert_msg((unsigned char)*c >= 0x20 && (unsigned char)*c < 0x7f, "raw byte %02x in the line", *c);
 	/* Read back from the file: it verifies. */
 	read = json_loads(written, JSON_REJECT_DUPLICATES, NULL);
 	ck_assert_ptr_nonnull(read);
-	ck_assert_msg(hostsig_verify_line(read, key.pk, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_int_eq(hostsig_verify_line(read, other.pk, err, sizeof(err)), -1);
+	ck_assert_msg(cr_hostsig_verify_line(read, key.pk, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(cr_hostsig_verify_line(read, other.pk, err, sizeof(err)), -1);
 	/* net re-dumps the object it got from priv for the stream: the same bytes. */
-	copied = hostsig_dump(read);
+	copied = cr_hostsig_dump(read);
 	ck_assert_str_eq(copied, written);
 	restream = json_loads(copied, JSON_REJECT_DUPLICATES, NULL);
-	ck_assert_int_eq(hostsig_verify_line(restream, key.pk, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_hostsig_verify_line(restream, key.pk, err, sizeof(err)), 0);
 	/* Reals keep their exact value through the round trip. */
 	ck_assert(json_equal(json_object_get(read, "reals"), json_object_get(line, "reals")));
 	json_decref(restream);
@@ -255,24 +255,24 @@ START_TEST(line_round_trip)
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		json_t *t = json_deep_copy(read);
 		json_object_set_new(t, fields[i], json_string("x"));
-		ck_assert_msg(hostsig_verify_line(t, key.pk, err, sizeof(err)) == -1, "altered %s passed", fields[i]);
+		ck_assert_msg(cr_hostsig_verify_line(t, key.pk, err, sizeof(err)) == -1, "altered %s passed", fields[i]);
 		json_object_del(t, fields[i]);
-		ck_assert_msg(hostsig_verify_line(t, key.pk, err, sizeof(err)) == -1, "removed %s passed", fields[i]);
+		ck_assert_msg(cr_hostsig_verify_line(t, key.pk, err, sizeof(err)) == -1, "removed %s passed", fields[i]);
 		json_decref(t);
 	}
 	json_t *t = json_deep_copy(read);
 	json_object_set_new(t, "by", json_string("net"));
-	ck_assert_int_eq(hostsig_verify_line(t, key.pk, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_hostsig_verify_line(t, key.pk, err, sizeof(err)), -1);
 	json_object_del(t, "sig");
-	ck_assert_int_eq(hostsig_verify_line(t, key.pk, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_hostsig_verify_line(t, key.pk, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "unsigned"));
 	json_decref(t);
 
 	/* Signing again (a journaled line written later with new seq and prev)
 	 * replaces the old sig. */
 	json_object_set_new(line, "seq", json_integer(8));
-	ck_assert_int_eq(hostsig_sign_line(&key, line), 0);
-	ck_assert_int_eq(hostsig_verify_line(line, key.pk, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_hostsig_sign_line(&key, line), 0);
+	ck_assert_int_eq(cr_hostsig_verify_line(line, key.pk, err, sizeof(err)), 0);
 	json_decref(read);
 	free(written);
 	json_decref(line);
@@ -287,14 +287,14 @@ START_TEST(line_in_the_chain)
 	json_t *line = full_line();
 	char *text;
 
-	auditchain_genesis(&h);
+	cr_auditchain_genesis(&h);
 	json_object_set_new(line, "seq", json_integer(1));
 	json_object_set_new(line, "prev", json_string(h.hash));
-	ck_assert_int_eq(hostsig_sign_line(&key, line), 0);
-	text = hostsig_dump(line);
-	auditchain_verify_init(&v);
-	ck_assert_int_eq(auditchain_verify_line(&v, text, strlen(text)), 0);
-	auditchain_hash(text, strlen(text), h.hash);
+	ck_assert_int_eq(cr_hostsig_sign_line(&key, line), 0);
+	text = cr_hostsig_dump(line);
+	cr_auditchain_verify_init(&v);
+	ck_assert_int_eq(cr_auditchain_verify_line(&v, text, strlen(text)), 0);
+	cr_auditchain_hash(text, strlen(text), h.hash);
 	ck_assert_str_eq(v.head.hash, h.hash);
 	free(text);
 	json_decref(line);
@@ -312,7 +312,7 @@ START_TEST(key_file_refusals_are_printable)
 	char err[256];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		ck_assert_int_eq(key_parse_public(bad[i], "host", &k, err, sizeof(err)), -1);
+		ck_assert_int_eq(cr_key_parse_public(bad[i], "host", &k, err, sizeof(err)), -1);
 		for (const char *c = err; *c; c++)
 			ck_assert_msg(*c >= 0x20 && *c < 0x7f, "byte 0x%02x in '%s'", (unsigned char)*c, err);
 	}

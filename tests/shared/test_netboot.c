@@ -22,7 +22,7 @@ static struct netboot in, out;
 static void fill(struct netboot *b)
 {
 	memset(b, 0, sizeof(*b));
-	config_defaults(&b->cfg);
+	cr_config_defaults(&b->cfg);
 	strcpy(b->cfg.hostname, "web01");
 	strcpy(b->cfg.roles[0], "webserver");
 	b->cfg.nroles = 1;
@@ -42,7 +42,7 @@ static void fill(struct netboot *b)
 	b->use_syslog = 1;
 }
 
-/* A sealed memfd holding len raw bytes, as netboot_write would make it. */
+/* A sealed memfd holding len raw bytes, as cr_netboot_write would make it. */
 static int sealed_fd(const void *buf, size_t len, int seal)
 {
 	int fd = memfd_create("test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -56,7 +56,7 @@ static int sealed_fd(const void *buf, size_t len, int seal)
 
 static int read_fd(int fd, char *err, size_t errlen)
 {
-	int rc = netboot_read(fd, &out, err, errlen);
+	int rc = cr_netboot_read(fd, &out, err, errlen);
 
 	close(fd);
 	return rc;
@@ -67,15 +67,15 @@ START_TEST(round_trip)
 	char err[256] = "";
 	int fd;
 
-	ck_assert_int_eq(tz_pin_rule("Etc/NetbootTest", "NBT-3"), 0);
+	ck_assert_int_eq(cr_tz_pin_rule("Etc/NetbootTest", "NBT-3"), 0);
 	fill(&in);
-	fd = netboot_write(&in);
+	fd = cr_netboot_write(&in);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(in.npins, tz_pin_count());
+	ck_assert_int_eq(in.npins, cr_tz_pin_count());
 	ck_assert_int_eq(read_fd(fd, err, sizeof(err)), 0);
 	ck_assert_msg(memcmp(&in, &out, sizeof(in)) == 0, "the hand-over changed on the way");
 	ck_assert_str_eq(out.broker.password, "s3cret");
-	ck_assert_str_eq(tz_pinned("Etc/NetbootTest"), "NBT-3");
+	ck_assert_str_eq(cr_tz_pinned("Etc/NetbootTest"), "NBT-3");
 }
 END_TEST
 
@@ -84,7 +84,7 @@ START_TEST(sealed_for_good)
 	int fd;
 
 	fill(&in);
-	fd = netboot_write(&in);
+	fd = cr_netboot_write(&in);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(fcntl(fd, F_GET_SEALS) & SEALS, SEALS);
 	ck_assert_int_lt(pwrite(fd, "x", 1, 0), 0);
@@ -160,7 +160,7 @@ static void d_pin_changed(struct netboot *b)
 
 START_TEST(refuses_damage)
 {
-	ck_assert_int_eq(tz_pin_rule("Etc/NetbootTest", "NBT-3"), 0);
+	ck_assert_int_eq(cr_tz_pin_rule("Etc/NetbootTest", "NBT-3"), 0);
 	expect_refused(d_magic, "magic");
 	expect_refused(d_version, "version");
 	expect_refused(d_size, "size");
@@ -179,7 +179,7 @@ START_TEST(refuses_damage)
 	expect_refused(d_npins, "pin count");
 	expect_refused(d_pin_file, "a rule naming a file");
 	expect_refused(d_pin_changed, "a pin changed");
-	ck_assert_ptr_null(tz_pinned("Etc/Other"));
+	ck_assert_ptr_null(cr_tz_pinned("Etc/Other"));
 }
 END_TEST
 

@@ -24,7 +24,7 @@ START_TEST(lookups)
 		ck_assert_ptr_eq(cr_op_by_name(op->name), op);
 		ck_assert_ptr_eq(cr_op_by_task(op->task), op);
 		ck_assert_ptr_eq(cr_op_by_req(op->req, op->name), op);
-		ck_assert_str_eq(sig_operation(op->task), op->name);
+		ck_assert_str_eq(cr_sig_operation(op->task), op->name);
 	}
 	ck_assert_ptr_null(cr_op_at(cr_op_count()));
 	ck_assert_str_eq(cr_op_by_task("celeryroot.apt.install")->name, "install");
@@ -112,7 +112,7 @@ static int taskreq_with(const char *task, size_t n, char *err, size_t errlen)
 		json_array_append_new(pkgs, json_string(name));
 	}
 	json_t *args = json_pack("[o]", pkgs), *kw = json_object();
-	rc = taskreq_build(task, args, kw, r, err, errlen);
+	rc = cr_taskreq_build(task, args, kw, r, err, errlen);
 	json_decref(args);
 	json_decref(kw);
 	free(r);
@@ -132,8 +132,8 @@ static int proto_with(const char *op, size_t n, char *err, size_t errlen)
 		used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s\"a%zu\"", i ? "," : "", i);
 	snprintf(buf + used, sizeof(buf) - used, "],\"upgradable\":false,\"security\":false,\"check\":false,"
 		 "\"purge\":false,\"now\":false,\"max_age\":-1}");
-	rc = proto_req_decode(REQ_APT, (const uint8_t *)buf, strlen(buf), &r, err, errlen);
-	proto_req_clear(&r);
+	rc = cr_proto_req_decode(REQ_APT, (const uint8_t *)buf, strlen(buf), &r, err, errlen);
+	cr_proto_req_clear(&r);
 	return rc;
 }
 
@@ -181,7 +181,7 @@ START_TEST(kwargs_rule)
 		for (size_t j = 0; (k = cr_kwarg_at(j)) != NULL; j++) {
 			json_t *args = op->min_pkgs ? json_pack("[[s]]", "a0") : json_array();
 			json_t *kw = json_pack("{s:o}", k->name, k->is_bool ? json_true() : json_integer(5));
-			int rc = taskreq_build(op->task, args, kw, r, err, sizeof(err));
+			int rc = cr_taskreq_build(op->task, args, kw, r, err, sizeof(err));
 			ck_assert_msg((rc == 0) == ((op->kwargs & k->bit) != 0), "%s %s: %d %s", op->name, k->name, rc,
 				      err);
 			json_decref(args);
@@ -219,12 +219,12 @@ START_TEST(key_operations)
 	for (size_t i = 0; (op = cr_op_at(i)) != NULL; i++) {
 		snprintf(text, sizeof(text), "id = a\npublic = %s\noperations = %s\n",
 			 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", op->name);
-		ck_assert_msg(key_parse_public(text, "a", &k, err, sizeof(err)) == 0, "%s: %s", op->name, err);
+		ck_assert_msg(cr_key_parse_public(text, "a", &k, err, sizeof(err)) == 0, "%s: %s", op->name, err);
 		ck_assert_str_eq(k.ops[0], op->name);
 	}
 	snprintf(text, sizeof(text), "id = a\npublic = %s\noperations = hold\n",
 		 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
-	ck_assert_int_eq(key_parse_public(text, "a", &k, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_key_parse_public(text, "a", &k, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "operations: use ping facts install remove upgrade autoremove clean query list update");
 }
 END_TEST

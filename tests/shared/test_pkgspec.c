@@ -137,7 +137,7 @@ START_TEST(good_specs)
 		struct pkgspec p;
 		char err[256] = "untouched";
 
-		ck_assert_msg(pkgspec_parse(good[i][0], &p, err, sizeof(err)) == 0,
+		ck_assert_msg(cr_pkgspec_parse(good[i][0], &p, err, sizeof(err)) == 0,
 			      "refused good spec '%s': %s", good[i][0], err);
 		ck_assert_str_eq(err, "");
 		ck_assert_str_eq(p.name, good[i][1]);
@@ -155,7 +155,7 @@ START_TEST(hostile_specs)
 		char err[512] = "";
 
 		memset(&p, 'X', sizeof(p));
-		ck_assert_msg(pkgspec_parse(hostile[i], &p, err, sizeof(err)) < 0,
+		ck_assert_msg(cr_pkgspec_parse(hostile[i], &p, err, sizeof(err)) < 0,
 			      "accepted hostile spec #%zu", i);
 		ck_assert_msg(strncmp(err, "invalid package", 15) == 0, "no reason for #%zu: '%s'", i, err);
 		/* One printable ASCII line, whatever the input held. */
@@ -167,7 +167,7 @@ START_TEST(hostile_specs)
 		ck_assert_str_eq(p.version, "");
 	}
 	ck_assert_uint_ge(N(hostile), 30);
-	ck_assert_int_lt(pkgspec_parse(NULL, NULL, NULL, 0), 0);
+	ck_assert_int_lt(cr_pkgspec_parse(NULL, NULL, NULL, 0), 0);
 }
 END_TEST
 
@@ -179,11 +179,11 @@ START_TEST(lengths)
 	/* Name: 128 is fine, 129 is not. */
 	memset(s, 'a', 128);
 	s[128] = '\0';
-	ck_assert_int_eq(pkgspec_parse(s, &p, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_pkgspec_parse(s, &p, err, sizeof(err)), 0);
 	ck_assert_uint_eq(strlen(p.name), 128);
 	s[128] = 'a';
 	s[129] = '\0';
-	ck_assert_int_lt(pkgspec_parse(s, &p, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse(s, &p, err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(err, "at most 128"));
 	/* The quote is cut, not the whole 129 characters. */
 	ck_assert_ptr_nonnull(strstr(err, "..."));
@@ -193,21 +193,21 @@ START_TEST(lengths)
 	memcpy(s, "nginx:", 6);
 	memset(s + 6, 'a', 32);
 	s[38] = '\0';
-	ck_assert_int_eq(pkgspec_parse(s, &p, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_pkgspec_parse(s, &p, err, sizeof(err)), 0);
 	ck_assert_uint_eq(strlen(p.arch), 32);
 	s[38] = 'a';
 	s[39] = '\0';
-	ck_assert_int_lt(pkgspec_parse(s, &p, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse(s, &p, err, sizeof(err)), 0);
 
 	/* Version: 128 is fine, 129 is not. */
 	memcpy(s, "nginx=", 6);
 	memset(s + 6, '1', 128);
 	s[134] = '\0';
-	ck_assert_int_eq(pkgspec_parse(s, &p, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_pkgspec_parse(s, &p, err, sizeof(err)), 0);
 	ck_assert_uint_eq(strlen(p.version), 128);
 	s[134] = '1';
 	s[135] = '\0';
-	ck_assert_int_lt(pkgspec_parse(s, &p, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse(s, &p, err, sizeof(err)), 0);
 
 	/* The longest whole spec parses; one more byte anywhere does not. */
 	memset(s, 'a', 128);
@@ -217,15 +217,15 @@ START_TEST(lengths)
 	memset(s + 162, '2', 128);
 	s[290] = '\0';
 	ck_assert_uint_eq(strlen(s), PKG_SPEC_MAX);
-	ck_assert_int_eq(pkgspec_parse(s, &p, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_pkgspec_parse(s, &p, err, sizeof(err)), 0);
 	s[290] = '2';
 	s[291] = '\0';
-	ck_assert_int_lt(pkgspec_parse(s, &p, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse(s, &p, err, sizeof(err)), 0);
 
 	/* A very long hostile string is refused without reading past the bound. */
 	memset(s, 'a', sizeof(s) - 1);
 	s[sizeof(s) - 1] = '\0';
-	ck_assert_int_lt(pkgspec_parse(s, &p, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse(s, &p, err, sizeof(err)), 0);
 }
 END_TEST
 
@@ -234,41 +234,41 @@ START_TEST(error_messages)
 	char err[512], small[16];
 	struct pkgspec p;
 
-	ck_assert_int_lt(pkgspec_parse("Nginx", &p, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse("Nginx", &p, err, sizeof(err)), 0);
 	ck_assert_str_eq(err, "invalid package 'Nginx': names are lower-case letters, digits, "
 			 "'+', '-' and '.' (Debian policy)");
 
 	/* Non-ASCII bytes and control characters are quoted as '?'. */
-	ck_assert_int_lt(pkgspec_parse("ng\xd1\x96nx", &p, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse("ng\xd1\x96nx", &p, err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(err, "'ng??nx'"));
 	ck_assert_ptr_nonnull(strstr(err, "non-ASCII"));
-	ck_assert_int_lt(pkgspec_parse("nginx\n", &p, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse("nginx\n", &p, err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(err, "'nginx?'"));
-	ck_assert_int_lt(pkgspec_parse("nginx\x7f", &p, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse("nginx\x7f", &p, err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(err, "control"));
 
-	ck_assert_int_lt(pkgspec_parse("--allow-downgrades", &p, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse("--allow-downgrades", &p, err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(err, "'-'"));
-	ck_assert_int_lt(pkgspec_parse("nginx curl", &p, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse("nginx curl", &p, err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(err, "whitespace"));
-	ck_assert_int_lt(pkgspec_parse("nginx=abc", &p, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse("nginx=abc", &p, err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(err, "start with a digit"));
-	ck_assert_int_lt(pkgspec_parse("nginx:", &p, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse("nginx:", &p, err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(err, "architecture after ':' is empty"));
-	ck_assert_int_lt(pkgspec_parse("nginx=", &p, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse("nginx=", &p, err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(err, "version after '=' is empty"));
-	ck_assert_int_lt(pkgspec_parse("nginx:AMD64", &p, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse("nginx:AMD64", &p, err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(err, "architectures are lower-case"));
-	ck_assert_int_lt(pkgspec_parse("", &p, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse("", &p, err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(err, "empty"));
-	ck_assert_int_lt(pkgspec_parse(NULL, &p, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse(NULL, &p, err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(err, "no package"));
 
 	/* A short buffer gets a terminated, truncated reason; a NULL one is fine. */
-	ck_assert_int_lt(pkgspec_parse("Nginx", &p, small, sizeof(small)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse("Nginx", &p, small, sizeof(small)), 0);
 	ck_assert_uint_eq(strlen(small), sizeof(small) - 1);
-	ck_assert_int_lt(pkgspec_parse("Nginx", &p, NULL, 0), 0);
-	ck_assert_int_eq(pkgspec_parse("nginx", NULL, NULL, 0), 0);
+	ck_assert_int_lt(cr_pkgspec_parse("Nginx", &p, NULL, 0), 0);
+	ck_assert_int_eq(cr_pkgspec_parse("nginx", NULL, NULL, 0), 0);
 }
 END_TEST
 
@@ -293,12 +293,12 @@ START_TEST(list_cases)
 
 	/* Exactly 100 are accepted, in order. */
 	a = list_of(PKG_SPECS_MAX);
-	ck_assert_int_eq(pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
 	ck_assert_uint_eq(n, PKG_SPECS_MAX);
 	ck_assert_str_eq(out[0].name, "pkg0");
 	ck_assert_str_eq(out[99].name, "pkg99");
 	/* ... but not when the caller has room for fewer. */
-	ck_assert_int_lt(pkgspec_parse_list(a, out, 10, &n, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse_list(a, out, 10, &n, err, sizeof(err)), 0);
 	ck_assert_uint_eq(n, 0);
 	ck_assert_ptr_nonnull(strstr(err, "at most 10"));
 	json_decref(a);
@@ -306,65 +306,65 @@ START_TEST(list_cases)
 	/* 101 are refused, however big the caller's array. */
 	a = list_of(PKG_SPECS_MAX + 1);
 	n = 99;
-	ck_assert_int_lt(pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
 	ck_assert_uint_eq(n, 0);
 	ck_assert_str_eq(err, "too many packages (101): at most 100 per request");
 	json_decref(a);
 
 	/* Empty is valid: whether a request needs packages is the caller's call. */
 	a = json_array();
-	ck_assert_int_eq(pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
 	ck_assert_uint_eq(n, 0);
 	json_decref(a);
 
 	/* Non-string entries. */
 	a = json_pack("[s, i]", "nginx", 3);
-	ck_assert_int_lt(pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
 	ck_assert_str_eq(err, "package #2 of 2 is not a string");
 	json_decref(a);
 	a = json_pack("[s, n]", "nginx");
-	ck_assert_int_lt(pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
 	json_decref(a);
 	a = json_pack("[[s]]", "nginx");
-	ck_assert_int_lt(pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
 	json_decref(a);
 
 	/* A NUL inside a JSON string must not hide a tail. */
 	a = json_array();
 	json_array_append_new(a, json_stringn("nginx\0;id", 9));
-	ck_assert_int_lt(pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(err, "NUL"));
 	json_decref(a);
 
 	/* Not an array at all. */
 	a = json_string("nginx");
-	ck_assert_int_lt(pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(err, "list"));
 	json_decref(a);
 	a = json_pack("{s:s}", "pkg", "nginx");
-	ck_assert_int_lt(pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
 	json_decref(a);
-	ck_assert_int_lt(pkgspec_parse_list(NULL, out, N(out), &n, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse_list(NULL, out, N(out), &n, err, sizeof(err)), 0);
 
 	/* A hostile entry anywhere refuses the whole list, with its reason. */
 	a = json_pack("[s, s, s]", "nginx", "curl", "--allow-downgrades");
 	n = 99;
-	ck_assert_int_lt(pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
 	ck_assert_uint_eq(n, 0);
 	ck_assert_ptr_nonnull(strstr(err, "'--allow-downgrades'"));
 	json_decref(a);
 
 	/* Exact duplicates are refused; different arch or version is not a duplicate. */
 	a = json_pack("[s, s, s]", "nginx", "curl", "nginx");
-	ck_assert_int_lt(pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(strstr(err, "duplicate package 'nginx'"));
 	ck_assert_ptr_nonnull(strstr(err, "#1 and #3"));
 	json_decref(a);
 	a = json_pack("[s, s]", "libc6:amd64=2.36-9", "libc6:amd64=2.36-9");
-	ck_assert_int_lt(pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
+	ck_assert_int_lt(cr_pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
 	json_decref(a);
 	a = json_pack("[s, s, s]", "libc6", "libc6:i386", "libc6=2.36-9");
-	ck_assert_int_eq(pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_pkgspec_parse_list(a, out, N(out), &n, err, sizeof(err)), 0);
 	ck_assert_uint_eq(n, 3);
 	ck_assert_str_eq(out[1].arch, "i386");
 	ck_assert_str_eq(out[2].version, "2.36-9");
@@ -378,20 +378,20 @@ START_TEST(format_round_trip)
 	struct pkgspec p, q;
 
 	for (size_t i = 0; i < N(good); i++) {
-		ck_assert_int_eq(pkgspec_parse(good[i][0], &p, NULL, 0), 0);
-		pkgspec_format(&p, buf, sizeof(buf));
+		ck_assert_int_eq(cr_pkgspec_parse(good[i][0], &p, NULL, 0), 0);
+		cr_pkgspec_format(&p, buf, sizeof(buf));
 		ck_assert_str_eq(buf, good[i][0]);
-		ck_assert_int_eq(pkgspec_parse(buf, &q, NULL, 0), 0);
+		ck_assert_int_eq(cr_pkgspec_parse(buf, &q, NULL, 0), 0);
 		ck_assert_int_eq(memcmp(&p, &q, sizeof(p)), 0);
 	}
 
 	/* Too small a buffer gives "", never a shorter spec that means something else. */
-	ck_assert_int_eq(pkgspec_parse("nginx=1.22.1-9", &p, NULL, 0), 0);
+	ck_assert_int_eq(cr_pkgspec_parse("nginx=1.22.1-9", &p, NULL, 0), 0);
 	memcpy(small, "junk", 5);
-	pkgspec_format(&p, small, sizeof(small));
+	cr_pkgspec_format(&p, small, sizeof(small));
 	ck_assert_str_eq(small, "");
-	pkgspec_format(&p, buf, 0);
-	pkgspec_format(NULL, buf, sizeof(buf));
+	cr_pkgspec_format(&p, buf, 0);
+	cr_pkgspec_format(NULL, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "");
 }
 END_TEST

@@ -19,7 +19,7 @@
 static int req(uint8_t type, const char *json, struct proto_req *r, char *err, size_t errlen)
 {
 	err[0] = '\0';
-	return proto_req_decode(type, (const uint8_t *)json, strlen(json), r, err, errlen);
+	return cr_proto_req_decode(type, (const uint8_t *)json, strlen(json), r, err, errlen);
 }
 
 static void refused(uint8_t type, const char *json, const char *why_part)
@@ -45,10 +45,10 @@ START_TEST(req_round_trip)
 
 		strcpy(in.job, i == 1 ? "" : JOB);   /* a task may come without a job */
 		strcpy(in.task, TASK);
-		s = proto_req_encode(&in, &len);
+		s = cr_proto_req_encode(&in, &len);
 		ck_assert_ptr_nonnull(s);
 		ck_assert_uint_eq(len, strlen(s));
-		ck_assert_msg(proto_req_decode(types[i], (uint8_t *)s, len, &out, err, sizeof(err)) == 0,
+		ck_assert_msg(cr_proto_req_decode(types[i], (uint8_t *)s, len, &out, err, sizeof(err)) == 0,
 			      "refused own %s: %s", s, err);
 		ck_assert_uint_eq(out.type, types[i]);
 		ck_assert_uint_eq(out.id, 4000000000u);
@@ -61,8 +61,8 @@ START_TEST(req_round_trip)
 		}
 		free(s);
 	}
-	ck_assert_str_eq(proto_type_name(REQ_FACTS), "FACTS");
-	ck_assert_str_eq(proto_type_name(99), "UNKNOWN");
+	ck_assert_str_eq(cr_proto_type_name(REQ_FACTS), "FACTS");
+	ck_assert_str_eq(cr_proto_type_name(99), "UNKNOWN");
 }
 END_TEST
 
@@ -72,14 +72,14 @@ START_TEST(req_encode_refusals)
 	size_t len;
 
 	strcpy(r.task, "bad id;rm");
-	ck_assert_ptr_null(proto_req_encode(&r, &len));
+	ck_assert_ptr_null(cr_proto_req_encode(&r, &len));
 	strcpy(r.task, "");
-	ck_assert_ptr_null(proto_req_encode(&r, &len));
+	ck_assert_ptr_null(cr_proto_req_encode(&r, &len));
 	strcpy(r.task, TASK);
 	r.type = ANS_REPLY;
-	ck_assert_ptr_null(proto_req_encode(&r, &len));
+	ck_assert_ptr_null(cr_proto_req_encode(&r, &len));
 	r.type = UNUSED_REQ;
-	ck_assert_ptr_null(proto_req_encode(&r, &len));
+	ck_assert_ptr_null(cr_proto_req_encode(&r, &len));
 }
 END_TEST
 
@@ -172,9 +172,9 @@ START_TEST(apt_round_trip)
 	strcpy(in.pkgs[1].name, "libssl3");
 	strcpy(in.pkgs[1].arch, "amd64");
 	strcpy(in.pkgs[1].version, "3.0.11-1~deb12u2");
-	s = proto_req_encode(&in, &len);
+	s = cr_proto_req_encode(&in, &len);
 	ck_assert_ptr_nonnull(s);
-	ck_assert_msg(proto_req_decode(REQ_APT, (uint8_t *)s, len, &out, err, sizeof(err)) == 0, "%s: %s", s, err);
+	ck_assert_msg(cr_proto_req_decode(REQ_APT, (uint8_t *)s, len, &out, err, sizeof(err)) == 0, "%s: %s", s, err);
 	ck_assert_str_eq(out.op, "remove");
 	ck_assert_uint_eq(out.npkgs, 2);
 	ck_assert_str_eq(out.pkgs[1].name, "libssl3");
@@ -212,10 +212,10 @@ START_TEST(sig_field)
 	snprintf(json, sizeof(json), "%s%s}", head, inner);
 	ck_assert_msg(req(REQ_PING, json, &r, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_ptr_nonnull(r.sig);
-	enc = proto_req_encode(&r, &len);   /* net forwards it as it came */
+	enc = cr_proto_req_encode(&r, &len);   /* net forwards it as it came */
 	ck_assert_ptr_nonnull(strstr(enc, "\"nonce\":\"00112233445566778899aabbccddeeff\""));
 	free(enc);
-	proto_req_clear(&r);
+	cr_proto_req_clear(&r);
 	ck_assert_ptr_null(r.sig);
 	snprintf(inner, sizeof(inner), claims, ",\"cmd\":\"sh\"");
 	snprintf(json, sizeof(json), "%s%s}", head, inner);
@@ -268,9 +268,9 @@ START_TEST(ans_round_trip)
 
 	strcpy(p.pkg, "nginx");
 	strcpy(p.text, "Installing nginx");
-	s = proto_ans_encode(&p, &len);
+	s = cr_proto_ans_encode(&p, &len);
 	ck_assert_ptr_nonnull(s);
-	ck_assert_int_eq(proto_ans_decode(ANS_PROGRESS, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_proto_ans_decode(ANS_PROGRESS, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
 	ck_assert_uint_eq(out.id, 9);
 	ck_assert_int_eq(out.percent, 100);
 	ck_assert_str_eq(out.pkg, "nginx");
@@ -278,51 +278,51 @@ START_TEST(ans_round_trip)
 	free(s);
 
 	rep.data = json_pack("{s:s, s:[i]}", "host", "web01", "n", 1);
-	s = proto_ans_encode(&rep, &len);
+	s = cr_proto_ans_encode(&rep, &len);
 	ck_assert_ptr_nonnull(s);
-	ck_assert_int_eq(proto_ans_decode(ANS_REPLY, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_proto_ans_decode(ANS_REPLY, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
 	ck_assert_uint_eq(out.id, 10);
 	ck_assert(json_equal(out.data, rep.data));
-	proto_ans_free(&out);
+	cr_proto_ans_free(&out);
 	ck_assert_ptr_null(out.data);
-	proto_ans_free(&rep);
+	cr_proto_ans_free(&rep);
 	free(s);
 
 	strcpy(ref.text, "operation not permitted");
-	s = proto_ans_encode(&ref, &len);
+	s = cr_proto_ans_encode(&ref, &len);
 	ck_assert_ptr_nonnull(s);
-	ck_assert_int_eq(proto_ans_decode(ANS_REFUSED, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_proto_ans_decode(ANS_REFUSED, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
 	ck_assert_str_eq(out.text, "operation not permitted");
 	ck_assert_ptr_null(out.audit);
 	free(s);
 
 	/* A refusal priv wrote an audit line for carries it, for the stream. */
 	ref.audit = json_pack("{s:s, s:I}", "outcome", "refused", "seq", (json_int_t)7);
-	s = proto_ans_encode(&ref, &len);
+	s = cr_proto_ans_encode(&ref, &len);
 	ck_assert_ptr_nonnull(s);
-	ck_assert_int_eq(proto_ans_decode(ANS_REFUSED, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_proto_ans_decode(ANS_REFUSED, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
 	ck_assert(json_equal(out.audit, ref.audit));
-	proto_ans_free(&out);
+	cr_proto_ans_free(&out);
 	free(s);
 	/* And a line written on priv's own (a minute's summary). */
 	struct proto_ans au = { .type = ANS_AUDIT, .id = 0, .audit = ref.audit };
-	s = proto_ans_encode(&au, &len);
+	s = cr_proto_ans_encode(&au, &len);
 	ck_assert_ptr_nonnull(s);
-	ck_assert_int_eq(proto_ans_decode(ANS_AUDIT, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_proto_ans_decode(ANS_AUDIT, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
 	ck_assert(json_equal(out.audit, ref.audit));
-	proto_ans_free(&out);
+	cr_proto_ans_free(&out);
 	ck_assert_ptr_null(out.audit);
 	free(s);
-	proto_ans_free(&ref);
+	cr_proto_ans_free(&ref);
 	au.audit = NULL;
-	ck_assert_ptr_null(proto_ans_encode(&au, &len));   /* AUDIT without a line */
+	ck_assert_ptr_null(cr_proto_ans_encode(&au, &len));   /* AUDIT without a line */
 
 	/* What the decoder would refuse is not encoded either. */
 	p.percent = 101;
-	ck_assert_ptr_null(proto_ans_encode(&p, &len));
+	ck_assert_ptr_null(cr_proto_ans_encode(&p, &len));
 	p.percent = -1;
-	ck_assert_ptr_null(proto_ans_encode(&p, &len));
-	ck_assert_ptr_null(proto_ans_encode(&rep, &len));   /* REPLY without data */
+	ck_assert_ptr_null(cr_proto_ans_encode(&p, &len));
+	ck_assert_ptr_null(cr_proto_ans_encode(&rep, &len));   /* REPLY without data */
 }
 END_TEST
 
@@ -331,7 +331,7 @@ static void ans_refused(uint8_t type, const char *json)
 	struct proto_ans a;
 	char err[PROTO_ERR_MAX];
 
-	ck_assert_msg(proto_ans_decode(type, (const uint8_t *)json, strlen(json), &a, err, sizeof(err)) == -1,
+	ck_assert_msg(cr_proto_ans_decode(type, (const uint8_t *)json, strlen(json), &a, err, sizeof(err)) == -1,
 		      "accepted answer %s", json);
 	ck_assert(err[0] != '\0');
 	ck_assert_ptr_null(a.data);
@@ -389,7 +389,7 @@ START_TEST(refusal_reasons_printable)
 		ck_assert_int_eq(req(REQ_APT, hostile[i], &r, err, sizeof(err)), -1);
 		for (const char *c = err; *c; c++)
 			ck_assert_msg(*c >= 0x20 && *c <= 0x7e, "byte 0x%02x in '%s'", (unsigned char)*c, err);
-		rec = json_pack("{s:s}", "error", err);   /* as audit_refusal() does */
+		rec = json_pack("{s:s}", "error", err);   /* as priv_audit_refusal() does */
 		ck_assert_ptr_nonnull(rec);
 		json_decref(rec);
 	}
@@ -409,15 +409,15 @@ START_TEST(allow_downgrade_field)
 	strcpy(in.op, "install");
 	strcpy(in.pkgs[0].name, "nginx");
 	strcpy(in.pkgs[0].version, "1.0");
-	s = proto_req_encode(&in, &len);
+	s = cr_proto_req_encode(&in, &len);
 	ck_assert_ptr_null(strstr(s, "allow_downgrade"));   /* old peers still read it */
-	ck_assert_int_eq(proto_req_decode(REQ_APT, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_proto_req_decode(REQ_APT, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
 	ck_assert_int_eq(out.allow_downgrade, 0);
 	free(s);
 	in.allow_downgrade = 1;
-	s = proto_req_encode(&in, &len);
+	s = cr_proto_req_encode(&in, &len);
 	ck_assert_ptr_nonnull(strstr(s, "\"allow_downgrade\":true"));
-	ck_assert_int_eq(proto_req_decode(REQ_APT, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_proto_req_decode(REQ_APT, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
 	ck_assert_int_eq(out.allow_downgrade, 1);
 	free(s);
 	snprintf(json, sizeof(json), "{\"id\":3,\"job\":\"\",\"task\":\"" TASK "\",\"op\":\"remove\",\"pkgs\":[\"nginx\"],"
@@ -433,16 +433,16 @@ START_TEST(allow_downgrade_field)
 	 * differs in it is not the one signed. */
 	json_t *args = json_pack("[[s]]", "nginx=1.0"), *kw = json_pack("{s:b}", "allow_downgrade", 1);
 	memset(&want, 0, sizeof(want));
-	ck_assert_int_eq(taskreq_build("celeryroot.apt.install", args, kw, &want, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_taskreq_build("celeryroot.apt.install", args, kw, &want, err, sizeof(err)), 0);
 	ck_assert_int_eq(want.allow_downgrade, 1);
-	ck_assert(taskreq_same(&want, &out));
+	ck_assert(cr_taskreq_same(&want, &out));
 	out.allow_downgrade = 0;
-	ck_assert(!taskreq_same(&want, &out));
+	ck_assert(!cr_taskreq_same(&want, &out));
 	json_decref(kw);
 	json_decref(args);
 	kw = json_pack("{s:b}", "allow_downgrade", 1);
 	args = json_array();
-	ck_assert_int_eq(taskreq_build("celeryroot.apt.upgrade", args, kw, &want, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_taskreq_build("celeryroot.apt.upgrade", args, kw, &want, err, sizeof(err)), -1);
 	json_decref(kw);
 	json_decref(args);
 }

@@ -35,7 +35,7 @@ static struct host_rec sample(void)
 static char *variant(const char *key, const char *raw)
 {
 	struct host_rec h = sample();
-	char *s = registry_encode(&h), *out;
+	char *s = cr_registry_encode(&h), *out;
 	json_t *o = json_loads(s, 0, NULL);
 
 	free(s);
@@ -57,7 +57,7 @@ static void refused(const char *key, const char *raw, const char *why_part)
 	char *s = variant(key, raw), err[256] = "";
 	struct host_rec h;
 
-	ck_assert_msg(registry_decode(s, strlen(s), &h, err, sizeof(err)) == -1, "accepted %s", s);
+	ck_assert_msg(cr_registry_decode(s, strlen(s), &h, err, sizeof(err)) == -1, "accepted %s", s);
 	ck_assert_msg(err[0] != '\0', "no reason for %s", s);
 	if (why_part)
 		ck_assert_msg(strstr(err, why_part) != NULL, "reason '%s' lacks '%s'", err, why_part);
@@ -67,10 +67,10 @@ static void refused(const char *key, const char *raw, const char *why_part)
 START_TEST(round_trip)
 {
 	struct host_rec in = sample(), out;
-	char *s = registry_encode(&in), err[256];
+	char *s = cr_registry_encode(&in), err[256];
 
 	ck_assert_ptr_nonnull(s);
-	ck_assert_msg(registry_decode(s, strlen(s), &out, err, sizeof(err)) == 0, "refused %s: %s", s, err);
+	ck_assert_msg(cr_registry_decode(s, strlen(s), &out, err, sizeof(err)) == 0, "refused %s: %s", s, err);
 	ck_assert_str_eq(out.hostname, "web01.dc1");
 	ck_assert_int_eq(out.nroles, 2);
 	ck_assert_str_eq(out.roles[0], "webserver");
@@ -83,8 +83,8 @@ START_TEST(round_trip)
 	ck_assert_double_eq_tol(out.last_seen, in.last_seen, 1e-6);
 	ck_assert_int_eq(out.heartbeat_s, 5);
 	ck_assert_int_eq(out.pid, 4242);
-	ck_assert(registry_has_role(&out, "edge_1"));
-	ck_assert(!registry_has_role(&out, "edge"));
+	ck_assert(cr_registry_has_role(&out, "edge_1"));
+	ck_assert(!cr_registry_has_role(&out, "edge"));
 	/* The documented key set, in order. */
 	ck_assert_ptr_nonnull(strstr(s, "{\"hostname\":\"web01.dc1\",\"roles\":[\"webserver\",\"edge_1\"],"
 					"\"version\":"));
@@ -92,8 +92,8 @@ START_TEST(round_trip)
 
 	/* No roles is a valid host. */
 	in.nroles = 0;
-	s = registry_encode(&in);
-	ck_assert_int_eq(registry_decode(s, strlen(s), &out, err, sizeof(err)), 0);
+	s = cr_registry_encode(&in);
+	ck_assert_int_eq(cr_registry_decode(s, strlen(s), &out, err, sizeof(err)), 0);
 	ck_assert_int_eq(out.nroles, 0);
 	free(s);
 }
@@ -104,15 +104,15 @@ START_TEST(encode_refusals)
 	struct host_rec h = sample();
 
 	strcpy(h.hostname, "Web01");
-	ck_assert_ptr_null(registry_encode(&h));
+	ck_assert_ptr_null(cr_registry_encode(&h));
 	h = sample();
 	h.nroles = REG_MAX_ROLES + 1;
-	ck_assert_ptr_null(registry_encode(&h));
+	ck_assert_ptr_null(cr_registry_encode(&h));
 	h.nroles = -1;
-	ck_assert_ptr_null(registry_encode(&h));
+	ck_assert_ptr_null(cr_registry_encode(&h));
 	h = sample();
 	strcpy(h.roles[1], "Bad Role");
-	ck_assert_ptr_null(registry_encode(&h));
+	ck_assert_ptr_null(cr_registry_encode(&h));
 }
 END_TEST
 
@@ -153,10 +153,10 @@ START_TEST(decode_bad_shapes)
 	refused("last_seen", "null", "numeric");
 	refused("version", "\"0123456789012345678901234567890123456789\"", "'version'");
 
-	ck_assert_int_eq(registry_decode("[]", 2, &h, err, sizeof(err)), -1);
-	ck_assert_int_eq(registry_decode("{", 1, &h, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_registry_decode("[]", 2, &h, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_registry_decode("{", 1, &h, err, sizeof(err)), -1);
 	memset(big, ' ', sizeof(big));
-	ck_assert_int_eq(registry_decode(big, sizeof(big), &h, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_registry_decode(big, sizeof(big), &h, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "too large"));
 	ck_assert_str_eq(h.hostname, "");
 }
@@ -169,12 +169,12 @@ START_TEST(decode_ignores_unknown_keys)
 	struct host_rec h;
 
 	ck_assert_ptr_nonnull(strstr(s, "uptime_s"));
-	ck_assert_msg(registry_decode(s, strlen(s), &h, err, sizeof(err)) == 0, "refused %s: %s", s, err);
+	ck_assert_msg(cr_registry_decode(s, strlen(s), &h, err, sizeof(err)) == 0, "refused %s: %s", s, err);
 	ck_assert_str_eq(h.hostname, "web01.dc1");
 	ck_assert_int_eq(h.pid, 4242);
 	free(s);
 	/* Duplicate keys are still refused: which one would count? */
-	ck_assert_int_eq(registry_decode("{\"pid\":1,\"pid\":2}", 19, &h, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_registry_decode("{\"pid\":1,\"pid\":2}", 19, &h, err, sizeof(err)), -1);
 }
 END_TEST
 
@@ -187,20 +187,20 @@ START_TEST(host_key_field)
 	struct host_rec in = sample(), out;
 	char *s, err[256] = "";
 
-	s = registry_encode(&in);
+	s = cr_registry_encode(&in);
 	ck_assert_ptr_null(strstr(s, "host_key"));
-	ck_assert_int_eq(registry_decode(s, strlen(s), &out, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_registry_decode(s, strlen(s), &out, err, sizeof(err)), 0);
 	ck_assert_str_eq(out.host_key, "");
 	free(s);
 	strcpy(in.host_key, KEY_B64);
-	s = registry_encode(&in);
+	s = cr_registry_encode(&in);
 	ck_assert_ptr_nonnull(strstr(s, "\"host_key\":\"" KEY_B64 "\""));
-	ck_assert_msg(registry_decode(s, strlen(s), &out, err, sizeof(err)) == 0, "refused %s: %s", s, err);
+	ck_assert_msg(cr_registry_decode(s, strlen(s), &out, err, sizeof(err)) == 0, "refused %s: %s", s, err);
 	ck_assert_str_eq(out.host_key, KEY_B64);
 	free(s);
 	/* Never published when it would be refused. */
 	strcpy(in.host_key, "not base64!");
-	ck_assert_ptr_null(registry_encode(&in));
+	ck_assert_ptr_null(cr_registry_encode(&in));
 
 	refused("host_key", "\"3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxg=\"", "host_key");   /* 28 bytes */
 	refused("host_key", "\"3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhscHQ==\"", "host_key");   /* 35 */
@@ -219,20 +219,20 @@ START_TEST(online)
 	double t = 1795346673.0;   /* whole seconds: t + 15 - t is exactly 15 */
 
 	h.last_seen = t;
-	ck_assert(registry_online(&h, t));
-	ck_assert(registry_online(&h, t + 15));        /* 3 intervals of 5 s */
-	ck_assert(!registry_online(&h, t + 15.001));
+	ck_assert(cr_registry_online(&h, t));
+	ck_assert(cr_registry_online(&h, t + 15));        /* 3 intervals of 5 s */
+	ck_assert(!cr_registry_online(&h, t + 15.001));
 	h.heartbeat_s = 60;
-	ck_assert(registry_online(&h, t + 179));
-	ck_assert(!registry_online(&h, t + 181));
+	ck_assert(cr_registry_online(&h, t + 179));
+	ck_assert(!cr_registry_online(&h, t + 181));
 	/* A zero interval counts as 1 s, not as "always offline". */
 	h.heartbeat_s = 0;
-	ck_assert(registry_online(&h, t + 3));
-	ck_assert(!registry_online(&h, t + 4));
+	ck_assert(cr_registry_online(&h, t + 3));
+	ck_assert(!cr_registry_online(&h, t + 4));
 	/* A stopped daemon is offline however fresh its record. */
 	h.heartbeat_s = 5;
 	strcpy(h.state, "stopped");
-	ck_assert(!registry_online(&h, t));
+	ck_assert(!cr_registry_online(&h, t));
 }
 END_TEST
 

@@ -25,7 +25,7 @@ static char *canon_of(const char *json)
 	char *out;
 
 	ck_assert_ptr_nonnull(v);
-	out = canon_dump(v, &len, err, sizeof(err));
+	out = cr_canon_dump(v, &len, err, sizeof(err));
 	json_decref(v);
 	return out;
 }
@@ -93,17 +93,17 @@ static int sign_and_check(const char *target, long long expires, void (*alter)(s
 {
 	json_t *args = json_pack("[[s]]", "nginx"), *kwargs = json_pack("{s:b}", "check", 1);
 	char err[256];
-	json_t *h = sig_make_header(&sk, "celeryroot.apt.install", args, kwargs, target, "job-1", expires, err,
+	json_t *h = cr_sig_make_header(&sk, "celeryroot.apt.install", args, kwargs, target, "job-1", expires, err,
 				    sizeof(err));
 	struct sig_claims c;
 	int rc;
 
 	ck_assert_ptr_nonnull(h);
-	ck_assert_int_eq(sig_claims_from_header(h, "celeryroot.apt.install", args, kwargs, &c, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_sig_claims_from_header(h, "celeryroot.apt.install", args, kwargs, &c, err, sizeof(err)), 0);
 	if (alter)
 		alter(&c);
-	rc = sig_verify(&kr, &c, &host, err, sizeof(err));
-	sig_claims_free(&c);
+	rc = cr_sig_verify(&kr, &c, &host, err, sizeof(err));
+	cr_sig_claims_free(&c);
 	json_decref(h);
 	json_decref(args);
 	json_decref(kwargs);
@@ -185,23 +185,23 @@ START_TEST(claims_round_trip_and_hostile_headers)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		json_t *h = json_loads(bad[i], 0, NULL);
 		ck_assert_ptr_nonnull(h);
-		ck_assert_int_eq(sig_claims_from_header(h, "celeryroot.ping", args, kwargs, &c, err, sizeof(err)), -1);
+		ck_assert_int_eq(cr_sig_claims_from_header(h, "celeryroot.ping", args, kwargs, &c, err, sizeof(err)), -1);
 		json_decref(h);
 	}
 	/* An unknown field is named in net's log and priv's audit record:
 	 * printable only (found by tests/fuzz/fuzz_sig). */
 	json_t *odd = json_pack("{s:i}", "t\r\n12:00 priv: forged\xc3\xa9", 1);
-	ck_assert_int_eq(sig_claims_from_header(odd, "celeryroot.ping", args, kwargs, &c, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_sig_claims_from_header(odd, "celeryroot.ping", args, kwargs, &c, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "the signature has an unexpected field 't?" "?12:00 priv: forged?" "?'");
 	json_decref(odd);
-	json_t *h = sig_make_header(&sk, "celeryroot.ping", args, kwargs, "host.web01", "", 1000600, err, sizeof(err));
-	ck_assert_int_eq(sig_claims_from_header(h, "celeryroot.ping", args, kwargs, &c, err, sizeof(err)), 0);
-	json_t *full = sig_claims_to_json(&c);
-	ck_assert_int_eq(sig_claims_from_json(full, &back, err, sizeof(err)), 0);
-	ck_assert_int_eq(sig_verify(&kr, &back, &host, err, sizeof(err)), 0);
+	json_t *h = cr_sig_make_header(&sk, "celeryroot.ping", args, kwargs, "host.web01", "", 1000600, err, sizeof(err));
+	ck_assert_int_eq(cr_sig_claims_from_header(h, "celeryroot.ping", args, kwargs, &c, err, sizeof(err)), 0);
+	json_t *full = cr_sig_claims_to_json(&c);
+	ck_assert_int_eq(cr_sig_claims_from_json(full, &back, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_sig_verify(&kr, &back, &host, err, sizeof(err)), 0);
 	ck_assert_int_eq(memcmp(c.sig, back.sig, 64), 0);
-	sig_claims_free(&c);
-	sig_claims_free(&back);
+	cr_sig_claims_free(&c);
+	cr_sig_claims_free(&back);
 	json_decref(full);
 	json_decref(h);
 	json_decref(args);
@@ -216,7 +216,7 @@ END_TEST
 static json_t *for_header(const char *schedule, const char *key, json_t *args, json_t *kwargs)
 {
 	char err[256];
-	json_t *h = sig_make_header_for(&sk, "celeryroot.ping", args, kwargs, "host.web01", "job-1", 1000600,
+	json_t *h = cr_sig_make_header_for(&sk, "celeryroot.ping", args, kwargs, "host.web01", "job-1", 1000600,
 					schedule, key, err, sizeof(err));
 	return h;
 }
@@ -225,14 +225,14 @@ static int check_header(json_t *h, json_t *args, json_t *kwargs, struct sig_clai
 {
 	char err[256];
 	struct sig_claims c;
-	int rc = sig_claims_from_header(h, "celeryroot.ping", args, kwargs, &c, err, sizeof(err));
+	int rc = cr_sig_claims_from_header(h, "celeryroot.ping", args, kwargs, &c, err, sizeof(err));
 
 	if (rc == 0)
-		rc = sig_verify(&kr, &c, &host, err, sizeof(err));
+		rc = cr_sig_verify(&kr, &c, &host, err, sizeof(err));
 	if (out && rc == 0)
 		*out = c;
 	else
-		sig_claims_free(&c);
+		cr_sig_claims_free(&c);
 	return rc;
 }
 
@@ -248,14 +248,14 @@ START_TEST(schedule_claims_are_signed)
 	ck_assert_str_eq(c.for_schedule, "nightly");
 	ck_assert_str_eq(c.for_key, "alice");
 	/* Forwarded to priv and read back: the same claims, still valid. */
-	json_t *full = sig_claims_to_json(&c);
+	json_t *full = cr_sig_claims_to_json(&c);
 	struct sig_claims back;
 	char err[256];
-	ck_assert_int_eq(sig_claims_from_json(full, &back, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_sig_claims_from_json(full, &back, err, sizeof(err)), 0);
 	ck_assert_str_eq(back.for_key, "alice");
-	ck_assert_int_eq(sig_verify(&kr, &back, &host, err, sizeof(err)), 0);
-	sig_claims_free(&back);
-	sig_claims_free(&c);
+	ck_assert_int_eq(cr_sig_verify(&kr, &back, &host, err, sizeof(err)), 0);
+	cr_sig_claims_free(&back);
+	cr_sig_claims_free(&c);
 	json_decref(full);
 	/* Another schedule, another signer, or none: the signature fails. */
 	json_object_set_new(json_object_get(h, "for"), "schedule", json_string("other"));
@@ -270,7 +270,7 @@ START_TEST(schedule_claims_are_signed)
 	h = for_header("lists", NULL, args, kwargs);
 	ck_assert_int_eq(check_header(h, args, kwargs, &c), 0);
 	ck_assert_str_eq(c.for_key, "");
-	sig_claims_free(&c);
+	cr_sig_claims_free(&c);
 	json_object_set_new(h, "for", json_pack("{s:s, s:s}", "schedule", "lists", "key", "alice"));
 	ck_assert_int_eq(check_header(h, args, kwargs, NULL), -1);
 	json_decref(h);
@@ -294,15 +294,15 @@ START_TEST(schedule_claims_hostile)
 	char err[256];
 
 	setup_keys();
-	ck_assert_ptr_null(sig_make_header_for(&sk, "celeryroot.ping", args, kwargs, "host.web01", "", 1000600, "../x",
+	ck_assert_ptr_null(cr_sig_make_header_for(&sk, "celeryroot.ping", args, kwargs, "host.web01", "", 1000600, "../x",
 					       NULL, err, sizeof(err)));
-	ck_assert_ptr_null(sig_make_header_for(&sk, "celeryroot.ping", args, kwargs, "host.web01", "", 1000600, NULL,
+	ck_assert_ptr_null(cr_sig_make_header_for(&sk, "celeryroot.ping", args, kwargs, "host.web01", "", 1000600, NULL,
 					       "alice", err, sizeof(err)));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct sig_claims c;
 		h = for_header("nightly", "alice", args, kwargs);
 		json_object_set_new(h, "for", bad[i]);
-		ck_assert_int_eq(sig_claims_from_header(h, "celeryroot.ping", args, kwargs, &c, err, sizeof(err)), -1);
+		ck_assert_int_eq(cr_sig_claims_from_header(h, "celeryroot.ping", args, kwargs, &c, err, sizeof(err)), -1);
 		ck_assert_ptr_nonnull(strstr(err, "\"for\""));
 		json_decref(h);
 	}
@@ -327,13 +327,13 @@ START_TEST(public_key_files)
 	struct trusted_key k;
 	char err[256];
 
-	ck_assert_int_eq(key_parse_public(good, "ops", &k, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_key_parse_public(good, "ops", &k, err, sizeof(err)), 0);
 	ck_assert_int_eq(k.nops, 2);
 	ck_assert_str_eq(k.ops[1], "install");
 	ck_assert_int_eq(k.nroles, 2);
-	ck_assert_int_eq(key_parse_public(good, "other", &k, err, sizeof(err)), -1);   /* name lies */
+	ck_assert_int_eq(cr_key_parse_public(good, "other", &k, err, sizeof(err)), -1);   /* name lies */
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_int_eq(key_parse_public(bad[i], NULL, &k, err, sizeof(err)), -1);
+		ck_assert_int_eq(cr_key_parse_public(bad[i], NULL, &k, err, sizeof(err)), -1);
 }
 END_TEST
 
@@ -344,25 +344,25 @@ START_TEST(generate_load_and_trust)
 	struct keyring ring;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	ck_assert_int_eq(key_generate(dir, "carol", 0, err, sizeof(err)), 0);
-	ck_assert_int_eq(key_generate(dir, "carol", 0, err, sizeof(err)), -1);   /* never overwritten */
-	ck_assert_int_eq(key_generate(dir, "Bad Id", 0, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_key_generate(dir, "carol", 0, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_key_generate(dir, "carol", 0, err, sizeof(err)), -1);   /* never overwritten */
+	ck_assert_int_eq(cr_key_generate(dir, "Bad Id", 0, err, sizeof(err)), -1);
 	snprintf(path, sizeof(path), "%s/carol.key", dir);
-	ck_assert_int_eq(key_load_secret(path, &loaded, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_key_load_secret(path, &loaded, err, sizeof(err)), 0);
 	ck_assert_str_eq(loaded.id, "carol");
 	chmod(path, 0644);
-	ck_assert_int_eq(key_load_secret(path, &loaded, err, sizeof(err)), -1);   /* too open */
+	ck_assert_int_eq(cr_key_load_secret(path, &loaded, err, sizeof(err)), -1);   /* too open */
 	ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
 	unlink(path);
-	ck_assert_int_eq(keyring_load(dir, &ring, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_keyring_load(dir, &ring, err, sizeof(err)), 0);
 	ck_assert_int_eq(ring.n, 1);
-	ck_assert_ptr_nonnull(keyring_find(&ring, "carol"));
-	ck_assert_ptr_null(keyring_find(&ring, "dave"));
+	ck_assert_ptr_nonnull(cr_keyring_find(&ring, "carol"));
+	ck_assert_ptr_null(cr_keyring_find(&ring, "dave"));
 	snprintf(path, sizeof(path), "%s/dave.pub", dir);
 	FILE *f = fopen(path, "w");
 	fputs("id = dave\npublic = nope\n", f);
 	fclose(f);
-	ck_assert_int_eq(keyring_load(dir, &ring, err, sizeof(err)), -1);   /* a bad file is an error */
+	ck_assert_int_eq(cr_keyring_load(dir, &ring, err, sizeof(err)), -1);   /* a bad file is an error */
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/carol.pub", dir);
 	unlink(path);

@@ -44,7 +44,7 @@ static struct target_spec *spec(const char *kind, const char *value)
 
 	ck_assert_ptr_nonnull(t);
 	if (kind)
-		ck_assert_msg(target_add(t, kind, value, err, sizeof(err)) == 0, "refused: %s", err);
+		ck_assert_msg(cr_target_add(t, kind, value, err, sizeof(err)) == 0, "refused: %s", err);
 	return t;
 }
 
@@ -52,7 +52,7 @@ static void add(struct target_spec *t, const char *kind, const char *value)
 {
 	char err[256];
 
-	ck_assert_msg(target_add(t, kind, value, err, sizeof(err)) == 0, "refused: %s", err);
+	ck_assert_msg(cr_target_add(t, kind, value, err, sizeof(err)) == 0, "refused: %s", err);
 }
 
 /* "queue/online queue/online ..." for compact assertions. */
@@ -62,7 +62,7 @@ static void resolve_str(const struct target_spec *t, size_t nhosts, char *out, s
 	size_t n, used = 0;
 	char err[512];
 
-	ck_assert_msg(target_resolve(t, fleet, nhosts, NOW, &d, &n, err, sizeof(err)) == 0, "refused: %s", err);
+	ck_assert_msg(cr_target_resolve(t, fleet, nhosts, NOW, &d, &n, err, sizeof(err)) == 0, "refused: %s", err);
 	out[0] = '\0';
 	for (size_t i = 0; i < n; i++)
 		used += (size_t)snprintf(out + used, len - used, "%s%s/%d", i ? " " : "", d[i].queue, d[i].online);
@@ -94,7 +94,7 @@ START_TEST(resolve_role_and_host)
 	add(t, "host", "web02");
 	resolve_str(t, 4, got, sizeof(got));
 	ck_assert_str_eq(got, "host.db01/1 host.web01/0 host.web02/1");
-	ck_assert_int_eq(target_resolve(t, fleet, 4, NOW, &d, &n, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_target_resolve(t, fleet, 4, NOW, &d, &n, err, sizeof(err)), 0);
 	ck_assert_str_eq(d[0].host, "db01");
 	ck_assert_str_eq(d[0].role, "");
 	free(d);
@@ -114,7 +114,7 @@ START_TEST(resolve_one_of)
 	size_t n;
 	char got[512], err[256];
 
-	ck_assert_int_eq(target_resolve(t, fleet, 4, NOW, &d, &n, err, sizeof(err)), 0);
+	ck_assert_int_eq(cr_target_resolve(t, fleet, 4, NOW, &d, &n, err, sizeof(err)), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_str_eq(d[0].queue, "role.webserver");
 	ck_assert_str_eq(d[0].host, "");
@@ -139,19 +139,19 @@ START_TEST(unknown_names)
 	size_t n = 7;
 	char err[512];
 
-	ck_assert_int_eq(target_resolve(t, fleet, 4, NOW, &d, &n, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_target_resolve(t, fleet, 4, NOW, &d, &n, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "unknown host 'web03'; known hosts: cache01, db01, web01, web02");
 	ck_assert_ptr_null(d);
 	ck_assert_uint_eq(n, 0);
 	free(t);
 
 	t = spec("role", "mail");
-	ck_assert_int_eq(target_resolve(t, fleet, 4, NOW, &d, &n, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_target_resolve(t, fleet, 4, NOW, &d, &n, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "unknown role 'mail'; known roles: cache, database, edge, webserver");
 	free(t);
 
 	t = spec("one-of", "mail");
-	ck_assert_int_eq(target_resolve(t, fleet, 4, NOW, &d, &n, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_target_resolve(t, fleet, 4, NOW, &d, &n, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "unknown role 'mail'"));
 	free(t);
 }
@@ -166,7 +166,7 @@ START_TEST(empty_registry)
 
 	for (size_t i = 0; i < 4; i++) {
 		struct target_spec *t = spec(kinds[i], "web01");
-		ck_assert_int_eq(target_resolve(t, fleet, 0, NOW, &d, &n, err, sizeof(err)), -1);
+		ck_assert_int_eq(cr_target_resolve(t, fleet, 0, NOW, &d, &n, err, sizeof(err)), -1);
 		ck_assert_str_eq(err, "no hosts have registered yet: start celeryrootd on your servers "
 				      "(or run 'celeryroot demo')");
 		free(t);
@@ -182,17 +182,17 @@ START_TEST(add_refusals)
 	char err[256];
 
 	for (size_t i = 0; i < sizeof(bad_hosts) / sizeof(bad_hosts[0]); i++)
-		ck_assert_msg(target_add(t, "host", bad_hosts[i], err, sizeof(err)) == -1, "accepted #%zu", i);
-	ck_assert_int_eq(target_add(t, "host", "Web01;rm", err, sizeof(err)), -1);
+		ck_assert_msg(cr_target_add(t, "host", bad_hosts[i], err, sizeof(err)) == -1, "accepted #%zu", i);
+	ck_assert_int_eq(cr_target_add(t, "host", "Web01;rm", err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "invalid host name 'Web01;rm': use lower-case letters, digits, '-' and '.'");
-	ck_assert_int_eq(target_add(t, "host", NULL, err, sizeof(err)), -1);
-	ck_assert_int_eq(target_add(t, "role", "Web", err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_target_add(t, "host", NULL, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_target_add(t, "role", "Web", err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "invalid role 'Web'"));
-	ck_assert_int_eq(target_add(t, "one-of", "a.b", err, sizeof(err)), -1);
-	ck_assert_int_eq(target_add(t, "group", "web", err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_target_add(t, "one-of", "a.b", err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_target_add(t, "group", "web", err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "unknown target kind"));
-	ck_assert_int_eq(target_add(t, NULL, "web", err, sizeof(err)), -1);
-	ck_assert(target_empty(t));
+	ck_assert_int_eq(cr_target_add(t, NULL, "web", err, sizeof(err)), -1);
+	ck_assert(cr_target_empty(t));
 	free(t);
 }
 END_TEST
@@ -209,15 +209,15 @@ START_TEST(dedupe_limits_describe)
 	add(t, "one-of", "database");
 	ck_assert_int_eq(t->nhosts, 1);
 	ck_assert_int_eq(t->nroles, 1);
-	ck_assert(!target_empty(t));
-	target_describe(t, desc, sizeof(desc));
+	ck_assert(!cr_target_empty(t));
+	cr_target_describe(t, desc, sizeof(desc));
 	ck_assert_str_eq(desc, "--role webserver --host web01 --one-of database");
 	add(t, "all", NULL);
-	target_describe(t, desc, sizeof(desc));
+	cr_target_describe(t, desc, sizeof(desc));
 	ck_assert_str_eq(desc, "--all --role webserver --host web01 --one-of database");
 	/* A short buffer is cut, never overrun. */
 	memset(desc, 'Z', sizeof(desc));
-	target_describe(t, desc, 10);
+	cr_target_describe(t, desc, 10);
 	ck_assert_str_eq(desc, "--all --r");
 	ck_assert_int_eq(desc[10], 'Z');
 
@@ -226,7 +226,7 @@ START_TEST(dedupe_limits_describe)
 		add(t, "host", name);
 	}
 	ck_assert_int_eq(t->nhosts, TARGET_MAX_ITEMS);
-	ck_assert_int_eq(target_add(t, "host", "one-too-many", err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_target_add(t, "host", "one-too-many", err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "too many"));
 	add(t, "host", "h7");   /* a duplicate at the limit is still fine */
 	free(t);

@@ -13,7 +13,7 @@
 
 START_TEST(clocks)
 {
-	double w = now_wall(), m1 = now_mono(), m2 = now_mono();
+	double w = cr_now_wall(), m1 = cr_now_mono(), m2 = cr_now_mono();
 
 	ck_assert(w > 1.7e9);      /* after 2023 */
 	ck_assert(m1 > 0);
@@ -25,20 +25,20 @@ START_TEST(format)
 {
 	char buf[64];
 
-	iso8601_celery(CAPTURE_T, buf, sizeof(buf));
+	cr_iso8601_celery(CAPTURE_T, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "2026-11-22T12:24:23.886825");
-	iso8601_utc(CAPTURE_T, buf, sizeof(buf));
+	cr_iso8601_utc(CAPTURE_T, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "2026-11-22T12:24:23.886825+00:00");
-	iso8601_utc(0, buf, sizeof(buf));
+	cr_iso8601_utc(0, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "1970-01-01T00:00:00.000000+00:00");
 	/* Rounding into the next second carries. */
-	iso8601_celery(59.9999996, buf, sizeof(buf));
+	cr_iso8601_celery(59.9999996, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "1970-01-01T00:01:00.000000");
 	/* Truncated to fit, never overflowing. */
-	iso8601_utc(CAPTURE_T, buf, 11);
+	cr_iso8601_utc(CAPTURE_T, buf, 11);
 	ck_assert_str_eq(buf, "2026-11-22");
 	/* Out-of-range times give an empty string, not garbage. */
-	iso8601_utc(1e300, buf, sizeof(buf));
+	cr_iso8601_utc(1e300, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "");
 }
 END_TEST
@@ -47,7 +47,7 @@ static double parsed(const char *s)
 {
 	double t = -12345;
 
-	ck_assert_msg(iso8601_parse(s, &t) == 0, "refused %s", s);
+	ck_assert_msg(cr_iso8601_parse(s, &t) == 0, "refused %s", s);
 	return t;
 }
 
@@ -73,11 +73,11 @@ START_TEST(parse_round_trip)
 	double t;
 
 	for (double x = 1.0e9 + 0.000001; x < 2.0e9; x += 12345678.123457) {
-		iso8601_utc(x, buf, sizeof(buf));
-		ck_assert_int_eq(iso8601_parse(buf, &t), 0);
+		cr_iso8601_utc(x, buf, sizeof(buf));
+		ck_assert_int_eq(cr_iso8601_parse(buf, &t), 0);
 		ck_assert_double_eq_tol(t, x, 1e-6);
-		iso8601_celery(x, buf, sizeof(buf));
-		ck_assert_int_eq(iso8601_parse(buf, &t), 0);
+		cr_iso8601_celery(x, buf, sizeof(buf));
+		ck_assert_int_eq(cr_iso8601_parse(buf, &t), 0);
 		ck_assert_double_eq_tol(t, x, 1e-6);
 	}
 }
@@ -98,8 +98,8 @@ START_TEST(parse_bad)
 	double t = 42;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(iso8601_parse(bad[i], &t) == -1, "accepted %s", bad[i]);
-	ck_assert_int_eq(iso8601_parse(NULL, &t), -1);
+		ck_assert_msg(cr_iso8601_parse(bad[i], &t) == -1, "accepted %s", bad[i]);
+	ck_assert_int_eq(cr_iso8601_parse(NULL, &t), -1);
 	ck_assert_double_eq(t, 42);   /* untouched on refusal */
 }
 END_TEST

@@ -15,7 +15,7 @@ time_t wt_at(const char *iso)
 {
 	double t;
 
-	ck_assert_msg(iso8601_parse(iso, &t) == 0, "bad test time %s", iso);
+	ck_assert_msg(cr_iso8601_parse(iso, &t) == 0, "bad test time %s", iso);
 	return (time_t)t;
 }
 
@@ -23,7 +23,7 @@ void wt_window(struct window *w, const char *days, const char *start, const char
 {
 	char err[256];
 
-	ck_assert_msg(window_parse(days, start, dur, zone, w, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(cr_window_parse(days, start, dur, zone, w, err, sizeof(err)) == 0, "%s", err);
 }
 
 /* At t the window is open until `when`, or closed until it opens at `when`.
@@ -88,17 +88,17 @@ START_TEST(open_table)
 	char got[64];
 
 	wt_window(&w, c->days, c->start, c->dur, c->zone);
-	ck_assert_msg(window_open_at(&w, t) == c->open, "row %d: %s open_at", _i, c->t);
+	ck_assert_msg(cr_window_open_at(&w, t) == c->open, "row %d: %s open_at", _i, c->t);
 	if (c->open) {
-		ck_assert_int_eq(window_next_open(&w, t), t);
-		ck_assert_int_eq(window_current_close(&w, t, &close), 1);
-		iso8601_utc((double)close, got, sizeof(got));
+		ck_assert_int_eq(cr_window_next_open(&w, t), t);
+		ck_assert_int_eq(cr_window_current_close(&w, t, &close), 1);
+		cr_iso8601_utc((double)close, got, sizeof(got));
 		ck_assert_msg(close == when, "row %d: closes %s, want %s", _i, got, c->when);
 	} else {
-		time_t next = window_next_open(&w, t);
-		iso8601_utc((double)next, got, sizeof(got));
+		time_t next = cr_window_next_open(&w, t);
+		cr_iso8601_utc((double)next, got, sizeof(got));
 		ck_assert_msg(next == when, "row %d: opens %s, want %s", _i, got, c->when);
-		ck_assert_int_eq(window_current_close(&w, t, &close), 0);
+		ck_assert_int_eq(cr_window_current_close(&w, t, &close), 0);
 		ck_assert_int_eq(close, 42);
 	}
 }
@@ -112,30 +112,30 @@ START_TEST(unions)
 	wt_window(&ws[0], "mon-fri", "22:00", "2h", "Europe/Berlin");   /* 20:00Z-22:00Z in June */
 	wt_window(&ws[1], "sat,sun", "10:00", "4h", "Europe/Berlin");
 	wt_window(&ws[2], "*", "21:30", "1h", "UTC");
-	ck_assert_int_eq(windows_open_at(ws, 3, wt_at("2026-06-06T11:00:00+02:00")), 1);
-	ck_assert_int_eq(windows_open_at(ws, 3, wt_at("2026-06-03T12:00:00Z")), 0);
-	ck_assert_int_eq(windows_next_open(ws, 3, wt_at("2026-06-03T12:00:00Z")), wt_at("2026-06-03T20:00:00Z"));
-	ck_assert_int_eq(windows_next_open(ws, 2, wt_at("2026-06-05T23:00:00Z")), wt_at("2026-06-06T08:00:00Z"));
-	ck_assert_int_eq(windows_next_open(ws, 3, wt_at("2026-06-03T21:00:00Z")), wt_at("2026-06-03T21:00:00Z"));
+	ck_assert_int_eq(cr_windows_open_at(ws, 3, wt_at("2026-06-06T11:00:00+02:00")), 1);
+	ck_assert_int_eq(cr_windows_open_at(ws, 3, wt_at("2026-06-03T12:00:00Z")), 0);
+	ck_assert_int_eq(cr_windows_next_open(ws, 3, wt_at("2026-06-03T12:00:00Z")), wt_at("2026-06-03T20:00:00Z"));
+	ck_assert_int_eq(cr_windows_next_open(ws, 2, wt_at("2026-06-05T23:00:00Z")), wt_at("2026-06-06T08:00:00Z"));
+	ck_assert_int_eq(cr_windows_next_open(ws, 3, wt_at("2026-06-03T21:00:00Z")), wt_at("2026-06-03T21:00:00Z"));
 	/* Overlapping windows of different zones close at the end of the last. */
-	ck_assert_int_eq(windows_current_close(ws, 3, wt_at("2026-06-03T20:30:00Z"), &close), 1);
+	ck_assert_int_eq(cr_windows_current_close(ws, 3, wt_at("2026-06-03T20:30:00Z"), &close), 1);
 	ck_assert_int_eq(close, wt_at("2026-06-03T22:30:00Z"));
-	ck_assert_int_eq(windows_current_close(ws, 1, wt_at("2026-06-03T20:30:00Z"), &close), 1);
+	ck_assert_int_eq(cr_windows_current_close(ws, 1, wt_at("2026-06-03T20:30:00Z"), &close), 1);
 	ck_assert_int_eq(close, wt_at("2026-06-03T22:00:00Z"));
 	/* No windows: never open; what that means is the caller's policy. */
-	ck_assert_int_eq(windows_open_at(ws, 0, 0), 0);
-	ck_assert_int_eq(windows_next_open(ws, 0, 0), -1);
-	ck_assert_int_eq(windows_current_close(ws, 0, 0, &close), 0);
+	ck_assert_int_eq(cr_windows_open_at(ws, 0, 0), 0);
+	ck_assert_int_eq(cr_windows_next_open(ws, 0, 0), -1);
+	ck_assert_int_eq(cr_windows_current_close(ws, 0, 0, &close), 0);
 	/* A zone that vanished, or a time out of range, is an error, not "closed". */
 	broken = ws[0];
 	strcpy(broken.zone, "Europe/Atlantis");
-	ck_assert_int_eq(window_open_at(&broken, wt_at("2026-06-03T12:00:00Z")), -1);
-	ck_assert_int_eq(window_next_open(&broken, wt_at("2026-06-03T12:00:00Z")), -1);
-	ck_assert_int_eq(window_current_close(&broken, wt_at("2026-06-03T12:00:00Z"), &close), -1);
-	ck_assert_int_eq(windows_open_at((struct window[]){ ws[2], broken }, 2, 0), -1);
-	ck_assert_int_eq(window_open_at(&ws[0], -1), -1);
-	ck_assert_int_eq(window_next_open(&ws[0], TZ_TIME_MAX + 1), -1);
-	ck_assert_int_eq(window_open_at(NULL, 0), -1);
+	ck_assert_int_eq(cr_window_open_at(&broken, wt_at("2026-06-03T12:00:00Z")), -1);
+	ck_assert_int_eq(cr_window_next_open(&broken, wt_at("2026-06-03T12:00:00Z")), -1);
+	ck_assert_int_eq(cr_window_current_close(&broken, wt_at("2026-06-03T12:00:00Z"), &close), -1);
+	ck_assert_int_eq(cr_windows_open_at((struct window[]){ ws[2], broken }, 2, 0), -1);
+	ck_assert_int_eq(cr_window_open_at(&ws[0], -1), -1);
+	ck_assert_int_eq(cr_window_next_open(&ws[0], TZ_TIME_MAX + 1), -1);
+	ck_assert_int_eq(cr_window_open_at(NULL, 0), -1);
 }
 END_TEST
 
@@ -146,7 +146,7 @@ START_TEST(always_open)
 	time_t t = wt_at("2026-06-03T12:00:00Z"), close;
 
 	wt_window(&w, "*", "00:00", "1d12h", "Europe/Berlin");
-	ck_assert_int_eq(window_current_close(&w, t, &close), 1);
+	ck_assert_int_eq(cr_window_current_close(&w, t, &close), 1);
 	ck_assert(close >= t + WINDOW_LOOKAHEAD);
 	ck_assert(close <= t + WINDOW_LOOKAHEAD + 2 * 86400);
 }

@@ -74,17 +74,17 @@ static void check_span(const struct window *w, time_t from)
 	unsetenv("TZ");
 	tzset();
 	for (time_t t = from; t < from + SPAN_DAYS * 86400; t += 300) {
-		int open = window_open_at(w, t);
-		time_t next = window_next_open(w, t), close;
+		int open = cr_window_open_at(w, t);
+		time_t next = cr_window_next_open(w, t), close;
 		ck_assert_msg(open == model_open(&m, t), "%s: open_at(%ld) = %d", w->zone, (long)t, open);
 		if (open) {
 			ck_assert_int_eq(next, t);
-			ck_assert_int_eq(window_current_close(w, t, &close), 1);
+			ck_assert_int_eq(cr_window_current_close(w, t, &close), 1);
 			ck_assert(close > t && model_open(&m, close - 1) && !model_open(&m, close));
 		} else {
 			ck_assert(next > t && model_open(&m, next) && !model_open(&m, next - 1));
-			ck_assert_int_eq(window_open_at(w, next), 1);
-			ck_assert_int_eq(window_open_at(w, next - 1), 0);
+			ck_assert_int_eq(cr_window_open_at(w, next), 1);
+			ck_assert_int_eq(cr_window_open_at(w, next - 1), 0);
 		}
 	}
 }

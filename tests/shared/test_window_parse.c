@@ -1,4 +1,4 @@
-/* Unit tests for window_parse.c: the four INI values, what is refused and why. */
+/* Unit tests for cr_window_parse.c: the four INI values, what is refused and why. */
 #include "config.h"
 
 #include <check.h>
@@ -103,7 +103,7 @@ START_TEST(bad_table)
 
 	memset(&w, 0xa5, sizeof(w));
 	before = w;
-	ck_assert_msg(window_parse(c->days, c->start, c->dur, c->zone, &w, err, sizeof(err)) == -1,
+	ck_assert_msg(cr_window_parse(c->days, c->start, c->dur, c->zone, &w, err, sizeof(err)) == -1,
 		      "row %d accepted", _i);
 	ck_assert_msg(strstr(err, c->why) != NULL, "row %d: got \"%s\", want \"%s\"", _i, err, c->why);
 	ck_assert(strchr(err, '\n') == NULL);
@@ -116,9 +116,9 @@ START_TEST(err_buffers)
 	struct window w;
 	char err[8];
 
-	ck_assert_int_eq(window_parse("mon", "25:00", "1h", "UTC", &w, err, sizeof(err)), -1);
+	ck_assert_int_eq(cr_window_parse("mon", "25:00", "1h", "UTC", &w, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "start: ");
-	ck_assert_int_eq(window_parse("mon", "25:00", "1h", "UTC", &w, NULL, 0), -1);
+	ck_assert_int_eq(cr_window_parse("mon", "25:00", "1h", "UTC", &w, NULL, 0), -1);
 }
 END_TEST
 

@@ -114,7 +114,7 @@ class UsersAndDirectories(unittest.TestCase):
         with open(os.path.join(SYSTEMD, "celeryroot-beat.service")) as f:
             beat_user = re.search(r"(?m)^User=(\S+)", f.read()).group(1)
         with open(os.path.join(harness.SRCDIR, "src", "shared", "crconfig.c")) as f:
-            net_user = re.search(r'copy_str\(c->user, sizeof\(c->user\), "([^"]+)"\)', f.read()).group(1)
+            net_user = re.search(r'cr_copy_str\(c->user, sizeof\(c->user\), "([^"]+)"\)', f.read()).group(1)
         self.assertEqual(sorted(users), sorted({beat_user, net_user}))
         for name, fields in users.items():
             self.assertNotEqual(fields[2], "0", name)
