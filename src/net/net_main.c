@@ -27,13 +27,7 @@
 #include "clock.h"
 #include "netboot.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define NET_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NET_ASAN 1
-#endif
-#endif
+#include "net_asan.h"
 #ifdef NET_ASAN
 /* As in src/daemon/main.c: LeakSanitizer needs clone and ptrace, which the
  * allowlist forbids; net's leaks are valgrind's to find. */

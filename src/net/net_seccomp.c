@@ -24,13 +24,7 @@
 
 #include "log.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define NET_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NET_ASAN 1
-#endif
-#endif
+#include "net_asan.h"
 #ifdef NET_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif

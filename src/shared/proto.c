@@ -270,6 +270,16 @@ static int apt_semantics(const struct proto_req *r, char *err, size_t errlen)
 	return 0;
 }
 
+void cr_proto_apt_flags(struct proto_req *r, const json_t *o)
+{
+	r->upgradable = json_is_true(json_object_get(o, "upgradable"));
+	r->security = json_is_true(json_object_get(o, "security"));
+	r->check = json_is_true(json_object_get(o, "check"));
+	r->purge = json_is_true(json_object_get(o, "purge"));
+	r->now = json_is_true(json_object_get(o, "now"));
+	r->allow_downgrade = json_is_true(json_object_get(o, "allow_downgrade"));
+}
+
 static void apt_decode(json_t *o, struct proto_req *r)
 {
 	char err[CR_ERR_MAX];
@@ -281,12 +291,7 @@ static void apt_decode(json_t *o, struct proto_req *r)
 	json_array_foreach(json_object_get(o, "pkgs"), i, e)
 		if (r->npkgs < PKG_SPECS_MAX && cr_pkgspec_parse(json_string_value(e), &r->pkgs[r->npkgs], err, sizeof(err)) == 0)
 			r->npkgs++;
-	r->upgradable = json_is_true(json_object_get(o, "upgradable"));
-	r->security = json_is_true(json_object_get(o, "security"));
-	r->check = json_is_true(json_object_get(o, "check"));
-	r->purge = json_is_true(json_object_get(o, "purge"));
-	r->now = json_is_true(json_object_get(o, "now"));
-	r->allow_downgrade = json_is_true(json_object_get(o, "allow_downgrade"));
+	cr_proto_apt_flags(r, o);
 	r->max_age = json_number_value(json_object_get(o, "max_age"));
 }
 

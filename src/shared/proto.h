@@ -58,6 +58,9 @@ struct proto_req {
 /* Encodes a request as a JSON payload (malloc'd, *len set); NULL on bad input. */
 char *cr_proto_req_encode(const struct proto_req *r, size_t *len);
 void cr_proto_req_clear(struct proto_req *r);
+/* The APT request's yes/no options from a JSON object (a frame, or a task's
+ * kwargs: the same names), absent meaning no; checked by the caller. */
+void cr_proto_apt_flags(struct proto_req *r, const json_t *o);
 /* Strictly decodes a request of the given frame type.  -1 with a one-line
  * reason in err (and r->id set when it could be read) on anything unexpected. */
 int cr_proto_req_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_req *r,

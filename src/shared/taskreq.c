@@ -83,12 +83,7 @@ int cr_taskreq_build(const char *task, json_t *args, json_t *kwargs, struct prot
 	if (t->req != REQ_APT)
 		return 0;
 	cr_copy_str(r->op, sizeof(r->op), t->name);
-	r->upgradable = json_is_true(json_object_get(kwargs, "upgradable"));
-	r->security = json_is_true(json_object_get(kwargs, "security"));
-	r->check = json_is_true(json_object_get(kwargs, "check"));
-	r->purge = json_is_true(json_object_get(kwargs, "purge"));
-	r->now = json_is_true(json_object_get(kwargs, "now"));
-	r->allow_downgrade = json_is_true(json_object_get(kwargs, "allow_downgrade"));
+	cr_proto_apt_flags(r, kwargs);
 	r->max_age = max_age ? json_number_value(max_age) : -1;
 	return 0;
 }
