@@ -26,7 +26,9 @@ def exported(objs):
     syms = set()
     for line in out.splitlines():
         parts = line.split()
-        if len(parts) == 3 and parts[1] in "TDBR" and not parts[2].startswith("_Z"):
+        # _Z: C++ mangled (the shim's namespace); __: the implementation's
+        # (ASan's __odr_asan.* indicators, for one)
+        if len(parts) == 3 and parts[1] in "TDBR" and not parts[2].startswith(("_Z", "__")):
             syms.add(parts[2])
     return syms - {"main"}
 
