@@ -270,7 +270,7 @@ void av_check_stream(struct av *r, struct cli_opts *o, const char *host, const c
 	if ((c = connect_broker(o, r)) == NULL)
 		return;
 	whole = read_all(&s, c) == 0;
-	redisFree(c);
+	cr_rconn_free(c);
 	if (whole)
 		order(&s);
 	summarise(&s, whole);

@@ -308,7 +308,7 @@ static int beat_loop(struct cli_opts *o, const char *config, const char *me, str
 				info_f(l ? "leading: this beat fires the schedules" : "standing by: another beat leads");
 			if (l < 0) {
 				error_f("lost the broker; reconnecting");
-				redisFree(c);
+				cr_rconn_free(c);
 				c = NULL;
 				leading = 0;
 			} else {
@@ -324,7 +324,7 @@ static int beat_loop(struct cli_opts *o, const char *config, const char *me, str
 	if (c) {
 		if (leading)
 			resign(c, me);
-		redisFree(c);
+		cr_rconn_free(c);
 	}
 	info_f("stopped");
 	return EXIT_OK;

@@ -381,7 +381,7 @@ int cmd_audit(int argc, char **argv)
 		table(entries);
 	}
 	if (c)
-		redisFree(c);
+		cr_rconn_free(c);
 	json_decref(entries);
 	free(rest);
 	free(o);

@@ -10,6 +10,7 @@
 #include "b64.h"
 #include "crerr.h"
 #include "known_hosts.h"
+#include "rconn.h"
 #include "timeutil.h"
 
 static void hosts_help(FILE *f)
@@ -263,7 +264,7 @@ static int change(int argc, char **argv)
 		kh_free(&kh);
 	}
 	if (c)
-		redisFree(c);
+		cr_rconn_free(c);
 	free(hosts);
 	free(rest);
 	free(o);
@@ -291,7 +292,7 @@ int cmd_hosts(int argc, char **argv)
 		return EXIT_BROKER;
 	}
 	rc = list(o, c);
-	redisFree(c);
+	cr_rconn_free(c);
 	free(o);
 	return rc;
 }

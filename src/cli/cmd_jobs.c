@@ -116,7 +116,7 @@ int cmd_job(int argc, char **argv)
 				o->cfg.job_ttl_s / 86400);
 		else
 			cli_err("cannot read job %s: %s", argv[first], c->errstr);
-		redisFree(c);
+		cr_rconn_free(c);
 		free(o);
 		return rc == -1 ? EXIT_USAGE : EXIT_BROKER;
 	}
@@ -130,7 +130,7 @@ int cmd_job(int argc, char **argv)
 	json_decref(records);
 	json_decref(raw);
 	job_free(&job);
-	redisFree(c);
+	cr_rconn_free(c);
 	free(o);
 	return rc;
 }
@@ -227,7 +227,7 @@ int cmd_jobs(int argc, char **argv)
 	if (r)
 		freeReplyObject(r);
 	json_decref(list);
-	redisFree(c);
+	cr_rconn_free(c);
 	free(o);
 	return rc;
 }

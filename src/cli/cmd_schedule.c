@@ -318,7 +318,7 @@ static int do_verb(struct cli_opts *o, int argc, char **argv)
 		rc = do_run_now(o, c, argv[first]);
 	else
 		rc = do_change(o, c, verb, argv[first]);
-	redisFree(c);
+	cr_rconn_free(c);
 	return rc;
 }
 
@@ -344,7 +344,7 @@ int cmd_schedule(int argc, char **argv)
 			rc = EXIT_BROKER;
 		} else {
 			rc = do_add(o, c, &s);
-			redisFree(c);
+			cr_rconn_free(c);
 		}
 	} else if (is_verb(verb)) {
 		rc = do_verb(o, argc - 1, argv + 1);

@@ -135,7 +135,7 @@ int cmd_windows(int argc, char **argv)
 	}
 	if ((c = cli_connect(o)) == NULL || cli_load_registry(c, &hosts, &n) < 0) {
 		if (c)
-			redisFree(c);
+			cr_rconn_free(c);
 		free(o);
 		return EXIT_BROKER;
 	}
@@ -153,7 +153,7 @@ int cmd_windows(int argc, char **argv)
 		json_decref(list);
 	}
 	free(hosts);
-	redisFree(c);
+	cr_rconn_free(c);
 	free(o);
 	return EXIT_OK;
 }

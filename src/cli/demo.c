@@ -79,7 +79,7 @@ static int redis_ping(int port)
 	if (r)
 		freeReplyObject(r);
 	if (c)
-		redisFree(c);
+		cr_rconn_free(c);
 	return ok;
 }
 
@@ -277,7 +277,7 @@ static int wait_registered(struct demo *d)
 			if (pair_exited(d->pair[i])) {
 				cli_err("the pair for %s stopped; its log follows", demo_host[i]);
 				show_log_tail(d, i);
-				redisFree(c);
+				cr_rconn_free(c);
 				return -1;
 			}
 			ready += up[i] = host_running(c, demo_host[i]);
@@ -287,7 +287,7 @@ static int wait_registered(struct demo *d)
 		usleep(100000);
 	}
 	if (c)
-		redisFree(c);
+		cr_rconn_free(c);
 	if (ready == DEMO_HOSTS || demo_interrupted)
 		return ready == DEMO_HOSTS ? 0 : -1;
 	cli_err("the pairs did not register within %.0f s; their logs follow", REGISTER_TIMEOUT);

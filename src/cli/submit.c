@@ -346,7 +346,7 @@ static int sent_check(struct cli_opts *o, const struct job *job, double deadline
 		if (r)
 			freeReplyObject(r);
 		if (f)
-			redisFree(f);
+			cr_rconn_free(f);
 		if (rc == EXIT_OK)
 			cli_err("job %s was sent: the broker has it", job->id);
 		else if (rc == EXIT_BROKER)
@@ -502,7 +502,7 @@ int cli_send_task(struct cli_opts *o, const struct cli_task *t)
 	cr_copy_str(job.task, sizeof(job.task), t->task);
 	if (rc == 0)
 		rc = cli_run_job(o, c, &job, t->args, t->kwargs, d, nd);
-	redisFree(c);
+	cr_rconn_free(c);
 	free(d);
 	job_free(&job);
 	return rc;

@@ -137,9 +137,9 @@ static const char **meta_argv(const struct job *job, const char *cmd, char (**ke
 static void drop_links(struct waiter *w)
 {
 	if (w->s)
-		redisFree(w->s);
+		cr_rconn_free(w->s);
 	if (w->own)
-		redisFree(w->own);
+		cr_rconn_free(w->own);
 	w->s = w->own = NULL;
 	w->c = NULL;   /* the caller's, if it was that one: the caller frees it */
 }
@@ -150,7 +150,7 @@ static int command_conn(struct waiter *w)
 	if (w->c != NULL && !w->c->err)
 		return 0;
 	if (w->own != NULL)
-		redisFree(w->own);
+		cr_rconn_free(w->own);
 	w->own = link_connect_once(w->o, w->deadline, w->why, sizeof(w->why));
 	w->c = w->own;
 	return w->c ? 0 : -1;
@@ -194,7 +194,7 @@ static int subscribe_all(struct waiter *w)
 	free(argv);
 	free(keys);
 	if (rc < 0 && s)
-		redisFree(s);
+		cr_rconn_free(s);
 	else
 		w->s = s;
 	return rc;

@@ -65,12 +65,12 @@ static void link_free(struct net_link *l)
 {
 	for (size_t q = 0; q < l->nb; q++) {
 		if (l->b[q].c)
-			redisFree(l->b[q].c);
+			cr_rconn_free(l->b[q].c);
 		l->b[q].c = NULL;
 		l->b[q].pending = 0;
 	}
 	if (l->cc)
-		redisFree(l->cc);
+		cr_rconn_free(l->cc);
 	l->cc = NULL;
 	l->nb = 0;
 }

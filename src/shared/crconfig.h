@@ -11,12 +11,35 @@
 #define TRUSTED_KEYS_DEFAULT "/etc/celeryroot/trusted-keys"
 #define BROKER_DEFAULT_URL "redis://127.0.0.1:6379/0"
 
+#define BROKER_SENTINELS_MAX 8
+
+/* TLS to the broker (rediss://, kombu's ssl_* parameters): docs/DESIGN.md. */
+struct broker_tls {
+	int on;                 /* never falls back to clear text once on */
+	int verify;             /* ssl_cert_reqs: 1 required (the default), 0 none */
+	char ca_certs[PATH_MAX]; /* "": the system bundle */
+	char certfile[PATH_MAX]; /* client certificate (mutual TLS); "" none */
+	char keyfile[PATH_MAX];
+	char servername[256];   /* the name the certificate must carry: the URL's host */
+};
+
+struct broker_endpoint {
+	char host[256];         /* numeric after cr_broker_resolve() */
+	int port;
+};
+
 struct broker_addr {
 	char host[256];         /* numeric after cr_broker_resolve() */
 	int port;
 	int db;
 	char user[128];         /* empty: AUTH with the password only */
 	char password[256];     /* empty: no AUTH */
+	struct broker_tls tls;
+	/* sentinel://: the sentinels asked for master_name's address; host and
+	 * port then hold the master found last.  nsentinels 0: plain Redis. */
+	int nsentinels;
+	struct broker_endpoint sentinels[BROKER_SENTINELS_MAX];
+	char master_name[128];
 };
 
 /* [daemon] apparmor: auto confines net where AppArmor is enabled and warns

@@ -113,20 +113,32 @@ static int rconn_select(redisContext *c, int db, char *err, size_t errlen)
 	return 0;
 }
 
+void cr_rconn_free(redisContext *c)
+{
+	if (c)
+		redisFree(c);
+}
+
 redisContext *cr_rconn_connect(const struct broker_addr *b, double timeout_s, char *err, size_t errlen)
+{
+	return cr_rconn_connect_at(b, b->host, b->port, timeout_s, err, errlen);
+}
+
+redisContext *cr_rconn_connect_at(const struct broker_addr *b, const char *host, int port,
+			       double timeout_s, char *err, size_t errlen)
 {
 	struct timeval tv;
 	redisContext *c;
 
 	tv_from(timeout_s, &tv);
-	c = redisConnectWithTimeout(b->host, b->port, tv);
+	c = redisConnectWithTimeout(host, port, tv);
 	if (c == NULL) {
 		snprintf(err, errlen, "out of memory connecting to the broker");
 		return NULL;
 	}
 	if (c->err) {
 		snprintf(err, errlen, "cannot reach the broker at %s:%d: %s (is redis-server running? set --broker or CELERYROOT_BROKER_URL)",
-			 b->host, b->port, c->errstr);
+			 host, port, c->errstr);
 		redisFree(c);
 		return NULL;
 	}
@@ -134,7 +146,7 @@ redisContext *cr_rconn_connect(const struct broker_addr *b, double timeout_s, ch
 	 * blocking pops and SUBSCRIBE reads go through cr_rconn_read(). */
 	redisSetTimeout(c, tv);
 	rconn_keepalive(c);
-	if (rconn_auth(c, b, err, errlen) < 0 || rconn_select(c, b->db, err, errlen) < 0) {
+	if (rconn_auth(c, b, err, errlen) < 0 || (b->db > 0 && rconn_select(c, b->db, err, errlen) < 0)) {
 		redisFree(c);
 		return NULL;
 	}

@@ -17,6 +17,13 @@
  * reason that says what to do next. */
 redisContext *cr_rconn_connect(const struct broker_addr *b, double timeout_s, char *err,
 			    size_t errlen);
+/* The same to a given address with b's credentials and database (a
+ * master a sentinel named; a sentinel itself with db -1: no SELECT, no AUTH
+ * unless given). */
+redisContext *cr_rconn_connect_at(const struct broker_addr *b, const char *host, int port,
+			       double timeout_s, char *err, size_t errlen);
+/* Frees a context from cr_rconn_connect (and anything layered under it). */
+void cr_rconn_free(redisContext *c);
 /* Blocking command of NUL-terminated strings, terminated by NULL.  Waits
  * for the reply at most the connect timeout given to cr_rconn_connect; NULL
  * when there is none (the context is then dead). */

@@ -113,7 +113,8 @@ class Beat(unittest.TestCase):
         victim.wait(5)
         killed_real = time.time()
         before = max(self.fired())
-        harness.wait_for(lambda: self.leader() and self.leader().split(":")[1] == str(other.pid),
+        # One read of the lease per look: it can lapse between two reads.
+        harness.wait_for(lambda: (lead := self.leader()) and lead.split(":")[1] == str(other.pid),
                          LEASE_S + 2 * TICK_S + 3, interval=0.1)
         takeover = time.time() - killed_real
         sys.stderr.write("takeover after the leader was killed: %.2f s\n" % takeover)
