@@ -10,8 +10,8 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   build-essential autoconf automake libtool pkg-config ca-certificates \
   libhiredis-dev libjansson-dev libseccomp-dev libcap-ng-dev libapt-pkg-dev \
-  libsodium-dev uuid-dev libinih-dev libapparmor-dev check \
-  redis-server dpkg-dev apt-utils \
+  libsodium-dev uuid-dev libinih-dev libapparmor-dev libssl-dev check \
+  redis-server dpkg-dev apt-utils openssl \
   python3 python3-redis python3-celery python3-nacl \
   apparmor systemd \
   git clang libclang-rt-dev valgrind >/dev/null

@@ -36,11 +36,12 @@ static int ms_until(double deadline)
 int link_flush(redisContext *c, double deadline)
 {
 	int done = 0;
+	short ev = POLLOUT;
 
 	if (c == NULL || c->err)
 		return -1;
 	while (!done) {
-		struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
+		struct pollfd pfd = { .fd = c->fd, .events = ev };
 		/* Wait for room first: a blocking write with no room would give up
 		 * after the socket's 3 s timeout and kill the context. */
 		int n = poll(&pfd, 1, ms_until(deadline));
@@ -51,7 +52,7 @@ int link_flush(redisContext *c, double deadline)
 				return -1;
 			continue;
 		}
-		if (redisBufferWrite(c, &done) != REDIS_OK)
+		if (cr_rconn_write(c, &done, &ev) < 0)
 			return -1;
 	}
 	return 0;

@@ -291,6 +291,27 @@ static int load_nonces(struct priv_ctx *p)
 
 /* What net is handed (src/shared/netboot.h): big, so static. */
 static struct netboot boot;
+/* TLS: the CA, client certificate and key, read here as root (the key is
+ * root-only) and handed to net, which never opens them. */
+static struct cr_tls_pem tls_pem;
+
+/* Before anything is sent: a bad or unreadable file stops the daemon with
+ * the file's name, rather than net failing at every reconnect. */
+static void load_tls(const struct broker_addr *b, const char *url)
+{
+	char err[CR_ERR_MAX];
+
+	if (!b->tls.on) {
+		info_f("broker %s as '%s', clear text (no TLS)", url, b->user[0] ? b->user : "default");
+		return;
+	}
+	if (cr_tls_pem_load(&b->tls, &tls_pem, err, sizeof(err)) < 0 || cr_tls_check(&b->tls, &tls_pem, err, sizeof(err)) < 0)
+		die("%s", err);
+	info_f("broker %s as '%s', TLS: certificate %s%s%s%s", url, b->user[0] ? b->user : "default",
+	       b->tls.verify ? "checked against " : "NOT checked (ssl_cert_reqs=none)",
+	       b->tls.verify ? (b->tls.ca_certs[0] ? b->tls.ca_certs : "the system bundle") : "",
+	       b->tls.certfile[0] ? ", client certificate " : "", b->tls.certfile);
+}
 
 /* Forks and execs net with the socketpair and a sealed copy of what it
  * needs; the copy is gone from priv again once net has it. */
@@ -305,8 +326,9 @@ static pid_t start_net(const char *prog, const struct cr_config *cfg, const stru
 	boot.keys = keys;
 	boot.nwindows = (uint32_t)nwindows;
 	memcpy(boot.windows, windows, sizeof(boot.windows));
-	int bootfd = cr_netboot_write(&boot);
+	int bootfd = cr_netboot_write(&boot, b->tls.on ? &tls_pem : NULL);
 	sodium_memzero(&boot, sizeof(boot));
+	cr_tls_pem_free(&tls_pem);
 	if (bootfd < 0)
 		die("cannot hand net its configuration (memfd): %s", strerror(errno));
 	pid_t net = netexec_start(prog, fd, bootfd);
@@ -379,6 +401,7 @@ int main(int argc, char **argv)
 	if (cr_broker_from(o.broker_url, &cfg, &broker, url, sizeof(url), err, sizeof(err)) < 0 ||
 	    cr_broker_resolve(&broker, err, sizeof(err)) < 0)
 		die("%s", err);
+	load_tls(&broker, url);
 	if (!o.foreground && daemon(0, 0) < 0)
 		die("cannot detach: %s", strerror(errno));
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "clock.h"
 #include "netboot.h"
+#include "rtls.h"
 
 #include "net_asan.h"
 #ifdef NET_ASAN
@@ -40,6 +41,24 @@ const char *__asan_default_options(void)
 
 /* Big (keys, windows): static rather than on the stack. */
 static struct netboot boot;
+/* TLS to the broker: the PEM bytes root read, until the context is built. */
+static struct cr_tls_pem tls_pem;
+
+/* Built before the sandbox closes (OpenSSL reads its configuration file at
+ * initialisation, which Landlock would refuse), from memory: net never
+ * opens a certificate or key file. */
+static int net_tls_setup(void)
+{
+	char err[CR_ERR_MAX];
+	int rc = 0;
+
+	if (boot.broker.tls.on && cr_tls_setup(&boot.broker.tls, &tls_pem, err, sizeof(err)) < 0) {
+		error_f("%s", err);
+		rc = -1;
+	}
+	cr_tls_pem_free(&tls_pem);
+	return rc;
+}
 
 /* fd 3 must be the seqpacket socketpair celeryrootd made. */
 static int priv_fd_ok(int fd)
@@ -90,7 +109,7 @@ int main(int argc, char **argv)
 	(void)argv;
 	if (argc != 1 || !priv_fd_ok(NETBOOT_PRIV_FD))
 		return usage();
-	if (cr_netboot_read(NETBOOT_FD, &boot, err, sizeof(err)) < 0) {
+	if (cr_netboot_read(NETBOOT_FD, &boot, &tls_pem, err, sizeof(err)) < 0) {
 		fprintf(stderr, "celeryroot-net: %s\n", err);
 		return usage();
 	}
@@ -99,7 +118,7 @@ int main(int argc, char **argv)
 	prctl(PR_SET_NAME, "celeryroot-net", 0, 0, 0);
 	cr_log_init("net", (enum log_level)boot.log_level, boot.use_syslog);
 	cr_clock_init();
-	if (net_confine() < 0)
+	if (net_tls_setup() < 0 || net_confine() < 0)
 		return 1;
 	struct net_policy pol = { &boot.keys, boot.windows, boot.nwindows };
 	return net_run(&boot.cfg, &boot.broker, NETBOOT_PRIV_FD, &pol);

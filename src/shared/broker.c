@@ -2,6 +2,7 @@
  * configuration, default), and resolving it once up front. */
 #include "config.h"
 #include "crconfig.h"
+#include "broker_int.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -104,26 +105,51 @@ bad:
 	return -1;
 }
 
-int cr_broker_parse_url(const char *url, struct broker_addr *b, char *err, size_t errlen)
+/* redis:// or rediss:// (TLS); the length of the scheme, 0 for neither. */
+static size_t url_scheme(const char *url, struct broker_addr *b, char *err, size_t errlen)
 {
-	const char *rest, *slash, *at;
+	const char *colon;
+
+	if (strncmp(url, "redis://", 8) == 0)
+		return 8;
+	if (strncmp(url, "rediss://", 9) == 0) {
+		b->tls.on = 1;
+		return 9;
+	}
+	colon = strstr(url, "://");
+	if (colon == NULL)
+		snprintf(err, errlen, "broker URL '%.80s' has no scheme: use redis://host:port/db", url);
+	else
+		snprintf(err, errlen, "unsupported broker URL scheme '%.*s': celeryroot speaks Redis only "
+			 "(redis://host:port/db, or rediss:// for TLS)",
+			 (int)(colon - url < 20 ? colon - url : 20), url);
+	return 0;
+}
+
+/* The URL as parsed, TLS settings it left unset still unset (verify -1). */
+static int broker_parse(const char *url, struct broker_addr *b, char *err, size_t errlen)
+{
+	char buf[512];
+	const char *rest, *slash, *at, *q;
+	size_t skip;
 	long db = 0;
 
 	memset(b, 0, sizeof(*b));
+	b->tls.verify = -1;
 	if (url == NULL || strnlen(url, 512) >= 512 || !url_chars_ok(url)) {
 		snprintf(err, errlen, "broker URL is too long or has spaces or control characters");
 		return -1;
 	}
-	if (strncmp(url, "redis://", 8) != 0) {
-		const char *colon = strstr(url, "://");
-		if (colon == NULL)
-			snprintf(err, errlen, "broker URL '%.80s' has no scheme: use redis://host:port/db", url);
-		else
-			snprintf(err, errlen, "unsupported broker URL scheme '%.*s': celeryroot speaks Redis only (redis://host:port/db)",
-				 (int)(colon - url < 20 ? colon - url : 20), url);
+	if ((skip = url_scheme(url, b, err, errlen)) == 0)
 		return -1;
+	/* The query (kombu's ssl_* parameters) first, then the rest without it. */
+	cr_copy_str(buf, sizeof(buf), url + skip);
+	if ((q = strchr(buf, '?')) != NULL) {
+		if (cr_broker_tls_query(q + 1, &b->tls, err, errlen) < 0)
+			return -1;
+		buf[q - buf] = '\0';
 	}
-	rest = url + 8;
+	rest = buf;
 	slash = strchr(rest, '/');
 	at = memrchr(rest, '@', slash ? (size_t)(slash - rest) : strlen(rest));
 	if (at && parse_userinfo(rest, (size_t)(at - rest), b, err, errlen) < 0)
@@ -140,6 +166,14 @@ int cr_broker_parse_url(const char *url, struct broker_addr *b, char *err, size_
 	return 0;
 }
 
+int cr_broker_parse_url(const char *url, struct broker_addr *b, char *err, size_t errlen)
+{
+	if (broker_parse(url, b, err, errlen) < 0)
+		return -1;
+	cr_broker_tls_finish(b);
+	return 0;
+}
+
 /* The URL as shown to people: the password replaced by ***. */
 static void mask_url(const char *url, const struct broker_addr *b, char *out, size_t len)
 {
@@ -149,10 +183,11 @@ static void mask_url(const char *url, const struct broker_addr *b, char *out, si
 	}
 	/* An IPv6 address needs its brackets back, or the port would read as
 	 * part of it. */
+	const char *scheme = strncmp(url, "rediss://", 9) == 0 ? "rediss" : "redis";
 	if (strchr(b->host, ':'))
-		snprintf(out, len, "redis://%s:***@[%s]:%d/%d", b->user, b->host, b->port, b->db);
+		snprintf(out, len, "%s://%s:***@[%s]:%d/%d", scheme, b->user, b->host, b->port, b->db);
 	else
-		snprintf(out, len, "redis://%s:***@%s:%d/%d", b->user, b->host, b->port, b->db);
+		snprintf(out, len, "%s://%s:***@%s:%d/%d", scheme, b->user, b->host, b->port, b->db);
 }
 
 int cr_broker_from(const char *explicit_url, const struct cr_config *c, struct broker_addr *b,
@@ -163,8 +198,15 @@ int cr_broker_from(const char *explicit_url, const struct cr_config *c, struct b
 			  : env && env[0] ? env
 			  : c->broker_url[0] ? c->broker_url : BROKER_DEFAULT_URL;
 
-	if (cr_broker_parse_url(url, b, err, errlen) < 0)
+	if (broker_parse(url, b, err, errlen) < 0)
 		return -1;
+	int url_tls = cr_broker_tls_any(&b->tls);
+	cr_broker_tls_merge(&b->tls, c);
+	/* ssl_* in a clear-text URL is a mistake, not a request for TLS. */
+	if (!b->tls.on && url_tls)
+		return snprintf(err, errlen, "broker URL has ssl_* parameters but is not rediss://: use rediss:// "
+				"(or [broker] ssl = true)"), -1;
+	cr_broker_tls_finish(b);
 	if (b->password[0] == '\0' && c->broker_password[0] != '\0') {
 		cr_copy_str(b->user, sizeof(b->user), c->broker_user);
 		cr_copy_str(b->password, sizeof(b->password), c->broker_password);

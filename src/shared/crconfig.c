@@ -2,6 +2,7 @@
 #include "config.h"
 #include "crerr.h"
 #include "crconfig.h"
+#include "broker_int.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -58,6 +59,7 @@ void cr_config_defaults(struct cr_config *c)
 	c->task_expires_s = 86400;
 	c->job_ttl_s = 30 * 86400;
 	c->require_signed = -1;
+	c->broker_ssl_cert_reqs = -1;
 	c->audit_max_bytes = 64 * 1024 * 1024;
 	c->audit_keep = 5;
 	c->audit_changes_per_minute = 300;
@@ -118,6 +120,29 @@ static int set_str(struct parse_ctx *p, const char *key, char *dst, size_t len, 
 	return 1;
 }
 
+static int set_path(struct parse_ctx *p, const char *key, char *dst, size_t len, const char *v);
+static int set_bool(struct parse_ctx *p, const char *key, int *dst, const char *v);
+
+/* ssl and kombu's ssl_* keys (README, "TLS"). */
+static int on_broker_tls(struct parse_ctx *p, const char *k, const char *v)
+{
+	if (!strcmp(k, "ssl"))
+		return set_bool(p, k, &p->c->broker_ssl, v);
+	if (!strcmp(k, "ssl_cert_reqs")) {
+		if ((p->c->broker_ssl_cert_reqs = cr_broker_tls_reqs(v)) < 0)
+			return fail(p, "ssl_cert_reqs = '%.40s': use required, optional or none", v);
+		return 1;
+	}
+	if (!strcmp(k, "ssl_ca_certs"))
+		return set_path(p, k, p->c->broker_ssl_ca_certs, sizeof(p->c->broker_ssl_ca_certs), v);
+	if (!strcmp(k, "ssl_certfile"))
+		return set_path(p, k, p->c->broker_ssl_certfile, sizeof(p->c->broker_ssl_certfile), v);
+	if (!strcmp(k, "ssl_keyfile"))
+		return set_path(p, k, p->c->broker_ssl_keyfile, sizeof(p->c->broker_ssl_keyfile), v);
+	return fail(p, "unknown key '%.64s' in [broker] (allowed: url, username, password, ssl, ssl_cert_reqs, "
+		    "ssl_ca_certs, ssl_certfile, ssl_keyfile)", k);
+}
+
 static int on_broker(struct parse_ctx *p, const char *k, const char *v)
 {
 	if (!strcmp(k, "url")) {
@@ -132,7 +157,7 @@ static int on_broker(struct parse_ctx *p, const char *k, const char *v)
 		return set_str(p, k, p->c->broker_user, sizeof(p->c->broker_user), v);
 	if (!strcmp(k, "password"))
 		return set_str(p, k, p->c->broker_password, sizeof(p->c->broker_password), v);
-	return fail(p, "unknown key '%.64s' in [broker] (allowed: url, username, password)", k);
+	return on_broker_tls(p, k, v);
 }
 
 /* A POSIX portable user name: it ends up in getpwnam(). */

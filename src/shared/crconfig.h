@@ -53,6 +53,11 @@ struct cr_config {
 	char broker_url[512];
 	char broker_user[128];
 	char broker_password[256];
+	int broker_ssl;                 /* ssl = true: TLS whatever the URL's scheme */
+	int broker_ssl_cert_reqs;       /* -1 unset (the URL's, else required), 0 none, 1 required */
+	char broker_ssl_ca_certs[PATH_MAX];
+	char broker_ssl_certfile[PATH_MAX];
+	char broker_ssl_keyfile[PATH_MAX];
 	/* [daemon] */
 	char hostname[HOSTNAME_MAX + 1];
 	char roles[REG_MAX_ROLES][ROLE_MAX + 1];
@@ -94,10 +99,13 @@ int cr_config_file_safe(const struct cr_config *c, const char *path, char *err, 
 int cr_config_load(struct cr_config *c, const char *path, int must_exist, char *err, size_t errlen);
 /* Parses INI text (also the fuzzing entry point). */
 int cr_config_parse_string(struct cr_config *c, const char *text, char *err, size_t errlen);
-/* Parses redis://[[user]:password@]host[:port][/db]. */
+/* Parses redis[s]://[[user]:password@]host[:port][/db][?ssl_...]: rediss://
+ * turns TLS on; the query takes kombu's ssl_cert_reqs, ssl_ca_certs,
+ * ssl_certfile and ssl_keyfile (broker_tls.c). */
 int cr_broker_parse_url(const char *url, struct broker_addr *b, char *err, size_t errlen);
 /* Broker precedence: explicit (--broker), CELERYROOT_BROKER_URL, config, default.
- * Credentials in the config apply when the URL carries none. */
+ * Credentials in the config apply when the URL carries none; [broker] ssl
+ * and ssl_* where the URL's query does not set them. */
 int cr_broker_from(const char *explicit_url, const struct cr_config *c, struct broker_addr *b,
 		char *url_out, size_t url_len, char *err, size_t errlen);
 /* Replaces b->host by a numeric address, so that reconnecting later needs no

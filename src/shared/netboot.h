@@ -8,7 +8,12 @@
  * from the same tree in one build, and the header (magic, version, size)
  * turns a mismatch (say a celeryroot-net from another build) into a
  * refusal rather than misread memory.  net still checks every count and
- * that every string is terminated before using any of it. */
+ * that every string is terminated before using any of it.
+ *
+ * With TLS to the broker the struct is followed by the PEM bytes of the CA
+ * bundle, the client certificate and its key (tls_*_len each), which root
+ * read: net builds its TLS context from them before its sandbox closes and
+ * never opens those files (the key is root-only). */
 #ifndef CR_NETBOOT_H
 #define CR_NETBOOT_H
 
@@ -17,6 +22,7 @@
 #include <sys/types.h>
 
 #include "crconfig.h"
+#include "rtls.h"
 #include "sign.h"
 #include "tzone.h"
 #include "winconf.h"
@@ -24,7 +30,7 @@
 #define NETBOOT_PRIV_FD 3
 #define NETBOOT_FD 4
 #define NETBOOT_MAGIC 0x43524e42u   /* "CRNB" */
-#define NETBOOT_VERSION 1
+#define NETBOOT_VERSION 2
 
 struct netboot {
 	uint32_t magic, version;
@@ -32,6 +38,7 @@ struct netboot {
 	int64_t priv_pid;               /* net checks that priv is still its parent */
 	int32_t log_level;              /* enum log_level */
 	int32_t use_syslog;             /* detached: syslog; --foreground: stderr */
+	uint32_t tls_ca_len, tls_cert_len, tls_key_len;   /* the PEM bytes after the struct */
 	struct cr_config cfg;
 	struct broker_addr broker;
 	struct keyring keys;
@@ -45,10 +52,12 @@ struct netboot {
 };
 
 /* celeryrootd: fills b's header and pins (from cr_tz_pin_get) and returns a
- * sealed memfd holding it (close-on-exec), or -1 with errno. */
-int cr_netboot_write(struct netboot *b);
-/* net: reads and checks fd (sealed, exactly one struct), then installs the
- * pins with cr_tz_pin_rule.  0, or -1 with the reason in err. */
-int cr_netboot_read(int fd, struct netboot *b, char *err, size_t errlen);
+ * sealed memfd holding it and pem's bytes (pem NULL: none; close-on-exec),
+ * or -1 with errno. */
+int cr_netboot_write(struct netboot *b, const struct cr_tls_pem *pem);
+/* net: reads and checks fd (sealed, exactly one struct and the PEM bytes
+ * it announces), then installs the pins with cr_tz_pin_rule.  0 with the
+ * PEM bytes in pem (free with cr_tls_pem_free), or -1 with the reason. */
+int cr_netboot_read(int fd, struct netboot *b, struct cr_tls_pem *pem, char *err, size_t errlen);
 
 #endif

@@ -1,6 +1,7 @@
 #include "config.h"
 #include "crerr.h"
 #include "rconn.h"
+#include "rtls.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -115,8 +116,29 @@ static int rconn_select(redisContext *c, int db, char *err, size_t errlen)
 
 void cr_rconn_free(redisContext *c)
 {
-	if (c)
+	if (c) {
+		cr_tls_detach(c);
 		redisFree(c);
+	}
+}
+
+/* TLS over the connected socket, before a byte of Redis is sent: a TLS
+ * broker is never spoken to in clear text.  The certificate must name the
+ * URL's host when this is the URL's address (numeric by now), else the
+ * address connected to (a master a sentinel named). */
+static int rconn_tls(redisContext *c, const struct broker_addr *b, const char *host, int port, double timeout_s,
+		     char *err, size_t errlen)
+{
+	const char *name = strcmp(host, b->host) == 0 && b->tls.servername[0] ? b->tls.servername : host;
+	char why[CR_ERR_MAX];
+
+	if (!b->tls.on)
+		return 0;
+	if (!cr_tls_ready() && cr_tls_setup(&b->tls, NULL, err, errlen) < 0)
+		return -1;
+	if (cr_tls_attach(c, name, timeout_s, why, sizeof(why)) < 0)
+		return snprintf(err, errlen, "broker %s:%d: %s", host, port, why), -1;
+	return 0;
 }
 
 redisContext *cr_rconn_connect(const struct broker_addr *b, double timeout_s, char *err, size_t errlen)
@@ -146,8 +168,12 @@ redisContext *cr_rconn_connect_at(const struct broker_addr *b, const char *host,
 	 * blocking pops and SUBSCRIBE reads go through cr_rconn_read(). */
 	redisSetTimeout(c, tv);
 	rconn_keepalive(c);
+	if (rconn_tls(c, b, host, port, timeout_s, err, errlen) < 0) {
+		cr_rconn_free(c);
+		return NULL;
+	}
 	if (rconn_auth(c, b, err, errlen) < 0 || (b->db > 0 && rconn_select(c, b->db, err, errlen) < 0)) {
-		redisFree(c);
+		cr_rconn_free(c);
 		return NULL;
 	}
 	return c;
@@ -206,10 +232,48 @@ int cr_rconn_append(redisContext *c, int argc, const char *const *argv, const si
 	return redisAppendCommandArgv(c, argc, (const char **)argv, lens) == REDIS_OK ? 0 : -1;
 }
 
+int cr_rconn_write(redisContext *c, int *done, short *wait_for)
+{
+	int want_read = 0;
+
+	*wait_for = POLLOUT;
+	if (!cr_tls_on(c))
+		return redisBufferWrite(c, done) == REDIS_OK ? 0 : -1;
+	if (cr_tls_write(c, done, &want_read) != REDIS_OK)
+		return -1;
+	if (want_read)
+		*wait_for = POLLIN;
+	return 0;
+}
+
+/* A TLS socket is non-blocking: wait for room (or for the peer, while it
+ * renegotiates) up to the context's timeout, as a blocking write would. */
+static int rconn_flush_tls(redisContext *c)
+{
+	double deadline = mono_now() + (c->timeout ? (double)c->timeout->tv_sec + (double)c->timeout->tv_usec / 1e6 : 5.0);
+	int done = 0;
+	short ev;
+
+	while (cr_rconn_write(c, &done, &ev) == 0) {
+		if (done)
+			return 0;
+		struct pollfd pfd = { .fd = c->fd, .events = ev };
+		double left = deadline - mono_now();
+		int n = left > 0 ? poll(&pfd, 1, (int)(left * 1000) + 1) : 0;
+		if (n == 0 || (n < 0 && errno != EINTR)) {
+			rconn_fail(c, RCONN_ERR_TIMEOUT, "the broker took nothing we sent in time");
+			return -1;
+		}
+	}
+	return -1;
+}
+
 int cr_rconn_flush(redisContext *c)
 {
 	int done = 0;
 
+	if (cr_tls_on(c))
+		return rconn_flush_tls(c);
 	while (!done) {
 		if (redisBufferWrite(c, &done) != REDIS_OK)
 			return -1;
@@ -221,7 +285,7 @@ int cr_rconn_flush(redisContext *c)
  * reply being read has grown past the bound. */
 static int rconn_fill(redisContext *c)
 {
-	if (redisBufferRead(c) != REDIS_OK)
+	if ((cr_tls_on(c) ? cr_tls_read(c, reply_max) : redisBufferRead(c)) != REDIS_OK)
 		return -1;
 	if (c->reader->len - c->reader->pos > reply_max) {
 		char why[sizeof(c->errstr)]; /* hiredis keeps 128 bytes of reason */
@@ -237,8 +301,12 @@ static int rconn_wait(redisContext *c, int ms)
 {
 	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
 	struct timespec ts = { (ms < 0 ? 0 : ms) / 1000, (long)((ms < 0 ? 0 : ms) % 1000) * 1000000L };
-	int n = ppoll(&pfd, 1, &ts, stop_mask);
+	int n;
 
+	/* OpenSSL may hold decrypted bytes the socket no longer signals. */
+	if (cr_tls_pending(c))
+		return 1;
+	n = ppoll(&pfd, 1, &ts, stop_mask);
 	if (n < 0 && errno == EINTR)
 		return 0;
 	if (n < 0) {

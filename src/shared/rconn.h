@@ -32,6 +32,11 @@ redisReply *cr_rconn_cmdargv(redisContext *c, int argc, const char **argv, const
 /* Pipelining: queue now, read the replies later with cr_rconn_read(). */
 int cr_rconn_append(redisContext *c, int argc, const char *const *argv, const size_t *lens);
 int cr_rconn_flush(redisContext *c);
+/* One non-blocking-aware step of a flush, for callers that poll
+ * themselves: 0 (with *done once the buffer is empty) or -1; *wait_for is
+ * the poll event to wait for before the next step (POLLIN while a TLS
+ * peer renegotiates, else POLLOUT). */
+int cr_rconn_write(redisContext *c, int *done, short *wait_for);
 /* Waits up to timeout_ms for one reply: 1 got one, 0 timed out, -1 error
  * (the context is then dead and must be reconnected). */
 int cr_rconn_read(redisContext *c, int timeout_ms, redisReply **out);

@@ -18,6 +18,7 @@
 #define SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 
 static struct netboot in, out;
+static struct cr_tls_pem got;
 
 static void fill(struct netboot *b)
 {
@@ -56,7 +57,7 @@ static int sealed_fd(const void *buf, size_t len, int seal)
 
 static int read_fd(int fd, char *err, size_t errlen)
 {
-	int rc = cr_netboot_read(fd, &out, err, errlen);
+	int rc = cr_netboot_read(fd, &out, &got, err, errlen);
 
 	close(fd);
 	return rc;
@@ -69,7 +70,7 @@ START_TEST(round_trip)
 
 	ck_assert_int_eq(cr_tz_pin_rule("Etc/NetbootTest", "NBT-3"), 0);
 	fill(&in);
-	fd = cr_netboot_write(&in);
+	fd = cr_netboot_write(&in, NULL);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(in.npins, cr_tz_pin_count());
 	ck_assert_int_eq(read_fd(fd, err, sizeof(err)), 0);
@@ -84,7 +85,7 @@ START_TEST(sealed_for_good)
 	int fd;
 
 	fill(&in);
-	fd = cr_netboot_write(&in);
+	fd = cr_netboot_write(&in, NULL);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(fcntl(fd, F_GET_SEALS) & SEALS, SEALS);
 	ck_assert_int_lt(pwrite(fd, "x", 1, 0), 0);
@@ -183,6 +184,44 @@ START_TEST(refuses_damage)
 }
 END_TEST
 
+/* The PEM bytes ride after the struct, each part whole and in place; a
+ * length that does not match the descriptor's size is refused. */
+START_TEST(tls_material)
+{
+	char ca[] = "-----BEGIN CERTIFICATE-----\nCA\n", cert[] = "CERT", key[] = "KEY-BYTES";
+	struct cr_tls_pem pem = { ca, cert, key, sizeof(ca) - 1, sizeof(cert) - 1, sizeof(key) - 1 };
+	char err[256] = "";
+	int fd;
+
+	fill(&in);
+	fd = cr_netboot_write(&in, &pem);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(read_fd(fd, err, sizeof(err)), 0);
+	ck_assert_uint_eq(got.ca_len, sizeof(ca) - 1);
+	ck_assert_str_eq(got.ca, ca);
+	ck_assert_str_eq(got.cert, cert);
+	ck_assert_str_eq(got.key, key);
+	cr_tls_pem_free(&got);
+	ck_assert_ptr_null(got.key);
+	/* The struct announces 9 key bytes; only 8 follow. */
+	size_t len = sizeof(in) + pem.ca_len + pem.cert_len + pem.key_len;
+	char *blob = malloc(len);
+	memcpy(blob, &in, sizeof(in));
+	memcpy(blob + sizeof(in), ca, pem.ca_len);
+	memcpy(blob + sizeof(in) + pem.ca_len, cert, pem.cert_len);
+	memcpy(blob + sizeof(in) + pem.ca_len + pem.cert_len, key, pem.key_len);
+	ck_assert_int_lt(read_fd(sealed_fd(blob, len - 1, 1), err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "does not match"));
+	ck_assert_int_eq(read_fd(sealed_fd(blob, len, 1), err, sizeof(err)), 0);
+	cr_tls_pem_free(&got);
+	/* A length past the bound is refused before anything is allocated. */
+	((struct netboot *)blob)->tls_key_len = CR_TLS_PEM_MAX + 1;
+	ck_assert_int_lt(read_fd(sealed_fd(blob, len, 1), err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "TLS material"));
+	free(blob);
+}
+END_TEST
+
 static Suite *netboot_suite(void)
 {
 	Suite *s = suite_create("netboot");
@@ -192,6 +231,7 @@ static Suite *netboot_suite(void)
 	tcase_add_test(tc, sealed_for_good);
 	tcase_add_test(tc, refuses_other_descriptors);
 	tcase_add_test(tc, refuses_damage);
+	tcase_add_test(tc, tls_material);
 	suite_add_tcase(s, tc);
 	return s;
 }
