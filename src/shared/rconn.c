@@ -134,8 +134,6 @@ static int rconn_tls(redisContext *c, const struct broker_addr *b, const char *h
 
 	if (!b->tls.on)
 		return 0;
-	if (!cr_tls_ready() && cr_tls_setup(&b->tls, NULL, err, errlen) < 0)
-		return -1;
 	if (cr_tls_attach(c, name, timeout_s, why, sizeof(why)) < 0)
 		return snprintf(err, errlen, "broker %s:%d: %s", host, port, why), -1;
 	return 0;
@@ -152,6 +150,10 @@ redisContext *cr_rconn_connect_at(const struct broker_addr *b, const char *host,
 	struct timeval tv;
 	redisContext *c;
 
+	/* The certificate files are read (and a bad one reported) before any
+	 * connection is made; net has built its context from memory by now. */
+	if (b->tls.on && !cr_tls_ready() && cr_tls_setup(&b->tls, NULL, err, errlen) < 0)
+		return NULL;
 	tv_from(timeout_s, &tv);
 	c = redisConnectWithTimeout(host, port, tv);
 	if (c == NULL) {

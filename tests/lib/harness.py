@@ -443,13 +443,15 @@ class Fleet:
     """Redis + one sandbox host and pair per entry of hosts {name: [roles]}."""
 
     def __init__(self, hosts, config=None, sources=None, packages=None, security=False, prepare=None,
-                 appendonly=False):
+                 appendonly=False, redis_factory=None):
         """config: overrides, "key" for [daemon] or "section.key"; packages:
         build_repo dicts for a repository in the fleet's temp dir, added to
         sources; prepare(redis) runs before any pair starts and may return
         {host: broker URL} for pairs that log in as their own user;
-        appendonly: the Redis keeps its data across a restart."""
+        appendonly: the Redis keeps its data across a restart;
+        redis_factory(appendonly): another broker (tlsredis.TLSRedis)."""
         self.appendonly = appendonly
+        self.redis_factory = redis_factory or (lambda appendonly: Redis(appendonly=appendonly))
         self.hosts = hosts
         self.config = config or {}
         self.sources = list(sources or [])
@@ -481,7 +483,7 @@ class Fleet:
         self._known_hosts_was = os.environ.get("CELERYROOT_KNOWN_HOSTS")
         os.environ["CELERYROOT_KNOWN_HOSTS"] = self.known_hosts
         try:
-            self.redis = Redis(appendonly=self.appendonly)
+            self.redis = self.redis_factory(self.appendonly)
             urls = (self.prepare(self.redis) if self.prepare else None) or {}
             self.write_config()
             if self.packages:
