@@ -98,7 +98,7 @@ START_TEST(parse_unknown)
 	refused("[daemon]\nhostname = web01\ncolour = blue\n", "config:3:", "unknown key 'colour' in [daemon]");
 	refused("[daemon]\ncolour = blue\n", "allowed: hostname, roles", NULL);
 	refused("[cli]\n\n\ntimeuot = 5\n", "config:4:", "unknown key 'timeuot' in [cli] (allowed: timeout");
-	refused("[broker]\nhost = x\n", "config:2:", "[broker] (allowed: url, username, password)");
+	refused("[broker]\nhost = x\n", "config:2:", "[broker] (allowed: url, username, password, ssl");
 	refused("[brokers]\nurl = redis://x\n", "config:2:", "unknown section [brokers]");
 	refused("url = redis://x\n", "config:1:", "outside any section");
 	refused("[daemon\nhostname = web01\n", "config:1:", "syntax error");
@@ -259,7 +259,7 @@ START_TEST(broker_urls)
 	url_ok("redis://[fe80::1%eth0]", "fe80::1%eth0", 6379, 0, "", "");
 
 	url_bad("amqp://guest:guest@localhost//", "unsupported broker URL scheme 'amqp': celeryroot speaks Redis only");
-	url_bad("rediss://localhost", "scheme 'rediss'");
+	url_bad("rediss+socket://localhost", "scheme 'rediss+socket'");
 	url_bad("localhost:6379", "no scheme");
 	url_bad("", "no scheme");
 	url_bad("redis://host:0", "port must be 1..65535");
