@@ -84,6 +84,9 @@ static const struct net_rule net_rules[] = {
 
 	/* Identity and randomness (log lines, request ids, jansson's seed). */
 	ALLOW("getpid"), ALLOW("gettid"), ALLOW("getppid"), ALLOW("getuid"), ALLOW("geteuid"),
+	/* getrandom: also OpenSSL's generator (TLS keys, its reseeding), the
+	 * only system call TLS to the broker added to net's needs (found by
+	 * tests/integration/test_tls_fleet.py: nothing else was refused). */
 	ALLOW("getgid"), ALLOW("getegid"), ALLOW("getrandom"), ALLOW("uname"),
 	ALLOW("sysinfo"),               /* glibc's qsort sizes its buffer with it */
 
