@@ -103,7 +103,7 @@ static void usage(FILE *f)
 		"3 a host timed out, is queued, deferred or expired (or the broker was lost after\n"
 		"sending: follow the job id printed), 4 nothing was sent (broker unreachable or refused)\n"
 		"broker: --broker, else $CELERYROOT_BROKER_URL, else " CONFIG_DEFAULT_PATH ",\n"
-		"else " BROKER_DEFAULT_URL "\n"
+		"else " BROKER_DEFAULT_URL " (rediss://...?ssl_ca_certs=FILE for TLS)\n"
 		"signing: every task is signed with $CELERYROOT_SIGNING_KEY, else [cli] signing_key\n");
 }
 
