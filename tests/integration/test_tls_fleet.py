@@ -46,7 +46,7 @@ class TLSFleet(fleetcase.FleetCase):
                   "schedule tlsping.target": "--all", "schedule tlsping.command": "ping"}
         sources = [harness.build_repo(os.path.join(tmp, "repo"), PACKAGES)]
         cls.start_fleet({"web01": ["webserver"], "db01": ["database"]}, sources=sources, config=config,
-                        prepare=pair_urls,
+                        prepare=pair_urls, appendonly=True,
                         redis_factory=lambda a: tlsredis.TLSRedis(cls.pki, auth_clients=True, appendonly=a))
 
     def test_readme_commands_over_tls(self):
@@ -115,6 +115,16 @@ class TLSFleet(fleetcase.FleetCase):
             self.assertEqual(rec["status"], "unchanged")
         finally:
             app.close()
+
+    def test_reconnects_over_tls_after_a_redis_restart(self):
+        # A new handshake from inside net's sandbox (no file, seccomp): the
+        # context built before confinement is all it needs.
+        nets = {n: p.net_pid() for n, p in self.fleet.pairs.items()}
+        self.fleet.redis.restart()
+        harness.wait_for(lambda: self.fleet.cli("ping", "--all", "--timeout", "5")[0] == 0, 60, interval=0.5)
+        self.assertEqual({n: p.net_pid() for n, p in self.fleet.pairs.items()}, nets, "net was restarted")
+        for pair in self.fleet.pairs.values():
+            self.assertRegex(pair.log(), r"connected to the broker at 127\.0\.0\.1:\d+ after")
 
     def test_oversize_reply_still_bounded(self):
         # 20 MiB through TLS: over what net reads at all (16 MiB), so it is
