@@ -248,34 +248,13 @@ int cr_rconn_write(redisContext *c, int *done, short *wait_for)
 	return 0;
 }
 
-/* A TLS socket is non-blocking: wait for room (or for the peer, while it
- * renegotiates) up to the context's timeout, as a blocking write would. */
-static int rconn_flush_tls(redisContext *c)
-{
-	double deadline = mono_now() + (c->timeout ? (double)c->timeout->tv_sec + (double)c->timeout->tv_usec / 1e6 : 5.0);
-	int done = 0;
-	short ev;
-
-	while (cr_rconn_write(c, &done, &ev) == 0) {
-		if (done)
-			return 0;
-		struct pollfd pfd = { .fd = c->fd, .events = ev };
-		double left = deadline - mono_now();
-		int n = left > 0 ? poll(&pfd, 1, (int)(left * 1000) + 1) : 0;
-		if (n == 0 || (n < 0 && errno != EINTR)) {
-			rconn_fail(c, RCONN_ERR_TIMEOUT, "the broker took nothing we sent in time");
-			return -1;
-		}
-	}
-	return -1;
-}
-
 int cr_rconn_flush(redisContext *c)
 {
 	int done = 0;
 
 	if (cr_tls_on(c))
-		return rconn_flush_tls(c);
+		return cr_tls_flush(c, c->timeout ? (double)c->timeout->tv_sec + (double)c->timeout->tv_usec / 1e6 : 5.0) ==
+		       REDIS_OK ? 0 : -1;
 	while (!done) {
 		if (redisBufferWrite(c, &done) != REDIS_OK)
 			return -1;

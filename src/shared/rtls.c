@@ -5,6 +5,7 @@
 #include "config.h"
 #include "rtls.h"
 #include "rtls_int.h"
+#include "rconn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,14 +28,22 @@
 static struct {
 	const redisContext *c;
 	SSL *ssl;
+	int answered;   /* the broker has sent application data */
 } slots[RTLS_SLOTS];
 
-static SSL *ssl_of(const redisContext *c)
+static int slot_of(const redisContext *c)
 {
 	for (int i = 0; c && i < RTLS_SLOTS; i++)
 		if (slots[i].c == c)
-			return slots[i].ssl;
-	return NULL;
+			return i;
+	return -1;
+}
+
+static SSL *ssl_of(const redisContext *c)
+{
+	int i = slot_of(c);
+
+	return i < 0 ? NULL : slots[i].ssl;
 }
 
 static void tls_fail(redisContext *c, int code, const char *prefix, const char *what)
@@ -151,6 +160,7 @@ int cr_tls_attach(redisContext *c, const char *name, double timeout_s, char *err
 	}
 	slots[slot].c = c;
 	slots[slot].ssl = ssl;
+	slots[slot].answered = 0;
 	return 0;
 }
 
@@ -159,26 +169,34 @@ int cr_tls_on(const redisContext *c)
 	return ssl_of(c) != NULL;
 }
 
-/* A TLS error as c's reason: the peer closed, or what OpenSSL saw. */
+/* A TLS error as c's reason (hiredis keeps 128 bytes of it): the peer
+ * closed, or OpenSSL's short reason.  TLS 1.3 lets a client finish its
+ * handshake before the server has checked the client's certificate, so a
+ * refusal shows up at the first read: as an alert, or as the connection
+ * closing (often reset, the alert lost); before any answer, say so. */
 static int io_error(redisContext *c, SSL *ssl, int r)
 {
-	int e = SSL_get_error(ssl, r);
-	char reason[120];
+	int e = SSL_get_error(ssl, r), i = slot_of(c);
+	int fresh = i >= 0 && !slots[i].answered;
+	const char *why = NULL;
 
-	if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) {
-		ERR_clear_error();
+	if (!(e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)))
+		why = ERR_reason_error_string(ERR_peek_error());
+	ERR_clear_error();
+	if (why == NULL && !fresh) {
 		tls_fail(c, REDIS_ERR_EOF, "", "Server closed the connection");
 		return REDIS_ERR;
 	}
-	ERR_error_string_n(ERR_get_error(), reason, sizeof(reason));
-	ERR_clear_error();
-	tls_fail(c, REDIS_ERR_IO, "TLS: ", reason);
+	c->err = why ? REDIS_ERR_IO : REDIS_ERR_EOF;
+	snprintf(c->errstr, sizeof(c->errstr), "TLS: %.80s%s", why ? why : "the broker hung up before answering",
+		 fresh ? " (does it take our ssl_certfile?)" : "");
 	return REDIS_ERR;
 }
 
 int cr_tls_read(redisContext *c, size_t limit)
 {
-	SSL *ssl = ssl_of(c);
+	int slot = slot_of(c);
+	SSL *ssl = slot < 0 ? NULL : slots[slot].ssl;
 	char buf[RTLS_CHUNK];
 
 	if (ssl == NULL)
@@ -193,6 +211,7 @@ int cr_tls_read(redisContext *c, size_t limit)
 				return REDIS_OK;
 			return io_error(c, ssl, n);
 		}
+		slots[slot].answered = 1;
 		if (redisReaderFeed(c->reader, buf, (size_t)n) != REDIS_OK) {
 			tls_fail(c, REDIS_ERR_PROTOCOL, "", c->reader->errstr);
 			return REDIS_ERR;
@@ -224,6 +243,24 @@ int cr_tls_write(redisContext *c, int *done, int *want_read)
 	}
 	*done = sdslen(c->obuf) == 0;
 	return REDIS_OK;
+}
+
+int cr_tls_flush(redisContext *c, double timeout_s)
+{
+	double deadline = mono() + timeout_s;
+	int done = 0, want_read = 0;
+
+	while (cr_tls_write(c, &done, &want_read) == REDIS_OK) {
+		if (done)
+			return REDIS_OK;
+		int w = wait_for(c->fd, want_read ? POLLIN : POLLOUT, deadline);
+		if (w <= 0) {
+			tls_fail(c, w == 0 ? RCONN_ERR_TIMEOUT : REDIS_ERR_IO, "",
+				 w == 0 ? "the broker took nothing we sent in time" : "poll failed");
+			return REDIS_ERR;
+		}
+	}
+	return REDIS_ERR;
 }
 
 int cr_tls_pending(const redisContext *c)

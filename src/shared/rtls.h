@@ -52,6 +52,9 @@ int cr_tls_read(redisContext *c, size_t limit);
  * it is empty, or REDIS_ERR with c->err set.  *want_read tells the caller
  * what to wait for when not done (a renegotiating peer). */
 int cr_tls_write(redisContext *c, int *done, int *want_read);
+/* Writes all of c->obuf, waiting for the socket (a TLS socket is
+ * non-blocking) at most timeout_s, as a blocking write would. */
+int cr_tls_flush(redisContext *c, double timeout_s);
 /* Decrypted bytes held inside OpenSSL: the socket may be quiet while a
  * reply is already here, so waits look at this before poll(). */
 int cr_tls_pending(const redisContext *c);
