@@ -148,7 +148,7 @@ static int parse_user(const char *kind, const char *v, struct acl_user *u)
 	return 0;
 }
 
-static void print_users(const struct acl_user *u, size_t n, int json, const char *host_port)
+static void print_users(const struct acl_user *u, size_t n, int json, const char *scheme, const char *host_port)
 {
 	char r[12288];
 	json_t *list = json_array();
@@ -156,7 +156,8 @@ static void print_users(const struct acl_user *u, size_t n, int json, const char
 	for (size_t i = 0; i < n; i++) {
 		rule(&u[i], r, sizeof(r));
 		char url[512];
-		snprintf(url, sizeof(url), "redis://celeryroot-%s-%s:%s@%s", u[i].kind, u[i].name, u[i].password, host_port);
+		snprintf(url, sizeof(url), "%s://celeryroot-%s-%s:%s@%s", scheme, u[i].kind, u[i].name, u[i].password,
+			 host_port);
 		char user[HOSTNAME_MAX + 48];
 		snprintf(user, sizeof(user), "celeryroot-%s-%s", u[i].kind, u[i].name);
 		if (json)
@@ -212,11 +213,18 @@ int cmd_acl(int argc, char **argv)
 		struct cr_config cfg;
 		struct broker_addr b;
 		char url[512], err[256], where[400] = "127.0.0.1:6379/0";
+		int tls = 0;
 		cr_config_defaults(&cfg);
 		if (cr_config_load(&cfg, CONFIG_DEFAULT_PATH, 0, err, sizeof(err)) == 0 &&
-		    cr_broker_from(broker, &cfg, &b, url, sizeof(url), err, sizeof(err)) == 0)
+		    cr_broker_from(broker, &cfg, &b, url, sizeof(url), err, sizeof(err)) == 0) {
 			snprintf(where, sizeof(where), strchr(b.host, ':') ? "[%s]:%d/%d" : "%s:%d/%d", b.host, b.port, b.db);
-		print_users(u, n, json, where);
+			/* Over TLS the same CA; client certificates are each program's own. */
+			tls = b.tls.on;
+			if (tls && b.tls.ca_certs[0])
+				snprintf(where + strlen(where), sizeof(where) - strlen(where), "?ssl_ca_certs=%.200s",
+					 b.tls.ca_certs);
+		}
+		print_users(u, n, json, tls ? "rediss" : "redis", where);
 	}
 	if (u)
 		sodium_memzero(u, ACL_MAX_USERS * sizeof(*u));

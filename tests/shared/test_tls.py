@@ -5,7 +5,9 @@ refused, a rediss:// URL never falls back to clear text, a wrong CA, an
 expired or a wrong-name certificate is refused, ssl_cert_reqs=none is an
 explicit and logged opt-out, mutual TLS, bad files stop everything before
 a connection is made, and hostile TLS servers are bounded."""
+import json
 import os
+import shlex
 import socket
 import ssl
 import subprocess
@@ -162,6 +164,16 @@ class TLSRefusals(unittest.TestCase):
                                "not rediss://")
         finally:
             s.close()
+
+    def test_acl_urls_keep_tls(self):
+        code, out, err = harness.cli("acl", "--operator", "alice", "--json", "--broker", self.tls.url)
+        self.assertEqual(code, 0, err)
+        url = json.loads(out)["users"][0]["url"]
+        self.assertRegex(url, r"^rediss://celeryroot-operator-alice:[0-9a-f]+@127\.0\.0\.1:%d/0\?ssl_ca_certs=%s$"
+                         % (self.tls.port, self.pki.ca))
+        # That URL, with the user made, works over TLS as that user.
+        self.tls.client().execute_command(*shlex.split(json.loads(out)["users"][0]["rule"]))
+        self.assertEqual(self.hosts(url)[0], 0)
 
     def test_daemon_refuses_bad_files_before_net_starts(self):
         harness.require_root()
