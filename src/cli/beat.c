@@ -366,11 +366,12 @@ int cmd_beat(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	cr_config_defaults(&o->cfg);
-	const char *config = o->config_path ? o->config_path : CONFIG_DEFAULT_PATH;
+	int must;
+	const char *config = cli_config(o->config_path, &must);
 	struct schedule *all = NULL;
 	size_t n = 0;
 	/* A bad config is an error at start, not a silent gap later. */
-	if (cr_config_load(&o->cfg, config, o->config_path != NULL, err, sizeof(err)) < 0 ||
+	if (cr_config_load(&o->cfg, config, must, err, sizeof(err)) < 0 ||
 	    cr_broker_from(o->broker_url, &o->cfg, &o->broker, o->url, sizeof(o->url), err, sizeof(err)) < 0 ||
 	    schedules_load(NULL, config, &all, &n) < 0) {
 		if (err[0])

@@ -213,7 +213,7 @@ int cmd_acl(int argc, char **argv)
 		struct broker_addr b;
 		char url[512], err[256], where[400] = "127.0.0.1:6379/0";
 		cr_config_defaults(&cfg);
-		if (cr_config_load(&cfg, CONFIG_DEFAULT_PATH, 0, err, sizeof(err)) == 0 &&
+		if (cr_config_load(&cfg, cli_config(NULL, NULL), 0, err, sizeof(err)) == 0 &&
 		    cr_broker_from(broker, &cfg, &b, url, sizeof(url), err, sizeof(err)) == 0)
 			snprintf(where, sizeof(where), strchr(b.host, ':') ? "[%s]:%d/%d" : "%s:%d/%d", b.host, b.port, b.db);
 		print_users(u, n, json, where);

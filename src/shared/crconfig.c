@@ -118,6 +118,8 @@ static int set_str(struct parse_ctx *p, const char *key, char *dst, size_t len, 
 	return 1;
 }
 
+static int set_path(struct parse_ctx *p, const char *key, char *dst, size_t len, const char *v);
+
 static int on_broker(struct parse_ctx *p, const char *k, const char *v)
 {
 	if (!strcmp(k, "url")) {
@@ -130,9 +132,16 @@ static int on_broker(struct parse_ctx *p, const char *k, const char *v)
 	}
 	if (!strcmp(k, "username"))
 		return set_str(p, k, p->c->broker_user, sizeof(p->c->broker_user), v);
+	/* Either the password or the file holding it: two would leave it to
+	 * the reader to guess which one is used. */
+	if ((!strcmp(k, "password") && p->c->broker_password_file[0]) ||
+	    (!strcmp(k, "password_file") && p->c->broker_password[0]))
+		return fail(p, "password and password_file are both set in [broker]: keep only password_file");
 	if (!strcmp(k, "password"))
 		return set_str(p, k, p->c->broker_password, sizeof(p->c->broker_password), v);
-	return fail(p, "unknown key '%.64s' in [broker] (allowed: url, username, password)", k);
+	if (!strcmp(k, "password_file"))
+		return set_path(p, k, p->c->broker_password_file, sizeof(p->c->broker_password_file), v);
+	return fail(p, "unknown key '%.64s' in [broker] (allowed: url, username, password, password_file)", k);
 }
 
 /* A POSIX portable user name: it ends up in getpwnam(). */
