@@ -131,6 +131,18 @@ class Credentials(unittest.TestCase):
         harness.wait_for(lambda: self.registered("cred05"), 20)
         self.assertNotIn("overrides", self.text(log2))
 
+    def test_shipped_daemon_example_with_a_password_file(self):
+        with open(os.path.join(harness.SRCDIR, "contrib", "celeryrootd.conf.example")) as f:
+            text = f.read()
+        for old, new in (("url = redis://127.0.0.1:6379/0", "url = " + self.url),
+                         ("; username = celeryroot-daemon-web01", "username = cr"),
+                         ("; password_file = /etc/celeryroot/redis-password", "password_file = " + self.pwfile)):
+            self.assertEqual(text.count(old), 1, old)
+            text = text.replace(old, new)
+        p, log = self.daemon(self.write("example.conf", text, 0o600), "cred06")
+        harness.wait_for(lambda: self.registered("cred06"), 20)
+        self.assertIn("as user cr, plain", self.text(log))
+
     # ---- default files, in a private /etc ----------------------------------
 
     def etc_ns(self, files):
