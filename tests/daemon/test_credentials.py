@@ -143,6 +143,24 @@ class Credentials(unittest.TestCase):
         harness.wait_for(lambda: self.registered("cred06"), 20)
         self.assertIn("as user cr, plain", self.text(log))
 
+    def test_beat_says_which_broker_and_user(self):
+        config = self.write("beat.conf", "[broker]\nurl = redis://127.0.0.1:1/0\nusername = cr\npassword_file = %s\n"
+                            % self.pwfile, 0o600)
+        e = {k: v for k, v in os.environ.items() if not k.startswith("CELERYROOT_")}
+        p = subprocess.Popen([harness.cli_path(), "beat", "--config", config], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, env=e)
+        self.procs.append(p)
+        shown = "redis://cr:***@127.0.0.1:1/0 as user cr, plain"
+        try:
+            out, _ = p.communicate(timeout=2)
+        except subprocess.TimeoutExpired:
+            p.terminate()
+            out, _ = p.communicate(timeout=20)
+        self.assertIn("on %s with the schedules of %s" % (shown, config), out)
+        self.assertIn("cannot reach the broker at 127.0.0.1:1: Connection refused", out)
+        self.assertIn("retrying (broker %s)" % shown, out)
+        self.assertNotIn(SECRET, out)
+
     # ---- default files, in a private /etc ----------------------------------
 
     def etc_ns(self, files):
