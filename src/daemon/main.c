@@ -144,21 +144,6 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-/* The daemon's own file; before celeryrootd.conf existed both read
- * celeryroot.conf, so a host upgraded without renaming it still starts (and
- * says to rename it, main()). */
-static void choose_config(struct dopts *o)
-{
-	struct stat sb;
-
-	o->conf = o->config_path ? o->config_path : CONFIG_DAEMON_PATH;
-	if (o->config_path == NULL && stat(CONFIG_DAEMON_PATH, &sb) != 0 && errno == ENOENT &&
-	    stat(CONFIG_CLI_SYSTEM_PATH, &sb) == 0) {
-		o->conf = CONFIG_CLI_SYSTEM_PATH;
-		o->conf_legacy = 1;
-	}
-}
-
 /* Command line over config file; the result is validated as a whole. */
 static void merge_config(struct cr_config *cfg, struct dopts *o)
 {
@@ -166,7 +151,7 @@ static void merge_config(struct cr_config *cfg, struct dopts *o)
 
 	cr_config_defaults(cfg);
 	cfg->password_file_strict = 1;
-	choose_config(o);
+	o->conf = o->config_path ? o->config_path : cr_config_daemon_path(&o->conf_legacy);
 	if (cr_config_load(cfg, o->conf, o->config_path != NULL, err, sizeof(err)) < 0 ||
 	    cr_config_file_safe(cfg, o->conf, err, sizeof(err)) < 0)
 		die("%s", err);

@@ -122,6 +122,10 @@ void cr_broker_describe(const struct broker_addr *b, char *out, size_t len);
  * exists, else CONFIG_CLI_SYSTEM_PATH; never the daemon's.  *explicit is 1
  * when the file was named ($CELERYROOT_CONFIG) and so must exist. */
 const char *cr_config_cli_path(char *buf, size_t len, int *explicit_);
+/* The daemon's configuration file: CONFIG_DAEMON_PATH, or on a host
+ * upgraded from when both read it, CONFIG_CLI_SYSTEM_PATH while the
+ * daemon's is missing (*legacy = 1: the daemon says to rename it). */
+const char *cr_config_daemon_path(int *legacy);
 /* Replaces b->host by a numeric address, so that reconnecting later needs no
  * name service (net's sandbox has no files to read). */
 int cr_broker_resolve(struct broker_addr *b, char *err, size_t errlen);

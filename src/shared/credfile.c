@@ -101,6 +101,18 @@ static int is_file(const char *path)
 	return stat(path, &sb) == 0;
 }
 
+const char *cr_config_daemon_path(int *legacy)
+{
+	struct stat sb;
+
+	*legacy = 0;
+	if (stat(CONFIG_DAEMON_PATH, &sb) != 0 && errno == ENOENT && is_file(CONFIG_CLI_SYSTEM_PATH)) {
+		*legacy = 1;
+		return CONFIG_CLI_SYSTEM_PATH;
+	}
+	return CONFIG_DAEMON_PATH;
+}
+
 const char *cr_config_cli_path(char *buf, size_t len, int *explicit_)
 {
 	const char *env = getenv("CELERYROOT_CONFIG");
