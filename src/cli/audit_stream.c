@@ -220,9 +220,11 @@ static redisContext *connect_broker(struct cli_opts *o, struct av *r)
 	char err[CR_ERR_MAX];
 	redisContext *c;
 
+	int must;
+	const char *path = cli_config(o->config_path, &must);
+
 	cr_config_defaults(&o->cfg);
-	if (cr_config_load(&o->cfg, o->config_path ? o->config_path : CONFIG_DEFAULT_PATH, o->config_path != NULL, err,
-			sizeof(err)) < 0 ||
+	if (cr_config_load(&o->cfg, path, must, err, sizeof(err)) < 0 ||
 	    cr_broker_from(o->broker_url, &o->cfg, &o->broker, o->url, sizeof(o->url), err, sizeof(err)) < 0 ||
 	    (c = cr_rconn_connect(&o->broker, 3.0, err, sizeof(err))) == NULL) {
 		av_unchecked(r, "stream: not checked: %s", err);

@@ -300,8 +300,11 @@ static int beat_loop(struct cli_opts *o, const char *config, const char *me, str
 
 	while (!beat_stop) {
 		char err[CR_ERR_MAX];
-		if (c == NULL && (c = cr_rconn_connect(&o->broker, 5.0, err, sizeof(err))) == NULL)
-			error_f("%s; retrying", err);
+		if (c == NULL && (c = cr_rconn_connect(&o->broker, 5.0, err, sizeof(err))) == NULL) {
+			char where[CR_ERR_MAX];
+			cr_broker_describe(&o->broker, where, sizeof(where));
+			error_f("%s; retrying (broker %s)", err, where);
+		}
 		if (c) {
 			int l = lead(c, me, leading);
 			if (l != leading && l >= 0)
@@ -366,11 +369,12 @@ int cmd_beat(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	cr_config_defaults(&o->cfg);
-	const char *config = o->config_path ? o->config_path : CONFIG_DEFAULT_PATH;
+	int must;
+	const char *config = cli_config(o->config_path, &must);
 	struct schedule *all = NULL;
 	size_t n = 0;
 	/* A bad config is an error at start, not a silent gap later. */
-	if (cr_config_load(&o->cfg, config, o->config_path != NULL, err, sizeof(err)) < 0 ||
+	if (cr_config_load(&o->cfg, config, must, err, sizeof(err)) < 0 ||
 	    cr_broker_from(o->broker_url, &o->cfg, &o->broker, o->url, sizeof(o->url), err, sizeof(err)) < 0 ||
 	    schedules_load(NULL, config, &all, &n) < 0) {
 		if (err[0])
@@ -392,7 +396,9 @@ int cmd_beat(int argc, char **argv)
 	sa.sa_handler = on_stop;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	info_f("beat %s on %s with the schedules of %s", me, o->url, config);
+	char where[CR_ERR_MAX];
+	cr_broker_describe(&o->broker, where, sizeof(where));
+	info_f("beat %s on %s with the schedules of %s", me, where, config);
 	rc = beat_loop(o, config, me, b);
 	free(b);
 	free(o);

@@ -106,6 +106,9 @@ void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_parse(int argc, char **argv, struct cli_opts *o, int flags, void (*help)(FILE *));
 /* Loads config and connects; prints the error and returns NULL on failure. */
 redisContext *cli_connect(struct cli_opts *o);
+/* The file the CLI reads: --config, else cr_config_cli_path (never the
+ * daemon's); *must_exist (may be NULL) is 1 when it was named. */
+const char *cli_config(const char *config_path, int *must_exist);
 
 /* submit.c */
 /* The operator's signing key ($CELERYROOT_SIGNING_KEY, else [cli]

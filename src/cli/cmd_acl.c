@@ -32,6 +32,18 @@ static const char *const operator_cmds =
 static const char *const beat_cmds =
 	"+ping +select +smembers +mget +get +set +del +multi +exec +discard +watch +unwatch +pexpire +zadd "
 	"+zremrangebyscore +lpush +sadd +hset +hsetnx +hmget";
+/* A Python Celery program (README "From Python Celery"): what kombu's
+ * Redis transport and Celery's Redis result backend send for send_task and
+ * AsyncResult.get, checked against a real client with ACL LOG empty
+ * (tests/cli/test_acl_python.py).  kombu counts a queue's priority lists
+ * (LLEN) and records its binding (SADD) before it pushes; it never pops,
+ * so no unacked, unacked_index or unacked_mutex: it sends, it does not
+ * consume.  Results: read, and their channels subscribed. */
+static const char *const python_cmds =
+	"+ping +select +multi +exec +discard +lpush +get +mget +subscribe +unsubscribe";
+static const char *const python_keys =
+	"%W~host.* %W~role.* %R~celery-task-meta-* &celery-task-meta-* "
+	"\"(%R~host.* %R~role.* +llen)\" \"(~_kombu.binding.host.* ~_kombu.binding.role.* +sadd +smembers)\"";
 /* %R~ read only, %W~ write only (Redis 7): the CLI and beat read the
  * registry but cannot forge it, and push to queues they cannot read. */
 static const char *const operator_keys =
@@ -53,7 +65,7 @@ static void acl_help(FILE *f)
 {
 	fprintf(f,
 		"usage: celeryroot acl [--daemon HOST[=ROLE,...]]... [--operator NAME]... [--beat NAME]...\n"
-		"                      [--broker URL] [--json]\n"
+		"                      [--python NAME]... [--broker URL] [--json]\n"
 		"\n"
 		"Prints Redis ACL rules (ACL SETUSER ...) for each program, with a fresh\n"
 		"random password each, and the broker URL it should use:\n"
@@ -61,6 +73,8 @@ static void acl_help(FILE *f)
 		"            its roles, results, its registry entry, the audit stream, nonces\n"
 		"  operator  the CLI: registry, jobs, queues (push only), results, audit, schedules\n"
 		"  beat      'celeryroot beat': registry, jobs, queues (push only), schedules, its lease\n"
+		"  python    a Python Celery program (send_task, AsyncResult.get): queues (push,\n"
+		"            count), their kombu bindings, results (read, subscribe)\n"
 		"Nothing else: no FLUSHALL, FLUSHDB, CONFIG, KEYS, DEBUG, ACL, SCRIPT or MODULE.\n"
 		"The output holds passwords: keep it private.  Load it with\n"
 		"  celeryroot acl ... | grep -v '^#' | redis-cli    (then ACL SAVE with an aclfile)\n"
@@ -68,7 +82,8 @@ static void acl_help(FILE *f)
 		"\n"
 		"examples:\n"
 		"  celeryroot acl --daemon web01=webserver --daemon db01=database --operator alice\n"
-		"  celeryroot acl --beat beat1 --json\n");
+		"  celeryroot acl --beat beat1 --json\n"
+		"  celeryroot acl --python ops\n");
 }
 
 /* Daemon keys: host.H and role.R (with kombu's priority lists), its taken
@@ -105,12 +120,15 @@ static void daemon_keys(const struct acl_user *u, char *buf, size_t len)
 static void rule(const struct acl_user *u, char *buf, size_t len)
 {
 	char keys[8192];
-	const char *cmds = !strcmp(u->kind, "daemon") ? daemon_cmds : !strcmp(u->kind, "beat") ? beat_cmds : operator_cmds;
+	const char *cmds = !strcmp(u->kind, "daemon") ? daemon_cmds
+			   : !strcmp(u->kind, "beat") ? beat_cmds
+			   : !strcmp(u->kind, "python") ? python_cmds : operator_cmds;
 
 	if (!strcmp(u->kind, "daemon"))
 		daemon_keys(u, keys, sizeof(keys));
 	else
-		cr_copy_str(keys, sizeof(keys), !strcmp(u->kind, "beat") ? beat_keys : operator_keys);
+		cr_copy_str(keys, sizeof(keys), !strcmp(u->kind, "beat") ? beat_keys
+					       : !strcmp(u->kind, "python") ? python_keys : operator_keys);
 	snprintf(buf, len, "ACL SETUSER celeryroot-%s-%s reset on >%s resetchannels -@all %s %s", u->kind, u->name,
 		 u->password, cmds, keys);
 }
@@ -195,7 +213,8 @@ int cmd_acl(int argc, char **argv)
 			json = 1;
 		} else if (!strcmp(k, "--broker") && i + 1 < argc) {
 			broker = argv[++i];
-		} else if ((!strcmp(k, "--daemon") || !strcmp(k, "--operator") || !strcmp(k, "--beat")) && i + 1 < argc &&
+		} else if ((!strcmp(k, "--daemon") || !strcmp(k, "--operator") || !strcmp(k, "--beat") ||
+			    !strcmp(k, "--python")) && i + 1 < argc &&
 			   n < ACL_MAX_USERS) {
 			rc = parse_user(k + 2, argv[++i], &u[n]) < 0 ? EXIT_USAGE : EXIT_OK;
 			n++;
@@ -205,7 +224,7 @@ int cmd_acl(int argc, char **argv)
 		}
 	}
 	if (u && rc == EXIT_OK && n == 0) {
-		cli_err("name at least one user: --daemon HOST[=ROLE,...], --operator NAME or --beat NAME");
+		cli_err("name at least one user: --daemon HOST[=ROLE,...], --operator NAME, --beat NAME or --python NAME");
 		rc = EXIT_USAGE;
 	}
 	if (u && rc == EXIT_OK) {
@@ -215,7 +234,7 @@ int cmd_acl(int argc, char **argv)
 		char url[512], err[256], where[400] = "127.0.0.1:6379/0";
 		int tls = 0;
 		cr_config_defaults(&cfg);
-		if (cr_config_load(&cfg, CONFIG_DEFAULT_PATH, 0, err, sizeof(err)) == 0 &&
+		if (cr_config_load(&cfg, cli_config(NULL, NULL), 0, err, sizeof(err)) == 0 &&
 		    cr_broker_from(broker, &cfg, &b, url, sizeof(url), err, sizeof(err)) == 0) {
 			snprintf(where, sizeof(where), strchr(b.host, ':') ? "[%s]:%d/%d" : "%s:%d/%d", b.host, b.port, b.db);
 			/* Over TLS the same CA; client certificates are each program's own. */

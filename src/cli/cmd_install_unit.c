@@ -38,7 +38,8 @@ static const char *const next_steps[] = {
 	"systemd-sysusers celeryroot.conf",
 	"systemd-tmpfiles --create celeryroot.conf",
 	"apparmor_parser -r /etc/apparmor.d/celeryrootd /etc/apparmor.d/celeryroot-net   # where AppArmor is enabled",
-	"$EDITOR /etc/celeryroot/celeryroot.conf   # broker url, roles (contrib/celeryroot.conf.example)",
+	"$EDITOR /etc/celeryroot/celeryrootd.conf   # the daemon's own (mode 600): broker url, username, "
+	"password_file, roles (contrib/celeryrootd.conf.example)",
 	"systemctl enable --now celeryrootd",
 };
 

@@ -183,7 +183,7 @@ static int do_add(struct cli_opts *o, redisContext *c, struct schedule *s)
 	}
 	if ((rc = need_signer(o, "add")) != EXIT_OK)
 		return rc;
-	if (schedules_load(NULL, o->config_path ? o->config_path : CONFIG_DEFAULT_PATH, &all, &n) == 0 &&
+	if (schedules_load(NULL, cli_config(o->config_path, NULL), &all, &n) == 0 &&
 	    find(all, n, s->name) >= 0) {
 		schedules_free(all, n);
 		cli_err("schedule %s is defined in the config file; pick another name; nothing was stored", s->name);
@@ -228,7 +228,7 @@ static int do_change(struct cli_opts *o, redisContext *c, const char *verb, cons
 
 	if ((rc = need_signer(o, verb)) != EXIT_OK)
 		return rc;
-	if (schedules_load(c, o->config_path ? o->config_path : CONFIG_DEFAULT_PATH, &all, &n) < 0) {
+	if (schedules_load(c, cli_config(o->config_path, NULL), &all, &n) < 0) {
 		sodium_memzero(&o->signer, sizeof(o->signer));
 		return EXIT_USAGE;
 	}
@@ -266,7 +266,7 @@ static int do_run_now(struct cli_opts *o, redisContext *c, const char *name)
 	size_t n = 0;
 	int i, rc;
 
-	if (schedules_load(c, o->config_path ? o->config_path : CONFIG_DEFAULT_PATH, &all, &n) < 0)
+	if (schedules_load(c, cli_config(o->config_path, NULL), &all, &n) < 0)
 		return EXIT_USAGE;
 	if ((i = find(all, n, name)) < 0) {
 		cli_err("no schedule named %s (see 'celeryroot schedule list')", name);

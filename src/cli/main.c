@@ -102,8 +102,11 @@ static void usage(FILE *f)
 		"exit codes: 0 ok, 1 usage or validation error (nothing sent), 2 a host failed,\n"
 		"3 a host timed out, is queued, deferred or expired (or the broker was lost after\n"
 		"sending: follow the job id printed), 4 nothing was sent (broker unreachable or refused)\n"
-		"broker: --broker, else $CELERYROOT_BROKER_URL, else " CONFIG_DEFAULT_PATH ",\n"
-		"else " BROKER_DEFAULT_URL " (rediss://...?ssl_ca_certs=FILE for TLS)\n"
+		"broker: --broker, else $CELERYROOT_BROKER_URL, else [broker] of the config, else\n"
+		BROKER_DEFAULT_URL " (rediss://...?ssl_ca_certs=FILE for TLS)\n"
+		"config: --config, else $CELERYROOT_CONFIG, else ~/.config/celeryroot/celeryroot.conf\n"
+		"($XDG_CONFIG_HOME) if present, else " CONFIG_CLI_SYSTEM_PATH " (never the daemon's\n"
+		CONFIG_DAEMON_PATH ")\n"
 		"signing: every task is signed with $CELERYROOT_SIGNING_KEY, else [cli] signing_key\n");
 }
 
@@ -209,9 +212,11 @@ redisContext *cli_connect(struct cli_opts *o)
 	char err[CR_ERR_MAX];
 	redisContext *c;
 
+	int must;
+	const char *path = cli_config(o->config_path, &must);
+
 	cr_config_defaults(&o->cfg);
-	if (cr_config_load(&o->cfg, o->config_path ? o->config_path : CONFIG_DEFAULT_PATH,
-			o->config_path != NULL, err, sizeof(err)) < 0) {
+	if (cr_config_load(&o->cfg, path, must, err, sizeof(err)) < 0) {
 		cli_err("%s", err);
 		return NULL;
 	}
@@ -222,9 +227,24 @@ redisContext *cli_connect(struct cli_opts *o)
 		return NULL;
 	}
 	c = cr_rconn_connect(&o->broker, CLI_CONNECT_TIMEOUT, err, sizeof(err));
-	if (c == NULL)
-		cli_err("%s", err);
+	if (c == NULL) {
+		char where[CR_ERR_MAX];
+		cr_broker_describe(&o->broker, where, sizeof(where));
+		cli_err("%s [broker %s; config %s]", err, where, path);
+	}
 	return c;
+}
+
+const char *cli_config(const char *config_path, int *must_exist)
+{
+	static char buf[PATH_MAX];
+	int named = 1;
+
+	if (config_path == NULL)
+		config_path = cr_config_cli_path(buf, sizeof(buf), &named);
+	if (must_exist)
+		*must_exist = named;
+	return config_path;
 }
 
 int main(int argc, char **argv)

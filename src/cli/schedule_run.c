@@ -180,7 +180,7 @@ int schedule_list(struct cli_opts *o, redisContext *c)
 	json_t *list = json_array();
 	time_t now = time(NULL);
 
-	if (schedules_load(c, o->config_path ? o->config_path : CONFIG_DEFAULT_PATH, &all, &n) < 0) {
+	if (schedules_load(c, cli_config(o->config_path, NULL), &all, &n) < 0) {
 		json_decref(list);
 		return EXIT_USAGE;
 	}

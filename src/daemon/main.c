@@ -54,7 +54,9 @@ const char *__asan_default_options(void)
 #endif
 
 struct dopts {
-	const char *config_path;
+	const char *config_path;    /* --config */
+	const char *conf;           /* the file read: --config, else the default */
+	int conf_legacy;            /* the default is missing, the CLI's file was read */
 	const char *broker_url;
 	int foreground;
 	int priv_fd;            /* test hook: serve priv alone on an inherited fd */
@@ -80,7 +82,8 @@ static void usage(FILE *f)
 		"  --broker URL     redis://[[user]:password@]host[:port][/db], or rediss://\n"
 		"                   (TLS; ?ssl_ca_certs=...&ssl_certfile=...&ssl_keyfile=...)\n"
 		"  --user USER      user net runs as (default _celeryroot)\n"
-		"  --config FILE    configuration (default " CONFIG_DEFAULT_PATH ")\n"
+		"  --config FILE    configuration (default " CONFIG_DAEMON_PATH "; the CLI\n"
+		"                   reads its own, never this one)\n"
 		"  --foreground     stay in the foreground and log to stderr\n"
 		"\n"
 		"examples:\n"
@@ -148,9 +151,10 @@ static void merge_config(struct cr_config *cfg, struct dopts *o)
 	char err[CR_ERR_MAX], host[HOSTNAME_MAX + 1];
 
 	cr_config_defaults(cfg);
-	const char *path = o->config_path ? o->config_path : CONFIG_DEFAULT_PATH;
-	if (cr_config_load(cfg, path, o->config_path != NULL, err, sizeof(err)) < 0 ||
-	    cr_config_file_safe(cfg, path, err, sizeof(err)) < 0)
+	cfg->password_file_strict = 1;
+	o->conf = o->config_path ? o->config_path : cr_config_daemon_path(&o->conf_legacy);
+	if (cr_config_load(cfg, o->conf, o->config_path != NULL, err, sizeof(err)) < 0 ||
+	    cr_config_file_safe(cfg, o->conf, err, sizeof(err)) < 0)
 		die("%s", err);
 	if (o->hostname)
 		cr_copy_str(cfg->hostname, sizeof(cfg->hostname), o->hostname);
@@ -290,6 +294,20 @@ static int load_nonces(struct priv_ctx *p)
 	return 0;
 }
 
+/* The environment wins over the config (as for the CLI); a daemon that
+ * does not use the broker its config names says so, once, at the start. */
+static void note_env_broker(const struct dopts *o, const struct cr_config *cfg, const char *used)
+{
+	const char *env = getenv("CELERYROOT_BROKER_URL");
+	char configured[512];
+
+	if (o->broker_url != NULL || env == NULL || env[0] == '\0')
+		return;
+	cr_broker_mask(cfg->broker_url, configured, sizeof(configured));
+	error_f("warning: $CELERYROOT_BROKER_URL (%s) overrides the broker url of %s (%s); unset it to use the "
+		"configured one", used, o->conf, configured);
+}
+
 /* What net is handed (src/shared/netboot.h): big, so static. */
 static struct netboot boot;
 /* TLS: the CA, client certificate and key, read here as root (the key is
@@ -378,6 +396,10 @@ int main(int argc, char **argv)
 		die("%s", "libsodium could not initialise");
 	merge_config(&cfg, &o);
 	cr_log_init("celeryrootd", o.debug ? LOG_L_DEBUG : LOG_L_INFO, !o.foreground);
+	if (o.conf_legacy)
+		error_f("warning: %s is missing, reading %s instead: rename it ('mv %s %s'); the CLI reads "
+			"celeryroot.conf, and should not find the daemon's credentials there", CONFIG_DAEMON_PATH,
+			CONFIG_CLI_SYSTEM_PATH, CONFIG_CLI_SYSTEM_PATH, CONFIG_DAEMON_PATH);
 	if (geteuid() != 0)
 		die("%s", "must be started as root (it keeps root only in the small priv helper and drops net to --user); to try it out as a user, see 'celeryroot demo'");
 	check_root(cfg.sandbox[0] ? cfg.sandbox : "/");
@@ -386,7 +408,7 @@ int main(int argc, char **argv)
 	if (o.priv_fd >= 0) {
 		struct priv_ctx p;
 		load_keys(&cfg);
-		load_windows(&cfg, o.config_path ? o.config_path : CONFIG_DEFAULT_PATH);
+		load_windows(&cfg, o.conf);
 		cr_clock_init();
 		priv_init(&p, &cfg, o.priv_fd, 0);
 		cr_log_set_prog("priv");
@@ -397,11 +419,12 @@ int main(int argc, char **argv)
 	if (netexec_find(netprog, sizeof(netprog), err, sizeof(err)) < 0)
 		die("%s", err);
 	load_keys(&cfg);
-	load_windows(&cfg, o.config_path ? o.config_path : CONFIG_DEFAULT_PATH);
+	load_windows(&cfg, o.conf);
 	cr_clock_init();
 	if (cr_broker_from(o.broker_url, &cfg, &broker, url, sizeof(url), err, sizeof(err)) < 0 ||
 	    cr_broker_resolve(&broker, err, sizeof(err)) < 0)
 		die("%s", err);
+	note_env_broker(&o, &cfg, url);
 	load_tls(&broker, url);
 	if (!o.foreground && daemon(0, 0) < 0)
 		die("cannot detach: %s", strerror(errno));

@@ -92,7 +92,9 @@ static void link_note_down(struct net_state *st, const char *why)
 	if (l->down_since == 0)
 		l->down_since = cr_now_mono();
 	if (strcmp(l->down_why, why) != 0) {
-		error_f("broker link down: %s; reconnecting with backoff", why);
+		char where[CR_ERR_MAX];
+		cr_broker_describe(st->broker, where, sizeof(where));
+		error_f("broker link down: %s; reconnecting with backoff (broker %s)", why, where);
 		cr_copy_str(l->down_why, sizeof(l->down_why), why);
 	}
 }
@@ -186,11 +188,12 @@ static int net_link_ensure(struct net_state *st)
 		link_backoff(st);
 		return 0;
 	}
+	char where[CR_ERR_MAX];
+	cr_broker_describe(st->broker, where, sizeof(where));
 	if (l->down_since > 0)
-		info_f("connected to the broker at %s:%d after %.1f s", st->broker->host, st->broker->port,
-		       cr_now_mono() - l->down_since);
+		info_f("connected to the broker %s after %.1f s", where, cr_now_mono() - l->down_since);
 	else
-		info_f("connected to the broker at %s:%d", st->broker->host, st->broker->port);
+		info_f("connected to the broker %s", where);
 	l->up_since = cr_now_mono();
 	l->down_since = 0;
 	l->down_why[0] = '\0';

@@ -190,6 +190,39 @@ static void mask_url(const char *url, const struct broker_addr *b, char *out, si
 		snprintf(out, len, "%s://%s:***@%s:%d/%d", scheme, b->user, b->host, b->port, b->db);
 }
 
+void cr_broker_mask(const char *url, char *out, size_t len)
+{
+	struct broker_addr b;
+	char why[200];
+
+	/* What cannot be parsed is not shown at all: it might be all password. */
+	if (cr_broker_parse_url(url, &b, why, sizeof(why)) < 0)
+		cr_copy_str(out, len, "(an unreadable URL)");
+	else
+		mask_url(url, &b, out, len);
+	explicit_bzero(&b, sizeof(b));
+}
+
+/* Built from the fields, not from any URL text, so that no password can
+ * reach it: the password shows only as ***. */
+void cr_broker_describe(const struct broker_addr *b, char *out, size_t len)
+{
+	char host[300], where[512], mode[200];
+
+	/* An IPv6 address needs its brackets, or the port would read as part of it. */
+	snprintf(host, sizeof(host), strchr(b->host, ':') ? "[%s]:%d" : "%s:%d", b->host, b->port);
+	snprintf(where, sizeof(where), "%s://%s%s%s%s/%d", b->tls.on ? "rediss" : "redis", b->user,
+		 b->password[0] ? ":***" : "", b->user[0] || b->password[0] ? "@" : "", host, b->db);
+	if (b->nsentinels > 0)
+		snprintf(mode, sizeof(mode), "Sentinel master %s via %d sentinel%s%s", b->master_name, b->nsentinels,
+			 b->nsentinels == 1 ? "" : "s", !b->tls.on ? "" : b->tls.verify ? ", TLS verify on" : ", TLS verify off");
+	else if (b->tls.on)
+		snprintf(mode, sizeof(mode), "TLS verify %s", b->tls.verify ? "on" : "off");
+	else
+		cr_copy_str(mode, sizeof(mode), "plain");
+	snprintf(out, len, "%s as user %s, %s", where, b->user[0] ? b->user : "default", mode);
+}
+
 int cr_broker_from(const char *explicit_url, const struct cr_config *c, struct broker_addr *b,
 		char *url_out, size_t url_len, char *err, size_t errlen)
 {
@@ -207,7 +240,15 @@ int cr_broker_from(const char *explicit_url, const struct cr_config *c, struct b
 		return snprintf(err, errlen, "broker URL has ssl_* parameters but is not rediss://: use rediss:// "
 				"(or [broker] ssl = true)"), -1;
 	cr_broker_tls_finish(b);
-	if (b->password[0] == '\0' && c->broker_password[0] != '\0') {
+	/* The config's credentials apply only to a URL that carries none; the
+	 * file is read only then, so a URL with its own password works even
+	 * where the configured file cannot be read. */
+	if (b->password[0] == '\0' && c->broker_password_file[0] != '\0') {
+		if (cr_password_file_read(c->broker_password_file, c->password_file_strict, b->password,
+					  sizeof(b->password), err, errlen) < 0)
+			return -1;
+		cr_copy_str(b->user, sizeof(b->user), c->broker_user);
+	} else if (b->password[0] == '\0' && c->broker_password[0] != '\0') {
 		cr_copy_str(b->user, sizeof(b->user), c->broker_user);
 		cr_copy_str(b->password, sizeof(b->password), c->broker_password);
 	}

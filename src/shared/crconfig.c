@@ -139,8 +139,10 @@ static int on_broker_tls(struct parse_ctx *p, const char *k, const char *v)
 		return set_path(p, k, p->c->broker_ssl_certfile, sizeof(p->c->broker_ssl_certfile), v);
 	if (!strcmp(k, "ssl_keyfile"))
 		return set_path(p, k, p->c->broker_ssl_keyfile, sizeof(p->c->broker_ssl_keyfile), v);
-	return fail(p, "unknown key '%.64s' in [broker] (allowed: url, username, password, ssl, ssl_cert_reqs, "
-		    "ssl_ca_certs, ssl_certfile, ssl_keyfile)", k);
+	if (!strcmp(k, "password_file"))
+		return set_path(p, k, p->c->broker_password_file, sizeof(p->c->broker_password_file), v);
+	return fail(p, "unknown key '%.64s' in [broker] (allowed: url, username, password, password_file, ssl, "
+		    "ssl_cert_reqs, ssl_ca_certs, ssl_certfile, ssl_keyfile)", k);
 }
 
 static int on_broker(struct parse_ctx *p, const char *k, const char *v)
@@ -155,6 +157,11 @@ static int on_broker(struct parse_ctx *p, const char *k, const char *v)
 	}
 	if (!strcmp(k, "username"))
 		return set_str(p, k, p->c->broker_user, sizeof(p->c->broker_user), v);
+	/* Either the password or the file holding it: two would leave it to
+	 * the reader to guess which one is used. */
+	if ((!strcmp(k, "password") && p->c->broker_password_file[0]) ||
+	    (!strcmp(k, "password_file") && p->c->broker_password[0]))
+		return fail(p, "password and password_file are both set in [broker]: keep only password_file");
 	if (!strcmp(k, "password"))
 		return set_str(p, k, p->c->broker_password, sizeof(p->c->broker_password), v);
 	return on_broker_tls(p, k, v);

@@ -7,7 +7,10 @@
 
 #include "registry.h"
 
-#define CONFIG_DEFAULT_PATH "/etc/celeryroot/celeryroot.conf"
+/* The daemon and the CLI read different files by default, so that a root
+ * shell on a managed host does not log in with the daemon's credentials. */
+#define CONFIG_DAEMON_PATH "/etc/celeryroot/celeryrootd.conf"
+#define CONFIG_CLI_SYSTEM_PATH "/etc/celeryroot/celeryroot.conf"
 #define TRUSTED_KEYS_DEFAULT "/etc/celeryroot/trusted-keys"
 #define BROKER_DEFAULT_URL "redis://127.0.0.1:6379/0"
 
@@ -58,6 +61,10 @@ struct cr_config {
 	char broker_ssl_ca_certs[PATH_MAX];
 	char broker_ssl_certfile[PATH_MAX];
 	char broker_ssl_keyfile[PATH_MAX];
+	char broker_password_file[PATH_MAX]; /* read by cr_broker_from when the URL has no password */
+	/* 1 in the daemon: password_file must be root's (or the invoking
+	 * user's) and nobody else's to read; the CLI takes an operator's own. */
+	int password_file_strict;
 	/* [daemon] */
 	char hostname[HOSTNAME_MAX + 1];
 	char roles[REG_MAX_ROLES][ROLE_MAX + 1];
@@ -108,6 +115,25 @@ int cr_broker_parse_url(const char *url, struct broker_addr *b, char *err, size_
  * and ssl_* where the URL's query does not set them. */
 int cr_broker_from(const char *explicit_url, const struct cr_config *c, struct broker_addr *b,
 		char *url_out, size_t url_len, char *err, size_t errlen);
+/* Reads the broker password from path: one line (a trailing newline is
+ * dropped), at most 255 bytes, a regular file owned by root or the caller.
+ * strict (the daemon) refuses one any other user or group could read or
+ * write; otherwise (the CLI) one anyone may read or others may write. */
+int cr_password_file_read(const char *path, int strict, char *out, size_t outlen, char *err, size_t errlen);
+/* The URL as shown to people: any password replaced by ***. */
+void cr_broker_mask(const char *url, char *out, size_t len);
+/* One line for logs and errors: where (a masked URL), as which ACL user
+ * ("default" when none) and how (plain, TLS verify on|off, Sentinel). */
+void cr_broker_describe(const struct broker_addr *b, char *out, size_t len);
+/* The CLI's configuration file: $CELERYROOT_CONFIG, else the operator's
+ * own ($XDG_CONFIG_HOME or ~/.config, celeryroot/celeryroot.conf) when it
+ * exists, else CONFIG_CLI_SYSTEM_PATH; never the daemon's.  *explicit is 1
+ * when the file was named ($CELERYROOT_CONFIG) and so must exist. */
+const char *cr_config_cli_path(char *buf, size_t len, int *explicit_);
+/* The daemon's configuration file: CONFIG_DAEMON_PATH, or on a host
+ * upgraded from when both read it, CONFIG_CLI_SYSTEM_PATH while the
+ * daemon's is missing (*legacy = 1: the daemon says to rename it). */
+const char *cr_config_daemon_path(int *legacy);
 /* Replaces b->host by a numeric address, so that reconnecting later needs no
  * name service (net's sandbox has no files to read). */
 int cr_broker_resolve(struct broker_addr *b, char *err, size_t errlen);

@@ -112,6 +112,7 @@ class InstallUnit(unittest.TestCase):
         for command in ("systemctl daemon-reload", "systemd-sysusers celeryroot.conf",
                         "systemd-tmpfiles --create celeryroot.conf",
                         "apparmor_parser -r /etc/apparmor.d/celeryrootd /etc/apparmor.d/celeryroot-net",
+                        "$EDITOR /etc/celeryroot/celeryrootd.conf",
                         "systemctl enable --now celeryrootd"):
             self.assertIn(command, out)
 

@@ -131,6 +131,10 @@ def proto():
 def config():
     example = os.path.join(TOP, "contrib", "celeryroot.conf.example")
     write("config", "example", open(example, "rb").read())
+    with open(os.path.join(TOP, "contrib", "celeryrootd.conf.example"), "rb") as f:
+        write("config", "example-daemon", f.read())
+    write("config", "password-file", "[broker]\nusername = web01\npassword_file = /etc/celeryroot/redis-password\n")
+    write("config", "refused-password-and-file", "[broker]\npassword = x\npassword_file = /etc/pw\n")
     write("config", "valid-full",
           "[broker]\nurl = redis://:secret@[::1]:6380/2\nusername = web01\npassword = pw\n"
           "[daemon]\nhostname = web01.example.org\nroles = webserver, db_primary\nuser = _celeryroot\n"
