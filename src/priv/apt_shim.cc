@@ -31,6 +31,12 @@
 #include <new>
 #include <string>
 
+#if defined(__SANITIZE_ADDRESS__)
+/* libasan's (GCC 12 ships no header for it): an ASan build's allocator
+ * keeps what was freed in its quarantine, where malloc_trim cannot reach. */
+extern "C" void __sanitizer_purge_allocator(void);
+#endif
+
 namespace shim {
 
 shim_state S;
@@ -296,6 +302,9 @@ extern "C" int priv_aptshim_release(void)
 		return 0;
 	});
 	malloc_trim(0);
+#if defined(__SANITIZE_ADDRESS__)
+	__sanitizer_purge_allocator();
+#endif
 	return had ? 1 : 0;
 }
 
