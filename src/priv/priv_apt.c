@@ -144,7 +144,7 @@ static long priv_rss_kib(void)
 	return resident < 0 ? -1 : resident * (page / 1024);
 }
 
-/* With a real host's lists the open cache is ~45 MiB of priv's heap, kept
+/* With a real host's lists the open cache is ~47 MiB of priv's heap, kept
  * only while reads come; reopening from apt's pkgcache.bin costs a fraction
  * of a second (bench/mem_idle.py). */
 double priv_apt_idle_tick(struct priv_ctx *p)

@@ -24,7 +24,7 @@ FILLERS = 2000 if harness.VALGRIND else 30000
 PACKAGES = [
     {"name": "idle-app", "version": "1.0"},
     {"name": "idle-two", "version": "1.0"},
-    {"name": "idle-slow", "version": "1.0", "preinst_sleep": 5},
+    {"name": "idle-slow", "version": "1.0", "preinst_sleep": 8},
 ]
 RELEASED = "gave the APT cache back"
 
