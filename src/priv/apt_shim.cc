@@ -5,10 +5,10 @@
  *
  * State is per process: one host root, one configuration, and one cache that
  * stays open between calls and is reopened when the dpkg status file or the
- * apt lists change, or after priv gave it back for being idle (DESIGN §7).  Later operations (install, remove, check mode,
- * progress, locking) are meant to plug in beside priv_aptshim_installed_count():
- * they get the cache through shim_cache(), with the lock when they change
- * something. */
+ * apt lists change, or after priv gave it back for being idle (DESIGN §7).
+ * Later operations (install, remove, check mode, progress, locking) are meant
+ * to plug in beside priv_aptshim_installed_count(): they get the cache
+ * through shim_cache(), with the lock when they change something. */
 #include "config.h"
 #include "apt_shim.h"
 #include "apt_shim_int.h"
@@ -289,7 +289,7 @@ extern "C" double priv_aptshim_idle_s(void)
 	return idle < 0 ? 0 : idle;
 }
 
-/* The cache's memory is libapt-pkg's heap: the package cache mapped in, the
+/* The cache's memory is libapt-pkg's heap: the package cache read in, the
  * depcache's and the policy's tables.  Freed, most of it sits in glibc's
  * free lists, often below live blocks where the heap cannot shrink, so
  * malloc_trim(0) hands the free pages back to the kernel wherever they are. */

@@ -1,16 +1,17 @@
 /* The read-only APT requests (query, list), answered by priv itself from the
  * cache it keeps open while it is in use (given back after apt_cache_idle_s
  * without a read, DESIGN §7): they never take the dpkg lock, so they are
- * answered while a change runs in the change child.  Requests arrive decoded by proto.c,
- * which re-validated every package spec; nothing here builds a command line. */
+ * answered while a change runs in the change child.  Requests arrive decoded
+ * by proto.c, which re-validated every package spec; nothing here builds a
+ * command line. */
 #include "config.h"
 #include "priv.h"
 
 #include <jansson.h>
 #include <stdio.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "apt_shim.h"
 #include "log.h"
