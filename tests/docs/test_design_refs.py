@@ -62,7 +62,7 @@ NAMED_FILE = re.compile(r"`([A-Za-z0-9_./*-]+\.(?:c|h|cc|sh|py))`")
 
 def tree_files():
     out = []
-    for top in ("src", "tests", "tools", "contrib"):
+    for top in ("src", "tests", "tools", "contrib", "bench"):
         for d, dirs, files in os.walk(os.path.join(harness.SRCDIR, top)):
             out += [os.path.relpath(os.path.join(d, f), harness.SRCDIR) for f in files]
     return out
