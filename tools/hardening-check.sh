@@ -33,7 +33,8 @@ VALGRIND_TESTS=${VALGRIND_TESTS:-"tests/integration/test_pair.py tests/integrati
 	tests/priv/test_hostile.py tests/cli/test_audit.py tests/integration/test_windows.py
 	tests/integration/test_broker_faults.py tests/integration/test_net_faults.py
 	tests/integration/test_dpkg_faults.py tests/integration/test_dpkg_faults_repair.py
-	tests/integration/test_cli_faults.py tests/cli/test_job_running.py tests/daemon/test_files.py"}
+	tests/integration/test_cli_faults.py tests/cli/test_job_running.py tests/daemon/test_files.py
+	tests/priv/test_cache_idle.py"}
 
 say() { printf '\n=== hardening: %s\n' "$*"; }
 die() { printf 'hardening-check: %s\n' "$*" >&2; exit 1; }

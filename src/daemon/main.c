@@ -248,6 +248,7 @@ static void priv_init(struct priv_ctx *p, const struct cr_config *cfg, int fd, p
 	p->audit_keep = cfg->audit_keep;
 	p->audit_actions = cfg->audit_changes_per_minute;
 	p->allow_unauthenticated = cfg->allow_unauthenticated;
+	p->apt_cache_idle_s = cfg->apt_cache_idle_s;
 	/* Tests only: audit windows shorter than a minute. */
 	const char *w = getenv(AUDIT_WINDOW_ENV);
 	if (w && atof(w) >= 1 && atof(w) <= AUDIT_WINDOW_S)

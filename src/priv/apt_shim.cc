@@ -4,11 +4,11 @@
  * line for the caller (python-apt's HandleErrors).
  *
  * State is per process: one host root, one configuration, and one cache that
- * stays open between calls and is reopened only when the dpkg status file or
- * the apt lists change.  Later operations (install, remove, check mode,
- * progress, locking) are meant to plug in beside priv_aptshim_installed_count():
- * they get the cache through shim_cache(), with the lock when they change
- * something. */
+ * stays open between calls and is reopened when the dpkg status file or the
+ * apt lists change, or after priv gave it back for being idle (DESIGN §7).
+ * Later operations (install, remove, check mode, progress, locking) are meant
+ * to plug in beside priv_aptshim_installed_count(): they get the cache
+ * through shim_cache(), with the lock when they change something. */
 #include "config.h"
 #include "apt_shim.h"
 #include "apt_shim_int.h"
@@ -20,7 +20,9 @@
 #include <apt-pkg/pkgcache.h>
 #include <apt-pkg/pkgsystem.h>
 
+#include <malloc.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -28,6 +30,12 @@
 #include <exception>
 #include <new>
 #include <string>
+
+#if defined(__SANITIZE_ADDRESS__)
+/* libasan's (GCC 12 ships no header for it): an ASan build's allocator
+ * keeps what was freed in its quarantine, where malloc_trim cannot reach. */
+extern "C" void __sanitizer_purge_allocator(void);
+#endif
 
 namespace shim {
 
@@ -136,6 +144,20 @@ bool stamp_changed(const stamp &a, const stamp &b)
 	       a.status_size != b.status_size || !same_time(a.lists_mtime, b.lists_mtime);
 }
 
+static double mono_now() noexcept
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void cache_touch() noexcept
+{
+	if (S.cache != nullptr)
+		S.used = mono_now();
+}
+
 void cache_close()
 {
 	if (S.cache != nullptr) {
@@ -176,6 +198,7 @@ pkgCacheFile *shim_cache(char *err, size_t errlen)
 	drain_errors(warnings);   /* warnings alone do not fail a read */
 	S.cache = c;
 	S.opened = now;
+	cache_touch();
 	return S.cache;
 }
 
@@ -256,6 +279,33 @@ extern "C" int priv_aptshim_config_find(const char *key, char *out, size_t len)
 		std::snprintf(out, len, "%s", _config->Find(key).c_str());
 		return 0;
 	});
+}
+
+extern "C" double priv_aptshim_idle_s(void)
+{
+	if (S.cache == nullptr)
+		return -1;
+	double idle = mono_now() - S.used;
+	return idle < 0 ? 0 : idle;
+}
+
+/* The cache's memory is libapt-pkg's heap: the package cache read in, the
+ * depcache's and the policy's tables.  Freed, most of it sits in glibc's
+ * free lists, often below live blocks where the heap cannot shrink, so
+ * malloc_trim(0) hands the free pages back to the kernel wherever they are. */
+extern "C" int priv_aptshim_release(void)
+{
+	bool had = S.cache != nullptr;
+
+	(void)guarded(nullptr, 0, [&] {
+		cache_close();
+		return 0;
+	});
+	malloc_trim(0);
+#if defined(__SANITIZE_ADDRESS__)
+	__sanitizer_purge_allocator();
+#endif
+	return had ? 1 : 0;
 }
 
 extern "C" int priv_aptshim_native_arch(char *out, size_t len)

@@ -119,6 +119,17 @@ int priv_aptshim_config_find(const char *key, char *out, size_t len);
  * failure, -CR_E_LOCK when the lock could not be taken in time. */
 int priv_aptshim_clean(int lock_timeout_s, long *files, char *err, size_t errlen);
 
+/* ---- memory at rest ------------------------------------------------------ */
+
+/* Seconds since the last call that used the open cache returned; -1 when
+ * no cache is open. */
+double priv_aptshim_idle_s(void);
+/* Closes the read-only cache and hands the freed heap back to the kernel
+ * (glibc's malloc_trim): with a real host's lists that is tens of MiB.  The
+ * next read reopens it.  Call it between calls only (priv's loop).  1 when
+ * a cache was open, 0 when there was none. */
+int priv_aptshim_release(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -33,6 +33,9 @@ struct shim_state {
 	std::string root;
 	pkgCacheFile *cache = nullptr;
 	stamp opened;
+	/* CLOCK_MONOTONIC when the last call that had the cache open returned:
+	 * priv gives the cache back after a while without one (DESIGN §7). */
+	double used = 0;
 	/* A failed open is remembered until the files change: apt writes a
 	 * pkgcache.bin even when the status file does not parse, and a second
 	 * open would happily read that empty cache. */
@@ -74,10 +77,15 @@ inline void exc_err(char *err, size_t errlen, const char *why)
 		std::snprintf(err, errlen, "libapt-pkg: %s", why);
 }
 
+/* Notes that a call just had the cache open (the idle clock restarts). */
+void cache_touch() noexcept;
+
 template <typename F> int guarded(char *err, size_t errlen, F f)
 {
+	int rc = -1;
+
 	try {
-		return f();
+		rc = f();
 	} catch (const std::bad_alloc &) {
 		exc_err(err, errlen, "out of memory");
 	} catch (const std::exception &e) {
@@ -85,7 +93,8 @@ template <typename F> int guarded(char *err, size_t errlen, F f)
 	} catch (...) {
 		exc_err(err, errlen, "unknown exception");
 	}
-	return -1;
+	cache_touch();
+	return rc;
 }
 
 } // namespace shim

@@ -231,8 +231,12 @@ int priv_serve(struct priv_ctx *p)
 			info_f("stopping: asking net (pid %ld) to finish", (long)p->net_pid);
 			kill(p->net_pid, SIGTERM);
 		}
-		/* The audit window ends on time even when nothing arrives. */
+		/* The audit window ends on time even when nothing arrives, and
+		 * an idle APT cache is given back on time (between requests). */
 		double left = priv_audit_rate_tick(p);
+		double apt = priv_apt_idle_tick(p);
+		if (apt >= 0 && (left < 0 || apt < left))
+			left = apt;
 		struct timespec ts = { (time_t)left, (long)((left - (double)(time_t)left) * 1e9) };
 		int n = ppoll(&pfd, 1, left >= 0 ? &ts : NULL, &waitmask);
 		cr_log_refusal_tick();

@@ -65,6 +65,7 @@ struct priv_ctx {
 	struct audit_rate rate; /* priv's own: the change child writes one line per change */
 	double audit_window_s;  /* AUDIT_WINDOW_S (tests: CELERYROOT_TEST_AUDIT_WINDOW) */
 	int allow_unauthenticated; /* install from archives apt cannot authenticate */
+	int apt_cache_idle_s;   /* the read cache is given back after this long unused (priv_apt.c) */
 	const struct keyring *keys;   /* trusted public keys (read at start) */
 	int require_signed;
 	const struct host_key *hostkey; /* signs every record and audit line (hostkey.c) */
@@ -147,6 +148,11 @@ int priv_defer(struct priv_ctx *p, const struct proto_req *r);
 int priv_apt_readonly(const struct proto_req *r);
 struct json_t *priv_apt(struct priv_ctx *p, const struct proto_req *r, char *err, size_t errlen);
 int priv_apt_handles(const char *op);
+/* Gives the APT cache back once it has gone unused for apt_cache_idle_s
+ * (DESIGN §7).  Called from priv's loop between requests only, so never
+ * under one.  Returns the seconds until it should be called again, or -1
+ * when no cache is open. */
+double priv_apt_idle_tick(struct priv_ctx *p);
 
 /* What the change child knows from the change journal (priv_child.c)
  * before a change runs. */

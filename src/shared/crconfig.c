@@ -45,6 +45,8 @@ static const struct int_key int_keys[] = {
 	{ "daemon", "audit_max_size", OFF(audit_max_bytes), 4096, 1L << 30, "bytes" },
 	{ "daemon", "audit_keep", OFF(audit_keep), 1, 100, "files" },
 	{ "daemon", "audit_changes_per_minute", OFF(audit_changes_per_minute), 1, 1000000, "changes" },
+	/* 0: priv gives the cache back right after each read. */
+	{ "daemon", "apt_cache_idle", OFF(apt_cache_idle_s), 0, 86400, NULL },
 };
 
 void cr_config_defaults(struct cr_config *c)
@@ -63,6 +65,7 @@ void cr_config_defaults(struct cr_config *c)
 	c->audit_max_bytes = 64 * 1024 * 1024;
 	c->audit_keep = 5;
 	c->audit_changes_per_minute = 300;
+	c->apt_cache_idle_s = 30;
 	cr_copy_str(c->trusted_keys, sizeof(c->trusted_keys), TRUSTED_KEYS_DEFAULT);
 }
 
@@ -249,7 +252,7 @@ static int on_daemon(struct parse_ctx *p, const char *k, const char *v)
 			    "again (README, \"Delivery\"); remove the line", k);
 	return fail(p, "unknown key '%.64s' in [daemon] (allowed: hostname, roles, user, sandbox, audit_log, lock_timeout, "
 		    "heartbeat_interval, result_expires, trusted_keys, require_signed, apparmor, audit_max_size, "
-		    "audit_keep, audit_changes_per_minute, allow_unauthenticated)", k);
+		    "audit_keep, audit_changes_per_minute, allow_unauthenticated, apt_cache_idle)", k);
 }
 
 static int on_entry(void *user, const char *section, const char *key, const char *value)

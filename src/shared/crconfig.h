@@ -87,6 +87,7 @@ struct cr_config {
 	int audit_keep;             /* rotated audit logs kept: audit.log.1..N (default 5) */
 	int audit_changes_per_minute; /* changes priv admits (and audits) per minute (default 300) */
 	int allow_unauthenticated;  /* install from archives apt cannot authenticate (default false) */
+	int apt_cache_idle_s;       /* priv gives its APT cache back after this long without a read (default 30) */
 	/* [cli] */
 	int timeout_s;              /* default 60 */
 	int task_expires_s;         /* default 24 h */

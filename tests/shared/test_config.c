@@ -27,6 +27,7 @@ static const char full_ini[] =
 	"audit_max_size = 1048576\n"
 	"audit_keep = 9\n"
 	"allow_unauthenticated = true\n"
+	"apt_cache_idle = 0\n"
 	"[cli]\n"
 	"timeout = 0\n"
 	"task_expires = 600\n"
@@ -49,6 +50,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(c.audit_max_bytes, 64 * 1024 * 1024);
 	ck_assert_int_eq(c.audit_keep, 5);
 	ck_assert_int_eq(c.allow_unauthenticated, 0);
+	ck_assert_int_eq(c.apt_cache_idle_s, 30);
 }
 END_TEST
 
@@ -77,6 +79,7 @@ START_TEST(parse_full)
 	ck_assert_int_eq(c.audit_max_bytes, 1048576);
 	ck_assert_int_eq(c.audit_keep, 9);
 	ck_assert_int_eq(c.allow_unauthenticated, 1);
+	ck_assert_int_eq(c.apt_cache_idle_s, 0);
 }
 END_TEST
 
@@ -125,6 +128,8 @@ START_TEST(parse_bad_values)
 	refused("[cli]\ntimeout = -1\n", "timeout", NULL);
 	refused("[daemon]\naudit_max_size = 100\n", "audit_max_size", "whole number of bytes between 4096");
 	refused("[daemon]\naudit_keep = 0\n", "audit_keep", "whole number of files between 1 and 100");
+	refused("[daemon]\napt_cache_idle = 86401\n", "apt_cache_idle", "between 0 and 86400");
+	refused("[daemon]\napt_cache_idle = -1\n", "apt_cache_idle", NULL);
 	refused("[daemon]\nallow_unauthenticated = maybe\n", "allow_unauthenticated", "true or false");
 	refused("[daemon]\nhostname = Web01\n", "config:2:", "invalid hostname 'Web01'");
 	refused("[daemon]\nhostname = web01;rm\n", "invalid hostname", NULL);
