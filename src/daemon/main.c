@@ -379,6 +379,8 @@ int main(int argc, char **argv)
 	if (cr_broker_from(o.broker_url, &cfg, &broker, url, sizeof(url), err, sizeof(err)) < 0 ||
 	    cr_broker_resolve(&broker, err, sizeof(err)) < 0)
 		die("%s", err);
+	if (broker.nsentinels > 0)
+		info_f("broker %s: Sentinel, master '%s' via %d sentinel(s)", url, broker.master_name, broker.nsentinels);
 	if (!o.foreground && daemon(0, 0) < 0)
 		die("cannot detach: %s", strerror(errno));
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)

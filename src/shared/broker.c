@@ -2,6 +2,7 @@
  * configuration, default), and resolving it once up front. */
 #include "config.h"
 #include "crconfig.h"
+#include "sentinel.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -114,6 +115,8 @@ int cr_broker_parse_url(const char *url, struct broker_addr *b, char *err, size_
 		snprintf(err, errlen, "broker URL is too long or has spaces or control characters");
 		return -1;
 	}
+	if (cr_sentinel_is_url(url))
+		return cr_sentinel_parse_url(url, b, err, errlen);
 	if (strncmp(url, "redis://", 8) != 0) {
 		const char *colon = strstr(url, "://");
 		if (colon == NULL)
@@ -169,6 +172,8 @@ int cr_broker_from(const char *explicit_url, const struct cr_config *c, struct b
 		cr_copy_str(b->user, sizeof(b->user), c->broker_user);
 		cr_copy_str(b->password, sizeof(b->password), c->broker_password);
 	}
+	if (b->nsentinels > 0)
+		return cr_sentinel_from_config(c, b, url, url_out, url_len, err, errlen);
 	mask_url(url, b, url_out, url_len);
 	return 0;
 }
@@ -178,6 +183,8 @@ int cr_broker_resolve(struct broker_addr *b, char *err, size_t errlen)
 	struct addrinfo hints, *res = NULL;
 	int rc;
 
+	if (b->nsentinels > 0)
+		return cr_sentinel_resolve(b, err, errlen);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;

@@ -44,6 +44,9 @@ static const struct int_key int_keys[] = {
 	{ "daemon", "audit_max_size", OFF(audit_max_bytes), 4096, 1L << 30, "bytes" },
 	{ "daemon", "audit_keep", OFF(audit_keep), 1, 100, "files" },
 	{ "daemon", "audit_changes_per_minute", OFF(audit_changes_per_minute), 1, 1000000, "changes" },
+	/* net's first reconnect after losing the broker, at random within this:
+	 * a fleet does not return to a restarted Redis all at once. */
+	{ "broker", "reconnect_spread", OFF(reconnect_spread_ms), 0, 60000, "milliseconds" },
 };
 
 void cr_config_defaults(struct cr_config *c)
@@ -52,6 +55,7 @@ void cr_config_defaults(struct cr_config *c)
 	cr_copy_str(c->broker_url, sizeof(c->broker_url), BROKER_DEFAULT_URL);
 	cr_copy_str(c->user, sizeof(c->user), "_celeryroot");
 	c->heartbeat_s = 5;
+	c->reconnect_spread_ms = 2000;
 	c->result_expires_s = 30 * 86400;
 	c->lock_timeout_s = 120;
 	c->timeout_s = 60;
@@ -132,7 +136,12 @@ static int on_broker(struct parse_ctx *p, const char *k, const char *v)
 		return set_str(p, k, p->c->broker_user, sizeof(p->c->broker_user), v);
 	if (!strcmp(k, "password"))
 		return set_str(p, k, p->c->broker_password, sizeof(p->c->broker_password), v);
-	return fail(p, "unknown key '%.64s' in [broker] (allowed: url, username, password)", k);
+	if (!strcmp(k, "master_name"))
+		return set_str(p, k, p->c->master_name, sizeof(p->c->master_name), v);
+	if (!strcmp(k, "sentinel_password"))
+		return set_str(p, k, p->c->sentinel_password, sizeof(p->c->sentinel_password), v);
+	return fail(p, "unknown key '%.64s' in [broker] (allowed: url, username, password, master_name, "
+		    "sentinel_password, reconnect_spread)", k);
 }
 
 /* A POSIX portable user name: it ends up in getpwnam(). */
@@ -289,7 +298,7 @@ int cr_config_parse_string(struct cr_config *c, const char *text, char *err, siz
 
 int cr_config_file_safe(const struct cr_config *c, const char *path, char *err, size_t errlen)
 {
-	int secret = c->broker_password[0] != '\0' || strchr(c->broker_url, '@') != NULL;
+	int secret = c->broker_password[0] != '\0' || c->sentinel_password[0] != '\0' || strchr(c->broker_url, '@') != NULL;
 
 	if (!c->file.found)
 		return 0;

@@ -40,6 +40,7 @@ struct broker_addr {
 	int nsentinels;
 	struct broker_endpoint sentinels[BROKER_SENTINELS_MAX];
 	char master_name[128];
+	char sentinel_password[256]; /* AUTH to the sentinels; empty: none */
 };
 
 /* [daemon] apparmor: auto confines net where AppArmor is enabled and warns
@@ -53,6 +54,9 @@ struct cr_config {
 	char broker_url[512];
 	char broker_user[128];
 	char broker_password[256];
+	char master_name[128];      /* sentinel:// without ?master_name= */
+	char sentinel_password[256];
+	int reconnect_spread_ms;    /* net's first reconnect after a drop: at random within this (default 2000) */
 	/* [daemon] */
 	char hostname[HOSTNAME_MAX + 1];
 	char roles[REG_MAX_ROLES][ROLE_MAX + 1];

@@ -1,6 +1,7 @@
 #include "config.h"
 #include "crerr.h"
 #include "rconn.h"
+#include "sentinel.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -121,6 +122,8 @@ void cr_rconn_free(redisContext *c)
 
 redisContext *cr_rconn_connect(const struct broker_addr *b, double timeout_s, char *err, size_t errlen)
 {
+	if (b->nsentinels > 0)
+		return cr_sentinel_connect(b, timeout_s, NULL, err, errlen);
 	return cr_rconn_connect_at(b, b->host, b->port, timeout_s, err, errlen);
 }
 
@@ -274,6 +277,11 @@ int cr_rconn_read_until(redisContext *c, double deadline, redisReply **out)
 		if (reply == NULL && mono_now() >= deadline)
 			return 0;
 	}
+	/* A master turned replica (or one that lost its master) ends the
+	 * connection: every caller's reconnect path then finds the master. */
+	const char *failover = cr_sentinel_failover_reply(reply);
+	if (failover)
+		rconn_fail(c, RCONN_ERR_FAILOVER, failover);
 	*out = reply;
 	return 1;
 }
