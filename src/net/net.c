@@ -92,7 +92,8 @@ static void link_note_down(struct net_state *st, const char *why)
 
 	if (l->down_since == 0)
 		l->down_since = cr_now_mono();
-	if (strcmp(l->down_why, why) != 0) {
+	/* Compared as far as kept: a long reason must not count as new each time. */
+	if (strncmp(l->down_why, why, sizeof(l->down_why) - 1) != 0) {
 		error_f("broker link down: %s; reconnecting with backoff", why);
 		cr_copy_str(l->down_why, sizeof(l->down_why), why);
 	}

@@ -117,6 +117,9 @@ static redisContext *via_sentinel(const struct broker_addr *b, const struct brok
 	if (got <= 0)
 		return NULL;
 	c = cr_rconn_connect_at(b, m->host, m->port, timeout_s, err, errlen);
+	if (c == NULL && strstr(err, "cannot reach") == err)   /* not a refused login: say whose address it was */
+		snprintf(err, errlen, "sentinel %s:%d names %s:%d as master, which cannot be reached "
+			 "(a failover may be under way)", s->host, s->port, m->host, m->port);
 	if (c != NULL && !is_master(c, m, err, errlen)) {
 		cr_rconn_free(c);
 		c = NULL;
