@@ -23,6 +23,10 @@ class Node:
         self.dir = os.path.join(root, name)
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
+        self.start(replicaof)
+
+    def start(self, replicaof=None):
+        """(Re)starts on the same port, empty (as a replica: synced from replicaof)."""
         args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "no", "--dir", self.dir, "--logfile", os.path.join(self.dir, "log")]
         if replicaof:
@@ -146,6 +150,24 @@ class Sentinels:
                 return False
             return role[0] in (b"master", "master")
         return wait_for(promoted, timeout, interval=0.1)
+
+    def revive(self, node, timeout=30):
+        """Brings a killed node back as a replica of the current master and
+        waits until it is in sync and every sentinel counts it as up."""
+        node.start(replicaof=self.master_port())
+        master = self.master()
+
+        def ready():
+            info = master.client().info("replication")
+            if info.get("connected_slaves", 0) < len(self.nodes) - 1:
+                return False
+            for port, _ in self.sentinels:
+                reps = self._sentinel_client(port).execute_command("SENTINEL", "replicas", MASTER_NAME)
+                flags = [dict(zip(r[::2], r[1::2])).get("flags", "") for r in reps]
+                if any("down" in f or "disconnected" in f for f in flags):
+                    return False
+            return True
+        wait_for(ready, timeout, interval=0.2)
 
     def stop_sentinels(self):
         for _, proc in self.sentinels:

@@ -1,0 +1,190 @@
+"""Redis Sentinel with real servers: a master, a replica and three
+redis-sentinel processes (tests/lib/sentinels.py).  Pairs and the CLI reach
+the broker by kombu's sentinel:// URL; the master is killed with SIGKILL
+while tasks are queued and in flight; bad sentinel answers give one-line
+errors.  The failover trial repeats harness.fault_trials() times and logs
+a FIGURE line (make check-faults: 10 trials)."""
+import json
+import re
+import socket
+import threading
+import time
+import unittest
+
+import harness
+import sentinels
+
+
+def done_counts(fleet, ids):
+    counts = dict.fromkeys(ids, 0)
+    pat = re.compile(r"task ([0-9a-f-]{36}) \(celeryroot\.ping\) done")
+    for p in fleet.pairs.values():
+        for m in pat.finditer(p.log()):
+            if m.group(1) in counts:
+                counts[m.group(1)] += 1
+    return counts
+
+
+class FakeSentinel:
+    """A TCP server on loopback that answers every command with one fixed
+    RESP reply: a sentinel gone wrong or hostile."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2)
+                try:
+                    while conn.recv(4096):
+                        conn.sendall(self.reply)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.sock.close()
+
+
+class SentinelErrors(unittest.TestCase):
+    """No pairs needed: the CLI's answers to bad URLs and bad sentinels."""
+
+    def one_line_error(self, url, *want):
+        code, out, err = harness.cli("ping", "--all", "--timeout", "2", url=url, timeout=30)
+        self.assertNotEqual(code, 0, out + err)
+        lines = [l for l in err.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, err)
+        for w in want:
+            self.assertIn(w, lines[0])
+        return lines[0]
+
+    def test_url_errors(self):
+        self.one_line_error("sentinel://127.0.0.1:1", "master_name")
+        self.one_line_error("sentinel://127.0.0.1:1;redis://127.0.0.1:2?master_name=m", "sentinel://")
+        self.one_line_error("sentinel://127.0.0.1:1?master_name=a%20b", "master_name must be")
+        self.one_line_error("sentinel://127.0.0.1:1?db=2", "only option")
+        self.one_line_error(";".join(["sentinel://127.0.0.1:%d" % (i + 1) for i in range(9)]) +
+                            "?master_name=m", "at most 8")
+
+    def test_all_sentinels_down(self):
+        url = "sentinel://127.0.0.1:%d;sentinel://127.0.0.1:%d?master_name=m" % (
+            harness.free_port(), harness.free_port())
+        self.one_line_error(url, "no master 'm' found via 2 sentinel(s)", "cannot reach")
+
+    def test_hostile_answers(self):
+        cases = [
+            (b"*2\r\n$14\r\nevil.example;x\r\n$4\r\n6379\r\n", "malformed answer"),   # a name, not an address
+            (b"*2\r\n$9\r\n127.0.0.1\r\n$5\r\n99999\r\n", "malformed answer"),        # port out of range
+            (b"*3\r\n$9\r\n127.0.0.1\r\n$4\r\n6379\r\n$1\r\nx\r\n", "malformed answer"),
+            (b"+OK\r\n", "malformed answer"),
+            (b"-ERR unknown command\r\n", "malformed answer"),
+            (b"*-1\r\n", "knows no master named 'm'"),
+        ]
+        for reply, want in cases:
+            fake = FakeSentinel(reply)
+            try:
+                self.one_line_error("sentinel://127.0.0.1:%d?master_name=m" % fake.port, want)
+            finally:
+                fake.close()
+
+    def test_unknown_master_name(self):
+        with sentinels.Sentinels(nsentinels=1) as s:
+            url = s.url.replace("master_name=" + sentinels.MASTER_NAME, "master_name=nosuch")
+            self.one_line_error(url, "knows no master named 'nosuch'", "check master_name")
+
+
+class SentinelFleet(unittest.TestCase):
+    def setUp(self):
+        harness.require_root()
+        self.fleet = harness.Fleet({"h1": ["web"], "h2": ["web"]}, broker=sentinels.SentinelBroker)
+        self.fleet.__enter__()
+        self.s = self.fleet.redis
+
+    def tearDown(self):
+        self.fleet.__exit__(None, None, None)
+
+    def test_pair_and_cli_via_sentinel(self):
+        code, out, err = self.fleet.cli("ping", "--all", "--json")
+        self.assertEqual(code, 0, out + err)
+        self.assertEqual(sorted(r["host"] for r in json.loads(out)["hosts"]), ["h1", "h2"])
+        self.assertNotIn("warning", err)   # the replica confirmed the job
+        log = self.fleet.pairs["h1"].log()
+        self.assertIn("master '%s' at 127.0.0.1:%d (found via 3 sentinel(s))"
+                      % (sentinels.MASTER_NAME, self.s.master_port()), log)
+        self.assertIn("Sentinel, master '%s' via 3 sentinel(s)" % sentinels.MASTER_NAME, log)
+
+    def test_unconfirmed_replication_is_said(self):
+        """A replica that does not confirm (stopped): the job is sent, with a warning."""
+        replica = next(n for n in self.s.nodes if n.port != self.s.master_port())
+        replica.proc.send_signal(19)   # SIGSTOP
+        try:
+            code, out, err = self.fleet.cli("ping", "--all", "--no-wait")
+        finally:
+            replica.proc.send_signal(18)   # SIGCONT
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("0 of its 1 replica(s) confirmed it", err)
+        self.assertIn("celeryroot job %s" % out.strip(), err)
+
+    def failover_trial(self, n):
+        """Tasks queued and in flight, then the master SIGKILLed: (seconds
+        until ping --all answers, lost, duplicated, stuck)."""
+        ids = [self.fleet.send_raw("h1" if i % 2 == 0 else "h2", "celeryroot.ping") for i in range(n)]
+        self.s.sync()   # what is queued is on the replica: the trial measures us, not Redis's async replication
+        r = self.s.client()
+        harness.wait_for(lambda: r.llen("host.h1") + r.llen("host.h2") < n * 3 // 4, 60, interval=0.01)
+        t0 = time.monotonic()
+        old = self.s.kill_master()
+        self.s.wait_failover(old.port)
+        answered = None
+        while time.monotonic() - t0 < 60:
+            code, out, err = self.fleet.cli("ping", "--all", "--timeout", "3")
+            if code == 0:
+                answered = time.monotonic() - t0
+                break
+            time.sleep(0.2)
+        r = self.s.client()
+        keys = ["celery-task-meta-" + i for i in ids]
+
+        def settled():
+            return all(v is not None and b'"SUCCESS"' in v for v in r.mget(keys))
+        try:
+            harness.wait_for(settled, 60, interval=0.5)
+        except AssertionError:
+            pass
+        lost = sum(1 for v in r.mget(keys) if v is None or b'"SUCCESS"' not in v)
+        dup = sum(c - 1 for c in done_counts(self.fleet, ids).values() if c > 1)
+        stuck = r.llen("celeryroot:taken:h1") + r.llen("celeryroot:taken:h2") + \
+            r.llen("host.h1") + r.llen("host.h2")
+        self.s.revive(old)
+        return answered, lost, dup, stuck
+
+    def test_master_killed_with_tasks_queued_and_in_flight(self):
+        trials = harness.fault_trials()
+        n = 400
+        times, lost, dup, stuck = [], 0, 0, 0
+        for _ in range(trials):
+            answered, l, d, s = self.failover_trial(n)
+            self.assertIsNotNone(answered, "ping --all did not answer within 60 s of the failover")
+            times.append(answered)
+            lost, dup, stuck = lost + l, dup + d, stuck + s
+        times.sort()
+        harness.figure("sentinel failover, master SIGKILL under %d tasks" % n, trials, tasks=n * trials,
+                       lost=lost, duplicated=dup, stuck=stuck, ping_all_median_s=times[len(times) // 2],
+                       ping_all_max_s=times[-1])
+        self.assertEqual(lost, 0)
+        self.assertEqual(stuck, 0)
+        for p in self.fleet.pairs.values():
+            self.assertIn("(found via 3 sentinel(s)) after", p.log())
+
+
+if __name__ == "__main__":
+    unittest.main()
