@@ -151,9 +151,8 @@ void cr_sentinel_mask_url(const char *url, char *out, size_t len)
 	for (const char *p = url; *p && o + 1 < len;) {
 		const char *semi = strchr(p, ';');
 		size_t plen = semi ? (size_t)(semi - p) + 1 : strlen(p);
-		size_t auth = strcspn(p, "/?;");
 		const char *start = p + (strncmp(p, SCHEME, SCHEME_LEN) == 0 ? SCHEME_LEN : 0);
-		const char *at = memrchr(start, '@', auth > (size_t)(start - p) ? auth - (size_t)(start - p) : 0);
+		const char *at = memrchr(start, '@', strcspn(start, "/?;"));   /* in this part's authority */
 		int n;
 
 		if (at) {

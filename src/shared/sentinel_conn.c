@@ -20,10 +20,18 @@ static redisContext *sentinel_dial(const struct broker_addr *b, const struct bro
 				   char *err, size_t errlen)
 {
 	static struct broker_addr as;   /* big (TLS paths); only the password is set */
+	redisContext *c;
 
 	memset(&as, 0, sizeof(as));
 	cr_copy_str(as.password, sizeof(as.password), b->sentinel_password);
-	return cr_rconn_connect_at(&as, s->host, s->port, timeout_s, err, errlen);
+	c = cr_rconn_connect_at(&as, s->host, s->port, timeout_s, err, errlen);
+	if (c == NULL && strstr(err, "cannot reach") == err)
+		snprintf(err, errlen, "sentinel %s:%d cannot be reached (is redis-sentinel running there? "
+			 "check the sentinel:// URL)", s->host, s->port);
+	else if (c == NULL)   /* refused AUTH: the sentinel's password, not the master's */
+		snprintf(err, errlen, "sentinel %s:%d refused our login: check [broker] sentinel_password", s->host,
+			 s->port);
+	return c;
 }
 
 static int numeric_addr_ok(const char *s, size_t len)

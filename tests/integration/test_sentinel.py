@@ -78,7 +78,7 @@ class SentinelErrors(unittest.TestCase):
     def test_all_sentinels_down(self):
         url = "sentinel://127.0.0.1:%d;sentinel://127.0.0.1:%d?master_name=m" % (
             harness.free_port(), harness.free_port())
-        self.one_line_error(url, "no master 'm' found via 2 sentinel(s)", "cannot reach")
+        self.one_line_error(url, "no master 'm' found via 2 sentinel(s)", "cannot be reached")
 
     def test_hostile_answers(self):
         cases = [
