@@ -5,7 +5,9 @@ while tasks are queued and in flight; bad sentinel answers give one-line
 errors.  The failover trial repeats harness.fault_trials() times and logs
 a FIGURE line (make check-faults: 10 trials)."""
 import json
+import os
 import re
+import signal
 import socket
 import threading
 import time
@@ -184,6 +186,57 @@ class SentinelFleet(unittest.TestCase):
         self.assertEqual(stuck, 0)
         for p in self.fleet.pairs.values():
             self.assertIn("(found via 3 sentinel(s)) after", p.log())
+
+
+class ChangeAcrossFailover(unittest.TestCase):
+    """The case asynchronous replication makes: a change made and answered
+    on the master, the answer never replicated, the master killed.  The new
+    master still has the task taken: the host takes it back and priv
+    answers from its change journal instead of making the change again."""
+
+    def test_unreplicated_answer_is_redelivered_from_the_journal(self):
+        harness.require_root()
+        with harness.Fleet({"h1": ["web"]}, broker=sentinels.SentinelBroker,
+                           packages=[{"name": "sent-app", "version": "1.0"}]) as f:
+            s = f.redis
+            code, out, err = f.cli("apt", "update", "--all")
+            self.assertEqual(code, 0, out + err)
+            replica = next(n for n in s.nodes if n.port != s.master_port())
+            r = s.client()
+            before = set(r.scan_iter("celery-task-meta-*"))
+            net = f.pairs["h1"].net_pid()
+            os.kill(net, signal.SIGSTOP)   # the task is taken (BLMOVE), not yet run
+            try:
+                code, out, err = f.cli("apt", "install", "sent-app", "--host", "h1", "--no-wait", "--json")
+                self.assertEqual(code, 0, out + err)   # the replica confirmed the task (WAIT)
+                job = json.loads(out)["job"]
+                harness.wait_for(lambda: r.llen("celeryroot:taken:h1") == 1, 10, interval=0.01)
+                s.sync()
+                # Nothing written from now on reaches the replica: it is stopped,
+                # and 64 MiB queued first fill the socket buffers, so what
+                # follows stays in the master's memory and dies with it.
+                replica.proc.send_signal(signal.SIGSTOP)
+                r.set("celeryroot-test:ballast", b"x" * (64 << 20))
+            finally:
+                os.kill(net, signal.SIGCONT)
+            try:
+                def answered():
+                    return any(b'"SUCCESS"' in (r.get(k) or b"")
+                               for k in set(r.scan_iter("celery-task-meta-*")) - before)
+                harness.wait_for(answered, 60, interval=0.01)
+                old = s.kill_master()
+            finally:
+                replica.proc.send_signal(signal.SIGCONT)
+            s.wait_failover(old.port)
+            code, out, err = f.cli("job", job, "--wait", "--timeout", "60", "--json")
+            self.assertEqual(code, 0, out + err)
+            rec = json.loads(out)["hosts"][0]
+            self.assertEqual(rec["status"], "changed", rec)
+            log = f.pairs["h1"].log()
+            self.assertIn("found via 3 sentinel(s)) after", log)
+            self.assertEqual(log.count("(celeryroot.apt.install) done"), 2, log[-3000:])
+            self.assertTrue(rec.get("redelivered"), rec)   # answered from priv's journal
+            self.assertEqual(log.count("Setting up sent-app"), 1, log[-3000:])   # dpkg ran once
 
 
 if __name__ == "__main__":
