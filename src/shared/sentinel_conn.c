@@ -43,7 +43,13 @@ static int numeric_addr_ok(const char *s, size_t len)
 		return 0;
 	memcpy(buf, s, len);
 	buf[len] = '\0';
-	return strlen(buf) == len && (inet_pton(AF_INET, buf, bin) == 1 || inet_pton(AF_INET6, buf, bin) == 1);
+	if (strlen(buf) != len)
+		return 0;
+	if (inet_pton(AF_INET, buf, bin) == 1)
+		return memcmp(bin, "\0\0\0\0", 4) != 0;   /* not 0.0.0.0: "any" is nobody's address */
+	if (inet_pton(AF_INET6, buf, bin) == 1)
+		return memcmp(bin, (const unsigned char[16]){ 0 }, 16) != 0;
+	return 0;
 }
 
 static int port_ok(const char *s, size_t len, int *port)

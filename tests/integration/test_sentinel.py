@@ -86,6 +86,8 @@ class SentinelErrors(unittest.TestCase):
         cases = [
             (b"*2\r\n$14\r\nevil.example;x\r\n$4\r\n6379\r\n", "malformed answer"),   # a name, not an address
             (b"*2\r\n$9\r\n127.0.0.1\r\n$5\r\n99999\r\n", "malformed answer"),        # port out of range
+            (b"*2\r\n$7\r\n0.0.0.0\r\n$4\r\n6379\r\n", "malformed answer"),          # "any"
+            (b"*2\r\n$9\r\n127.0.0.1\r\n$5\r\n-6379\r\n", "malformed answer"),
             (b"*3\r\n$9\r\n127.0.0.1\r\n$4\r\n6379\r\n$1\r\nx\r\n", "malformed answer"),
             (b"+OK\r\n", "malformed answer"),
             (b"-ERR unknown command\r\n", "malformed answer"),
