@@ -98,7 +98,7 @@ START_TEST(parse_unknown)
 	refused("[daemon]\nhostname = web01\ncolour = blue\n", "config:3:", "unknown key 'colour' in [daemon]");
 	refused("[daemon]\ncolour = blue\n", "allowed: hostname, roles", NULL);
 	refused("[cli]\n\n\ntimeuot = 5\n", "config:4:", "unknown key 'timeuot' in [cli] (allowed: timeout");
-	refused("[broker]\nhost = x\n", "config:2:", "[broker] (allowed: url, username, password)");
+	refused("[broker]\nhost = x\n", "config:2:", "[broker] (allowed: url, username, password, master_name, sentinel_password, reconnect_spread)");
 	refused("[brokers]\nurl = redis://x\n", "config:2:", "unknown section [brokers]");
 	refused("url = redis://x\n", "config:1:", "outside any section");
 	refused("[daemon\nhostname = web01\n", "config:1:", "syntax error");
