@@ -9,6 +9,9 @@ import os
 import re
 import signal
 import socket
+import shutil
+import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -239,6 +242,48 @@ class ChangeAcrossFailover(unittest.TestCase):
             self.assertEqual(log.count("(celeryroot.apt.install) done"), 2, log[-3000:])
             self.assertTrue(rec.get("redelivered"), rec)   # answered from priv's journal
             self.assertEqual(log.count("Setting up sent-app"), 1, log[-3000:])   # dpkg ran once
+
+
+class BeatAcrossFailover(unittest.TestCase):
+    """beat (on a fast test clock: an every-minute schedule fires every
+    2 s) finds the new master after the old one is killed and keeps firing."""
+
+    def test_beat_keeps_firing(self):
+        harness.require_root()
+        keys = tempfile.TemporaryDirectory()
+        self.addCleanup(keys.cleanup)
+        code, out, err = harness.cli("key", "generate", "alice", "--dir", keys.name)
+        self.assertEqual(code, 0, err)
+        trusted = os.path.join(keys.name, "beat-trusted")
+        os.mkdir(trusted)
+        shutil.copy(os.path.join(keys.name, "alice.pub"), trusted)
+        with harness.Fleet({"h1": ["web"]}, broker=sentinels.SentinelBroker,
+                           config={"beat.trusted_keys": trusted}) as f:
+            code, out, err = f.cli("schedule", "add", "every", "--config", f.config_path,
+                                   "--cron", "* * * * *", "--all", "--", "ping",
+                                   env={"CELERYROOT_SIGNING_KEY": os.path.join(keys.name, "alice.key")})
+            self.assertEqual(code, 0, out + err)
+            real0, fake0 = time.time(), 1795132800 - 1
+            env = dict(os.environ, CELERYROOT_TEST_CLOCK="%d:%f:30" % (fake0, real0),
+                       CELERYROOT_BROKER_URL=f.redis.url)
+            log = open(os.path.join(f.tmp, "beat.log"), "w+")
+            beat = subprocess.Popen([harness.cli_path(), "beat", "--config", f.config_path],
+                                    stdout=log, stderr=log, env=env)
+            try:
+                def fired():
+                    return len(list(f.redis.client().scan_iter("celeryroot:beat:fired:every:*")))
+                harness.wait_for(lambda: fired() >= 2, 20, interval=0.2)
+                old = f.redis.kill_master()
+                f.redis.wait_failover(old.port)
+                after = fired()   # what the new master has (replicated)
+                harness.wait_for(lambda: fired() >= after + 2, 40, interval=0.2)
+            finally:
+                beat.terminate()
+                beat.wait(10)
+                log.seek(0)
+                text = log.read()
+                log.close()
+            self.assertIn("lost the broker; reconnecting", text)
 
 
 if __name__ == "__main__":
