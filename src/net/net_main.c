@@ -76,8 +76,12 @@ static int net_ports(int *ports, int max)
 		return 1;
 	}
 	n = cr_sentinel_ports(&boot.broker, 5.0, ports, max);
-	if (n <= boot.broker.nsentinels && n < max)
+	if (n <= boot.broker.nsentinels && n < max) {
 		ports[n++] = 6379;   /* no sentinel answered: Redis's own port at least */
+		error_f("no sentinel named master '%s' at start: net may connect to the sentinels and port 6379 only; "
+			"restart the daemon once the sentinels answer if the master uses another port",
+			boot.broker.master_name);
+	}
 	return n;
 }
 
