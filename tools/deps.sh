@@ -11,7 +11,7 @@ apt-get install -y -qq --no-install-recommends \
   build-essential autoconf automake libtool pkg-config ca-certificates \
   libhiredis-dev libjansson-dev libseccomp-dev libcap-ng-dev libapt-pkg-dev \
   libsodium-dev uuid-dev libinih-dev libapparmor-dev libssl-dev check \
-  redis-server dpkg-dev apt-utils openssl \
+  redis-server redis-sentinel dpkg-dev apt-utils openssl \
   python3 python3-redis python3-celery python3-nacl \
   apparmor systemd \
   git clang libclang-rt-dev valgrind >/dev/null

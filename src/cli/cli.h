@@ -123,6 +123,10 @@ int cli_resolve(struct cli_opts *o, redisContext *c, struct dest **d, size_t *nd
  * connection was lost mid-send and the broker was not back to tell, or it
  * did not confirm in time); each but EXIT_OK said on stderr.  c may be dead
  * afterwards. */
+/* After a send: when the master has replicas, WAIT for them (asynchronous
+ * replication can lose a just-sent job in a failover); a warning on stderr
+ * and -1 when they did not all confirm in time, 0 otherwise. */
+int cli_confirm_replicas(redisContext *c, const char *job_id);
 int cli_send_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,
 		 const struct dest *d, size_t nd);
 /* Sends the job, then waits and renders unless --no-wait; returns the exit code. */

@@ -21,16 +21,16 @@
  * SET the set of hosts (stopping every heartbeat), RPUSH into another
  * host's queue, or touch another host's taken list (net_consumer.c). */
 static const char *const daemon_cmds =
-	"+ping +select +multi +exec +discard +unwatch +publish +lmove +blmove +llen +lindex +lset +lrem +rpush";
+	"+ping +role +select +multi +exec +discard +unwatch +publish +lmove +blmove +llen +lindex +lset +lrem +rpush";
 static const char *const daemon_sels =
 	"\"(~celeryroot:hosts +sadd)\" "
 	"\"(%W~celery-task-meta-* +setex)\" "
 	"\"(%W~celeryroot:audit +xadd)\"";
 static const char *const operator_cmds =
-	"+ping +select +smembers +mget +get +set +del +multi +exec +discard +zadd +zremrangebyscore +zrevrange "
+	"+ping +role +wait +select +smembers +mget +get +set +del +multi +exec +discard +zadd +zremrangebyscore +zrevrange "
 	"+lpush +subscribe +unsubscribe +xrevrange +xrange +sadd +srem +hset +hmget";
 static const char *const beat_cmds =
-	"+ping +select +smembers +mget +get +set +del +multi +exec +discard +watch +unwatch +pexpire +zadd "
+	"+ping +role +wait +select +smembers +mget +get +set +del +multi +exec +discard +watch +unwatch +pexpire +zadd "
 	"+zremrangebyscore +lpush +sadd +hset +hsetnx +hmget";
 /* A Python Celery program (README "From Python Celery"): what kombu's
  * Redis transport and Celery's Redis result backend send for send_task and

@@ -376,6 +376,7 @@ int cli_send_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *a
 	sodium_memzero(&o->signer, sizeof(o->signer));
 	switch (rc) {
 	case SEND_OK:
+		cli_confirm_replicas(c, job->id);   /* sent either way: a warning when unconfirmed */
 		return EXIT_OK;
 	case SEND_USAGE:
 		return EXIT_USAGE;

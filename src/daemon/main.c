@@ -427,6 +427,8 @@ int main(int argc, char **argv)
 		die("%s", err);
 	note_env_broker(&o, &cfg, url);
 	load_tls(&broker, url);
+	if (broker.nsentinels > 0)
+		info_f("broker %s: Sentinel, master '%s' via %d sentinel(s)", url, broker.master_name, broker.nsentinels);
 	if (!o.foreground && daemon(0, 0) < 0)
 		die("cannot detach: %s", strerror(errno));
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)

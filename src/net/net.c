@@ -19,6 +19,7 @@
 #include "log.h"
 #include "proto.h"
 #include "rconn.h"
+#include "sentinel.h"
 #include "sigloop.h"
 #include "timeutil.h"
 
@@ -91,7 +92,8 @@ static void link_note_down(struct net_state *st, const char *why)
 
 	if (l->down_since == 0)
 		l->down_since = cr_now_mono();
-	if (strcmp(l->down_why, why) != 0) {
+	/* Compared as far as kept: a long reason must not count as new each time. */
+	if (strncmp(l->down_why, why, sizeof(l->down_why) - 1) != 0) {
 		char where[CR_ERR_MAX];
 		cr_broker_describe(st->broker, where, sizeof(where));
 		error_f("broker link down: %s; reconnecting with backoff (broker %s)", why, where);
@@ -111,7 +113,10 @@ void net_link_drop(struct net_state *st, const char *why)
 	link_note_down(st, why);
 	link_free(l);
 	l->up_since = 0;
-	l->retry_at = cr_now_mono();   /* the first retry at once; then backoff */
+	/* The first retry at random within reconnect_spread, then backoff: a
+	 * fleet that lost its broker together does not knock on it together. */
+	l->retry_at = cr_now_mono() + (double)st->cfg->reconnect_spread_ms / 1000.0 *
+					      ((double)random() / (double)RAND_MAX);
 	st->recover_pending = 1;
 }
 
@@ -126,16 +131,43 @@ static const char *link_dead_reason(const struct net_link *l)
 }
 
 /* Connects with the stop signals let through, so that a connect to a
- * silent address does not hold up a stop request. */
-static redisContext *link_connect(struct net_state *st, char *err, size_t errlen)
+ * silent address does not hold up a stop request.  The first connection
+ * of a link finds the master (Sentinel: asked once per link_open); the
+ * others go to the same address, so that all of them share one master. */
+static redisContext *link_connect(struct net_state *st, int first, char *err, size_t errlen)
 {
+	const struct broker_addr *b = st->broker;
+	struct net_link *l = &st->link;
 	sigset_t old;
 	redisContext *c;
 
 	sigprocmask(SIG_SETMASK, &net_waitmask, &old);
-	c = cr_rconn_connect(st->broker, NET_CONNECT_TIMEOUT, err, errlen);
+	if (b->nsentinels > 0 && first)
+		c = cr_sentinel_connect(b, NET_CONNECT_TIMEOUT, &l->master, err, errlen);
+	else if (b->nsentinels > 0)
+		c = cr_rconn_connect_at(b, l->master.host, l->master.port, NET_CONNECT_TIMEOUT, err, errlen);
+	else
+		c = cr_rconn_connect(b, NET_CONNECT_TIMEOUT, err, errlen);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return c;
+}
+
+/* Where the link went: the broker, or the master the sentinels named. */
+static void link_note_up(struct net_state *st)
+{
+	const struct broker_addr *b = st->broker;
+	const struct net_link *l = &st->link;
+	char where[CR_ERR_MAX], master[320] = "", after[48] = "";
+
+	/* Which broker, as which user, how (cr_broker_describe); with Sentinel
+	 * also the master the sentinels named this time. */
+	cr_broker_describe(b, where, sizeof(where));
+	if (b->nsentinels > 0)
+		snprintf(master, sizeof(master), ", master '%s' at %s:%d (found via %d sentinel(s))", b->master_name,
+			 l->master.host, l->master.port, b->nsentinels);
+	if (l->down_since > 0)
+		snprintf(after, sizeof(after), " after %.1f s", cr_now_mono() - l->down_since);
+	info_f("connected to the broker %s%s%s", where, master, after);
 }
 
 static void link_backoff(struct net_state *st)
@@ -147,8 +179,9 @@ static void link_backoff(struct net_state *st)
 		d *= 2;
 	if (d > NET_BACKOFF_MAX)
 		d = NET_BACKOFF_MAX;
-	/* Jitter: a fleet that lost its broker together does not return together. */
-	d *= 0.75 + 0.5 * ((double)random() / (double)RAND_MAX);
+	/* Jitter, half to one and a half times the step: a fleet that lost its
+	 * broker together does not return together (bench/reconnect.py). */
+	d *= 0.5 + (double)random() / (double)RAND_MAX;
 	l->retry_at = cr_now_mono() + d;
 	l->attempts++;
 }
@@ -158,11 +191,11 @@ static int link_open(struct net_state *st)
 	struct net_link *l = &st->link;
 	char err[CR_ERR_MAX] = "";
 
-	l->cc = link_connect(st, err, sizeof(err));
+	l->cc = link_connect(st, 1, err, sizeof(err));
 	l->nb = st->nqueues;
 	if (l->cc && net_consumer_declare_queues(st, err, sizeof(err)) == 0 && net_heartbeat_send(st, err, sizeof(err)) == 0)
 		for (size_t q = 0; q < l->nb && (q == 0 || l->b[q - 1].c); q++)
-			l->b[q].c = link_connect(st, err, sizeof(err));
+			l->b[q].c = link_connect(st, 0, err, sizeof(err));
 	if (net_link_up(st))
 		return 0;
 	link_note_down(st, err[0] ? err : "cannot connect");
@@ -188,12 +221,7 @@ static int net_link_ensure(struct net_state *st)
 		link_backoff(st);
 		return 0;
 	}
-	char where[CR_ERR_MAX];
-	cr_broker_describe(st->broker, where, sizeof(where));
-	if (l->down_since > 0)
-		info_f("connected to the broker %s after %.1f s", where, cr_now_mono() - l->down_since);
-	else
-		info_f("connected to the broker %s", where);
+	link_note_up(st);
 	l->up_since = cr_now_mono();
 	l->down_since = 0;
 	l->down_why[0] = '\0';

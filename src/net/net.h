@@ -24,6 +24,9 @@ int net_apparmor_enter(int apparmor);
  * network rules (ABI 4) TCP connect only to port.  0 with what was applied
  * in said (also "no Landlock in this kernel"), -1 when it failed. */
 int net_landlock_apply(int port, char *said, size_t len);
+/* The same for several ports (Sentinel: the sentinels', the master's and
+ * its replicas' as known at start). */
+int net_landlock_apply_ports(const int *ports, int nports, char *said, size_t len);
 int net_landlock_abi(void);   /* 0 when the kernel has none */
 /* Resource limits (net_limits.c): no processes, no file writes, only the
  * descriptors a host with nroles roles needs.  0 with what was set in said,

@@ -82,6 +82,7 @@ struct net_link {
 	double up_since;         /* mono; 0 while down */
 	double down_since;       /* mono; 0 while up */
 	char down_why[160];      /* the reason last logged (logged again only when it changes) */
+	struct broker_endpoint master; /* Sentinel: the master this link's connections share */
 };
 
 struct net_state {

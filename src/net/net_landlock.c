@@ -61,7 +61,7 @@ static uint64_t ll_fs_all(int abi)
 	return (1ULL << bits) - 1;
 }
 
-static int ll_apply(int abi, int port)
+static int ll_apply(int abi, const int *ports, int nports)
 {
 	struct ll_ruleset_attr attr = { .handled_access_fs = ll_fs_all(abi) };
 	size_t size = sizeof(attr.handled_access_fs);
@@ -81,10 +81,10 @@ static int ll_apply(int abi, int port)
 		error_f("cannot create the Landlock ruleset: %s", strerror(errno));
 		return -1;
 	}
-	if (abi >= 4) {
-		struct ll_net_port_attr np = { .allowed_access = LL_ACCESS_NET_CONNECT_TCP, .port = (uint64_t)port };
+	for (int i = 0; abi >= 4 && i < nports; i++) {
+		struct ll_net_port_attr np = { .allowed_access = LL_ACCESS_NET_CONNECT_TCP, .port = (uint64_t)ports[i] };
 		if (syscall(__NR_landlock_add_rule, fd, LL_RULE_NET_PORT, &np, 0) != 0) {
-			error_f("cannot allow the broker's port %d: %s", port, strerror(errno));
+			error_f("cannot allow the broker's port %d: %s", ports[i], strerror(errno));
 			goto out;
 		}
 	}
@@ -101,19 +101,31 @@ out:
 
 int net_landlock_apply(int port, char *said, size_t len)
 {
-	int abi = net_landlock_abi();
+	return net_landlock_apply_ports(&port, 1, said, len);
+}
 
-	if (port < 1 || port > 65535)
+int net_landlock_apply_ports(const int *ports, int nports, char *said, size_t len)
+{
+	int abi = net_landlock_abi();
+	size_t used;
+
+	if (nports < 1)
 		return -1;
+	for (int i = 0; i < nports; i++)
+		if (ports[i] < 1 || ports[i] > 65535)
+			return -1;
 	if (abi < 1) {
 		snprintf(said, len, "no Landlock in this kernel");
 		return 0;
 	}
-	if (ll_apply(abi, port) < 0)
+	if (ll_apply(abi, ports, nports) < 0)
 		return -1;
-	if (abi >= 4)
-		snprintf(said, len, "Landlock ABI %d: no file access, TCP connect only to port %d", abi, port);
-	else
+	if (abi >= 4) {
+		used = (size_t)snprintf(said, len, "Landlock ABI %d: no file access, TCP connect only to port%s %d", abi,
+					nports > 1 ? "s" : "", ports[0]);
+		for (int i = 1; i < nports && used < len; i++)
+			used += (size_t)snprintf(said + used, len - used, ",%d", ports[i]);
+	} else
 		snprintf(said, len, "Landlock ABI %d: no file access (network rules need ABI 4, Linux 6.7)", abi);
 	return 0;
 }

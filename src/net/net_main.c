@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "netboot.h"
 #include "rtls.h"
+#include "sentinel.h"
 
 #include "net_asan.h"
 #ifdef NET_ASAN
@@ -82,10 +83,32 @@ static int usage(void)
 	return 2;
 }
 
+/* The ports net may connect to: the broker's; with Sentinel the
+ * sentinels' and every port the sentinels know for the master and its
+ * replicas now (a failover to a node on another port needs a restart). */
+static int net_ports(int *ports, int max)
+{
+	int n;
+
+	if (boot.broker.nsentinels == 0) {
+		ports[0] = boot.broker.port;
+		return 1;
+	}
+	n = cr_sentinel_ports(&boot.broker, 5.0, ports, max);
+	if (n <= boot.broker.nsentinels && n < max) {
+		ports[n++] = 6379;   /* no sentinel answered: Redis's own port at least */
+		error_f("no sentinel named master '%s' at start: net may connect to the sentinels and port 6379 only; "
+			"restart the daemon once the sentinels answer if the master uses another port",
+			boot.broker.master_name);
+	}
+	return n;
+}
+
 /* Everything that confines net, in the order that lets each step work. */
 static int net_confine(void)
 {
-	char limits[96], landlock[160];
+	char limits[96], landlock[240];
+	int ports[2 * BROKER_SENTINELS_MAX + 16], nports;
 
 	if (net_drop_privileges(boot.cfg.user, boot.cfg.apparmor) < 0)
 		return -1;
@@ -95,8 +118,10 @@ static int net_confine(void)
 		error_f("priv (pid %lld) is gone", (long long)boot.priv_pid);
 		return -1;
 	}
+	/* Asked as the unprivileged user, before Landlock closes the ports. */
+	nports = net_ports(ports, (int)(sizeof(ports) / sizeof(ports[0])));
 	if (net_limits_apply(boot.cfg.nroles, limits, sizeof(limits)) < 0 ||
-	    net_landlock_apply(boot.broker.port, landlock, sizeof(landlock)) < 0 || net_sandbox_apply() < 0)
+	    net_landlock_apply_ports(ports, nports, landlock, sizeof(landlock)) < 0 || net_sandbox_apply() < 0)
 		return -1;
 	info_f("confined: %s; %s; seccomp allowlist (any other system call ends net)", landlock, limits);
 	return 0;

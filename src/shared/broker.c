@@ -3,6 +3,7 @@
 #include "config.h"
 #include "crconfig.h"
 #include "broker_int.h"
+#include "sentinel.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -121,7 +122,7 @@ static size_t url_scheme(const char *url, struct broker_addr *b, char *err, size
 		snprintf(err, errlen, "broker URL '%.80s' has no scheme: use redis://host:port/db", url);
 	else
 		snprintf(err, errlen, "unsupported broker URL scheme '%.*s': celeryroot speaks Redis only "
-			 "(redis://host:port/db, or rediss:// for TLS)",
+			 "(redis://host:port/db, rediss:// for TLS, or sentinel://host:26379;sentinel://...)",
 			 (int)(colon - url < 20 ? colon - url : 20), url);
 	return 0;
 }
@@ -140,6 +141,8 @@ static int broker_parse(const char *url, struct broker_addr *b, char *err, size_
 		snprintf(err, errlen, "broker URL is too long or has spaces or control characters");
 		return -1;
 	}
+	if (cr_sentinel_is_url(url))
+		return cr_sentinel_parse_url(url, b, err, errlen);
 	if ((skip = url_scheme(url, b, err, errlen)) == 0)
 		return -1;
 	/* The query (kombu's ssl_* parameters) first, then the rest without it. */
@@ -198,6 +201,8 @@ void cr_broker_mask(const char *url, char *out, size_t len)
 	/* What cannot be parsed is not shown at all: it might be all password. */
 	if (cr_broker_parse_url(url, &b, why, sizeof(why)) < 0)
 		cr_copy_str(out, len, "(an unreadable URL)");
+	else if (b.nsentinels > 0)
+		cr_sentinel_mask_url(url, out, len);
 	else
 		mask_url(url, &b, out, len);
 	explicit_bzero(&b, sizeof(b));
@@ -209,9 +214,13 @@ void cr_broker_describe(const struct broker_addr *b, char *out, size_t len)
 {
 	char host[300], where[512], mode[200];
 
-	/* An IPv6 address needs its brackets, or the port would read as part of it. */
-	snprintf(host, sizeof(host), strchr(b->host, ':') ? "[%s]:%d" : "%s:%d", b->host, b->port);
-	snprintf(where, sizeof(where), "%s://%s%s%s%s/%d", b->tls.on ? "rediss" : "redis", b->user,
+	/* An IPv6 address needs its brackets, or the port would read as part of it.
+	 * Sentinel before a master is known: the first sentinel asked. */
+	const struct broker_endpoint *e = b->nsentinels > 0 && b->host[0] == '\0' ? &b->sentinels[0] : NULL;
+	const char *h = e ? e->host : b->host;
+	snprintf(host, sizeof(host), strchr(h, ':') ? "[%s]:%d%s" : "%s:%d%s", h, e ? e->port : b->port,
+		 e && b->nsentinels > 1 ? ";..." : "");
+	snprintf(where, sizeof(where), "%s://%s%s%s%s/%d", e ? "sentinel" : b->tls.on ? "rediss" : "redis", b->user,
 		 b->password[0] ? ":***" : "", b->user[0] || b->password[0] ? "@" : "", host, b->db);
 	if (b->nsentinels > 0)
 		snprintf(mode, sizeof(mode), "Sentinel master %s via %d sentinel%s%s", b->master_name, b->nsentinels,
@@ -252,6 +261,8 @@ int cr_broker_from(const char *explicit_url, const struct cr_config *c, struct b
 		cr_copy_str(b->user, sizeof(b->user), c->broker_user);
 		cr_copy_str(b->password, sizeof(b->password), c->broker_password);
 	}
+	if (b->nsentinels > 0)
+		return cr_sentinel_from_config(c, b, url, url_out, url_len, err, errlen);
 	mask_url(url, b, url_out, url_len);
 	return 0;
 }
@@ -261,6 +272,8 @@ int cr_broker_resolve(struct broker_addr *b, char *err, size_t errlen)
 	struct addrinfo hints, *res = NULL;
 	int rc;
 
+	if (b->nsentinels > 0)
+		return cr_sentinel_resolve(b, err, errlen);
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;

@@ -47,6 +47,9 @@ static const struct int_key int_keys[] = {
 	{ "daemon", "audit_changes_per_minute", OFF(audit_changes_per_minute), 1, 1000000, "changes" },
 	/* 0: priv gives the cache back right after each read. */
 	{ "daemon", "apt_cache_idle", OFF(apt_cache_idle_s), 0, 86400, NULL },
+	/* net's first reconnect after losing the broker, at random within this:
+	 * a fleet does not return to a restarted Redis all at once. */
+	{ "broker", "reconnect_spread", OFF(reconnect_spread_ms), 0, 60000, "milliseconds" },
 };
 
 void cr_config_defaults(struct cr_config *c)
@@ -55,6 +58,7 @@ void cr_config_defaults(struct cr_config *c)
 	cr_copy_str(c->broker_url, sizeof(c->broker_url), BROKER_DEFAULT_URL);
 	cr_copy_str(c->user, sizeof(c->user), "_celeryroot");
 	c->heartbeat_s = 5;
+	c->reconnect_spread_ms = 2000;
 	c->result_expires_s = 30 * 86400;
 	c->lock_timeout_s = 120;
 	c->timeout_s = 60;
@@ -145,7 +149,8 @@ static int on_broker_tls(struct parse_ctx *p, const char *k, const char *v)
 	if (!strcmp(k, "password_file"))
 		return set_path(p, k, p->c->broker_password_file, sizeof(p->c->broker_password_file), v);
 	return fail(p, "unknown key '%.64s' in [broker] (allowed: url, username, password, password_file, ssl, "
-		    "ssl_cert_reqs, ssl_ca_certs, ssl_certfile, ssl_keyfile)", k);
+		    "ssl_cert_reqs, ssl_ca_certs, ssl_certfile, ssl_keyfile, master_name, sentinel_password, "
+		    "reconnect_spread)", k);
 }
 
 static int on_broker(struct parse_ctx *p, const char *k, const char *v)
@@ -167,6 +172,10 @@ static int on_broker(struct parse_ctx *p, const char *k, const char *v)
 		return fail(p, "password and password_file are both set in [broker]: keep only password_file");
 	if (!strcmp(k, "password"))
 		return set_str(p, k, p->c->broker_password, sizeof(p->c->broker_password), v);
+	if (!strcmp(k, "master_name"))
+		return set_str(p, k, p->c->master_name, sizeof(p->c->master_name), v);
+	if (!strcmp(k, "sentinel_password"))
+		return set_str(p, k, p->c->sentinel_password, sizeof(p->c->sentinel_password), v);
 	return on_broker_tls(p, k, v);
 }
 
@@ -324,7 +333,7 @@ int cr_config_parse_string(struct cr_config *c, const char *text, char *err, siz
 
 int cr_config_file_safe(const struct cr_config *c, const char *path, char *err, size_t errlen)
 {
-	int secret = c->broker_password[0] != '\0' || strchr(c->broker_url, '@') != NULL;
+	int secret = c->broker_password[0] != '\0' || c->sentinel_password[0] != '\0' || strchr(c->broker_url, '@') != NULL;
 
 	if (!c->file.found)
 		return 0;

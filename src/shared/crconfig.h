@@ -43,6 +43,7 @@ struct broker_addr {
 	int nsentinels;
 	struct broker_endpoint sentinels[BROKER_SENTINELS_MAX];
 	char master_name[128];
+	char sentinel_password[256]; /* AUTH to the sentinels; empty: none */
 };
 
 /* [daemon] apparmor: auto confines net where AppArmor is enabled and warns
@@ -65,6 +66,9 @@ struct cr_config {
 	/* 1 in the daemon: password_file must be root's (or the invoking
 	 * user's) and nobody else's to read; the CLI takes an operator's own. */
 	int password_file_strict;
+	char master_name[128];      /* sentinel:// without ?master_name= */
+	char sentinel_password[256];
+	int reconnect_spread_ms;    /* net's first reconnect after a drop: at random within this (default 2000) */
 	/* [daemon] */
 	char hostname[HOSTNAME_MAX + 1];
 	char roles[REG_MAX_ROLES][ROLE_MAX + 1];

@@ -2,6 +2,7 @@
 #include "crerr.h"
 #include "rconn.h"
 #include "rtls.h"
+#include "sentinel.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -141,6 +142,8 @@ static int rconn_tls(redisContext *c, const struct broker_addr *b, const char *h
 
 redisContext *cr_rconn_connect(const struct broker_addr *b, double timeout_s, char *err, size_t errlen)
 {
+	if (b->nsentinels > 0)
+		return cr_sentinel_connect(b, timeout_s, NULL, err, errlen);
 	return cr_rconn_connect_at(b, b->host, b->port, timeout_s, err, errlen);
 }
 
@@ -323,6 +326,11 @@ int cr_rconn_read_until(redisContext *c, double deadline, redisReply **out)
 		if (reply == NULL && mono_now() >= deadline)
 			return 0;
 	}
+	/* A master turned replica (or one that lost its master) ends the
+	 * connection: every caller's reconnect path then finds the master. */
+	const char *failover = cr_sentinel_failover_reply(reply);
+	if (failover)
+		rconn_fail(c, RCONN_ERR_FAILOVER, failover);
 	*out = reply;
 	return 1;
 }

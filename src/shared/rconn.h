@@ -12,6 +12,7 @@
  * bound (cr_rconn_set_reply_max), no reply by the deadline. */
 #define RCONN_ERR_TOO_BIG 100
 #define RCONN_ERR_TIMEOUT 101
+#define RCONN_ERR_FAILOVER 102   /* READONLY or MASTERDOWN: find the master again */
 
 /* Connects, authenticates and selects the database.  NULL with a one-line
  * reason that says what to do next. */

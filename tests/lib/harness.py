@@ -443,13 +443,16 @@ class Fleet:
     """Redis + one sandbox host and pair per entry of hosts {name: [roles]}."""
 
     def __init__(self, hosts, config=None, sources=None, packages=None, security=False, prepare=None,
-                 appendonly=False, redis_factory=None):
+                 appendonly=False, redis_factory=None, broker=None):
         """config: overrides, "key" for [daemon] or "section.key"; packages:
         build_repo dicts for a repository in the fleet's temp dir, added to
         sources; prepare(redis) runs before any pair starts and may return
         {host: broker URL} for pairs that log in as their own user;
         appendonly: the Redis keeps its data across a restart;
-        redis_factory(appendonly): another broker (tlsredis.TLSRedis)."""
+        redis_factory(appendonly): another broker (tlsredis.TLSRedis);
+        broker: a factory for something else in the Redis's place (with
+        url, client() and close(): sentinels.SentinelBroker)."""
+        self.broker = broker
         self.appendonly = appendonly
         self.redis_factory = redis_factory or (lambda appendonly: Redis(appendonly=appendonly))
         self.hosts = hosts
@@ -483,7 +486,7 @@ class Fleet:
         self._known_hosts_was = os.environ.get("CELERYROOT_KNOWN_HOSTS")
         os.environ["CELERYROOT_KNOWN_HOSTS"] = self.known_hosts
         try:
-            self.redis = self.redis_factory(self.appendonly)
+            self.redis = self.broker() if self.broker else self.redis_factory(self.appendonly)
             urls = (self.prepare(self.redis) if self.prepare else None) or {}
             self.write_config()
             if self.packages:

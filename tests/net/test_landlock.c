@@ -99,12 +99,52 @@ START_TEST(domain_holds)
 }
 END_TEST
 
+/* Sentinel: several ports allowed (the sentinels', the master's and the
+ * replicas'), every other one still refused. */
+static int child_ports(const int *ports, int n, int other)
+{
+	char said[240] = "";
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return 10;
+	if (net_landlock_apply_ports(ports, n, said, sizeof(said)) != 0)
+		return 11;
+	for (int i = 0; i < n; i++)
+		if (try_connect(ports[i]) != 0)
+			return 20 + i;
+	if (net_landlock_abi() >= 4 && (try_connect(other) != EACCES || !strstr(said, "TCP connect only to ports")))
+		return 16;
+	return 0;
+}
+
+START_TEST(several_ports)
+{
+	int ports[3], other, status, fds[4];
+	pid_t pid;
+
+	for (int i = 0; i < 3; i++)
+		fds[i] = listener(&ports[i]);
+	fds[3] = listener(&other);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(child_ports(ports, 3, other));
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "check %d failed",
+		      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	for (int i = 0; i < 4; i++)
+		close(fds[i]);
+}
+END_TEST
+
 START_TEST(bad_port_refused)
 {
 	char said[160];
 
 	ck_assert_int_eq(net_landlock_apply(0, said, sizeof(said)), -1);
 	ck_assert_int_eq(net_landlock_apply(65536, said, sizeof(said)), -1);
+	ck_assert_int_eq(net_landlock_apply_ports((const int[]){ 6379, 0 }, 2, said, sizeof(said)), -1);
+	ck_assert_int_eq(net_landlock_apply_ports((const int[]){ 6379 }, 0, said, sizeof(said)), -1);
 }
 END_TEST
 
@@ -116,6 +156,7 @@ int main(void)
 	int failed;
 
 	tcase_add_test(tc, domain_holds);
+	tcase_add_test(tc, several_ports);
 	tcase_add_test(tc, bad_port_refused);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
