@@ -157,7 +157,7 @@ static void link_note_up(struct net_state *st)
 {
 	const struct broker_addr *b = st->broker;
 	const struct net_link *l = &st->link;
-	char where[CR_ERR_MAX], master[320] = "", after[48] = "";
+	char where[CR_ERR_MAX], master[512] = "", after[48] = "";
 
 	/* Which broker, as which user, how (cr_broker_describe); with Sentinel
 	 * also the master the sentinels named this time. */
