@@ -14,6 +14,32 @@
 
 #define ADDR_MAX 64   /* the longest numeric address a sentinel may name (IPv6 with zone) */
 
+/* A failed handshake names the sentinel, not "the broker": a sentinel whose
+ * certificate our CA did not sign, or one speaking clear text, is not asked
+ * anything (the master's address would be its word).  err holds rtls.c's
+ * line; its reason (between "refused: "/"failed: " and " (") is kept. */
+static void sentinel_tls_error(const struct broker_endpoint *s, char *err, size_t errlen)
+{
+	static char why[256];   /* static: keeps the stack small; one caller at a time */
+	int cert = strstr(err, "certificate for") != NULL;
+	const char *r = strstr(err, cert ? "refused: " : "failed: "), *end;
+
+	if (r == NULL)
+		r = err;
+	else
+		r = strchr(r, ' ') + 1;
+	end = strstr(r, " (");
+	snprintf(why, sizeof(why), "%.*s", end ? (int)(end - r) : (int)strlen(r), r);
+	if (cert)
+		snprintf(err, errlen, "sentinel %s:%d not trusted, not asked for the master: its TLS certificate was "
+			 "refused: %s (put the CA that signed it in ssl_ca_certs; it must carry the address dialled)",
+			 s->host, s->port, why);
+	else
+		snprintf(err, errlen, "sentinel %s:%d not trusted, not asked for the master: TLS handshake failed: %s "
+			 "(with ssl = true every sentinel must speak TLS: tls-port in its sentinel.conf)", s->host,
+			 s->port, why);
+}
+
 /* A sentinel is asked without AUTH unless [broker] sentinel_password is set:
  * the URL's credentials are the master's (kombu), and no SELECT.  With TLS
  * on, the sentinels are spoken to over TLS too (never in clear text), their
@@ -32,6 +58,8 @@ static redisContext *sentinel_dial(const struct broker_addr *b, const struct bro
 	if (c == NULL && strstr(err, "cannot reach") == err)
 		snprintf(err, errlen, "sentinel %s:%d cannot be reached (is redis-sentinel running there? "
 			 "check the sentinel:// URL)", s->host, s->port);
+	else if (c == NULL && strstr(err, "TLS") != NULL)
+		sentinel_tls_error(s, err, errlen);
 	else if (c == NULL)   /* refused AUTH: the sentinel's password, not the master's */
 		snprintf(err, errlen, "sentinel %s:%d refused our login: check [broker] sentinel_password", s->host,
 			 s->port);

@@ -1,6 +1,9 @@
 """A Redis master, one replica and three real redis-sentinel processes on
 free loopback ports, tuned so that a failover takes a few seconds
-(down-after-milliseconds 1000, failover-timeout 3000)."""
+(down-after-milliseconds 1000, failover-timeout 3000).  With pki (a
+tlsredis.PKI) every one of them speaks only TLS, as README's production
+layout has it: port 0, tls-port, tls-replication yes, tls-auth-clients yes,
+certificates from pki's CA (IP SAN 127.0.0.1)."""
 import os
 import shutil
 import signal
@@ -16,10 +19,18 @@ REDIS_SENTINEL = os.environ.get("REDIS_SENTINEL", "/usr/bin/redis-sentinel")
 MASTER_NAME = "crmaster"
 
 
+def tls_kwargs(pki):
+    """redis-py's arguments for a TLS client with pki's client certificate."""
+    if pki is None:
+        return {}
+    return {"ssl": True, "ssl_ca_certs": pki.ca, "ssl_certfile": pki.client[0], "ssl_keyfile": pki.client[1]}
+
+
 class Node:
     """One redis-server (master or replica) in dir/name."""
 
-    def __init__(self, root, name, replicaof=None):
+    def __init__(self, root, name, replicaof=None, pki=None):
+        self.pki = pki
         self.dir = os.path.join(root, name)
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
@@ -27,7 +38,12 @@ class Node:
 
     def start(self, replicaof=None):
         """(Re)starts on the same port, empty (as a replica: synced from replicaof)."""
-        args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+        ports = ["--port", str(self.port)]
+        if self.pki:
+            ports = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", self.pki.server[0],
+                     "--tls-key-file", self.pki.server[1], "--tls-ca-cert-file", self.pki.ca,
+                     "--tls-auth-clients", "yes", "--tls-replication", "yes"]
+        args = [REDIS_SERVER, *ports, "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "no", "--dir", self.dir, "--logfile", os.path.join(self.dir, "log")]
         if replicaof:
             args += ["--replicaof", "127.0.0.1", str(replicaof)]
@@ -35,7 +51,7 @@ class Node:
         wait_for(self._ping, 10)
 
     def client(self):
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5, **tls_kwargs(self.pki))
 
     def _ping(self):
         try:
@@ -55,12 +71,13 @@ class Node:
 class Sentinels:
     """master + replica + 3 sentinels; url is kombu's sentinel:// form."""
 
-    def __init__(self, nsentinels=3, down_after_ms=1000, failover_timeout_ms=3000):
+    def __init__(self, nsentinels=3, down_after_ms=1000, failover_timeout_ms=3000, pki=None):
+        self.pki = pki
         self.root = tempfile.mkdtemp(prefix="celeryroot-sentinel.")
         self.nodes, self.sentinels = [], []
         try:
-            self.nodes.append(Node(self.root, "master"))
-            self.nodes.append(Node(self.root, "replica", replicaof=self.nodes[0].port))
+            self.nodes.append(Node(self.root, "master", pki=pki))
+            self.nodes.append(Node(self.root, "replica", replicaof=self.nodes[0].port, pki=pki))
             wait_for(self._replica_synced, 15)
             for i in range(nsentinels):
                 self.sentinels.append(self._sentinel(i, down_after_ms, failover_timeout_ms))
@@ -77,7 +94,13 @@ class Sentinels:
         os.makedirs(d)
         conf = os.path.join(d, "sentinel.conf")
         with open(conf, "w") as f:
-            f.write("port %d\nbind 127.0.0.1\ndir %s\nlogfile %s\n" % (port, d, os.path.join(d, "log")))
+            if self.pki:
+                f.write("port 0\ntls-port %d\ntls-cert-file %s\ntls-key-file %s\ntls-ca-cert-file %s\n"
+                        "tls-auth-clients yes\ntls-replication yes\n"
+                        % (port, self.pki.server[0], self.pki.server[1], self.pki.ca))
+            else:
+                f.write("port %d\n" % port)
+            f.write("bind 127.0.0.1\ndir %s\nlogfile %s\n" % (d, os.path.join(d, "log")))
             f.write("sentinel monitor %s 127.0.0.1 %d 2\n" % (MASTER_NAME, self.nodes[0].port))
             f.write("sentinel down-after-milliseconds %s %d\n" % (MASTER_NAME, down_after_ms))
             f.write("sentinel failover-timeout %s %d\n" % (MASTER_NAME, failover_timeout_ms))
@@ -95,7 +118,8 @@ class Sentinels:
             return False
 
     def _sentinel_client(self, port):
-        return redis.Redis(host="127.0.0.1", port=port, socket_timeout=2, decode_responses=True)
+        return redis.Redis(host="127.0.0.1", port=port, socket_timeout=2, decode_responses=True,
+                           **tls_kwargs(self.pki))
 
     def _replica_synced(self):
         info = self.nodes[0].client().info("replication")
@@ -194,4 +218,5 @@ class SentinelBroker(Sentinels):
     and the CLI get the sentinel:// URL; client() is the current master."""
 
     def client(self):
-        return redis.Redis(host="127.0.0.1", port=self.master_port(), decode_responses=False)
+        return redis.Redis(host="127.0.0.1", port=self.master_port(), decode_responses=False,
+                           **tls_kwargs(self.pki))
