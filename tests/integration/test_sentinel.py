@@ -199,10 +199,13 @@ class ChangeAcrossFailover(unittest.TestCase):
     master still has the task taken: the host takes it back and priv
     answers from its change journal instead of making the change again."""
 
+    def fleet(self, **kw):
+        """The fleet under test (test_sentinel_tls: the same over TLS)."""
+        return harness.Fleet({"h1": ["web"]}, broker=sentinels.SentinelBroker, **kw)
+
     def test_unreplicated_answer_is_redelivered_from_the_journal(self):
         harness.require_root()
-        with harness.Fleet({"h1": ["web"]}, broker=sentinels.SentinelBroker,
-                           packages=[{"name": "sent-app", "version": "1.0"}]) as f:
+        with self.fleet(packages=[{"name": "sent-app", "version": "1.0"}]) as f:
             s = f.redis
             code, out, err = f.cli("apt", "update", "--all")
             self.assertEqual(code, 0, out + err)
