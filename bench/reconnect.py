@@ -13,9 +13,13 @@ A benchmark, not a test: it reports and asserts nothing about speed.
    (INFO stats total_connections_received), Redis CPU (INFO cpu, user+sys,
    % of one core) and connected clients, for [broker] reconnect_spread
    2000 ms (the default) and 0 (the old behaviour: first retry at once).
+--tls: the failover trials on README's production layout instead (every
+   Redis and sentinel TLS-only with client certificates, pairs and CLI
+   configured by README's [broker] block: sentinels.LayoutFleet).
+--skip-storms: only the failover trials.
 
 usage: sudo /usr/bin/python3 bench/reconnect.py [--hosts 200] [--trials 5] [--seconds 20]
-       [--out bench/results-reconnect]"""
+       [--out bench/results-reconnect] [--tls] [--skip-storms] [--skip-failover-times]"""
 import argparse
 import json
 import os
@@ -32,6 +36,7 @@ sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
 import harness  # noqa: E402
 import redis  # noqa: E402
 import sentinels  # noqa: E402
+import tlsredis  # noqa: E402
 
 
 class BigFleet(harness.Fleet):
@@ -43,9 +48,16 @@ def hosts(n):
     return {"h%03d" % i: ["web"] for i in range(n)}
 
 
-def failover_times(trials):
+def failover_fleet(tls):
+    if not tls:
+        return harness.Fleet({"h1": ["web"], "h2": ["web"]}, broker=sentinels.SentinelBroker)
+    sentinels.TLSSentinelBroker.pki = tlsredis.temp_pki()
+    return sentinels.LayoutFleet({"h1": ["web"], "h2": ["web"]})
+
+
+def failover_times(trials, tls=False):
     out = []
-    with harness.Fleet({"h1": ["web"], "h2": ["web"]}, broker=sentinels.SentinelBroker) as f:
+    with failover_fleet(tls) as f:
         for _ in range(trials):
             t0 = time.monotonic()
             old = f.redis.kill_master()
@@ -61,6 +73,8 @@ def failover_times(trials):
                   flush=True)
             f.redis.revive(old)
             time.sleep(2)
+    if tls:
+        tlsredis.remove(sentinels.TLSSentinelBroker.pki)
     return out
 
 
@@ -128,12 +142,15 @@ def main():
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--out", default=os.path.join(HERE, "results-reconnect"))
     ap.add_argument("--skip-failover-times", action="store_true")
+    ap.add_argument("--skip-storms", action="store_true")
+    ap.add_argument("--tls", action="store_true")
     a = ap.parse_args()
     harness.require_root()
-    res = {"hosts": a.hosts, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    res = {"hosts": 0 if a.skip_storms else a.hosts, "tls": a.tls,
+           "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     if not a.skip_failover_times:
-        res["failover_s"] = failover_times(a.trials)
-    for spread in (2000, 0):
+        res["failover_s"] = failover_times(a.trials, a.tls)
+    for spread in () if a.skip_storms else (2000, 0):
         for name, fn in (("restart", storm_restart), ("failover", storm_failover)):
             print("%s, %d pairs, reconnect_spread %d ms ..." % (name, a.hosts, spread), flush=True)
             rows, summ = fn(a.hosts, spread, a.seconds)
@@ -151,9 +168,12 @@ def report(res):
     lines = ["# Reconnects: %d pairs on one Redis, and Sentinel failover (%s)" % (res["hosts"], res["when"]), ""]
     ft = [t for t in res.get("failover_s", []) if t is not None]
     if ft:
-        lines += ["Sentinel failover (master SIGKILL) until `ping --all` answers, %d trials: median %.2f s, "
-                  "min %.2f s, max %.2f s (%d never)" % (len(res["failover_s"]), statistics.median(ft), min(ft),
+        lines += ["Sentinel failover%s (master SIGKILL) until `ping --all` answers, %d trials: median %.2f s, "
+                  "min %.2f s, max %.2f s (%d never)" % (" over TLS (README's layout)" if res.get("tls") else "",
+                                                         len(res["failover_s"]), statistics.median(ft), min(ft),
                                                          max(ft), len(res["failover_s"]) - len(ft)), ""]
+    if not any("_spread" in k for k in res):   # --skip-storms
+        return "\n".join(lines)
     lines += ["| event | reconnect_spread | peak new conns/s | conns in window | peak Redis CPU % | all back after s |",
               "|---|---|---|---|---|---|"]
     for key in sorted(k for k in res if "_spread" in k):

@@ -8,7 +8,6 @@ line); a sentinel with another CA's certificate and a clear-text sentinel
 are refused by name and never trusted for the master's address."""
 import json
 import os
-import re
 import socket
 import ssl
 import subprocess
@@ -22,51 +21,6 @@ import sentinels
 import tlsredis
 import test_sentinel
 from test_sentinel import FakeSentinel, done_counts
-
-README = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "README.md")
-USER = "celeryroot-daemon-web01"
-PASSWORD = "s3ntinel-tls-test-pw"
-
-
-def readme_broker_block():
-    """The [broker] block of README's "A production Redis layout" as {key: value}."""
-    with open(README) as f:
-        text = f.read()
-    section = text[text.index("## A production Redis layout"):]
-    block = re.search(r"```\n\[broker\]\n(.*?)```", section, re.S).group(1)
-    return dict(line.split(" = ", 1) for line in block.splitlines() if line.strip())
-
-
-def layout_config(pki, ports, password_file):
-    """README's block with our sentinels' ports, paths and master's name."""
-    conf = readme_broker_block()
-    names = re.findall(r"sentinel://(redis\d):26379", conf["url"])
-    if len(names) != len(ports):
-        raise AssertionError("README's layout names %d sentinels, the test runs %d" % (len(names), len(ports)))
-    for name, port in zip(names, ports):
-        conf["url"] = conf["url"].replace("%s:26379" % name, "127.0.0.1:%d" % port)
-    subst = {"/etc/celeryroot/tls/ca.crt": pki.ca, "/etc/celeryroot/tls/web01.crt": pki.client[0],
-             "/etc/celeryroot/tls/web01.key": pki.client[1], "/etc/celeryroot/redis-password": password_file,
-             "mymaster": sentinels.MASTER_NAME}
-    return {k: subst.get(v, v) for k, v in conf.items()}
-
-
-class TLSSentinelBroker(sentinels.SentinelBroker):
-    """SentinelBroker over TLS (pki made once per test class), with the
-    README layout's ACL user on master and replica (ACLs do not replicate)."""
-    pki = None
-
-    def __init__(self):
-        super().__init__(pki=self.pki)
-        for n in self.nodes:
-            n.client().execute_command("ACL", "SETUSER", USER, "on", ">" + PASSWORD, "~*", "&*", "+@all")
-        self.password_file = os.path.join(self.root, "redis-password")
-        with open(self.password_file, "w") as f:
-            f.write(PASSWORD + "\n")
-        os.chmod(self.password_file, 0o600)
-        self.config = layout_config(self.pki, [p for p, _ in self.sentinels], self.password_file)
-        self.url = self.config["url"]
-
 
 class TLSFakeSentinel(FakeSentinel):
     """FakeSentinel behind TLS with cert (cert, key): from another CA, it is a
@@ -137,7 +91,7 @@ class BadSentinels(unittest.TestCase):
         cls.rogue = cls.pki.leaf("rogue-server", "other-ca", "subjectAltName=IP:127.0.0.1")
         cls.pwfile = os.path.join(cls.tmp, "pw")
         with open(cls.pwfile, "w") as f:
-            f.write(PASSWORD + "\n")
+            f.write(sentinels.PASSWORD + "\n")
         os.chmod(cls.pwfile, 0o600)
 
     @classmethod
@@ -146,7 +100,7 @@ class BadSentinels(unittest.TestCase):
 
     def cli_error(self, ports, decoy):
         path = os.path.join(self.tmp, "c%d.conf" % ports[0])
-        conf = layout_config(self.pki, ports, self.pwfile)
+        conf = sentinels.layout_config(self.pki, ports, self.pwfile)
         write_config(path, conf)
         code, out, err = harness.cli("ping", "--all", "--timeout", "2", env={"CELERYROOT_CONFIG": path},
                                      timeout=30)
@@ -183,41 +137,24 @@ class BadSentinels(unittest.TestCase):
                 f.close()
 
 
-class LayoutFleet(harness.Fleet):
-    """harness.Fleet on TLSSentinelBroker: pairs and CLI configured by the
-    [broker] block from README (the CLI by the config file alone)."""
-
-    def __init__(self, hosts, **kw):
-        super().__init__(hosts, broker=self._broker, **kw)
-
-    def _broker(self):
-        b = TLSSentinelBroker()
-        self.config.update({"broker." + k: v for k, v in b.config.items()})
-        return b
-
-    def cli(self, *args, env=None, timeout=60):
-        e = {"CELERYROOT_CONFIG": self.config_path, "CELERYROOT_BROKER_URL": ""}
-        e.update(env or {})
-        return harness.cli(*args, env=e, timeout=timeout)
-
-
 class TLSPKI:
-    """One PKI per test class (openssl takes a while), for TLSSentinelBroker."""
+    """One PKI per test class (openssl takes a while), for sentinels.TLSSentinelBroker."""
 
     @classmethod
     def setUpClass(cls):
         harness.require_root()
         cls.tmp = tempfile.mkdtemp(prefix="celeryroot-stls.")
-        TLSSentinelBroker.pki = tlsredis.PKI(os.path.join(cls.tmp, "pki"))
+        sentinels.TLSSentinelBroker.pki = tlsredis.PKI(os.path.join(cls.tmp, "pki"))
 
     @classmethod
     def tearDownClass(cls):
-        tlsredis.remove(TLSSentinelBroker.pki)
+        tlsredis.remove(sentinels.TLSSentinelBroker.pki)
 
 
 class SentinelTLSFleet(TLSPKI, unittest.TestCase):
     def setUp(self):
-        self.fleet = LayoutFleet({"h1": ["web"], "h2": ["web"]}, packages=[{"name": "stls-app", "version": "1.0"}])
+        self.fleet = sentinels.LayoutFleet({"h1": ["web"], "h2": ["web"]},
+                                           packages=[{"name": "stls-app", "version": "1.0"}])
         self.fleet.__enter__()
         self.s = self.fleet.redis
 
@@ -236,7 +173,7 @@ class SentinelTLSFleet(TLSPKI, unittest.TestCase):
         self.assertIn("master '%s' at 127.0.0.1:%d (found via 3 sentinel(s))"
                       % (sentinels.MASTER_NAME, self.s.master_port()), log)
         self.assertIn("as user %s, Sentinel master %s via 3 sentinels, TLS verify on"
-                      % (USER, sentinels.MASTER_NAME), log)
+                      % (sentinels.USER, sentinels.MASTER_NAME), log)
         self.untrusted_sentinel_first()
         code, out, err = self.cli("apt", "update", "--all")
         self.assertEqual(code, 0, out + err)
@@ -251,7 +188,7 @@ class SentinelTLSFleet(TLSPKI, unittest.TestCase):
     def untrusted_sentinel_first(self):
         """A sentinel with another CA's certificate first in the URL, naming a
         decoy as master: passed over for the real ones, the decoy never dialled."""
-        pki = TLSSentinelBroker.pki
+        pki = sentinels.TLSSentinelBroker.pki
         rogue_cert = pki.leaf("rogue-sentinel", "other-ca", "subjectAltName=IP:127.0.0.1")
         decoy = Decoy()
         rogue = TLSFakeSentinel(decoy.reply(), rogue_cert)
@@ -319,7 +256,7 @@ class ChangeAcrossFailoverTLS(TLSPKI, test_sentinel.ChangeAcrossFailover):
     """test_sentinel's unreplicated change, answered from priv's journal, over TLS."""
 
     def fleet(self, **kw):
-        return LayoutFleet({"h1": ["web"]}, **kw)
+        return sentinels.LayoutFleet({"h1": ["web"]}, **kw)
 
 
 if __name__ == "__main__":

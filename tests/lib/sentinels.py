@@ -5,6 +5,7 @@ tlsredis.PKI) every one of them speaks only TLS, as README's production
 layout has it: port 0, tls-port, tls-replication yes, tls-auth-clients yes,
 certificates from pki's CA (IP SAN 127.0.0.1)."""
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -13,7 +14,7 @@ import time
 
 import redis
 
-from harness import REDIS_SERVER, free_port, wait_for
+from harness import REDIS_SERVER, Fleet, cli, free_port, wait_for
 
 REDIS_SENTINEL = os.environ.get("REDIS_SENTINEL", "/usr/bin/redis-sentinel")
 MASTER_NAME = "crmaster"
@@ -220,3 +221,69 @@ class SentinelBroker(Sentinels):
     def client(self):
         return redis.Redis(host="127.0.0.1", port=self.master_port(), decode_responses=False,
                            **tls_kwargs(self.pki))
+
+
+# README's production layout ("A production Redis layout"): its [broker]
+# block read from README.md, so the tests and bench/reconnect.py --tls keep it true.
+SRCDIR = os.environ.get("CELERYROOT_SRCDIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+README = os.path.join(SRCDIR, "README.md")
+USER = "celeryroot-daemon-web01"
+PASSWORD = "s3ntinel-tls-test-pw"
+
+
+def readme_broker_block():
+    """The [broker] block of README's "A production Redis layout" as {key: value}."""
+    with open(README) as f:
+        text = f.read()
+    section = text[text.index("## A production Redis layout"):]
+    block = re.search(r"```\n\[broker\]\n(.*?)```", section, re.S).group(1)
+    return dict(line.split(" = ", 1) for line in block.splitlines() if line.strip())
+
+
+def layout_config(pki, ports, password_file):
+    """README's block with our sentinels' ports, paths and master's name."""
+    conf = readme_broker_block()
+    names = re.findall(r"sentinel://(redis\d):26379", conf["url"])
+    if len(names) != len(ports):
+        raise AssertionError("README's layout names %d sentinels, the test runs %d" % (len(names), len(ports)))
+    for name, port in zip(names, ports):
+        conf["url"] = conf["url"].replace("%s:26379" % name, "127.0.0.1:%d" % port)
+    subst = {"/etc/celeryroot/tls/ca.crt": pki.ca, "/etc/celeryroot/tls/web01.crt": pki.client[0],
+             "/etc/celeryroot/tls/web01.key": pki.client[1], "/etc/celeryroot/redis-password": password_file,
+             "mymaster": MASTER_NAME}
+    return {k: subst.get(v, v) for k, v in conf.items()}
+
+
+class TLSSentinelBroker(SentinelBroker):
+    """SentinelBroker over TLS (pki made once per test class), with the
+    README layout's ACL user on master and replica (ACLs do not replicate)."""
+    pki = None
+
+    def __init__(self):
+        super().__init__(pki=self.pki)
+        for n in self.nodes:
+            n.client().execute_command("ACL", "SETUSER", USER, "on", ">" + PASSWORD, "~*", "&*", "+@all")
+        self.password_file = os.path.join(self.root, "redis-password")
+        with open(self.password_file, "w") as f:
+            f.write(PASSWORD + "\n")
+        os.chmod(self.password_file, 0o600)
+        self.config = layout_config(self.pki, [p for p, _ in self.sentinels], self.password_file)
+        self.url = self.config["url"]
+
+
+class LayoutFleet(Fleet):
+    """Fleet on TLSSentinelBroker: pairs and CLI configured by the
+    [broker] block from README (the CLI by the config file alone)."""
+
+    def __init__(self, hosts, **kw):
+        super().__init__(hosts, broker=self._broker, **kw)
+
+    def _broker(self):
+        b = TLSSentinelBroker()
+        self.config.update({"broker." + k: v for k, v in b.config.items()})
+        return b
+
+    def cli(self, *args, env=None, timeout=60):
+        e = {"CELERYROOT_CONFIG": self.config_path, "CELERYROOT_BROKER_URL": ""}
+        e.update(env or {})
+        return cli(*args, env=e, timeout=timeout)
