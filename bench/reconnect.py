@@ -56,6 +56,14 @@ def failover_fleet(tls):
 
 
 def failover_times(trials, tls=False):
+    try:
+        return failover_trials(trials, tls)
+    finally:
+        if tls:
+            tlsredis.remove(sentinels.TLSSentinelBroker.pki)
+
+
+def failover_trials(trials, tls):
     out = []
     with failover_fleet(tls) as f:
         for _ in range(trials):
@@ -73,8 +81,6 @@ def failover_times(trials, tls=False):
                   flush=True)
             f.redis.revive(old)
             time.sleep(2)
-    if tls:
-        tlsredis.remove(sentinels.TLSSentinelBroker.pki)
     return out
 
 

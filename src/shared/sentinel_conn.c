@@ -166,6 +166,10 @@ static redisContext *via_sentinel(const struct broker_addr *b, const struct brok
 	if (c == NULL && strstr(err, "cannot reach") == err)   /* not a refused login: say whose address it was */
 		snprintf(err, errlen, "sentinel %s:%d names %s:%d as master, which cannot be reached "
 			 "(a failover may be under way)", s->host, s->port, m->host, m->port);
+	else if (c == NULL && strstr(err, "refused our credentials") != NULL)   /* often a replica without the ACL file */
+		snprintf(err, errlen, "%s:%d, named master by sentinel %s:%d, refused our login: check username and "
+			 "password, and that every Redis loads the same ACL file (ACLs are not replicated)", m->host,
+			 m->port, s->host, s->port);
 	if (c != NULL && !is_master(c, m, err, errlen)) {
 		cr_rconn_free(c);
 		c = NULL;

@@ -185,6 +185,23 @@ class SentinelTLSFleet(TLSPKI, unittest.TestCase):
                             "-W", "-f", "${Status}|${Version}", "stls-app"], capture_output=True, text=True)
         self.assertEqual(p.stdout, "install ok installed|1.0")
 
+    def test_replica_without_the_acl_file_is_named(self):
+        """A replica that lost the users (ACL DELUSER: as if it had not loaded
+        the ACL file) promoted: the refusal names it and says what to fix;
+        ACL LOAD there and ping --all answers again."""
+        replica = next(n for n in self.s.nodes if n.port != self.s.master_port())
+        replica.client().execute_command("ACL", "DELUSER", sentinels.USER)
+        old = self.s.kill_master()
+        self.s.wait_failover(old.port)
+        code, out, err = self.cli("ping", "--all", "--timeout", "3")
+        self.assertNotEqual(code, 0, out + err)
+        lines = [l for l in err.splitlines() if l.strip()]
+        self.assertEqual(len(lines), 1, err)
+        self.assertIn("127.0.0.1:%d, named master by sentinel" % replica.port, lines[0])
+        self.assertIn("same ACL file", lines[0])
+        replica.client().execute_command("ACL", "LOAD")
+        harness.wait_for(lambda: self.cli("ping", "--all", "--timeout", "3")[0] == 0, 60, interval=0.5)
+
     def untrusted_sentinel_first(self):
         """A sentinel with another CA's certificate first in the URL, naming a
         decoy as master: passed over for the real ones, the decoy never dialled."""

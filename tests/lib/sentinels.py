@@ -30,8 +30,8 @@ def tls_kwargs(pki):
 class Node:
     """One redis-server (master or replica) in dir/name."""
 
-    def __init__(self, root, name, replicaof=None, pki=None):
-        self.pki = pki
+    def __init__(self, root, name, replicaof=None, pki=None, aclfile=None):
+        self.pki, self.aclfile = pki, aclfile
         self.dir = os.path.join(root, name)
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
@@ -48,6 +48,8 @@ class Node:
                 "--appendonly", "no", "--dir", self.dir, "--logfile", os.path.join(self.dir, "log")]
         if replicaof:
             args += ["--replicaof", "127.0.0.1", str(replicaof)]
+        if self.aclfile:   # ACLs are not replicated: each node, and each restart, loads the file
+            args += ["--aclfile", self.aclfile]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(self._ping, 10)
 
@@ -72,13 +74,20 @@ class Node:
 class Sentinels:
     """master + replica + 3 sentinels; url is kombu's sentinel:// form."""
 
-    def __init__(self, nsentinels=3, down_after_ms=1000, failover_timeout_ms=3000, pki=None):
+    def __init__(self, nsentinels=3, down_after_ms=1000, failover_timeout_ms=3000, pki=None, acl=None):
+        """acl: the lines of an ACL file every node loads (README's users.acl)."""
         self.pki = pki
         self.root = tempfile.mkdtemp(prefix="celeryroot-sentinel.")
+        aclfile = None
+        if acl:
+            aclfile = os.path.join(self.root, "users.acl")
+            with open(aclfile, "w") as f:
+                f.writelines(line + "\n" for line in acl)
         self.nodes, self.sentinels = [], []
         try:
-            self.nodes.append(Node(self.root, "master", pki=pki))
-            self.nodes.append(Node(self.root, "replica", replicaof=self.nodes[0].port, pki=pki))
+            self.nodes.append(Node(self.root, "master", pki=pki, aclfile=aclfile))
+            self.nodes.append(Node(self.root, "replica", replicaof=self.nodes[0].port, pki=pki,
+                                   aclfile=aclfile))
             wait_for(self._replica_synced, 15)
             for i in range(nsentinels):
                 self.sentinels.append(self._sentinel(i, down_after_ms, failover_timeout_ms))
@@ -255,14 +264,14 @@ def layout_config(pki, ports, password_file):
 
 
 class TLSSentinelBroker(SentinelBroker):
-    """SentinelBroker over TLS (pki made once per test class), with the
-    README layout's ACL user on master and replica (ACLs do not replicate)."""
+    """SentinelBroker over TLS (pki set once per test class), with the
+    README layout's ACL user in an ACL file every node loads, also when
+    revived empty (ACLs do not replicate)."""
     pki = None
 
     def __init__(self):
-        super().__init__(pki=self.pki)
-        for n in self.nodes:
-            n.client().execute_command("ACL", "SETUSER", USER, "on", ">" + PASSWORD, "~*", "&*", "+@all")
+        super().__init__(pki=self.pki, acl=["user default on nopass ~* &* +@all",
+                                            "user %s on >%s ~* &* +@all" % (USER, PASSWORD)])
         self.password_file = os.path.join(self.root, "redis-password")
         with open(self.password_file, "w") as f:
             f.write(PASSWORD + "\n")
