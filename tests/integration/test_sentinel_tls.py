@@ -8,6 +8,7 @@ line); a sentinel with another CA's certificate and a clear-text sentinel
 are refused by name and never trusted for the master's address."""
 import json
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -96,7 +97,7 @@ class BadSentinels(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        tlsredis.remove(cls.pki)
+        shutil.rmtree(cls.tmp, ignore_errors=True)   # the PKI and the config files
 
     def cli_error(self, ports, decoy):
         path = os.path.join(self.tmp, "c%d.conf" % ports[0])
@@ -148,7 +149,7 @@ class TLSPKI:
 
     @classmethod
     def tearDownClass(cls):
-        tlsredis.remove(sentinels.TLSSentinelBroker.pki)
+        shutil.rmtree(cls.tmp, ignore_errors=True)   # the PKI
 
 
 class SentinelTLSFleet(TLSPKI, unittest.TestCase):
