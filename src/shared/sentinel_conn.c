@@ -73,6 +73,22 @@ static int port_ok(const char *s, size_t len, int *port)
 	return 1;
 }
 
+/* Up to 60 bytes of a hostile error reply, printable ASCII only: the
+ * reason travels into logs, CLI errors and --json output. */
+static void quote_reply(const redisReply *r, char *out, size_t len)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (r->type != REDIS_REPLY_ERROR || r->str == NULL || len < 3)
+		return;
+	out[n++] = ':';
+	out[n++] = ' ';
+	for (size_t i = 0; i < r->len && i < 60 && n + 1 < len; i++)
+		out[n++] = r->str[i] >= 0x20 && r->str[i] < 0x7f ? r->str[i] : '?';
+	out[n] = '\0';
+}
+
 /* SENTINEL get-master-addr-by-name: 1 found, 0 the name is unknown to this
  * sentinel, -1 no usable answer (reason in err). */
 static int ask_master(redisContext *sc, const struct broker_addr *b, const struct broker_endpoint *s,
@@ -96,9 +112,10 @@ static int ask_master(redisContext *sc, const struct broker_addr *b, const struc
 		m->host[r->element[0]->len] = '\0';
 		rc = 1;
 	} else {
-		snprintf(err, errlen, "sentinel %s:%d gave a malformed answer for master '%s'%s%.60s", s->host, s->port,
-			 b->master_name, r->type == REDIS_REPLY_ERROR ? ": " : "",
-			 r->type == REDIS_REPLY_ERROR && r->str ? r->str : "");
+		char why[64];
+		quote_reply(r, why, sizeof(why));
+		snprintf(err, errlen, "sentinel %s:%d gave a malformed answer for master '%s'%s", s->host, s->port,
+			 b->master_name, why);
 	}
 	freeReplyObject(r);
 	return rc;
