@@ -73,6 +73,20 @@ static int port_ok(const char *s, size_t len, int *port)
 	return 1;
 }
 
+int cr_sentinel_master_reply(const redisReply *r, struct broker_endpoint *m)
+{
+	if (r->type == REDIS_REPLY_NIL)
+		return 0;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
+	    r->element[1]->type == REDIS_REPLY_STRING && numeric_addr_ok(r->element[0]->str, r->element[0]->len) &&
+	    port_ok(r->element[1]->str, r->element[1]->len, &m->port)) {
+		memcpy(m->host, r->element[0]->str, r->element[0]->len);   /* < ADDR_MAX <= sizeof(host) */
+		m->host[r->element[0]->len] = '\0';
+		return 1;
+	}
+	return -1;
+}
+
 /* Up to 60 bytes of a hostile error reply, printable ASCII only: the
  * reason travels into logs, CLI errors and --json output. */
 static void quote_reply(const redisReply *r, char *out, size_t len)
@@ -101,17 +115,11 @@ static int ask_master(redisContext *sc, const struct broker_addr *b, const struc
 		snprintf(err, errlen, "sentinel %s:%d did not answer: %s", s->host, s->port, sc->errstr);
 		return -1;
 	}
-	if (r->type == REDIS_REPLY_NIL) {
+	rc = cr_sentinel_master_reply(r, m);
+	if (rc == 0) {
 		snprintf(err, errlen, "sentinel %s:%d knows no master named '%s' (check master_name)", s->host, s->port,
 			 b->master_name);
-		rc = 0;
-	} else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
-		   r->element[1]->type == REDIS_REPLY_STRING && numeric_addr_ok(r->element[0]->str, r->element[0]->len) &&
-		   port_ok(r->element[1]->str, r->element[1]->len, &m->port)) {
-		memcpy(m->host, r->element[0]->str, r->element[0]->len);
-		m->host[r->element[0]->len] = '\0';
-		rc = 1;
-	} else {
+	} else if (rc < 0) {
 		char why[64];
 		quote_reply(r, why, sizeof(why));
 		snprintf(err, errlen, "sentinel %s:%d gave a malformed answer for master '%s'%s", s->host, s->port,
