@@ -7,7 +7,6 @@
  *     rbound.c, then cr_sentinel_master_reply and the failover check).
  * Promises: bounds hold, a masked URL never shows the password, an address
  * taken from a sentinel is numeric with a port in range. */
-#define _GNU_SOURCE
 #include "config.h"
 
 #include <hiredis/hiredis.h>
