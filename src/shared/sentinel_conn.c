@@ -8,6 +8,7 @@
 #include "sentinel.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,13 @@ static int is_master(redisContext *c, const struct broker_endpoint *m, char *err
 	return ok;
 }
 
+/* connect() refused by the local host (Landlock, seccomp, a firewall's
+ * OUTPUT rule): EACCES or EPERM, as hiredis words them in its errstr. */
+static int local_refusal(const char *err)
+{
+	return strstr(err, strerror(EACCES)) != NULL || strstr(err, strerror(EPERM)) != NULL;
+}
+
 /* One sentinel: its master, connected and checked.  NULL with err set. */
 static redisContext *via_sentinel(const struct broker_addr *b, const struct broker_endpoint *s, double timeout_s,
 				  struct broker_endpoint *m, char *err, size_t errlen)
@@ -160,7 +168,13 @@ static redisContext *via_sentinel(const struct broker_addr *b, const struct brok
 	if (got <= 0)
 		return NULL;
 	c = cr_rconn_connect_at(b, m->host, m->port, timeout_s, err, errlen);
-	if (c == NULL && strstr(err, "cannot reach") == err)   /* not a refused login: say whose address it was */
+	if (c == NULL && strstr(err, "cannot reach") == err && local_refusal(err))
+		/* Our own host said no, not the network: in net, Landlock allows
+		 * only the ports the sentinels named when it started. */
+		snprintf(err, errlen, "sentinel %s:%d names %s:%d as master, a port this host's policy does not let us "
+			 "connect to (net may use only the ports known when celeryrootd started): restart celeryrootd "
+			 "if the master really moved there", s->host, s->port, m->host, m->port);
+	else if (c == NULL && strstr(err, "cannot reach") == err)   /* not a refused login: say whose address it was */
 		snprintf(err, errlen, "sentinel %s:%d names %s:%d as master, which cannot be reached "
 			 "(a failover may be under way)", s->host, s->port, m->host, m->port);
 	if (c != NULL && !is_master(c, m, err, errlen)) {

@@ -14,6 +14,7 @@ Each case says what the attacker controls and what must hold:
 - a certificate for the right address but only for client use is refused;
 - a TLS server that stalls mid-record or closes with an alert is bounded."""
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -168,6 +169,45 @@ class SentinelAttacks(unittest.TestCase):
         self.assertIn(b"ERR ?]0;owned??[2Jgone", text)
         self.assertNotIn(b"\x1b", text)
         self.assertNotIn(b"\x07", text)
+
+    def test_master_moved_outside_landlock_ports(self):
+        """A sentinel that, after net started, names a master on a port net
+        did not learn at start: Landlock refuses the connect; net says so
+        in one line that says what to do, keeps backing off, is not
+        restarted and never reaches the new port."""
+        harness.require_root()
+        a, b = harness.Redis(), harness.Redis()
+        fake = Hostile(master_reply(a.port))
+        root = harness.make_sandbox(os.path.join(self.tmp, "host2"), [])
+        conf = os.path.join(self.tmp, "empty2.conf")
+        open(conf, "w").close()
+        log = os.path.join(self.tmp, "moved.log")
+        with open(log, "w") as f:
+            p = subprocess.Popen([harness.daemon_path(), "--foreground", "--hostname", "atk02", "--sandbox", root,
+                                  "--broker", self.sentinel_url(fake.port), "--user", "nobody", "--config", conf],
+                                 stdout=f, stderr=subprocess.STDOUT)
+        try:
+            harness.wait_for(lambda: a.client().sismember("celeryroot:hosts", "atk02"), 20)
+            cb = b.client()   # one connection for our own looks at b
+            before = cb.info("stats")["total_connections_received"]
+            fake.reply = master_reply(b.port)
+            a.client().execute_command("CLIENT", "KILL", "TYPE", "normal")
+            said = "names 127.0.0.1:%d as master, a port this host's policy does not let us connect to" % b.port
+            harness.wait_for(lambda: open(log).read().count(said) >= 3, 30)
+            self.assertIsNone(p.poll())
+        finally:
+            p.terminate()
+            p.wait(20)
+            fake.close()
+        text = open(log).read()
+        a.close()
+        self.assertFalse(cb.sismember("celeryroot:hosts", "atk02"))
+        self.assertEqual(cb.info("stats")["total_connections_received"], before)   # net never got there
+        b.close()
+        self.assertIn("TCP connect only to ports %d,%d" % (fake.port, a.port), text)
+        self.assertEqual(len(re.findall(r"net\[(\d+)\]", text) and set(re.findall(r"net\[(\d+)\]", text))), 1,
+                         "net was restarted: " + text[-2000:])
+        self.assertIn("restart celeryrootd if the master really moved there", text)
 
     def test_rogue_master_without_tls_is_followed(self):
         """The documented limit: a plain sentinel port is trusted."""
