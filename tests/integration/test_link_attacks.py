@@ -12,7 +12,10 @@ Each case says what the attacker controls and what must hold:
   the configured CA: a wrong-name certificate, a plain server and a plain
   sentinel are refused, never spoken to in clear text;
 - a certificate for the right address but only for client use is refused;
-- a TLS server that stalls mid-record or closes with an alert is bounded."""
+- a TLS server that stalls mid-record or closes with an alert is bounded;
+- a master moved to a port outside net's Landlock rules gets a clear line
+  and a back-off, not a crash loop;
+- the CLI never prints the password, in text or --json."""
 import os
 import re
 import socket
@@ -286,6 +289,32 @@ class SentinelAttacks(unittest.TestCase):
                 self.refused("rediss://127.0.0.1:%d/0?ssl_ca_certs=%s" % (fake.port, self.pki.ca), want)
             finally:
                 fake.close()
+
+
+class CliNeverShowsThePassword(unittest.TestCase):
+    """The password of $CELERYROOT_BROKER_URL in no CLI output, text or
+    --json, whether the login works, is refused or no sentinel answers."""
+
+    def test_outputs(self):
+        secret = "zz-cli-secret-91"
+        r = harness.Redis()
+        try:
+            r.client().execute_command("ACL", "SETUSER", "op", "on", ">" + secret, "~*", "&*", "+@all")
+            urls = ["redis://op:%s@127.0.0.1:%d/0" % (secret, r.port),
+                    "redis://op:%sX@127.0.0.1:%d/0" % (secret, r.port),
+                    "sentinel://op:%s@127.0.0.1:%d?master_name=m" % (secret, harness.free_port())]
+            commands = [["hosts"], ["hosts", "--json"], ["ping", "--all", "--json", "--timeout", "1"],
+                        ["jobs", "--json"], ["audit", "--json"]]
+            codes = set()
+            for url in urls:
+                for args in commands:
+                    code, out, err = harness.cli(*args, url=url, timeout=30)
+                    codes.add(code)
+                    self.assertNotIn(secret, out + err, "%s with %s" % (" ".join(args), url))
+            self.assertIn(0, codes)        # the good URL really logged in
+            self.assertIn(4, codes)        # and the others really failed
+        finally:
+            r.close()
 
 
 if __name__ == "__main__":
