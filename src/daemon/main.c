@@ -66,6 +66,30 @@ struct dopts {
 	const char *hostname, *sandbox, *user;
 };
 
+/* --broker's URL may hold a password, and every user on the host can read
+ * our command line (ps, /proc/PID/cmdline): we keep a copy and overwrite
+ * the argument in place with its masked form (or stars, when that would
+ * not fit). */
+static const char *hide_url_arg(char *arg)
+{
+	size_t len = strlen(arg);
+	char *keep = strdup(arg), masked[1024];
+
+	if (keep == NULL) {
+		fprintf(stderr, "celeryrootd: out of memory reading --broker\n");
+		exit(1);
+	}
+	cr_broker_mask(arg, masked, sizeof(masked));
+	if (strcmp(masked, arg) != 0) {
+		if (strlen(masked) <= len)
+			memcpy(arg, masked, strlen(masked) + 1);
+		else
+			memset(arg, '*', len);
+		memset(arg + strlen(arg), '\0', len - strlen(arg));
+	}
+	return keep;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -107,7 +131,7 @@ static void parse_args(int argc, char **argv, struct dopts *o)
 		switch (c) {
 		case 'H': o->hostname = optarg; break;
 		case 's': o->sandbox = optarg; break;
-		case 'b': o->broker_url = optarg; break;
+		case 'b': o->broker_url = hide_url_arg(optarg); break;
 		case 'u': o->user = optarg; break;
 		case 'c': o->config_path = optarg; break;
 		case 'f': o->foreground = 1; break;

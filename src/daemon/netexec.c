@@ -118,6 +118,9 @@ pid_t netexec_start(const char *path, int privfd, int bootfd)
 		return pid;
 	if (child_fds(privfd, bootfd) == 0) {
 		char *const argv[] = { (char *)NET_BASENAME, NULL };
+		/* net gets its broker (and password) through netboot: the URL in
+		 * our environment, password and all, stays out of its environ. */
+		unsetenv("CELERYROOT_BROKER_URL");
 		execv(path, argv);
 	}
 	/* celeryrootd is single-threaded, so stdio is safe in this child. */

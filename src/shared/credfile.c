@@ -84,6 +84,7 @@ int cr_password_file_read(const char *path, int strict, char *out, size_t outlen
 		if (got < 0) {
 			snprintf(err, errlen, "cannot read password_file %s: %s", path, strerror(errno));
 			close(fd);
+			explicit_bzero(buf, n);   /* what was read is part of the password */
 			return -1;
 		}
 		n += (size_t)got;

@@ -26,6 +26,16 @@ void cr_log_set_prog(const char *prog)
 	snprintf(log_prog, sizeof(log_prog), "%s", prog);
 }
 
+/* Control bytes become '?': a message may quote what a hostile broker or
+ * sentinel sent (an error reply), and an escape sequence must not reach an
+ * operator's terminal or split a journal line. */
+static void log_defang(char *msg)
+{
+	for (unsigned char *p = (unsigned char *)msg; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
 /* The format attribute tells clang's -Wformat-nonliteral that fmt is
  * checked at the callers (cr_log_msg, cr_log_fatal). */
 static void log_vemit(enum log_level lvl, const char *func, const char *fmt, va_list ap)
@@ -37,6 +47,7 @@ static void log_vemit(enum log_level lvl, const char *func, const char *fmt, va_
 	if (lvl > log_max)
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_defang(msg);
 	if (log_syslog) {
 		int pri = lvl == LOG_L_ERROR ? LOG_ERR : lvl == LOG_L_INFO ? LOG_INFO : LOG_DEBUG;
 		syslog(pri, "%s: %s: %s", log_prog, func, msg);

@@ -1,5 +1,6 @@
 #include "config.h"
 #include "crerr.h"
+#include "rbound.h"
 #include "rconn.h"
 #include "rtls.h"
 #include "sentinel.h"
@@ -119,6 +120,7 @@ void cr_rconn_free(redisContext *c)
 {
 	if (c) {
 		cr_tls_detach(c);
+		cr_rbound_release(c->reader);
 		redisFree(c);
 	}
 }
@@ -166,6 +168,13 @@ redisContext *cr_rconn_connect_at(const struct broker_addr *b, const char *host,
 	if (c->err) {
 		snprintf(err, errlen, "cannot reach the broker at %s:%d: %s (is redis-server running? set --broker or CELERYROOT_BROKER_URL)",
 			 host, port, c->errstr);
+		redisFree(c);
+		return NULL;
+	}
+	/* Before any reply is read: an array header cannot claim more memory
+	 * than the reply bound allows (src/shared/rbound.h). */
+	if (cr_rbound_attach(c->reader, reply_max) < 0) {
+		snprintf(err, errlen, "out of memory connecting to the broker");
 		redisFree(c);
 		return NULL;
 	}
@@ -300,6 +309,24 @@ static int rconn_wait(redisContext *c, int ms)
 	return n;
 }
 
+/* redisGetReplyFromReader, with our own reason when the array bound
+ * refused the reply (hiredis can only say "Out of memory"). */
+static int rconn_get(redisContext *c, void **reply)
+{
+	long budget;
+
+	if (redisGetReplyFromReader(c, reply) == REDIS_OK)
+		return 0;
+	budget = cr_rbound_refused(c->reader);
+	if (budget > 0) {
+		char why[sizeof(c->errstr)];
+		snprintf(why, sizeof(why), "a reply announcing more than %ld array elements (a hostile or broken server)",
+			 budget);
+		rconn_fail(c, RCONN_ERR_TOO_BIG, why);
+	}
+	return -1;
+}
+
 int cr_rconn_read_until(redisContext *c, double deadline, redisReply **out)
 {
 	void *reply = NULL;
@@ -308,7 +335,7 @@ int cr_rconn_read_until(redisContext *c, double deadline, redisReply **out)
 	if (c == NULL || c->err)
 		return -1;
 	/* A reply may already sit in the reader from an earlier read. */
-	if (redisGetReplyFromReader(c, &reply) != REDIS_OK)
+	if (rconn_get(c, &reply) < 0)
 		return -1;
 	while (reply == NULL) {
 		double left = deadline - mono_now();
@@ -321,7 +348,7 @@ int cr_rconn_read_until(redisContext *c, double deadline, redisReply **out)
 		int n = rconn_wait(c, left > 0 ? (int)(left * 1000) + 1 : 0);
 		if (n < 0)
 			return -1;
-		if (n > 0 && (rconn_fill(c) < 0 || redisGetReplyFromReader(c, &reply) != REDIS_OK))
+		if (n > 0 && (rconn_fill(c) < 0 || rconn_get(c, &reply) < 0))
 			return -1;
 		if (reply == NULL && mono_now() >= deadline)
 			return 0;

@@ -34,6 +34,10 @@ redisContext *cr_sentinel_connect(const struct broker_addr *b, double timeout_s,
  * net's Landlock rules allow exactly these.  Returns how many were put in
  * ports (at least the sentinels' even when none answers). */
 int cr_sentinel_ports(const struct broker_addr *b, double timeout_s, int *ports, int max);
+/* A reply to SENTINEL get-master-addr-by-name read as hostile input: 1 with
+ * m's host (numeric, not "any") and port (1..65535) set, 0 for nil (the
+ * name is unknown there), -1 for anything else. */
+int cr_sentinel_master_reply(const redisReply *r, struct broker_endpoint *m);
 /* The reason a reply shows a failover under way or done (READONLY from a
  * master turned replica, MASTERDOWN); NULL for any other reply. */
 const char *cr_sentinel_failover_reply(const redisReply *r);

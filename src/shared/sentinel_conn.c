@@ -8,6 +8,7 @@
 #include "sentinel.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,36 @@ static int port_ok(const char *s, size_t len, int *port)
 	return 1;
 }
 
+int cr_sentinel_master_reply(const redisReply *r, struct broker_endpoint *m)
+{
+	if (r->type == REDIS_REPLY_NIL)
+		return 0;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
+	    r->element[1]->type == REDIS_REPLY_STRING && numeric_addr_ok(r->element[0]->str, r->element[0]->len) &&
+	    port_ok(r->element[1]->str, r->element[1]->len, &m->port)) {
+		memcpy(m->host, r->element[0]->str, r->element[0]->len);   /* < ADDR_MAX <= sizeof(host) */
+		m->host[r->element[0]->len] = '\0';
+		return 1;
+	}
+	return -1;
+}
+
+/* Up to 60 bytes of a hostile error reply, printable ASCII only: the
+ * reason travels into logs, CLI errors and --json output. */
+static void quote_reply(const redisReply *r, char *out, size_t len)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (r->type != REDIS_REPLY_ERROR || r->str == NULL || len < 3)
+		return;
+	out[n++] = ':';
+	out[n++] = ' ';
+	for (size_t i = 0; i < r->len && i < 60 && n + 1 < len; i++)
+		out[n++] = r->str[i] >= 0x20 && r->str[i] < 0x7f ? r->str[i] : '?';
+	out[n] = '\0';
+}
+
 /* SENTINEL get-master-addr-by-name: 1 found, 0 the name is unknown to this
  * sentinel, -1 no usable answer (reason in err). */
 static int ask_master(redisContext *sc, const struct broker_addr *b, const struct broker_endpoint *s,
@@ -113,20 +144,15 @@ static int ask_master(redisContext *sc, const struct broker_addr *b, const struc
 		snprintf(err, errlen, "sentinel %s:%d did not answer: %s", s->host, s->port, sc->errstr);
 		return -1;
 	}
-	if (r->type == REDIS_REPLY_NIL) {
+	rc = cr_sentinel_master_reply(r, m);
+	if (rc == 0) {
 		snprintf(err, errlen, "sentinel %s:%d knows no master named '%s' (check master_name)", s->host, s->port,
 			 b->master_name);
-		rc = 0;
-	} else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
-		   r->element[1]->type == REDIS_REPLY_STRING && numeric_addr_ok(r->element[0]->str, r->element[0]->len) &&
-		   port_ok(r->element[1]->str, r->element[1]->len, &m->port)) {
-		memcpy(m->host, r->element[0]->str, r->element[0]->len);
-		m->host[r->element[0]->len] = '\0';
-		rc = 1;
-	} else {
-		snprintf(err, errlen, "sentinel %s:%d gave a malformed answer for master '%s'%s%.60s", s->host, s->port,
-			 b->master_name, r->type == REDIS_REPLY_ERROR ? ": " : "",
-			 r->type == REDIS_REPLY_ERROR && r->str ? r->str : "");
+	} else if (rc < 0) {
+		char why[64];
+		quote_reply(r, why, sizeof(why));
+		snprintf(err, errlen, "sentinel %s:%d gave a malformed answer for master '%s'%s", s->host, s->port,
+			 b->master_name, why);
 	}
 	freeReplyObject(r);
 	return rc;
@@ -149,6 +175,13 @@ static int is_master(redisContext *c, const struct broker_endpoint *m, char *err
 	return ok;
 }
 
+/* connect() refused by the local host (Landlock, seccomp, a firewall's
+ * OUTPUT rule): EACCES or EPERM, as hiredis words them in its errstr. */
+static int local_refusal(const char *err)
+{
+	return strstr(err, strerror(EACCES)) != NULL || strstr(err, strerror(EPERM)) != NULL;
+}
+
 /* One sentinel: its master, connected and checked.  NULL with err set. */
 static redisContext *via_sentinel(const struct broker_addr *b, const struct broker_endpoint *s, double timeout_s,
 				  struct broker_endpoint *m, char *err, size_t errlen)
@@ -163,7 +196,13 @@ static redisContext *via_sentinel(const struct broker_addr *b, const struct brok
 	if (got <= 0)
 		return NULL;
 	c = cr_rconn_connect_at(b, m->host, m->port, timeout_s, err, errlen);
-	if (c == NULL && strstr(err, "cannot reach") == err)   /* not a refused login: say whose address it was */
+	if (c == NULL && strstr(err, "cannot reach") == err && local_refusal(err))
+		/* Our own host said no, not the network: in net, Landlock allows
+		 * only the ports the sentinels named when it started. */
+		snprintf(err, errlen, "sentinel %s:%d names %s:%d as master, a port this host's policy does not let us "
+			 "connect to (net may use only the ports known when celeryrootd started): restart celeryrootd "
+			 "if the master really moved there", s->host, s->port, m->host, m->port);
+	else if (c == NULL && strstr(err, "cannot reach") == err)   /* not a refused login: say whose address it was */
 		snprintf(err, errlen, "sentinel %s:%d names %s:%d as master, which cannot be reached "
 			 "(a failover may be under way)", s->host, s->port, m->host, m->port);
 	else if (c == NULL && strstr(err, "refused our credentials") != NULL)   /* often a replica without the ACL file */

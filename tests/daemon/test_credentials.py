@@ -131,6 +131,38 @@ class Credentials(unittest.TestCase):
         harness.wait_for(lambda: self.registered("cred05"), 20)
         self.assertNotIn("overrides", self.text(log2))
 
+    def test_password_never_in_ps_environ_or_client_list(self):
+        """Attack (issue 14): the password given on the command line and in
+        the environment is not on celeryrootd's command line (ps), not in
+        net's command line or environment, not in Redis's CLIENT LIST, and
+        net is not dumpable (its /proc files are root's)."""
+        env_url = "redis://cr:%s@127.0.0.1:%d/0" % (SECRET, self.redis.port)
+        p, log = self.daemon(None, "cred07", broker=env_url, env={"CELERYROOT_BROKER_URL": env_url})
+        harness.wait_for(lambda: self.registered("cred07"), 20)
+
+        def net_pid():
+            with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
+                for k in f.read().split():
+                    with open("/proc/%s/comm" % k) as c:
+                        if c.read().strip() == "celeryroot-net":
+                            return int(k)
+            return None
+        harness.wait_for(lambda: net_pid() is not None, 10)
+        net = net_pid()
+        for path in ("/proc/%d/cmdline" % p.pid, "/proc/%d/cmdline" % net, "/proc/%d/environ" % net):
+            with open(path, "rb") as f:
+                self.assertNotIn(SECRET.encode(), f.read(), path)
+        with open("/proc/%d/cmdline" % p.pid, "rb") as f:
+            self.assertIn(b"redis://cr:***@127.0.0.1", f.read())   # still says which broker
+        ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+        self.assertNotIn(SECRET, ps)
+        self.assertNotEqual(os.stat("/proc/%d" % net).st_uid, 0)          # net runs unprivileged...
+        self.assertEqual(os.stat("/proc/%d/environ" % net).st_uid, 0)     # ...and is not dumpable
+        clients = self.redis.client().execute_command("CLIENT", "LIST")
+        self.assertIn(b"user=cr", clients)
+        self.assertNotIn(SECRET.encode(), clients)
+        self.assertNotIn(SECRET, self.text(log))
+
     def test_shipped_daemon_example_with_a_password_file(self):
         with open(os.path.join(harness.SRCDIR, "contrib", "celeryrootd.conf.example")) as f:
             text = f.read()

@@ -277,6 +277,41 @@ def hostcheck():
           % (key.b64, hs.HostKey(b"\x03" * 32).b64))
 
 
+def link():
+    """fuzz_link: the first byte picks the parser (0 sentinel URL, 1 redis[s]
+    URL, 2 password_file content, 3 a sentinel's answer)."""
+    urls = [
+        "sentinel://127.0.0.1:26379;sentinel://10.0.0.2;sentinel://[::1]:26380?master_name=mymaster",
+        "sentinel://:pw@127.0.0.1:26379/2;sentinel://u:pw2@h2:1?master_name=m.n-o_p",
+        "sentinel://u@h;sentinel://?master_name=",
+        "sentinel://h:99999?master_name=m;sentinel://h:1",
+    ]
+    for i, u in enumerate(urls):
+        write("link", "sentinel-url-%d" % i, b"\x00" + u.encode())
+    urls = [
+        "rediss://celeryroot:s%40cret@redis.example:6380/3?ssl_cert_reqs=required&ssl_ca_certs=/etc/ssl/ca.pem",
+        "rediss://127.0.0.1/0?ssl_certfile=%2Fc.pem&ssl_keyfile=%2Fk.pem&ssl_cert_reqs=CERT_NONE",
+        "redis://:only-password@[::1]:6379/15",
+        "rediss://u:p@h/0?ssl_ca_certs=%00x&ssl_cert_reqs=optional&ssl_cert_reqs=none",
+    ]
+    for i, u in enumerate(urls):
+        write("link", "redis-url-%d" % i, b"\x01" + u.encode())
+    for i, pw in enumerate([b"hunter2\n", b"a b c\r\n", b"two\nlines\n", b"nul\x00byte", b"", b"\n",
+                            b"x" * 300 + b"\n", b"\xc3\xa9t\xc3\xa9\n"]):
+        write("link", "password-file-%d" % i, b"\x02" + pw)
+    answers = [
+        b"*2\r\n$9\r\n127.0.0.1\r\n$4\r\n6379\r\n",
+        b"*2\r\n$11\r\nfe80::1%eth0\r\n$5\r\n26379\r\n",
+        b"*-1\r\n$-1\r\n",
+        b"-READONLY You can't write against a read only replica.\r\n-MASTERDOWN x\r\n",
+        b"*2\r\n$7\r\n0.0.0.0\r\n$5\r\n65536\r\n",
+        b"*2147483647\r\n",
+        b"*3\r\n*2\r\n:1\r\n:2\r\n+OK\r\n$3\r\nabc\r\n",
+    ]
+    for i, a in enumerate(answers):
+        write("link", "sentinel-answer-%d" % i, b"\x03" + a)
+
+
 if __name__ == "__main__":
     celery()
     proto()
@@ -287,3 +322,4 @@ if __name__ == "__main__":
     nonces()
     hostsig()
     hostcheck()
+    link()

@@ -62,10 +62,12 @@ class PKI:
         return os.path.join(self.dir, name)
 
     def leaf(self, name, ca, ext, dates=None):
-        """(cert, key) for name signed by ca; dates fixes the validity."""
+        """(cert, key) for name signed by ca; ext: one extension or a tuple
+        of them; dates fixes the validity."""
         key, csr, cert = self.path(name + ".key"), self.path(name + ".csr"), self.path(name + ".pem")
+        exts = [a for e in ((ext,) if isinstance(ext, str) else ext) for a in ("-addext", e)]
         _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
-                 "-out", csr, "-subj", "/CN=" + name, "-addext", ext)
+                 "-out", csr, "-subj", "/CN=" + name, *exts)
         cadir = self.path(ca + ".db")
         os.makedirs(cadir, exist_ok=True)
         if not os.path.exists(os.path.join(cadir, "index.txt")):

@@ -1,5 +1,6 @@
 /* Unit tests for sentinel.c: kombu's sentinel:// URLs, the master name from
- * the URL or the config, and masking every password. */
+ * the URL or the config, masking every password, and reading a sentinel's
+ * answer under the array bound (rbound.c). */
 #include "config.h"
 
 #include <check.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "crconfig.h"
+#include "rbound.h"
 #include "sentinel.h"
 
 static struct broker_addr b;
@@ -91,6 +93,56 @@ START_TEST(masking)
 }
 END_TEST
 
+/* Feeds bytes to a reader under the array bound (reply_bytes): the reply,
+ * or NULL; *refused says whether the bound refused it (its budget). */
+static redisReply *read_one(const char *bytes, size_t len, size_t reply_bytes, long *refused)
+{
+	redisReader *r = redisReaderCreate();
+	void *reply = NULL;
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(cr_rbound_attach(r, reply_bytes), 0);
+	redisReaderFeed(r, bytes, len);
+	if (redisReaderGetReply(r, &reply) != REDIS_OK)
+		reply = NULL;
+	*refused = cr_rbound_refused(r);
+	cr_rbound_release(r);
+	redisReaderFree(r);
+	return reply;
+}
+
+#define READ(lit, ...) read_one(lit, sizeof(lit) - 1, __VA_ARGS__)
+
+START_TEST(master_reply_and_array_bound)
+{
+	static const char good[] = "*2\r\n$8\r\n10.0.0.7\r\n$4\r\n6380\r\n";
+	struct broker_endpoint m = { "", 0 };
+	long refused;
+	redisReply *r = read_one(good, sizeof(good) - 1, 1 << 20, &refused);
+
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(cr_sentinel_master_reply(r, &m), 1);
+	ck_assert_str_eq(m.host, "10.0.0.7");
+	ck_assert_int_eq(m.port, 6380);
+	freeReplyObject(r);
+	/* hiredis alone would calloc 16 GiB for this header. */
+	ck_assert_ptr_null(READ("*2147483647\r\n", 256u << 20, &refused));
+	ck_assert_int_eq(refused, CR_RBOUND_ELEMENTS_MAX);
+	/* Arrays nested in one reply share its budget: 12 bytes allow 4. */
+	ck_assert_ptr_null(READ("*2\r\n*3\r\n", 12, &refused));
+	ck_assert_int_eq(refused, 4);
+	r = READ("*2\r\n*2\r\n:1\r\n:2\r\n:3\r\n", 12, &refused);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(refused, 0);
+	ck_assert_int_eq(cr_sentinel_master_reply(r, &m), -1);   /* wrong types */
+	freeReplyObject(r);
+	r = READ("*-1\r\n", 12, &refused);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(cr_sentinel_master_reply(r, &m), 0);    /* nil: the name is unknown */
+	freeReplyObject(r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sentinel");
@@ -102,6 +154,7 @@ int main(void)
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, master_name_from_config);
 	tcase_add_test(tc, masking);
+	tcase_add_test(tc, master_reply_and_array_bound);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
