@@ -240,6 +240,10 @@ class ChangeAcrossFailover(unittest.TestCase):
             self.assertEqual(code, 0, out + err)
             rec = json.loads(out)["hosts"][0]
             self.assertEqual(rec["status"], "changed", rec)
+            # net logs "done" after the answer is committed: the CLI can see
+            # the answer a moment before the line is written.
+            harness.wait_for(lambda: f.pairs["h1"].log().count("(celeryroot.apt.install) done") >= 2, 10,
+                             interval=0.05)
             log = f.pairs["h1"].log()
             self.assertIn("found via 3 sentinel(s)) after", log)
             self.assertEqual(log.count("(celeryroot.apt.install) done"), 2, log[-3000:])
