@@ -133,7 +133,8 @@ static int list(struct cli_opts *o, redisContext *c)
 		kh_free(&kh);
 		return EXIT_BROKER;
 	}
-	qsort(hosts, n, sizeof(*hosts), by_name);
+	if (n > 1)   /* no hosts: hosts is NULL, which qsort may not be given */
+		qsort(hosts, n, sizeof(*hosts), by_name);
 	const char **names = calloc(n + 1, sizeof(*names));
 	struct reg_key *rk = calloc(n + 1, sizeof(*rk));
 	struct key_view *kv = calloc(n + 1, sizeof(*kv));

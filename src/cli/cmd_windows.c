@@ -139,7 +139,8 @@ int cmd_windows(int argc, char **argv)
 		free(o);
 		return EXIT_BROKER;
 	}
-	qsort(hosts, n, sizeof(*hosts), by_name);
+	if (n > 1)   /* no hosts: hosts may be NULL, which qsort may not be given */
+		qsort(hosts, n, sizeof(*hosts), by_name);
 	list = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(list, host_entry(c, &hosts[i], now));

@@ -180,8 +180,11 @@ static void link_backoff(struct net_state *st)
 	if (d > NET_BACKOFF_MAX)
 		d = NET_BACKOFF_MAX;
 	/* Jitter, half to one and a half times the step: a fleet that lost its
-	 * broker together does not return together (bench/reconnect.py). */
+	 * broker together does not return together (bench/reconnect.py); still
+	 * never longer than the longest step, so a host is back within it. */
 	d *= 0.5 + (double)random() / (double)RAND_MAX;
+	if (d > NET_BACKOFF_MAX)
+		d = NET_BACKOFF_MAX;
 	l->retry_at = cr_now_mono() + d;
 	l->attempts++;
 }
