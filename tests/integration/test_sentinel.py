@@ -145,7 +145,7 @@ class SentinelFleet(unittest.TestCase):
         """Tasks queued and in flight, then the master SIGKILLed: (seconds
         until ping --all answers, lost, duplicated, stuck)."""
         ids = [self.fleet.send_raw("h1" if i % 2 == 0 else "h2", "celeryroot.ping") for i in range(n)]
-        self.s.sync()   # what is queued is on the replica: the trial measures us, not Redis's async replication
+        self.s.synced()   # what is queued is on the replica: the trial measures us, not Redis's async replication
         r = self.s.client()
         harness.wait_for(lambda: r.llen("host.h1") + r.llen("host.h2") < n * 3 // 4, 60, interval=0.01)
         t0 = time.monotonic()

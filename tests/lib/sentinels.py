@@ -166,6 +166,13 @@ class Sentinels:
         """Waits until every replica has what the master has (WAIT)."""
         return self.client().execute_command("WAIT", len(self.nodes) - 1, int(timeout * 1000))
 
+    def synced(self, timeout=30):
+        """Until every replica has confirmed what the master has: a trial that
+        kills the master must not measure Redis's asynchronous replication
+        (a replica still in its first sync, promoted with an empty dataset)."""
+        want = len(self.nodes) - 1
+        return wait_for(lambda: self.sync(timeout=1) >= want, timeout, interval=0.1)
+
     def kill_master(self):
         """kill -9 the master; returns the killed node."""
         node = self.master()
