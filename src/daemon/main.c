@@ -72,13 +72,15 @@ struct dopts {
  * not fit). */
 static const char *hide_url_arg(char *arg)
 {
+	static char keep[1024];   /* static: kept for the process's life, never freed */
 	size_t len = strlen(arg);
-	char *keep = strdup(arg), masked[1024];
+	char masked[1024];
 
-	if (keep == NULL) {
-		fprintf(stderr, "celeryrootd: out of memory reading --broker\n");
+	if (len >= sizeof(keep)) {
+		fprintf(stderr, "celeryrootd: --broker URL is too long (at most 511 characters)\n");
 		exit(1);
 	}
+	memcpy(keep, arg, len + 1);
 	cr_broker_mask(arg, masked, sizeof(masked));
 	if (strcmp(masked, arg) != 0) {
 		if (strlen(masked) <= len)
