@@ -85,20 +85,32 @@ int net_blocks_pending(const struct net_state *st)
 	return n;
 }
 
-/* One line when the link goes down or the reason changes, not one per try. */
+/* Whether this outage has logged this reason already.  Compared as far as
+ * kept: a long reason must not count as new each time. */
+static int link_why_seen(const struct net_link *l, const char *why)
+{
+	for (unsigned i = 0; i < l->down_nwhy && i < NET_DOWN_WHY; i++)
+		if (strncmp(l->down_why[i], why, sizeof(l->down_why[i]) - 1) == 0)
+			return 1;
+	return 0;
+}
+
+/* One line when the link goes down and one per new reason, not one per
+ * try; past the few reasons kept, further new ones are not logged (the
+ * "connected … after N s" line closes the outage). */
 static void link_note_down(struct net_state *st, const char *why)
 {
 	struct net_link *l = &st->link;
+	char where[CR_ERR_MAX];
 
 	if (l->down_since == 0)
 		l->down_since = cr_now_mono();
-	/* Compared as far as kept: a long reason must not count as new each time. */
-	if (strncmp(l->down_why, why, sizeof(l->down_why) - 1) != 0) {
-		char where[CR_ERR_MAX];
-		cr_broker_describe(st->broker, where, sizeof(where));
-		error_f("broker link down: %s; reconnecting with backoff (broker %s)", why, where);
-		cr_copy_str(l->down_why, sizeof(l->down_why), why);
-	}
+	if (link_why_seen(l, why) || l->down_nwhy >= NET_DOWN_WHY)
+		return;
+	cr_broker_describe(st->broker, where, sizeof(where));
+	error_f("broker link down: %s; reconnecting with backoff (broker %s)", why, where);
+	cr_copy_str(l->down_why[l->down_nwhy], sizeof(l->down_why[0]), why);
+	l->down_nwhy++;
 }
 
 /* The connections go together: a fresh set never shares a dead one with
@@ -227,7 +239,7 @@ static int net_link_ensure(struct net_state *st)
 	link_note_up(st);
 	l->up_since = cr_now_mono();
 	l->down_since = 0;
-	l->down_why[0] = '\0';
+	l->down_nwhy = 0;
 	st->recover_pending = 1;
 	return 1;
 }

@@ -20,6 +20,7 @@
 /* priv serialises changes itself and answers queries meanwhile, so net can
  * hold a few tasks at once: a query is not stuck behind a long upgrade. */
 #define NET_MAX_INFLIGHT 4
+#define NET_DOWN_WHY 4      /* reasons logged per outage (net.c link_note_down) */
 /* priv's own audit lines (window summaries) waiting for the broker. */
 #define NET_AUDIT_QUEUE 64
 
@@ -81,7 +82,11 @@ struct net_link {
 	int attempts;            /* failed attempts since the link was last healthy */
 	double up_since;         /* mono; 0 while down */
 	double down_since;       /* mono; 0 while up */
-	char down_why[160];      /* the reason last logged (logged again only when it changes) */
+	/* The reasons logged during this outage: each is logged once, so a
+	 * peer that alternates between a reset and a close does not make one
+	 * line per try (tests/integration/test_net_faults.py). */
+	char down_why[NET_DOWN_WHY][160];
+	unsigned down_nwhy;
 	struct broker_endpoint master; /* Sentinel: the master this link's connections share */
 };
 
