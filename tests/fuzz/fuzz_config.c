@@ -8,11 +8,23 @@
 #include "fuzz.h"
 #include "names.h"
 
+static void check_host(const char *url, const char *host, int port)
+{
+	FUZZ_ASSERT(host[0] != '\0' && port >= 1 && port <= 65535, "'%s' gave host '%s' port %d", url, host, port);
+	FUZZ_ASSERT(fuzz_printable(host) && strpbrk(host, "/@?#[] ") == NULL, "host '%s'", host);
+}
+
+/* A sentinel:// URL names no master (it is discovered): its sentinels
+ * must each be a host and a port instead. */
 static void check_url(const char *url, const struct broker_addr *b)
 {
-	FUZZ_ASSERT(b->host[0] != '\0' && b->port >= 1 && b->port <= 65535 && b->db >= 0 && b->db <= 15,
-		    "'%s' gave host '%s' port %d db %d", url, b->host, b->port, b->db);
-	FUZZ_ASSERT(fuzz_printable(b->host) && strpbrk(b->host, "/@?#[] ") == NULL, "host '%s'", b->host);
+	FUZZ_ASSERT(b->db >= 0 && b->db <= 15, "'%s' gave db %d", url, b->db);
+	FUZZ_ASSERT(b->nsentinels >= 0 && b->nsentinels <= BROKER_SENTINELS_MAX, "%d sentinels", b->nsentinels);
+	if (b->nsentinels == 0)
+		check_host(url, b->host, b->port);
+	for (int i = 0; i < b->nsentinels; i++)
+		check_host(url, b->sentinels[i].host, b->sentinels[i].port);
+	FUZZ_ASSERT(fuzz_printable(b->master_name), "master name");
 	FUZZ_ASSERT(fuzz_printable(b->user) && fuzz_printable(b->password), "user or password");
 }
 
