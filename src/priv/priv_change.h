@@ -38,6 +38,8 @@ void priv_change_on_progress(void *ctx, const char *stage, const char *pkg, doub
  * "kept_back" and "removals" (--full) from res. */
 void priv_upgrade_req(const struct proto_req *r, struct aptshim_change_req *q, const char **exclude);
 void priv_upgrade_record(const struct proto_req *r, const struct aptshim_change_res *res, json_t *d);
+/* ...and in the audit line, what it was asked: "full", "exclude" (only when given). */
+void priv_upgrade_audit(const struct proto_req *r, json_t *rec);
 
 /* priv_repair.c: when dpkg's view shows an interrupted run, repairs it and
  * says so in d ("repaired": {"ran", "ok", "changes"}).  -1 (reason in

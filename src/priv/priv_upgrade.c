@@ -55,3 +55,17 @@ void priv_upgrade_record(const struct proto_req *r, const struct aptshim_change_
 	if (r->full)
 		json_object_set_new(d, "removals", removals_json(res));
 }
+
+void priv_upgrade_audit(const struct proto_req *r, json_t *rec)
+{
+	if (r->type != REQ_APT || strcmp(r->op, "upgrade") != 0)
+		return;
+	if (r->full)
+		json_object_set_new(rec, "full", json_true());
+	if (r->nexclude > 0) {
+		json_t *ex = json_array();
+		for (size_t i = 0; ex != NULL && i < r->nexclude && i < CR_EXCLUDE_MAX; i++)
+			json_array_append_new(ex, json_string(r->exclude[i]));
+		json_object_set_new(rec, "exclude", ex);
+	}
+}

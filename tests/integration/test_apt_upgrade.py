@@ -11,6 +11,7 @@ import os
 import subprocess
 import unittest
 
+import attest
 import fleetcase
 import harness
 
@@ -52,7 +53,18 @@ class AptUpgrade(fleetcase.FleetCase):
     def version(self, host, pkg):
         p = subprocess.run(["dpkg-query", "--admindir=%s/var/lib/dpkg" % self.fleet.pairs[host].root,
                             "-W", "-f=${Status} ${Version}", pkg], capture_output=True, text=True)
-        return p.stdout.split()[-1] if p.stdout.startswith("install ok installed") else None
+        # "hold ok installed" for a held one.
+        return p.stdout.split()[-1] if " ok installed " in p.stdout else None
+
+    def last_audit(self, host):
+        root = self.fleet.pairs[host].root
+        with open(os.path.join(root, "var/log/celeryroot/audit.log"), "rb") as f:
+            lines = [l for l in f.read().splitlines() if b'"operation":"upgrade"' in l]
+        return attest.verify_line(lines[-1], attest.host_pub(root))
+
+    def done(self, r, task):
+        meta = json.loads(r.get("celery-task-meta-" + task) or "null")
+        return meta if meta and meta["status"] in ("SUCCESS", "FAILURE") else None
 
     def kept(self, rec):
         return {k["package"]: (k["candidate"], k["reason"]) for k in rec["data"]["kept_back"]}
@@ -64,7 +76,7 @@ class AptUpgrade(fleetcase.FleetCase):
 
     def test_safe_upgrade_never_removes_and_says_what_it_kept_back(self):
         check = self.upgrade("up01", "--check")
-        self.assertEqual(check["status"], "ok", check)
+        self.assertEqual((check["status"], check["check"]), ("changed", True), check)
         self.assertEqual(self.kept(check), SAFE_KEPT)
         plan = {(a["package"], a["action"]) for a in check["data"]["plan"]}
         # apt upgrade, not apt-get upgrade: a new dependency may come in.
@@ -76,6 +88,10 @@ class AptUpgrade(fleetcase.FleetCase):
                                           "up-nd": {"old": "1.0", "new": "2.0"},
                                           "up-ndlib": {"old": None, "new": "1.0"}})
         self.assertNotIn("removals", rec["data"])
+        self.assertTrue(rec["data"]["verified"], rec)   # the check predicted the real run
+        line = self.last_audit("up01")
+        self.assertEqual((line["outcome"], line["exclude"]), ("changed", ["up-excl"]))
+        self.assertNotIn("full", line)
         for pkg in ("up-held", "up-excl", "up-phased", "up-conflict", "up-rm"):
             self.assertEqual(self.version("up01", pkg), "1.0", pkg)
         # The table says it too, reason and candidate.
@@ -94,10 +110,11 @@ class AptUpgrade(fleetcase.FleetCase):
         self.assertEqual(self.kept(rec), {k: v for k, v in SAFE_KEPT.items() if k != "up-conflict"})
         self.assertEqual(self.version("up02", "up-held"), "1.0")
         self.assertEqual(self.version("up02", "up-excl"), "1.0")
+        self.assertTrue(self.last_audit("up02")["full"])
 
     def test_security_keeps_back_what_no_security_origin_has(self):
         rec = self.upgrade("up01", "--security", "--check")
-        self.assertEqual(rec["status"], "ok", rec)
+        self.assertEqual(rec["status"], "unchanged", rec)
         self.assertEqual(rec["data"]["plan"], [])
         kept = self.kept(rec)
         self.assertEqual(kept["up-held"], ("2.0", "held"))
@@ -133,7 +150,7 @@ class AptUpgrade(fleetcase.FleetCase):
         # The longest list that is allowed goes through.
         task = self.fleet.send_raw("up01", "celeryroot.apt.upgrade", args=[[]],
                                    kwargs={"check": True, "exclude": ["up-e%02d" % i for i in range(32)]})
-        meta = json.loads(harness.wait_for(lambda: r.get("celery-task-meta-" + task), 60))
+        meta = harness.wait_for(lambda: self.done(r, task), 60)
         self.assertEqual(meta["status"], "SUCCESS", meta)
 
 if __name__ == "__main__":
