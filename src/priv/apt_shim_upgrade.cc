@@ -30,6 +30,7 @@
 #include <apt-pkg/upgrade.h>
 #include <apt-pkg/version.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -239,6 +240,9 @@ int kept_back(pkgCacheFile &c, pkgDepCache &dc, const aptshim_change_req *q, con
 		kept.push_back(k);
 	}
 	_error->RevertToStack();
+	/* By name, as the record's changes read. */
+	std::sort(kept.begin(), kept.end(),
+		  [](const aptshim_kept &a, const aptshim_kept &b) { return std::strcmp(a.name, b.name) < 0; });
 	r->kept = static_cast<aptshim_kept *>(std::calloc(kept.size() + 1, sizeof(aptshim_kept)));
 	if (r->kept == nullptr)
 		return -1;
