@@ -67,6 +67,15 @@ void cli_task_free(struct cli_task *t);
  * given.  -1 after printing a one-line error. */
 int task_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_task *t);
 int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_task *t);
+/* cmd_apt_upgrade.c: upgrade's --full and --exclude PKG (names point into argv). */
+struct cr_op;
+struct apt_upgrade_opts {
+	int given, full;
+	size_t nexclude;
+	const char *exclude[32];   /* proto.h CR_EXCLUDE_MAX */
+};
+int apt_take_upgrade_opts(int *argc, char **argv, struct apt_upgrade_opts *u);
+int apt_upgrade_kwargs(const struct cr_op *op, const struct apt_upgrade_opts *u, json_t *kw);
 /* Connects, resolves o->target, sends t and waits: the exit code. */
 int cli_send_task(struct cli_opts *o, const struct cli_task *t);
 

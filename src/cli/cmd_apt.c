@@ -73,6 +73,10 @@ static void apt_help(FILE *f)
 		"                 install may go to a lower version than the installed one\n"
 		"                 (PKG=VERSION); without it such a change is refused, as\n"
 		"                 apt-get refuses one without --allow-downgrades (audited)\n"
+		"  --full         upgrade as apt full-upgrade: may remove packages (listed in\n"
+		"                 the record); without it upgrade is apt upgrade, which may\n"
+		"                 install new dependencies but never removes\n"
+		"  --exclude PKG  upgrade leaves PKG as it is (repeatable; listed as kept back)\n"
 		"\n"
 		"PKG is name[:arch][=version] (Debian policy names); at most %d per request.\n"
 		"TARGET, --json, --timeout and --no-wait work as for 'celeryroot ping'.\n"
@@ -194,6 +198,7 @@ static int take_allow_downgrade(int *argc, char **argv)
 int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_task *t)
 {
 	int downgrade = take_allow_downgrade(&argc, argv);
+	struct apt_upgrade_opts up;
 	const struct cr_op *op = argc >= 2 ? apt_lookup(argv[1]) : NULL;
 	char names[128], usage[256];
 	json_t *pkgs;
@@ -203,6 +208,8 @@ int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_t
 		apt_help(stdout);
 		exit(EXIT_OK);
 	}
+	if (apt_take_upgrade_opts(&argc, argv, &up) < 0)
+		return -1;
 	if (op == NULL) {
 		cr_op_names(names, sizeof(names), REQ_APT, 0, ", ", " or ");
 		cli_err("apt needs an operation: %s (see 'celeryroot apt --help')", names);
@@ -220,6 +227,12 @@ int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_t
 	snprintf(t->operation, sizeof(t->operation), "apt.%s", op->name);
 	snprintf(t->task, sizeof(t->task), "%s", op->task);
 	t->kwargs = apt_kwargs(op, o, downgrade);
+	if (apt_upgrade_kwargs(op, &up, t->kwargs) < 0) {
+		json_decref(pkgs);
+		json_decref(t->kwargs);
+		t->kwargs = NULL;
+		return -1;
+	}
 	t->args = json_pack("[o]", pkgs);
 	return 0;
 }

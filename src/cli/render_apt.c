@@ -113,6 +113,19 @@ static const char *ver(json_t *v)
 	return json_is_string(v) ? json_string_value(v) : "-";
 }
 
+/* An upgrade's packages left at their installed version, one a line, with
+ * the version it did not go to and why (apt_shim_upgrade.cc's reasons). */
+static void kept_lines(json_t *rec, const char *indent)
+{
+	json_t *kept = json_object_get(rec, "kept_back"), *k;
+	size_t i;
+
+	if (kept == NULL)
+		kept = json_object_get(json_object_get(rec, "data"), "kept_back");
+	json_array_foreach(kept, i, k)
+		san_printf("%skept back: %s %s (%s)\n", indent, s(k, "package"), s(k, "candidate"), s(k, "reason"));
+}
+
 /* The lines under a host's status: what changed (or would), why nothing
  * did, or what failed and what the rollback put back. */
 static void change_lines(json_t *rec, int w)
@@ -144,8 +157,9 @@ static void change_lines(json_t *rec, int w)
 		free(removed);
 		free(restored);
 	}
-	if (n == 0)
+	if (n++ == 0)
 		san_printf("%s\n", json_is_string(json_object_get(rec, "reason")) ? s(rec, "reason") : "");
+	kept_lines(rec, indent);
 }
 
 static void changes(json_t *records, int w)

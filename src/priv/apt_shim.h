@@ -77,6 +77,16 @@ struct aptshim_action {
 	int requested;                   /* asked for, not pulled in */
 };
 
+/* An upgradable package an upgrade left at its installed version, and why:
+ * "held", "excluded", "phased", "not from an allowed origin", "would remove
+ * X, Y" or "dependencies cannot be met". */
+struct aptshim_kept {
+	char name[APTSHIM_NAME_MAX];
+	char installed[APTSHIM_VER_MAX];
+	char candidate[APTSHIM_VER_MAX];
+	char reason[256];
+};
+
 /* stage: "lock", "download", "dpkg"; percent 0..100. */
 typedef void (*aptshim_progress_fn)(void *ctx, const char *stage, const char *pkg, double percent,
 				    const char *text);
@@ -88,6 +98,12 @@ struct aptshim_change_req {
 	int purge, security, check;
 	int allow_downgrade;           /* the request allows a plan that downgrades */
 	int allow_unauthenticated;     /* the host allows archives apt cannot authenticate */
+	/* APTSHIM_UPGRADE only (apt_shim_upgrade.cc): full is apt's
+	 * full-upgrade (may remove), else its safe upgrade; exclude names
+	 * ("pkg" or "pkg:arch") are kept at their installed version. */
+	int full;
+	const char *const *exclude;
+	size_t nexclude;
 	int lock_timeout_s;
 	aptshim_progress_fn progress;
 	void *ctx;
@@ -100,6 +116,8 @@ struct aptshim_change_res {
 	char dpkg_error[1024];         /* what dpkg said when it failed */
 	char refused_by[16];           /* "downgrade" or "unauthenticated": the plan was refused */
 	char unauthenticated[640];     /* allowed by the host: what came from such archives */
+	struct aptshim_kept *kept;     /* APTSHIM_UPGRADE: malloc'd; freed with the plan */
+	size_t nkept;
 };
 
 /* Plans the change with the dpkg lock held (waiting up to lock_timeout_s),

@@ -193,6 +193,19 @@ int broken(pkgDepCache &dc, char *err, size_t errlen)
 	return -1;
 }
 
+/* The marks: an upgrade as apt plans it (apt_shim_upgrade.cc), everything
+ * else as mark_request says, resolved.  -2 when dependencies are broken. */
+int plan_packages(pkgCacheFile &c, pkgDepCache &dc, const aptshim_change_req *q, aptshim_change_res *r, char *err,
+		  size_t errlen)
+{
+	if (q->op == APTSHIM_UPGRADE)
+		return plan_upgrade(c, dc, q, r, err, errlen);
+	pkgProblemResolver fix(&dc);
+	if (mark_request(dc, fix, q, err, errlen) < 0)
+		return -1;
+	return !fix.Resolve(true) || dc.BrokenCount() != 0 ? -2 : 0;
+}
+
 int do_change(const aptshim_change_req *q, aptshim_change_res *r, char *err, size_t errlen)
 {
 	lock_progress lp(q);
@@ -210,11 +223,12 @@ int do_change(const aptshim_change_req *q, aptshim_change_res *r, char *err, siz
 		return -CR_E_LOCK;
 	}
 	pkgDepCache &dc = *c.GetDepCache();
-	pkgProblemResolver fix(&dc);
-	if (mark_request(dc, fix, q, err, errlen) < 0)
-		return -1;
-	if (!fix.Resolve(true) || dc.BrokenCount() != 0)
+	/* An upgrade's refusal (apt_shim_upgrade.cc) still reports its plan. */
+	int planned = plan_packages(c, dc, q, r, err, errlen);
+	if (planned == -2)
 		return broken(dc, err, errlen);
+	if (planned < 0 && r->refused_by[0] == '\0')
+		return -1;
 	std::vector<aptshim_action> plan;
 	read_plan(dc, q, plan);
 	r->nplan = plan.size();
@@ -223,6 +237,8 @@ int do_change(const aptshim_change_req *q, aptshim_change_res *r, char *err, siz
 		return set_err(err, errlen, "out of memory"), -1;
 	if (!plan.empty())
 		std::memcpy(r->plan, plan.data(), plan.size() * sizeof(aptshim_action));
+	if (planned < 0)
+		return -1;
 	/* A check says what the real run would do: refused too. */
 	if (check_policy(c, dc, q, r, err, errlen) < 0)
 		return -1;
@@ -286,6 +302,9 @@ extern "C" void priv_aptshim_change_res_free(struct aptshim_change_res *r)
 		std::free(r->plan);
 		r->plan = nullptr;
 		r->nplan = 0;
+		std::free(r->kept);
+		r->kept = nullptr;
+		r->nkept = 0;
 	}
 }
 

@@ -64,6 +64,12 @@ pkgCache::PkgIterator find_pkg(pkgCache *cache, const char *spec);
  * something apt cannot do. */
 int mark_request(pkgDepCache &dc, pkgProblemResolver &fix, const aptshim_change_req *q, char *err, size_t errlen);
 
+/* apt_shim_upgrade.cc: an upgrade's marks, resolved, its kept-back
+ * packages in r and its pins checked; -2 when dependencies are broken, -1
+ * with err (and r->refused_by when the plan is refused). */
+int plan_upgrade(pkgCacheFile &c, pkgDepCache &dc, const aptshim_change_req *q, aptshim_change_res *r, char *err,
+		 size_t errlen);
+
 /* apt_shim_policy.cc: APT's refusals on the plan (untrusted archives,
  * downgrades); -1 with err and r->refused_by. */
 int check_policy(pkgCacheFile &c, pkgDepCache &dc, const aptshim_change_req *q, aptshim_change_res *r, char *err,

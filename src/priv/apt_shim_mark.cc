@@ -1,5 +1,5 @@
 /* Turning a request into marks on apt's depcache: what install, remove,
- * upgrade, autoremove and a rollback each ask for.  apt's resolver then adds
+ * autoremove and a rollback each ask for (upgrades: apt_shim_upgrade.cc).  apt's resolver then adds
  * what the marks need (priv_change reads the plan back from the depcache). */
 #include "config.h"
 #include "apt_shim.h"
@@ -85,48 +85,6 @@ int mark_remove(pkgDepCache &dc, pkgProblemResolver &fix, const aptshim_item &it
 	return 0;
 }
 
-/* The version an upgrade goes to: the candidate, or with --security the
- * newest from a security origin; an end iterator when there is none newer. */
-pkgCache::VerIterator upgrade_target(pkgDepCache &dc, pkgCache::PkgIterator p, bool security)
-{
-	pkgCache::VerIterator cur = p.CurrentVer(), to;
-	to = security ? security_candidate(p) : dc.GetCandidateVersion(p);
-	if (cur.end() || to.end() || _system->VS->CmpVersion(to.VerStr(), cur.VerStr()) <= 0)
-		return pkgCache::VerIterator();
-	return to;
-}
-
-int mark_upgrade(pkgDepCache &dc, pkgProblemResolver &fix, pkgCache::PkgIterator p, bool security)
-{
-	pkgCache::VerIterator to = upgrade_target(dc, p, security);
-	if (to.end())
-		return 0;
-	dc.SetCandidateVersion(to);
-	dc.MarkInstall(p, true, 0, false);
-	fix.Clear(p);
-	fix.Protect(p);
-	return 0;
-}
-
-int mark_upgrades(pkgDepCache &dc, pkgProblemResolver &fix, const aptshim_change_req *q, char *err,
-		  size_t errlen)
-{
-	pkgCache &cache = dc.GetCache();
-	for (size_t i = 0; i < q->nitems; i++) {
-		pkgCache::PkgIterator p = find_pkg(&cache, q->items[i].name);
-		if (p.end() || p.CurrentVer().end()) {
-			set_err(err, errlen, std::string(q->items[i].name) +
-						     " is not installed, so it cannot be upgraded (use 'apt install')");
-			return -1;
-		}
-		mark_upgrade(dc, fix, p, q->security);
-	}
-	if (q->nitems == 0)
-		for (pkgCache::PkgIterator p = cache.PkgBegin(); !p.end(); ++p)
-			mark_upgrade(dc, fix, p, q->security);
-	return 0;
-}
-
 void mark_autoremove(pkgDepCache &dc, bool purge)
 {
 	dc.MarkAndSweep();
@@ -188,8 +146,8 @@ int mark_request(pkgDepCache &dc, pkgProblemResolver &fix, const aptshim_change_
 			if (mark_remove(dc, fix, q->items[i], q->purge, err, errlen) < 0)
 				return -1;
 		return 0;
-	case APTSHIM_UPGRADE:
-		return mark_upgrades(dc, fix, q, err, errlen);
+	case APTSHIM_UPGRADE:   /* planned by plan_upgrade (apt_shim_upgrade.cc) */
+		break;
 	case APTSHIM_AUTOREMOVE:
 		mark_autoremove(dc, q->purge);
 		return 0;

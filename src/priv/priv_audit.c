@@ -9,6 +9,7 @@
  * coalesced (priv_audit_rate.c): what net can make priv write is bounded. */
 #include "config.h"
 #include "priv.h"
+#include "priv_change.h"
 
 #include <jansson.h>
 #include <limits.h>
@@ -67,6 +68,8 @@ json_t *priv_audit_record(const struct priv_ctx *p, const struct proto_req *r, c
 			field_or_null(data, "rollback"), "error", field_or_null(data, "error"));
 	if (rec && r->allow_downgrade)
 		json_object_set_new(rec, "allow_downgrade", json_true());
+	if (rec)
+		priv_upgrade_audit(r, rec);
 	/* The key that signed the task (claimed, when the signature was refused). */
 	if (rec && r->key[0])
 		json_object_set_new(rec, "key", json_string(r->key));

@@ -190,6 +190,8 @@ static int run_apt(struct change_ctx *c, struct aptshim_change_res *res)
 	}
 	fill_items(c->r, items);
 	q.items = items;
+	const char *exclude[CR_EXCLUDE_MAX];
+	priv_upgrade_req(c->r, &q, exclude);
 	rc = priv_aptshim_change(&q, res, c->err, sizeof(c->err));
 	c->code = cr_err_of(rc);
 	free(items);
@@ -212,6 +214,7 @@ static void finish(struct change_ctx *c, json_t *d, const struct dpkg_snap *befo
 		json_object_set_new(d, "refused_by", json_string(res->refused_by));
 	if (res->unauthenticated[0])
 		json_object_set_new(d, "unauthenticated", json_string(res->unauthenticated));
+	priv_upgrade_record(c->r, res, d);
 	if (c->r->check) {
 		/* Nothing ran: a check reports what would change. */
 		json_object_set_new(d, "changes", rc == 0 ? predicted : json_object());

@@ -33,6 +33,14 @@ json_t *priv_change_diff(const struct dpkg_snap *before, const struct dpkg_snap 
 /* apt's and dpkg's progress, thinned, to net (ctx is the change_ctx). */
 void priv_change_on_progress(void *ctx, const char *stage, const char *pkg, double pct, const char *text);
 
+/* priv_upgrade.c: an upgrade's --full and --exclude into q (exclude: the
+ * caller's array of CR_EXCLUDE_MAX, pointing into r), and its record's
+ * "kept_back" and "removals" (--full) from res. */
+void priv_upgrade_req(const struct proto_req *r, struct aptshim_change_req *q, const char **exclude);
+void priv_upgrade_record(const struct proto_req *r, const struct aptshim_change_res *res, json_t *d);
+/* ...and in the audit line, what it was asked: "full", "exclude" (only when given). */
+void priv_upgrade_audit(const struct proto_req *r, json_t *rec);
+
 /* priv_repair.c: when dpkg's view shows an interrupted run, repairs it and
  * says so in d ("repaired": {"ran", "ok", "changes"}).  -1 (reason in
  * c->err) when it could not, or something is still halfway afterwards. */

@@ -24,9 +24,10 @@ static const struct cr_op ops[] = {
 	{ "remove", "celeryroot.apt.remove", REQ_APT, APT_CHANGE, 1, PKG_SPECS_MAX,
 	  CR_KW_CHECK | CR_KW_PURGE | CR_KW_NOW, "PKG...", "remove them (--purge: their configuration too)" },
 	{ "upgrade", "celeryroot.apt.upgrade", REQ_APT, APT_CHANGE, 0, PKG_SPECS_MAX,
-	  CR_KW_CHECK | CR_KW_SECURITY | CR_KW_MAX_AGE | CR_KW_NOW, "[PKG...]",
-	  "upgrade these, or everything upgradable (--security:\n"
-	  "only to versions from security origins)" },
+	  CR_KW_CHECK | CR_KW_SECURITY | CR_KW_MAX_AGE | CR_KW_NOW | CR_KW_FULL | CR_KW_EXCLUDE, "[PKG...]",
+	  "upgrade these, or everything upgradable, as apt upgrade:\n"
+	  "no removals (--full: apt full-upgrade, may remove;\n"
+	  "--security: only to versions from security origins)" },
 	{ "autoremove", "celeryroot.apt.autoremove", REQ_APT, APT_CHANGE, 0, 0, CR_KW_CHECK | CR_KW_PURGE | CR_KW_NOW, "",
 	  "remove dependencies nothing needs any more" },
 	{ "clean", "celeryroot.apt.clean", REQ_APT, CR_OP_CHANGES, 0, 0, 0, "", "empty the downloaded-archives cache" },
@@ -49,6 +50,8 @@ static const struct cr_kwarg kwargs[] = {
 	{ CR_KW_NOW, "now", "--now", 1 },
 	{ CR_KW_ALLOW_DOWNGRADE, "allow_downgrade", "--allow-downgrade", 1 },
 	{ CR_KW_HOLD, "hold", NULL, 0 },
+	{ CR_KW_FULL, "full", "--full", 1 },
+	{ CR_KW_EXCLUDE, "exclude", "--exclude PKG", 0 },
 };
 
 const struct cr_op *cr_op_at(size_t i)

@@ -47,6 +47,9 @@ enum cr_kw {
 	CR_KW_NOW = 1 << 5,
 	CR_KW_ALLOW_DOWNGRADE = 1 << 6,
 	CR_KW_HOLD = 1 << 7,           /* ping only: seconds to hold the answer */
+	CR_KW_FULL = 1 << 12,          /* upgrade: apt's full-upgrade (may remove) */
+	CR_KW_EXCLUDE = 1 << 13,       /* upgrade: a list of package names kept back
+	                                * (neither bool nor number: taskreq.c) */
 };
 
 struct cr_kwarg {

@@ -10,7 +10,7 @@
 #include <string.h>
 
 enum kind { K_ID, K_TASKID, K_JOBID, K_PERCENT, K_STR127, K_STR255, K_ERR, K_OBJECT,
-	    K_APTOP, K_PKGS, K_BOOL, K_AGE, K_SIG };
+	    K_APTOP, K_PKGS, K_BOOL, K_AGE, K_SIG, K_NAMES };
 
 /* The longest --max-age anyone means: ten years. */
 #define MAX_AGE_LIMIT (10.0 * 365 * 86400)
@@ -35,7 +35,8 @@ static const struct field f_apt[] = { { "id", K_ID, 0 }, { "job", K_JOBID, 0 }, 
 				      { "op", K_APTOP, 0 }, { "pkgs", K_PKGS, 0 }, { "upgradable", K_BOOL, 0 },
 				      { "security", K_BOOL, 0 }, { "check", K_BOOL, 0 }, { "purge", K_BOOL, 0 },
 				      { "now", K_BOOL, 0 },
-				      { "max_age", K_AGE, 0 }, { "allow_downgrade", K_BOOL, 1 }, { "sig", K_SIG, 1 } };
+				      { "max_age", K_AGE, 0 }, { "allow_downgrade", K_BOOL, 1 }, { "sig", K_SIG, 1 },
+				      { "full", K_BOOL, 1 }, { "exclude", K_NAMES, 1 } };
 static const struct field f_progress[] = { { "id", K_ID, 0 }, { "percent", K_PERCENT, 0 },
 					   { "pkg", K_STR127, 0 }, { "text", K_STR255, 0 } };
 static const struct field f_reply[] = { { "id", K_ID, 0 }, { "data", K_OBJECT, 0 } };
@@ -92,6 +93,40 @@ static int check_pkgs(json_t *v)
 	return 1;
 }
 
+/* One name of an exclude list: a package spec without a version. */
+static int exclude_name(const json_t *e, char *out, size_t len)
+{
+	const char *s = json_string_value(e);
+	struct pkgspec p;
+	char err[CR_ERR_MAX];
+
+	if (s == NULL || strlen(s) != json_string_length(e) || cr_pkgspec_parse(s, &p, err, sizeof(err)) < 0 ||
+	    p.version[0] != '\0')
+		return -1;
+	return snprintf(out, len, "%s%s%s", p.name, p.arch[0] ? ":" : "", p.arch) < (int)len ? 0 : -1;
+}
+
+int cr_proto_exclude_parse(const json_t *v, struct proto_req *r)
+{
+	char names[CR_EXCLUDE_MAX][CR_EXCLUDE_NAME_MAX + 1];
+	size_t n = json_array_size(v);
+
+	if (!json_is_array(v) || n == 0 || n > CR_EXCLUDE_MAX)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (exclude_name(json_array_get(v, i), names[i], sizeof(names[i])) < 0)
+			return -1;
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(names[i], names[j]))
+				return -1;   /* a duplicate says the list was not built by us */
+	}
+	if (r != NULL) {
+		memcpy(r->exclude, names, sizeof(names[0]) * n);
+		r->nexclude = n;
+	}
+	return 0;
+}
+
 /* The claims of a signed task, each field of its kind and bounds. */
 static int check_sig(json_t *v)
 {
@@ -136,6 +171,8 @@ static int check_kind(json_t *v, enum kind k)
 		return json_is_number(v) && json_number_value(v) >= -1 && json_number_value(v) <= MAX_AGE_LIMIT;
 	case K_SIG:
 		return check_sig(v);
+	case K_NAMES:
+		return cr_proto_exclude_parse(v, NULL) == 0;
 	}
 	return 0;
 }
@@ -247,6 +284,15 @@ static json_t *apt_encode(const struct proto_req *r)
 	/* Optional: only a request that allows a downgrade says so. */
 	if (o && r->allow_downgrade)
 		json_object_set_new(o, "allow_downgrade", json_true());
+	/* Optional too: an upgrade's --full and --exclude. */
+	if (o && r->full)
+		json_object_set_new(o, "full", json_true());
+	if (o && r->nexclude > 0) {
+		json_t *ex = json_array();
+		for (size_t i = 0; i < r->nexclude && i < CR_EXCLUDE_MAX; i++)
+			json_array_append_new(ex, json_string(r->exclude[i]));
+		json_object_set_new(o, "exclude", ex);
+	}
 	return o;
 }
 
@@ -267,6 +313,10 @@ static int apt_semantics(const struct proto_req *r, char *err, size_t errlen)
 		snprintf(err, errlen, "APT %s does not take allow_downgrade", r->op);
 		return -1;
 	}
+	if ((r->full && !(op->kwargs & CR_KW_FULL)) || (r->nexclude && !(op->kwargs & CR_KW_EXCLUDE))) {
+		snprintf(err, errlen, "APT %s does not take full or exclude", r->op);
+		return -1;
+	}
 	return 0;
 }
 
@@ -278,6 +328,7 @@ void cr_proto_apt_flags(struct proto_req *r, const json_t *o)
 	r->purge = json_is_true(json_object_get(o, "purge"));
 	r->now = json_is_true(json_object_get(o, "now"));
 	r->allow_downgrade = json_is_true(json_object_get(o, "allow_downgrade"));
+	r->full = json_is_true(json_object_get(o, "full"));
 }
 
 static void apt_decode(json_t *o, struct proto_req *r)
@@ -293,6 +344,9 @@ static void apt_decode(json_t *o, struct proto_req *r)
 			r->npkgs++;
 	cr_proto_apt_flags(r, o);
 	r->max_age = json_number_value(json_object_get(o, "max_age"));
+	/* check_kind() has validated it; absent is an empty list. */
+	if (json_object_get(o, "exclude") != NULL)
+		cr_proto_exclude_parse(json_object_get(o, "exclude"), r);
 }
 
 char *cr_proto_req_encode(const struct proto_req *r, size_t *len)

@@ -31,6 +31,9 @@ enum proto_type {
 };
 
 #define PROTO_ERR_MAX 512
+/* upgrade --exclude: how many names, each "name[:arch]". */
+#define CR_EXCLUDE_MAX 32
+#define CR_EXCLUDE_NAME_MAX (PKG_NAME_MAX + 1 + PKG_ARCH_MAX)
 
 struct proto_req {
 	uint8_t type;
@@ -45,6 +48,9 @@ struct proto_req {
 	int now;                        /* run outside maintenance windows (audited) */
 	int allow_downgrade;            /* install may downgrade (apt-get's --allow-downgrades) */
 	double max_age;                 /* seconds; -1 when not given */
+	int full;                       /* upgrade: apt's full-upgrade, which may remove */
+	size_t nexclude;                /* upgrade: names kept at their installed version */
+	char exclude[CR_EXCLUDE_MAX][CR_EXCLUDE_NAME_MAX + 1];
 	/* PING, FACTS, APT: a signed task's claims as net forwards them
 	 * (sign.h), NULL when unsigned.  Owned: cr_proto_req_clear() frees it. */
 	json_t *sig;
@@ -61,6 +67,10 @@ void cr_proto_req_clear(struct proto_req *r);
 /* The APT request's yes/no options from a JSON object (a frame, or a task's
  * kwargs: the same names), absent meaning no; checked by the caller. */
 void cr_proto_apt_flags(struct proto_req *r, const json_t *o);
+/* Reads an exclude list (a JSON array of 1..CR_EXCLUDE_MAX distinct
+ * package names, "name[:arch]", no version) into r; -1, r untouched, when
+ * it is anything else.  r NULL: only checks. */
+int cr_proto_exclude_parse(const json_t *v, struct proto_req *r);
 /* Strictly decodes a request of the given frame type.  -1 with a one-line
  * reason in err (and r->id set when it could be read) on anything unexpected. */
 int cr_proto_req_decode(uint8_t type, const uint8_t *payload, size_t len, struct proto_req *r,

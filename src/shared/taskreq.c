@@ -42,6 +42,9 @@ static int kwarg_ok(const struct cr_op *t, const char *key, json_t *v)
 
 	if (k == NULL || !(t->kwargs & k->bit))
 		return 0;
+	/* The one list: package names, bounded (proto.h CR_EXCLUDE_MAX). */
+	if (k->bit == CR_KW_EXCLUDE)
+		return cr_proto_exclude_parse(v, NULL) == 0;
 	if (k->is_bool)
 		return json_is_boolean(v);
 	if (!json_is_number(v) || !isfinite(n) || n < 0)
@@ -75,6 +78,7 @@ int cr_taskreq_build(const char *task, json_t *args, json_t *kwargs, struct prot
 	json_t *max_age = json_object_get(kwargs, "max_age");
 
 	r->npkgs = 0;
+	r->nexclude = 0;
 	if (t == NULL)
 		return snprintf(err, errlen, "unknown task %.128s", task ? task : "(none)"), -1;
 	if (check_args(t, args, r, err, errlen) < 0 || check_kwargs(t, kwargs, err, errlen) < 0)
@@ -85,6 +89,8 @@ int cr_taskreq_build(const char *task, json_t *args, json_t *kwargs, struct prot
 	cr_copy_str(r->op, sizeof(r->op), t->name);
 	cr_proto_apt_flags(r, kwargs);
 	r->max_age = max_age ? json_number_value(max_age) : -1;
+	if (json_object_get(kwargs, "exclude") != NULL)
+		cr_proto_exclude_parse(json_object_get(kwargs, "exclude"), r);
 	return 0;
 }
 
@@ -99,6 +105,17 @@ static int same_pkgs(const struct proto_req *a, const struct proto_req *b)
 	return 1;
 }
 
+/* An upgrade's --full and --exclude list, names in order. */
+static int same_upgrade(const struct proto_req *a, const struct proto_req *b)
+{
+	if (a->full != b->full || a->nexclude != b->nexclude)
+		return 0;
+	for (size_t i = 0; i < a->nexclude && i < CR_EXCLUDE_MAX; i++)
+		if (strcmp(a->exclude[i], b->exclude[i]))
+			return 0;
+	return 1;
+}
+
 int cr_taskreq_same(const struct proto_req *a, const struct proto_req *b)
 {
 	if (a->type != b->type)
@@ -107,5 +124,5 @@ int cr_taskreq_same(const struct proto_req *a, const struct proto_req *b)
 		return 1;
 	return !strcmp(a->op, b->op) && same_pkgs(a, b) && a->upgradable == b->upgradable &&
 	       a->security == b->security && a->check == b->check && a->purge == b->purge && a->now == b->now &&
-	       a->allow_downgrade == b->allow_downgrade && a->max_age == b->max_age;
+	       a->allow_downgrade == b->allow_downgrade && a->max_age == b->max_age && same_upgrade(a, b);
 }

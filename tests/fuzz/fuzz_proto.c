@@ -40,6 +40,9 @@ static void check_request(const struct proto_req *r)
 		    again.upgradable == r->upgradable && again.security == r->security &&
 		    again.check == r->check && again.purge == r->purge && again.max_age == r->max_age,
 		    "round trip changed the %s request", cr_proto_type_name(r->type));
+	FUZZ_ASSERT(again.full == r->full && again.nexclude == r->nexclude && r->nexclude <= CR_EXCLUDE_MAX &&
+		    !memcmp(again.exclude, r->exclude, r->nexclude * sizeof(r->exclude[0])),
+		    "round trip changed the upgrade's full or exclude");
 	free(payload);
 }
 

@@ -113,6 +113,7 @@ def proto():
     write("proto", "req-apt-list", apt("list", upgradable=True))
     write("proto", "req-apt-update", apt("update", max_age=3600.5))
     write("proto", "req-apt-upgrade-security", apt("upgrade", security=True))
+    write("proto", "req-apt-upgrade-full-exclude", apt("upgrade", full=True, exclude=["nginx", "libc6:amd64"]))
     write("proto", "req-apt-autoremove", apt("autoremove"))
     write("proto", "req-apt-clean", apt("clean"))
     write("proto", "ans-progress", frame(ANS_PROGRESS, {"id": 7, "percent": 42, "pkg": "nginx",

@@ -187,6 +187,17 @@ class Signed(unittest.TestCase):
         self.assertEqual(code, 0, err + out)
         self.assertEqual(json.loads(out)["hosts"][0]["host"], "db01")
 
+    def test_signed_upgrade_with_full_and_exclude_runs(self):
+        # A list kwarg (exclude) signed by the CLI and checked by priv.
+        code, out, err = self.fleet.cli("apt", "upgrade", "--host", "db01", "--full", "--exclude", "sg-one",
+                                        "--exclude", "sg-two", "--check", "--json", env=self.signed_env())
+        self.assertEqual(code, 0, err + out)
+        rec = json.loads(out)["hosts"][0]
+        self.assertEqual(rec["status"], "unchanged", rec)
+        self.assertTrue(rec["data"]["full"])
+        line = [a for a in self.priv_audit("db01") if a.get("operation") == "upgrade"][-1]
+        self.assertEqual((line["key"], line["full"], line["exclude"]), ("alice", True, ["sg-one", "sg-two"]))
+
     def test_cli_without_a_key_is_refused_by_the_hosts(self):
         code, out, err = self.fleet.cli("ping", "--host", "web01", "--json")
         self.assertEqual(code, 2, err + out)

@@ -206,6 +206,9 @@ def deb_tree(build, pkg, kind="test"):
                "Architecture: all", "Maintainer: Celeryroot tests <t@celeryroot.invalid>"]
     if pkg.get("depends"):
         control.append("Depends: %s" % pkg["depends"])
+    # More relations, as control lines: {"Conflicts": "pkg"}.
+    for field, value in (pkg.get("control") or {}).items():
+        control.append("%s: %s" % (field, value))
     control.append("Description: %s package %s" % (kind, pkg["name"]))
     with open(os.path.join(root, "DEBIAN", "control"), "w") as f:
         f.write("\n".join(control) + "\n")
@@ -233,9 +236,23 @@ def deb_build(root, directory, pkg, *opts):
                    stdout=subprocess.DEVNULL)
 
 
+def _phase(index, packages):
+    """Ubuntu's archive says Phased-Update-Percentage in the index, not in the .deb."""
+    with open(index) as f:
+        stanzas = [s.strip("\n") for s in f.read().split("\n\n") if s.strip()]
+    for p in packages:
+        head = "Package: %s\nVersion: %s\n" % (p["name"], p["version"])
+        if "phased" in p:
+            stanzas = [s + "\nPhased-Update-Percentage: %d" % p["phased"] if s.startswith(head) else s
+                       for s in stanzas]
+    with open(index, "w") as f:
+        f.write("\n\n".join(stanzas) + "\n")
+
+
 def build_repo(directory, packages, security=False):
-    """packages: dicts with name, version, depends, preinst_fail, postinst_fail, preinst_sleep
-    (seconds), files ({path: content}; those under etc/ become conffiles)."""
+    """packages: dicts with name, version, depends, control ({field: value}), preinst_fail,
+    postinst_fail, preinst_sleep (seconds), files ({path: content}; those under etc/ become
+    conffiles), phased (the index's Phased-Update-Percentage for that version)."""
     os.makedirs(directory, exist_ok=True)
     with tempfile.TemporaryDirectory() as build:
         for pkg in packages:
@@ -255,6 +272,8 @@ def build_repo(directory, packages, security=False):
     with open(os.path.join(directory, "Packages"), "wb") as f:
         subprocess.run(["dpkg-scanpackages", "-m", "."], cwd=directory, check=True, stdout=f,
                        stderr=subprocess.DEVNULL)
+    if any("phased" in p for p in packages):
+        _phase(os.path.join(directory, "Packages"), packages)
     if security:
         opts = []
         for k, v in (("Origin", "Debian"), ("Label", "Debian-Security"),

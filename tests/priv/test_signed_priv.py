@@ -135,6 +135,8 @@ class SignedPriv(unittest.TestCase):
 
     def test_altered_on_the_socketpair_refused_and_audited(self):
         install = lambda **kw: self.claims(task="celeryroot.apt.install", kwargs={"check": True}, **kw)
+        upgrade = lambda **kw: self.claims(task="celeryroot.apt.upgrade", args=([],),
+                                           kwargs={"check": True, "exclude": ["sg-one"]}, **kw)
         cases = {
             "other package": (self.apt("install", ["sg-two"], sig=install(), check=True), "differs"),
             "check mode dropped": (self.apt("install", sig=install(), check=False), "differs"),
@@ -144,6 +146,10 @@ class SignedPriv(unittest.TestCase):
             "other job": (self.apt("install", sig=install(), check=True, job=str(uuid.uuid4())), "differs"),
             "downgrade allowed on the way": (self.apt("install", sig=install(), check=True, allow_downgrade=True),
                                              "differs"),
+            "exclude dropped on the way": (self.apt("upgrade", [], sig=upgrade(), check=True), "differs"),
+            "full added on the way": (self.apt("upgrade", [], sig=upgrade(), check=True, exclude=["sg-one"],
+                                               full=True), "differs"),
+            "other exclude": (self.apt("upgrade", [], sig=upgrade(), check=True, exclude=["sg-two"]), "differs"),
             "claims altered": (self.apt("install", ["sg-two"], sig=dict(install(), args=[["sg-two"]]),
                                         check=True), "bad signature"),
             "ping for an install signature": (frame(REQ_PING, {"id": 22, "job": JOB, "task": str(uuid.uuid4()),

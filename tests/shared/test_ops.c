@@ -180,7 +180,8 @@ START_TEST(kwargs_rule)
 	for (size_t i = 0; (op = cr_op_at(i)) != NULL; i++) {
 		for (size_t j = 0; (k = cr_kwarg_at(j)) != NULL; j++) {
 			json_t *args = op->min_pkgs ? json_pack("[[s]]", "a0") : json_array();
-			json_t *kw = json_pack("{s:o}", k->name, k->is_bool ? json_true() : json_integer(5));
+			json_t *v = k->bit == CR_KW_EXCLUDE ? json_pack("[s]", "a0") : k->is_bool ? json_true() : json_integer(5);
+			json_t *kw = json_pack("{s:o}", k->name, v);
 			int rc = cr_taskreq_build(op->task, args, kw, r, err, sizeof(err));
 			ck_assert_msg((rc == 0) == ((op->kwargs & k->bit) != 0), "%s %s: %d %s", op->name, k->name, rc,
 				      err);
