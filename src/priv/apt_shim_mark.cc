@@ -121,9 +121,13 @@ int mark_upgrades(pkgDepCache &dc, pkgProblemResolver &fix, const aptshim_change
 		}
 		mark_upgrade(dc, fix, p, q->security);
 	}
+	/* Held packages stay as they are (issue 15): skipped here, and a named
+	 * one is marked as not from the user, so apt's depcache keeps its hold
+	 * (pkgDepCache::IsModeChangeOk) and the plan leaves it out. */
 	if (q->nitems == 0)
 		for (pkgCache::PkgIterator p = cache.PkgBegin(); !p.end(); ++p)
-			mark_upgrade(dc, fix, p, q->security);
+			if (!held(p))
+				mark_upgrade(dc, fix, p, q->security);
 	return 0;
 }
 

@@ -47,6 +47,11 @@ enum cr_kw {
 	CR_KW_NOW = 1 << 5,
 	CR_KW_ALLOW_DOWNGRADE = 1 << 6,
 	CR_KW_HOLD = 1 << 7,           /* ping only: seconds to hold the answer */
+	/* Guards (issue 15): a plan that removes an Essential or Priority:
+	 * required package, or packages the task did not name, is refused
+	 * without these (signed) kwargs. */
+	CR_KW_ALLOW_ESSENTIAL = 1 << 8,
+	CR_KW_ALLOW_REMOVALS = 1 << 9,
 };
 
 struct cr_kwarg {

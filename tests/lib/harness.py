@@ -206,6 +206,10 @@ def deb_tree(build, pkg, kind="test"):
                "Architecture: all", "Maintainer: Celeryroot tests <t@celeryroot.invalid>"]
     if pkg.get("depends"):
         control.append("Depends: %s" % pkg["depends"])
+    # Issue 15's guards and holds: conflicts, Essential, Priority.
+    for key, field in (("conflicts", "Conflicts"), ("essential", "Essential"), ("priority", "Priority")):
+        if pkg.get(key):
+            control.append("%s: %s" % (field, pkg[key]))
     control.append("Description: %s package %s" % (kind, pkg["name"]))
     with open(os.path.join(root, "DEBIAN", "control"), "w") as f:
         f.write("\n".join(control) + "\n")
