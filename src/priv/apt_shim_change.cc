@@ -195,7 +195,7 @@ void held_deps(pkgDepCache &dc, pkgCache::PkgIterator p, std::string &held_list)
 	}
 }
 
-int broken(pkgDepCache &dc, char *err, size_t errlen)
+int broken(pkgDepCache &dc, aptshim_change_res *r, char *err, size_t errlen)
 {
 	std::string names, held_list;
 	for (pkgCache::PkgIterator p = dc.GetCache().PkgBegin(); !p.end(); ++p) {
@@ -207,6 +207,8 @@ int broken(pkgDepCache &dc, char *err, size_t errlen)
 	}
 	std::string msg;
 	drain_errors(msg);
+	if (!held_list.empty())
+		std::snprintf(r->refused_by, sizeof(r->refused_by), "held");
 	if (!held_list.empty())
 		msg = held_list + " is held (dpkg selection hold); release it with 'celeryroot apt unhold' first" +
 		      (msg.empty() ? "" : "; " + msg);
@@ -235,7 +237,7 @@ int do_change(const aptshim_change_req *q, aptshim_change_res *r, char *err, siz
 	if (mark_request(dc, fix, q, err, errlen) < 0)
 		return -1;
 	if (!fix.Resolve(true) || dc.BrokenCount() != 0)
-		return broken(dc, err, errlen);
+		return broken(dc, r, err, errlen);
 	std::vector<aptshim_action> plan;
 	read_plan(dc, q, plan);
 	r->nplan = plan.size();

@@ -83,6 +83,7 @@ class AptHolds(fleetcase.FleetCase):
                 self.assertEqual(rec["data"]["refused_by"], "held")
         rec = self.run_json("apt", "install", "hd-app", "--host", "web01", rc=2)["web01"]
         self.assertIn("hd-lib is held (dpkg selection hold)", rec["error"])
+        self.assertEqual(rec["data"]["refused_by"], "held")
         self.assertEqual((self.version("hd-lib"), self.version("hd-app")), ("1.0", None))
         # unhold, and the next upgrade takes it.
         rec = self.run_json("apt", "unhold", "hd-lib", "--host", "web01")["web01"]
