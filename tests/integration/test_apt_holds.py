@@ -3,6 +3,7 @@ selection to hold through libapt-pkg (what apt-mark runs), idempotently,
 audited, and --check changes nothing; 'apt query' shows it; 'apt upgrade'
 leaves a held package as it is (named or not) while upgrading the rest; a
 remove of a held package and an install of a package that needs it changed
+(a newer version, or removed for a conflict)
 are refused naming it; 'apt unhold' releases it and the next upgrade
 upgrades it.  Like apt-mark, a package apt knows but that is not installed
 may be held (and its install is then refused)."""
@@ -17,7 +18,8 @@ import harness
 PACKAGES = [{"name": "hd-lib", "version": "1.0"}, {"name": "hd-lib", "version": "2.0"},
             {"name": "hd-free", "version": "1.0"}, {"name": "hd-free", "version": "2.0"},
             {"name": "hd-app", "version": "1.0", "depends": "hd-lib (>= 2.0)"},
-            {"name": "hd-later", "version": "1.0"}, {"name": "hd-chk", "version": "1.0"}]
+            {"name": "hd-later", "version": "1.0"}, {"name": "hd-chk", "version": "1.0"},
+            {"name": "hd-rival", "version": "1.0", "conflicts": "hd-lib"}]
 
 
 class AptHolds(fleetcase.FleetCase):
@@ -81,9 +83,21 @@ class AptHolds(fleetcase.FleetCase):
                 self.assertIn("hd-lib, held (dpkg selection hold)", rec["error"])
                 self.assertIn("apt unhold", rec["error"])
                 self.assertEqual(rec["data"]["refused_by"], "held")
+        # One that would need it removed (a conflict): refused the same way.
+        rec = self.run_json("apt", "install", "hd-rival", "--host", "web01", "--allow-removals", rc=2)["web01"]
+        self.assertIn("hd-lib", rec["error"])
+        self.assertIn("held (dpkg selection hold)", rec["error"])
+        self.assertEqual(rec["data"]["refused_by"], "held")
+        self.assertEqual((self.version("hd-lib"), self.version("hd-rival")), ("1.0", None))
         rec = self.run_json("apt", "install", "hd-app", "--host", "web01", rc=2)["web01"]
         self.assertIn("hd-lib is held (dpkg selection hold)", rec["error"])
         self.assertEqual(rec["data"]["refused_by"], "held")
+        # One that would need it removed (a conflict): refused the same way.
+        rec = self.run_json("apt", "install", "hd-rival", "--host", "web01", "--allow-removals", rc=2)["web01"]
+        self.assertIn("hd-lib", rec["error"])
+        self.assertIn("held (dpkg selection hold)", rec["error"])
+        self.assertEqual(rec["data"]["refused_by"], "held")
+        self.assertEqual((self.version("hd-lib"), self.version("hd-rival")), ("1.0", None))
         self.assertEqual((self.version("hd-lib"), self.version("hd-app")), ("1.0", None))
         # unhold, and the next upgrade takes it.
         rec = self.run_json("apt", "unhold", "hd-lib", "--host", "web01")["web01"]
