@@ -297,6 +297,8 @@ int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_t
 	t->kwargs = apt_kwargs(op, o, downgrade);
 	if (apt_guards(op, essential, removals, t->kwargs) < 0) {
 		json_decref(pkgs);
+		json_decref(t->kwargs);
+		t->kwargs = NULL;
 		return -1;
 	}
 	t->args = json_pack("[o]", pkgs);

@@ -68,11 +68,12 @@ bool user_op(enum aptshim_op op)
 	return op == APTSHIM_INSTALL || op == APTSHIM_REMOVE || op == APTSHIM_UPGRADE || op == APTSHIM_AUTOREMOVE;
 }
 
+/* Named in the request: as "pkg", or as "pkg:arch" (the native one too). */
 bool named(const aptshim_change_req *q, pkgCache::PkgIterator p)
 {
-	std::string full = p.FullName(true), name = p.Name();
+	std::string full = p.FullName(true), name = p.Name(), arch = p.FullName(false);
 	for (size_t i = 0; i < q->nitems; i++)
-		if (full == q->items[i].name || name == q->items[i].name)
+		if (full == q->items[i].name || name == q->items[i].name || arch == q->items[i].name)
 			return true;
 	return false;
 }
