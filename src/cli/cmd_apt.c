@@ -13,6 +13,9 @@
 #include "proto.h"
 
 #define ALLOW_DOWNGRADE "--allow-downgrade"
+/* The guards' flags (issue 15), each a signed kwarg like --allow-downgrade. */
+#define ALLOW_ESSENTIAL "--allow-essential"
+#define ALLOW_REMOVALS "--allow-removals"
 /* The help's column for "install PKG[=VERSION]...". */
 #define HELP_COL 20
 
@@ -77,12 +80,21 @@ static void apt_help(FILE *f)
 		"                 the record); without it upgrade is apt upgrade, which may\n"
 		"                 install new dependencies but never removes\n"
 		"  --exclude PKG  upgrade leaves PKG as it is (repeatable; listed as kept back)\n"
+		"  --allow-essential\n"
+		"                 the change may remove an Essential: yes or Priority: required\n"
+		"                 package; without it such a plan is refused (audited)\n"
+		"  --allow-removals\n"
+		"                 install, remove or upgrade may remove packages not named on\n"
+		"                 the command line; without it such a plan is refused and the\n"
+		"                 record lists them (--check shows them first; audited)\n"
 		"\n"
 		"PKG is name[:arch][=version] (Debian policy names); at most %d per request.\n"
 		"TARGET, --json, --timeout and --no-wait work as for 'celeryroot ping'.\n"
 		"A failed install or upgrade is rolled back; the record says what was restored.\n"
 		"Packages from archives apt cannot authenticate are refused unless the host's\n"
 		"config says [daemon] allow_unauthenticated = true.\n"
+		"A held package (apt hold) is left alone by upgrade; a change that would\n"
+		"change or remove it is refused until it is unheld (apt unhold).\n"
 		"\n"
 		"examples:\n"
 		"  celeryroot apt install nginx --role webserver\n"
@@ -91,7 +103,8 @@ static void apt_help(FILE *f)
 		"  celeryroot apt remove --purge telnet --all\n"
 		"  celeryroot apt upgrade --security --all --max-age 3600\n"
 		"  celeryroot apt query nginx openssl --all\n"
-		"  celeryroot apt list --role webserver --upgradable\n", PKG_SPECS_MAX);
+		"  celeryroot apt list --role webserver --upgradable\n"
+		"  celeryroot apt hold openssl --all\n", PKG_SPECS_MAX);
 }
 
 static const struct cr_op *apt_lookup(const char *name)
@@ -193,12 +206,70 @@ static int take_allow_downgrade(int *argc, char **argv)
 	return found;
 }
 
+/* A guard's flag (issue 15), taken out of argv as --allow-downgrade is. */
+static int take_flag(int *argc, char **argv, const char *flag)
+{
+	int found = 0, out = 0;
+
+	for (int i = 0; i < *argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			while (i < *argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (!strcmp(argv[i], flag))
+			found = 1;
+		else
+			argv[out++] = argv[i];
+	}
+	*argc = out;
+	return found;
+}
+
+/* The guards' flags into the kwargs (signed with them); 0, or -1 (said)
+ * when op does not take one that was given. */
+static int apt_guards(const struct cr_op *op, int essential, int removals, json_t *kw)
+{
+	char usage[256];
+
+	if ((essential && !(op->kwargs & CR_KW_ALLOW_ESSENTIAL)) || (removals && !(op->kwargs & CR_KW_ALLOW_REMOVALS))) {
+		cli_err("%s does not apply to 'apt %s'; usage: celeryroot %s",
+			essential && !(op->kwargs & CR_KW_ALLOW_ESSENTIAL) ? ALLOW_ESSENTIAL : ALLOW_REMOVALS, op->name,
+			apt_usage(op, usage, sizeof(usage)));
+		return -1;
+	}
+	if (essential)
+		json_object_set_new(kw, "allow_essential", json_true());
+	if (removals)
+		json_object_set_new(kw, "allow_removals", json_true());
+	return 0;
+}
+
+/* hold and unhold name packages, not versions: said before anything is sent. */
+static int names_only(const struct cr_op *op, json_t *pkgs)
+{
+	size_t i;
+	json_t *e;
+
+	if (!(op->flags & CR_OP_CHANGES) || (op->flags & CR_OP_PACKAGES) || op->min_pkgs == 0)
+		return 0;
+	json_array_foreach(pkgs, i, e) {
+		if (strchr(json_string_value(e), '=') != NULL) {
+			cli_err("apt %s takes package names, not versions ('%s'); nothing was sent", op->name,
+				json_string_value(e));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Parses "apt OP [PKG...] [options]" (argv[0] is "apt") into t; with
  * CLI_TARGET in flags a TARGET is required, without it none is allowed. */
 int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_task *t)
 {
 	int downgrade = take_allow_downgrade(&argc, argv);
 	struct apt_upgrade_opts up;
+	int essential = take_flag(&argc, argv, ALLOW_ESSENTIAL), removals = take_flag(&argc, argv, ALLOW_REMOVALS);
 	const struct cr_op *op = argc >= 2 ? apt_lookup(argv[1]) : NULL;
 	char names[128], usage[256];
 	json_t *pkgs;
@@ -226,8 +297,12 @@ int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_t
 	}
 	snprintf(t->operation, sizeof(t->operation), "apt.%s", op->name);
 	snprintf(t->task, sizeof(t->task), "%s", op->task);
+	if (names_only(op, pkgs) < 0) {
+		json_decref(pkgs);
+		return -1;
+	}
 	t->kwargs = apt_kwargs(op, o, downgrade);
-	if (apt_upgrade_kwargs(op, &up, t->kwargs) < 0) {
+	if (apt_upgrade_kwargs(op, &up, t->kwargs) < 0 || apt_guards(op, essential, removals, t->kwargs) < 0) {
 		json_decref(pkgs);
 		json_decref(t->kwargs);
 		t->kwargs = NULL;

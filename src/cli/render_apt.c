@@ -25,6 +25,10 @@ static void cell(json_t *p, char *buf, size_t len)
 		snprintf(buf, len, "%s -> %s%s", inst, cand, sec ? " (security)" : "");
 	else
 		snprintf(buf, len, "%s", inst);
+	/* A hold (dpkg selection "hold"; issue 15) is marked after the versions. */
+	size_t used = strlen(buf);
+	if (json_is_true(json_object_get(p, "held")) && used < len)
+		snprintf(buf + used, len - used, " [held]");
 }
 
 static void matrix(json_t *records, int w)

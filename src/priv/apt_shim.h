@@ -33,6 +33,7 @@ struct aptshim_pkg_info {
 	int security;                            /* the candidate is from a security origin */
 	int security_upgradable;                 /* a security origin has a newer version */
 	char security_version[APTSHIM_VER_MAX];
+	char selection[12];                      /* dpkg's: install, hold, deinstall, purge, unknown */
 };
 
 /* One entry per name ("pkg" or "pkg:arch"), in order; unknown ones have known = 0. */
@@ -104,6 +105,8 @@ struct aptshim_change_req {
 	int full;
 	const char *const *exclude;
 	size_t nexclude;
+	int allow_essential;           /* the request allows removing Essential/required packages */
+	int allow_removals;            /* the request allows removing packages it did not name */
 	int lock_timeout_s;
 	aptshim_progress_fn progress;
 	void *ctx;
@@ -114,7 +117,8 @@ struct aptshim_change_res {
 	size_t nplan;
 	int dpkg_ran;                  /* dpkg was started: the host may have changed */
 	char dpkg_error[1024];         /* what dpkg said when it failed */
-	char refused_by[16];           /* "downgrade" or "unauthenticated": the plan was refused */
+	char refused_by[16];           /* "downgrade", "unauthenticated", "held", "essential" or
+				        * "removals": the plan was refused */
 	char unauthenticated[640];     /* allowed by the host: what came from such archives */
 	struct aptshim_kept *kept;     /* APTSHIM_UPGRADE: malloc'd; freed with the plan */
 	size_t nkept;
@@ -136,6 +140,17 @@ int priv_aptshim_config_find(const char *key, char *out, size_t len);
 /* apt-get clean: empties the archives cache (under the lock); < 0 on
  * failure, -CR_E_LOCK when the lock could not be taken in time. */
 int priv_aptshim_clean(int lock_timeout_s, long *files, char *err, size_t errlen);
+
+/* ---- selections (holds) ------------------------------------------------- */
+
+/* Sets dpkg's selection of each named package to "hold" (hold = 1) or
+ * "install" (hold = 0) through libapt-pkg's APT::StateChanges (what
+ * apt-mark uses: dpkg --set-selections, and --merge-avail first for a
+ * package dpkg does not know yet), under the dpkg frontend lock (waiting up
+ * to lock_timeout_s).  Each name must be known to apt.  0, or < 0 with the
+ * reason in err (-CR_E_LOCK when the lock could not be taken in time). */
+int priv_aptshim_set_selections(const char *const *names, size_t n, int hold, int lock_timeout_s, char *err,
+				size_t errlen);
 
 /* ---- memory at rest ------------------------------------------------------ */
 

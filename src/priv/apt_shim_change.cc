@@ -181,14 +181,37 @@ int apply(pkgCacheFile &c, const aptshim_change_req *q, aptshim_change_res *r, c
 	return -1;
 }
 
-int broken(pkgDepCache &dc, char *err, size_t errlen)
+/* The held packages a broken one depends on: apt keeps a hold when it
+ * pulls in dependencies, so a dependency that needs one changed is left
+ * unmet, and the hold is the reason to name (issue 15). */
+void held_deps(pkgDepCache &dc, pkgCache::PkgIterator p, std::string &held_list)
 {
-	std::string names;
-	for (pkgCache::PkgIterator p = dc.GetCache().PkgBegin(); !p.end(); ++p)
-		if (dc[p].InstBroken() && names.size() < 300)
+	pkgCache::VerIterator v = dc[p].InstVerIter(dc.GetCache());
+	for (pkgCache::DepIterator d = v.end() ? pkgCache::DepIterator() : v.DependsList(); !d.end(); ++d) {
+		pkgCache::PkgIterator t = d.TargetPkg();
+		std::string name = t.FullName(true);
+		if (held(t) && held_list.find(name) == std::string::npos && held_list.size() < 300)
+			held_list.append(held_list.empty() ? "" : ", ").append(name);
+	}
+}
+
+int broken(pkgDepCache &dc, aptshim_change_res *r, char *err, size_t errlen)
+{
+	std::string names, held_list;
+	for (pkgCache::PkgIterator p = dc.GetCache().PkgBegin(); !p.end(); ++p) {
+		if (!dc[p].InstBroken())
+			continue;
+		if (names.size() < 300)
 			names.append(names.empty() ? "" : ", ").append(p.FullName(true));
+		held_deps(dc, p, held_list);
+	}
 	std::string msg;
 	drain_errors(msg);
+	if (!held_list.empty())
+		std::snprintf(r->refused_by, sizeof(r->refused_by), "held");
+	if (!held_list.empty())
+		msg = held_list + " is held (dpkg selection hold); release it with 'celeryroot apt unhold' first" +
+		      (msg.empty() ? "" : "; " + msg);
 	set_err(err, errlen, "unmet dependencies (" + names + ")" + (msg.empty() ? "" : ": " + msg));
 	return -1;
 }
@@ -226,7 +249,7 @@ int do_change(const aptshim_change_req *q, aptshim_change_res *r, char *err, siz
 	/* An upgrade's refusal (apt_shim_upgrade.cc) still reports its plan. */
 	int planned = plan_packages(c, dc, q, r, err, errlen);
 	if (planned == -2)
-		return broken(dc, err, errlen);
+		return broken(dc, r, err, errlen);
 	if (planned < 0 && r->refused_by[0] == '\0')
 		return -1;
 	std::vector<aptshim_action> plan;

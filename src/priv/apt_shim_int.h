@@ -75,6 +75,12 @@ int plan_upgrade(pkgCacheFile &c, pkgDepCache &dc, const aptshim_change_req *q, 
 int check_policy(pkgCacheFile &c, pkgDepCache &dc, const aptshim_change_req *q, aptshim_change_res *r, char *err,
 		 size_t errlen);
 
+/* apt_shim_hold.cc: dpkg's selection of p as dpkg-query says it
+ * ("install", "hold", "deinstall", "purge", "unknown"), and whether it is
+ * a hold (the plan may not change p then; issue 15). */
+const char *selection_word(pkgCache::PkgIterator p);
+bool held(pkgCache::PkgIterator p);
+
 /* The C boundary: no exception may unwind into C frames.  The handlers
  * format with snprintf only, so that they cannot throw themselves. */
 inline void exc_err(char *err, size_t errlen, const char *why)

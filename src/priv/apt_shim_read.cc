@@ -101,6 +101,7 @@ void fill_info(pkgCacheFile &c, pkgCache::PkgIterator p, const char *asked, apts
 	out->security_upgradable = !cur.end() && !sec.end() && _system->VS->CmpVersion(sec.VerStr(), cur.VerStr()) > 0;
 	if (out->security_upgradable)
 		copy_field(out->security_version, sizeof(out->security_version), sec.VerStr());
+	copy_field(out->selection, sizeof(out->selection), selection_word(p));
 }
 
 /* "name" is the native architecture's package; "name:arch" that one's. */

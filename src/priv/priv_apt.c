@@ -43,6 +43,11 @@ static json_t *pkg_json(const struct aptshim_pkg_info *i)
 			      "security", i->security);
 	if (o && i->security_upgradable)
 		json_object_set_new(o, "security_version", json_string(i->security_version));
+	/* dpkg's selection, and whether it is a hold (issue 15). */
+	if (o && i->selection[0])
+		json_object_set_new(o, "selection", json_string(i->selection));
+	if (o)
+		json_object_set_new(o, "held", json_boolean(!strcmp(i->selection, "hold")));
 	return o;
 }
 

@@ -70,6 +70,10 @@ json_t *priv_audit_record(const struct priv_ctx *p, const struct proto_req *r, c
 		json_object_set_new(rec, "allow_downgrade", json_true());
 	if (rec)
 		priv_upgrade_audit(r, rec);
+	if (rec && r->allow_essential)
+		json_object_set_new(rec, "allow_essential", json_true());
+	if (rec && r->allow_removals)
+		json_object_set_new(rec, "allow_removals", json_true());
 	/* The key that signed the task (claimed, when the signature was refused). */
 	if (rec && r->key[0])
 		json_object_set_new(rec, "key", json_string(r->key));

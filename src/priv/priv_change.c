@@ -180,6 +180,8 @@ static int run_apt(struct change_ctx *c, struct aptshim_change_res *res)
 					.check = c->r->check, .lock_timeout_s = c->p->lock_timeout_s,
 					.allow_downgrade = c->r->allow_downgrade,
 					.allow_unauthenticated = c->p->allow_unauthenticated,
+					.allow_essential = c->r->allow_essential,
+					.allow_removals = c->r->allow_removals,
 					.progress = priv_change_on_progress, .ctx = c };
 	int rc;
 
@@ -196,6 +198,21 @@ static int run_apt(struct change_ctx *c, struct aptshim_change_res *res)
 	c->code = cr_err_of(rc);
 	free(items);
 	return rc < 0 ? -1 : 0;
+}
+
+/* The packages the plan removes that the task did not name (issue 15's
+ * removals guard): listed in the record, the check's output included. */
+static void unnamed_removals(const struct change_ctx *c, json_t *d, const struct aptshim_change_res *res)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; strcmp(c->r->op, "autoremove") != 0 && i < res->nplan; i++)
+		if (!res->plan[i].requested && (!strcmp(res->plan[i].what, "remove") || !strcmp(res->plan[i].what, "purge")))
+			json_array_append_new(list, json_string(res->plan[i].name));
+	if (json_array_size(list) > 0)
+		json_object_set_new(d, "unnamed_removals", list);
+	else
+		json_decref(list);
 }
 
 /* After apt: what changed since before (repair included), whether apt did
@@ -215,6 +232,7 @@ static void finish(struct change_ctx *c, json_t *d, const struct dpkg_snap *befo
 	if (res->unauthenticated[0])
 		json_object_set_new(d, "unauthenticated", json_string(res->unauthenticated));
 	priv_upgrade_record(c->r, res, d);
+	unnamed_removals(c, d, res);
 	if (c->r->check) {
 		/* Nothing ran: a check reports what would change. */
 		json_object_set_new(d, "changes", rc == 0 ? predicted : json_object());
@@ -420,6 +438,8 @@ static const struct change_op {
 	{ "autoremove", op_packages, APTSHIM_AUTOREMOVE },
 	{ "update", op_update, APTSHIM_INSTALL },
 	{ "clean", op_clean, APTSHIM_INSTALL },
+	{ "hold", priv_change_hold, APTSHIM_INSTALL },
+	{ "unhold", priv_change_hold, APTSHIM_INSTALL },
 };
 
 static const struct change_op *change_op(const char *op)

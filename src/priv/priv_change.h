@@ -56,4 +56,7 @@ json_t *priv_verify_state(const struct proto_req *r, const struct dpkg_snap *s, 
 /* The problems as the change's error. */
 void priv_verify_message(json_t *problems, char *out, size_t len);
 
+/* priv_hold.c: apt hold / unhold (dpkg selections; issue 15). */
+json_t *priv_change_hold(struct change_ctx *c, json_t *d);
+
 #endif

@@ -10,6 +10,8 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define APT_CHANGE (CR_OP_CHANGES | CR_OP_WINDOWED | CR_OP_PACKAGES)
+/* The guards' flags (issue 15): every change that can remove packages. */
+#define APT_GUARDS (CR_KW_ALLOW_ESSENTIAL | CR_KW_ALLOW_REMOVALS)
 
 /* The order is help's: changes first, then reads, then housekeeping. */
 static const struct cr_op ops[] = {
@@ -18,17 +20,17 @@ static const struct cr_op ops[] = {
 	{ "facts", "celeryroot.facts", REQ_FACTS, 0, 0, 0, 0, "",
 	  "OS, kernel, uptime, packages and APT lists age" },
 	{ "install", "celeryroot.apt.install", REQ_APT, APT_CHANGE, 1, PKG_SPECS_MAX,
-	  CR_KW_CHECK | CR_KW_MAX_AGE | CR_KW_NOW | CR_KW_ALLOW_DOWNGRADE, "PKG[=VERSION]...",
+	  CR_KW_CHECK | CR_KW_MAX_AGE | CR_KW_NOW | CR_KW_ALLOW_DOWNGRADE | APT_GUARDS, "PKG[=VERSION]...",
 	  "make sure the packages are installed (at VERSION when given);\n"
 	  "already there: unchanged, answered from dpkg status" },
 	{ "remove", "celeryroot.apt.remove", REQ_APT, APT_CHANGE, 1, PKG_SPECS_MAX,
-	  CR_KW_CHECK | CR_KW_PURGE | CR_KW_NOW, "PKG...", "remove them (--purge: their configuration too)" },
+	  CR_KW_CHECK | CR_KW_PURGE | CR_KW_NOW | APT_GUARDS, "PKG...", "remove them (--purge: their configuration too)" },
 	{ "upgrade", "celeryroot.apt.upgrade", REQ_APT, APT_CHANGE, 0, PKG_SPECS_MAX,
-	  CR_KW_CHECK | CR_KW_SECURITY | CR_KW_MAX_AGE | CR_KW_NOW | CR_KW_FULL | CR_KW_EXCLUDE, "[PKG...]",
+	  CR_KW_CHECK | CR_KW_SECURITY | CR_KW_MAX_AGE | CR_KW_NOW | CR_KW_FULL | CR_KW_EXCLUDE | APT_GUARDS, "[PKG...]",
 	  "upgrade these, or everything upgradable, as apt upgrade:\n"
 	  "no removals (--full: apt full-upgrade, may remove;\n"
 	  "--security: only to versions from security origins)" },
-	{ "autoremove", "celeryroot.apt.autoremove", REQ_APT, APT_CHANGE, 0, 0, CR_KW_CHECK | CR_KW_PURGE | CR_KW_NOW, "",
+	{ "autoremove", "celeryroot.apt.autoremove", REQ_APT, APT_CHANGE, 0, 0, CR_KW_CHECK | CR_KW_PURGE | CR_KW_NOW | CR_KW_ALLOW_ESSENTIAL, "",
 	  "remove dependencies nothing needs any more" },
 	{ "clean", "celeryroot.apt.clean", REQ_APT, CR_OP_CHANGES, 0, 0, 0, "", "empty the downloaded-archives cache" },
 	{ "query", "celeryroot.apt.query", REQ_APT, 0, 1, PKG_SPECS_MAX, 0, "PKG...",
@@ -38,6 +40,14 @@ static const struct cr_op ops[] = {
 	  "installed packages (--upgradable: only those with a\n"
 	  "newer candidate; --security: only security upgrades)" },
 	{ "update", "celeryroot.apt.update", REQ_APT, CR_OP_CHANGES, 0, 0, CR_KW_MAX_AGE, "", "refresh the APT lists" },
+	/* A hold changes dpkg's selections, not the package set (no
+	 * CR_OP_PACKAGES: no journal, repair or verify of versions), and
+	 * disrupts nothing (no CR_OP_WINDOWED). */
+	{ "hold", "celeryroot.apt.hold", REQ_APT, CR_OP_CHANGES, 1, PKG_SPECS_MAX, CR_KW_CHECK, "PKG...",
+	  "hold them at their version (dpkg selection \"hold\"):\n"
+	  "upgrade leaves them, changes that need them are refused" },
+	{ "unhold", "celeryroot.apt.unhold", REQ_APT, CR_OP_CHANGES, 1, PKG_SPECS_MAX, CR_KW_CHECK, "PKG...",
+	  "release a hold (dpkg selection back to \"install\")" },
 };
 
 /* The order is the CLI usage lines' option order. */
@@ -52,6 +62,8 @@ static const struct cr_kwarg kwargs[] = {
 	{ CR_KW_HOLD, "hold", NULL, 0 },
 	{ CR_KW_FULL, "full", "--full", 1 },
 	{ CR_KW_EXCLUDE, "exclude", "--exclude PKG", 0 },
+	{ CR_KW_ALLOW_ESSENTIAL, "allow_essential", "--allow-essential", 1 },
+	{ CR_KW_ALLOW_REMOVALS, "allow_removals", "--allow-removals", 1 },
 };
 
 const struct cr_op *cr_op_at(size_t i)

@@ -50,6 +50,11 @@ enum cr_kw {
 	CR_KW_FULL = 1 << 12,          /* upgrade: apt's full-upgrade (may remove) */
 	CR_KW_EXCLUDE = 1 << 13,       /* upgrade: a list of package names kept back
 	                                * (neither bool nor number: taskreq.c) */
+	/* Guards (issue 15): a plan that removes an Essential or Priority:
+	 * required package, or packages the task did not name, is refused
+	 * without these (signed) kwargs. */
+	CR_KW_ALLOW_ESSENTIAL = 1 << 8,
+	CR_KW_ALLOW_REMOVALS = 1 << 9,
 };
 
 struct cr_kwarg {

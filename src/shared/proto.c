@@ -36,7 +36,8 @@ static const struct field f_apt[] = { { "id", K_ID, 0 }, { "job", K_JOBID, 0 }, 
 				      { "security", K_BOOL, 0 }, { "check", K_BOOL, 0 }, { "purge", K_BOOL, 0 },
 				      { "now", K_BOOL, 0 },
 				      { "max_age", K_AGE, 0 }, { "allow_downgrade", K_BOOL, 1 }, { "sig", K_SIG, 1 },
-				      { "full", K_BOOL, 1 }, { "exclude", K_NAMES, 1 } };
+				      { "full", K_BOOL, 1 }, { "exclude", K_NAMES, 1 },
+				      { "allow_essential", K_BOOL, 1 }, { "allow_removals", K_BOOL, 1 } };
 static const struct field f_progress[] = { { "id", K_ID, 0 }, { "percent", K_PERCENT, 0 },
 					   { "pkg", K_STR127, 0 }, { "text", K_STR255, 0 } };
 static const struct field f_reply[] = { { "id", K_ID, 0 }, { "data", K_OBJECT, 0 } };
@@ -293,6 +294,11 @@ static json_t *apt_encode(const struct proto_req *r)
 			json_array_append_new(ex, json_string(r->exclude[i]));
 		json_object_set_new(o, "exclude", ex);
 	}
+	/* The guards' flags likewise (issue 15). */
+	if (o && r->allow_essential)
+		json_object_set_new(o, "allow_essential", json_true());
+	if (o && r->allow_removals)
+		json_object_set_new(o, "allow_removals", json_true());
 	return o;
 }
 
@@ -317,6 +323,12 @@ static int apt_semantics(const struct proto_req *r, char *err, size_t errlen)
 		snprintf(err, errlen, "APT %s does not take full or exclude", r->op);
 		return -1;
 	}
+	if ((r->allow_essential && !(op->kwargs & CR_KW_ALLOW_ESSENTIAL)) ||
+	    (r->allow_removals && !(op->kwargs & CR_KW_ALLOW_REMOVALS))) {
+		snprintf(err, errlen, "APT %s does not take %s", r->op,
+			 r->allow_removals && !(op->kwargs & CR_KW_ALLOW_REMOVALS) ? "allow_removals" : "allow_essential");
+		return -1;
+	}
 	return 0;
 }
 
@@ -329,6 +341,8 @@ void cr_proto_apt_flags(struct proto_req *r, const json_t *o)
 	r->now = json_is_true(json_object_get(o, "now"));
 	r->allow_downgrade = json_is_true(json_object_get(o, "allow_downgrade"));
 	r->full = json_is_true(json_object_get(o, "full"));
+	r->allow_essential = json_is_true(json_object_get(o, "allow_essential"));
+	r->allow_removals = json_is_true(json_object_get(o, "allow_removals"));
 }
 
 static void apt_decode(json_t *o, struct proto_req *r)

@@ -47,6 +47,8 @@ struct proto_req {
 	int upgradable, security, check, purge;
 	int now;                        /* run outside maintenance windows (audited) */
 	int allow_downgrade;            /* install may downgrade (apt-get's --allow-downgrades) */
+	int allow_essential;            /* may remove Essential / Priority: required packages */
+	int allow_removals;             /* may remove packages the task did not name */
 	double max_age;                 /* seconds; -1 when not given */
 	int full;                       /* upgrade: apt's full-upgrade, which may remove */
 	size_t nexclude;                /* upgrade: names kept at their installed version */

@@ -197,6 +197,21 @@ class Signed(unittest.TestCase):
         self.assertTrue(rec["data"]["full"])
         line = [a for a in self.priv_audit("db01") if a.get("operation") == "upgrade"][-1]
         self.assertEqual((line["key"], line["full"], line["exclude"]), ("alice", True, ["sg-one", "sg-two"]))
+    def test_guard_flags_travel_signed(self):
+        """Issue 15: --allow-essential and --allow-removals are signed kwargs;
+        added on the way (a Redis writer, no signature over them) they are
+        refused by net, and priv never sees the task."""
+        code, out, err = self.fleet.cli("apt", "remove", "sg-two", "--host", "web01", "--check", "--json",
+                                        "--allow-essential", "--allow-removals", env=self.signed_env())
+        self.assertEqual(code, 0, err + out)
+        self.assertNotEqual(json.loads(out)["hosts"][0]["status"], "failed", out)
+        line = [a for a in self.priv_audit("web01") if a.get("operation") == "remove"][-1]
+        self.assertEqual((line["key"], line["allow_essential"], line["allow_removals"]), ("alice", True, True))
+        for flag in ("allow_essential", "allow_removals"):
+            with self.subTest(flag=flag):
+                hdr = self.header(task="celeryroot.apt.remove", args=(["sg-two"],), kwargs={"check": True})
+                tid = self.send("web01", "celeryroot.apt.remove", [["sg-two"]], {"check": True, flag: True}, hdr)
+                self.assert_refused("web01", tid, "bad signature")
 
     def test_cli_without_a_key_is_refused_by_the_hosts(self):
         code, out, err = self.fleet.cli("ping", "--host", "web01", "--json")

@@ -209,6 +209,10 @@ def deb_tree(build, pkg, kind="test"):
     # More relations, as control lines: {"Conflicts": "pkg"}.
     for field, value in (pkg.get("control") or {}).items():
         control.append("%s: %s" % (field, value))
+    # Issue 15's guards and holds: conflicts, Essential, Priority.
+    for key, field in (("conflicts", "Conflicts"), ("essential", "Essential"), ("priority", "Priority")):
+        if pkg.get(key):
+            control.append("%s: %s" % (field, pkg[key]))
     control.append("Description: %s package %s" % (kind, pkg["name"]))
     with open(os.path.join(root, "DEBIAN", "control"), "w") as f:
         f.write("\n".join(control) + "\n")

@@ -448,6 +448,56 @@ START_TEST(allow_downgrade_field)
 }
 END_TEST
 
+/* The guards' flags (issue 15): optional, only for the operations whose
+ * row takes them, and compared with what was signed. */
+START_TEST(guard_fields)
+{
+	static const char *const flags[] = { "allow_essential", "allow_removals" };
+	char err[PROTO_ERR_MAX], json[1024], want_err[64];
+
+	for (size_t i = 0; i < 2; i++) {
+		struct proto_req in = { .type = REQ_APT, .id = 12, .npkgs = 1, .max_age = -1 }, out, want;
+		size_t len = 0;
+		char *s;
+
+		strcpy(in.task, TASK);
+		strcpy(in.op, "remove");
+		strcpy(in.pkgs[0].name, "nginx");
+		s = cr_proto_req_encode(&in, &len);
+		ck_assert_ptr_null(strstr(s, flags[i]));   /* old peers still read it */
+		free(s);
+		*(i ? &in.allow_removals : &in.allow_essential) = 1;
+		s = cr_proto_req_encode(&in, &len);
+		ck_assert_ptr_nonnull(strstr(s, flags[i]));
+		ck_assert_int_eq(cr_proto_req_decode(REQ_APT, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
+		ck_assert_int_eq(i ? out.allow_removals : out.allow_essential, 1);
+		ck_assert_int_eq(i ? out.allow_essential : out.allow_removals, 0);
+		free(s);
+
+		/* hold takes neither; autoremove only allow_essential. */
+		snprintf(json, sizeof(json), "{\"id\":3,\"job\":\"\",\"task\":\"" TASK "\",\"op\":\"hold\","
+			 "\"pkgs\":[\"nginx\"],\"upgradable\":false,\"security\":false,\"check\":false,"
+			 "\"purge\":false,\"now\":false,\"max_age\":-1,\"%s\":true}", flags[i]);
+		snprintf(want_err, sizeof(want_err), "does not take %s", flags[i]);
+		refused(REQ_APT, json, want_err);
+
+		json_t *args = json_pack("[[s]]", "nginx"), *kw = json_pack("{s:b}", flags[i], 1);
+		memset(&want, 0, sizeof(want));
+		ck_assert_int_eq(cr_taskreq_build("celeryroot.apt.remove", args, kw, &want, err, sizeof(err)), 0);
+		ck_assert(cr_taskreq_same(&want, &out));
+		*(i ? &out.allow_removals : &out.allow_essential) = 0;
+		ck_assert(!cr_taskreq_same(&want, &out));
+		ck_assert_int_eq(cr_taskreq_build("celeryroot.apt.hold", args, kw, &want, err, sizeof(err)), -1);
+		json_decref(args);
+		args = json_array();
+		ck_assert_int_eq(cr_taskreq_build("celeryroot.apt.autoremove", args, kw, &want, err, sizeof(err)),
+				 i ? -1 : 0);
+		json_decref(kw);
+		json_decref(args);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proto");
@@ -465,6 +515,7 @@ int main(void)
 	tcase_add_test(tc, apt_refusals);
 	tcase_add_test(tc, sig_field);
 	tcase_add_test(tc, allow_downgrade_field);
+	tcase_add_test(tc, guard_fields);
 	tcase_add_test(tc, ans_round_trip);
 	tcase_add_test(tc, ans_refusals);
 	tcase_add_test(tc, refusal_reasons_printable);
