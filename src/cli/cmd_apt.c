@@ -13,6 +13,7 @@
 #include "proto.h"
 
 #define ALLOW_DOWNGRADE "--allow-downgrade"
+#define CONFFILE_OPT "--conffile"
 /* The help's column for "install PKG[=VERSION]...". */
 #define HELP_COL 20
 
@@ -189,11 +190,43 @@ static int take_allow_downgrade(int *argc, char **argv)
 	return found;
 }
 
+/* --conffile keep|new (or --conffile=...) is apt's alone too, taken out of
+ * argv the same way.  0 for keep (also when not given), 1 for new, -1 after
+ * saying what is wrong. */
+static int take_conffile(int *argc, char **argv)
+{
+	int choice = 0, out = 0;
+
+	for (int i = 0; i < *argc; i++) {
+		const char *v = NULL;
+		if (!strcmp(argv[i], "--")) {
+			while (i < *argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (!strcmp(argv[i], CONFFILE_OPT))
+			v = i + 1 < *argc ? argv[++i] : "";
+		else if (!strncmp(argv[i], CONFFILE_OPT "=", sizeof(CONFFILE_OPT)))
+			v = argv[i] + sizeof(CONFFILE_OPT);
+		else
+			argv[out++] = argv[i];
+		if (v != NULL && strcmp(v, "keep") != 0 && strcmp(v, "new") != 0) {
+			cli_err("--conffile takes keep (the local file stays, the default) or new (the package's replaces it)");
+			return -1;
+		}
+		if (v != NULL)
+			choice = !strcmp(v, "new");
+	}
+	*argc = out;
+	return choice;
+}
+
 /* Parses "apt OP [PKG...] [options]" (argv[0] is "apt") into t; with
  * CLI_TARGET in flags a TARGET is required, without it none is allowed. */
 int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_task *t)
 {
 	int downgrade = take_allow_downgrade(&argc, argv);
+	int conffile_new = take_conffile(&argc, argv);
 	const struct cr_op *op = argc >= 2 ? apt_lookup(argv[1]) : NULL;
 	char names[128], usage[256];
 	json_t *pkgs;
@@ -203,6 +236,8 @@ int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_t
 		apt_help(stdout);
 		exit(EXIT_OK);
 	}
+	if (conffile_new < 0)
+		return -1;
 	if (op == NULL) {
 		cr_op_names(names, sizeof(names), REQ_APT, 0, ", ", " or ");
 		cli_err("apt needs an operation: %s (see 'celeryroot apt --help')", names);
@@ -217,9 +252,18 @@ int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_t
 		json_decref(pkgs);
 		return -1;
 	}
+	if (conffile_new && !(op->kwargs & CR_KW_CONFFILE_NEW)) {
+		cli_err("--conffile applies to 'apt install' and 'apt upgrade' only; usage: celeryroot %s",
+			apt_usage(op, usage, sizeof(usage)));
+		json_decref(pkgs);
+		return -1;
+	}
 	snprintf(t->operation, sizeof(t->operation), "apt.%s", op->name);
 	snprintf(t->task, sizeof(t->task), "%s", op->task);
 	t->kwargs = apt_kwargs(op, o, downgrade);
+	/* Part of the signed kwargs, like allow_downgrade. */
+	if (conffile_new)
+		json_object_set_new(t->kwargs, "conffile_new", json_true());
 	t->args = json_pack("[o]", pkgs);
 	return 0;
 }

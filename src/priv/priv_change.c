@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "apt_shim.h"
 #include "dpkg_status.h"
@@ -180,8 +181,9 @@ static int run_apt(struct change_ctx *c, struct aptshim_change_res *res)
 					.check = c->r->check, .lock_timeout_s = c->p->lock_timeout_s,
 					.allow_downgrade = c->r->allow_downgrade,
 					.allow_unauthenticated = c->p->allow_unauthenticated,
-					.progress = priv_change_on_progress, .ctx = c };
-	int rc;
+					.progress = priv_change_on_progress, .ctx = c,
+					.conffile_new = c->r->conffile_new };
+	int rc, out = c->r->check ? -1 : priv_dpkgout_open(c->p->root);
 
 	if (items == NULL || shim_op(c->r->op, &q.op) < 0) {
 		free(items);
@@ -190,10 +192,27 @@ static int run_apt(struct change_ctx *c, struct aptshim_change_res *res)
 	}
 	fill_items(c->r, items);
 	q.items = items;
+	q.capture_fd = out;
+	clock_gettime(CLOCK_REALTIME_COARSE, &c->dpkg_started);
 	rc = priv_aptshim_change(&q, res, c->err, sizeof(c->err));
 	c->code = cr_err_of(rc);
+	/* Read now: the rollback's dpkg run must not bury it. */
+	if (rc < 0 && res->dpkg_ran)
+		priv_dpkgout_tail(out, c->dpkg_output, sizeof(c->dpkg_output));
+	priv_dpkgout_close(out);
 	free(items);
 	return rc < 0 ? -1 : 0;
+}
+
+/* A failed dpkg run: what it (its maintainer scripts above all) printed
+ * last goes into the error, after dpkg's own words, and on its own. */
+static void dpkg_output(const struct change_ctx *c, json_t *d)
+{
+	char msg[CR_ERR_MAX + sizeof(c->dpkg_output) + 32];
+
+	snprintf(msg, sizeof(msg), "%s; dpkg's output ended: %s", c->err, c->dpkg_output);
+	json_object_set_new(d, "error", json_string(msg));
+	json_object_set_new(d, "dpkg_output", json_string(c->dpkg_output));
 }
 
 /* After apt: what changed since before (repair included), whether apt did
@@ -224,6 +243,8 @@ static void finish(struct change_ctx *c, json_t *d, const struct dpkg_snap *befo
 	}
 	if (rc < 0) {
 		json_object_set_new(d, "error", json_string(c->err));
+		if (res->dpkg_ran && c->dpkg_output[0])
+			dpkg_output(c, d);
 		if (res->dpkg_ran) {
 			json_object_set_new(d, "dpkg_error", json_string(res->dpkg_error));
 			json_object_set_new(d, "rollback", priv_change_rollback(c, mid));
@@ -242,6 +263,9 @@ static void finish(struct change_ctx *c, json_t *d, const struct dpkg_snap *befo
 		json_object_set_new(d, "verified", json_boolean(json_equal(applied, predicted)));
 		json_decref(applied);
 	}
+	if (res->dpkg_ran)
+		json_object_set_new(d, "conffiles_left", priv_conffiles_left(c->p->root, c->native, changes,
+									      &c->dpkg_started));
 	json_object_set_new(d, "changes", changes);
 	json_decref(predicted);
 	priv_dpkg_snap_free(&after);

@@ -4,6 +4,7 @@
 #define CR_PRIV_CHANGE_H
 
 #include <jansson.h>
+#include <time.h>
 
 #include "apt_shim.h"
 #include "crerr.h"
@@ -22,6 +23,10 @@ struct change_ctx {
 	enum cr_err code;                   /* what kind of failure err is */
 	double last_progress;
 	char last_pkg[APTSHIM_NAME_MAX];
+	/* When dpkg was started (CLOCK_REALTIME_COARSE, as file times are),
+	 * and the end of what it printed when it failed (priv_dpkgout.c). */
+	struct timespec dpkg_started;
+	char dpkg_output[2400];
 };
 
 int priv_change_snap(struct change_ctx *c, struct dpkg_snap *s);
@@ -47,5 +52,18 @@ json_t *priv_change_rollback(struct change_ctx *c, const struct dpkg_snap *befor
 json_t *priv_verify_state(const struct proto_req *r, const struct dpkg_snap *s, int updates_pending);
 /* The problems as the change's error. */
 void priv_verify_message(json_t *problems, char *out, size_t len);
+
+/* priv_dpkgout.c: dpkg's output, captured in a file under the state
+ * directory (-1 when it cannot be: the output then stays priv's). */
+int priv_dpkgout_open(const char *root);
+/* Its last lines (at most 20, from its last 2 KiB), control bytes
+ * cleaned, joined with " | "; "" when there are none. */
+void priv_dpkgout_tail(int fd, char *out, size_t len);
+/* Empties the file and closes fd (-1: nothing). */
+void priv_dpkgout_close(int fd);
+/* The .dpkg-dist, .dpkg-new and .dpkg-old files beside the conffiles (under
+ * /etc, from dpkg's database) of the packages in changes that were made or
+ * renamed at or after since: a JSON array of paths (at most 64). */
+json_t *priv_conffiles_left(const char *root, const char *native, json_t *changes, const struct timespec *since);
 
 #endif

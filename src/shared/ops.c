@@ -18,13 +18,13 @@ static const struct cr_op ops[] = {
 	{ "facts", "celeryroot.facts", REQ_FACTS, 0, 0, 0, 0, "",
 	  "OS, kernel, uptime, packages and APT lists age" },
 	{ "install", "celeryroot.apt.install", REQ_APT, APT_CHANGE, 1, PKG_SPECS_MAX,
-	  CR_KW_CHECK | CR_KW_MAX_AGE | CR_KW_NOW | CR_KW_ALLOW_DOWNGRADE, "PKG[=VERSION]...",
+	  CR_KW_CHECK | CR_KW_MAX_AGE | CR_KW_NOW | CR_KW_ALLOW_DOWNGRADE | CR_KW_CONFFILE_NEW, "PKG[=VERSION]...",
 	  "make sure the packages are installed (at VERSION when given);\n"
 	  "already there: unchanged, answered from dpkg status" },
 	{ "remove", "celeryroot.apt.remove", REQ_APT, APT_CHANGE, 1, PKG_SPECS_MAX,
 	  CR_KW_CHECK | CR_KW_PURGE | CR_KW_NOW, "PKG...", "remove them (--purge: their configuration too)" },
 	{ "upgrade", "celeryroot.apt.upgrade", REQ_APT, APT_CHANGE, 0, PKG_SPECS_MAX,
-	  CR_KW_CHECK | CR_KW_SECURITY | CR_KW_MAX_AGE | CR_KW_NOW, "[PKG...]",
+	  CR_KW_CHECK | CR_KW_SECURITY | CR_KW_MAX_AGE | CR_KW_NOW | CR_KW_CONFFILE_NEW, "[PKG...]",
 	  "upgrade these, or everything upgradable (--security:\n"
 	  "only to versions from security origins)" },
 	{ "autoremove", "celeryroot.apt.autoremove", REQ_APT, APT_CHANGE, 0, 0, CR_KW_CHECK | CR_KW_PURGE | CR_KW_NOW, "",
@@ -49,6 +49,7 @@ static const struct cr_kwarg kwargs[] = {
 	{ CR_KW_NOW, "now", "--now", 1 },
 	{ CR_KW_ALLOW_DOWNGRADE, "allow_downgrade", "--allow-downgrade", 1 },
 	{ CR_KW_HOLD, "hold", NULL, 0 },
+	{ CR_KW_CONFFILE_NEW, "conffile_new", "--conffile keep|new", 1 },
 };
 
 const struct cr_op *cr_op_at(size_t i)

@@ -47,6 +47,7 @@ enum cr_kw {
 	CR_KW_NOW = 1 << 5,
 	CR_KW_ALLOW_DOWNGRADE = 1 << 6,
 	CR_KW_HOLD = 1 << 7,           /* ping only: seconds to hold the answer */
+	CR_KW_CONFFILE_NEW = 1 << 16,  /* --conffile new: dpkg installs the package's conffiles */
 };
 
 struct cr_kwarg {

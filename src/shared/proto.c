@@ -35,7 +35,8 @@ static const struct field f_apt[] = { { "id", K_ID, 0 }, { "job", K_JOBID, 0 }, 
 				      { "op", K_APTOP, 0 }, { "pkgs", K_PKGS, 0 }, { "upgradable", K_BOOL, 0 },
 				      { "security", K_BOOL, 0 }, { "check", K_BOOL, 0 }, { "purge", K_BOOL, 0 },
 				      { "now", K_BOOL, 0 },
-				      { "max_age", K_AGE, 0 }, { "allow_downgrade", K_BOOL, 1 }, { "sig", K_SIG, 1 } };
+				      { "max_age", K_AGE, 0 }, { "allow_downgrade", K_BOOL, 1 }, { "sig", K_SIG, 1 },
+				      { "conffile_new", K_BOOL, 1 } };
 static const struct field f_progress[] = { { "id", K_ID, 0 }, { "percent", K_PERCENT, 0 },
 					   { "pkg", K_STR127, 0 }, { "text", K_STR255, 0 } };
 static const struct field f_reply[] = { { "id", K_ID, 0 }, { "data", K_OBJECT, 0 } };
@@ -247,6 +248,9 @@ static json_t *apt_encode(const struct proto_req *r)
 	/* Optional: only a request that allows a downgrade says so. */
 	if (o && r->allow_downgrade)
 		json_object_set_new(o, "allow_downgrade", json_true());
+	/* Likewise: only a request that takes the new conffiles says so. */
+	if (o && r->conffile_new)
+		json_object_set_new(o, "conffile_new", json_true());
 	return o;
 }
 
@@ -267,6 +271,10 @@ static int apt_semantics(const struct proto_req *r, char *err, size_t errlen)
 		snprintf(err, errlen, "APT %s does not take allow_downgrade", r->op);
 		return -1;
 	}
+	if (r->conffile_new && !(op->kwargs & CR_KW_CONFFILE_NEW)) {
+		snprintf(err, errlen, "APT %s does not take conffile_new", r->op);
+		return -1;
+	}
 	return 0;
 }
 
@@ -278,6 +286,7 @@ void cr_proto_apt_flags(struct proto_req *r, const json_t *o)
 	r->purge = json_is_true(json_object_get(o, "purge"));
 	r->now = json_is_true(json_object_get(o, "now"));
 	r->allow_downgrade = json_is_true(json_object_get(o, "allow_downgrade"));
+	r->conffile_new = json_is_true(json_object_get(o, "conffile_new"));
 }
 
 static void apt_decode(json_t *o, struct proto_req *r)

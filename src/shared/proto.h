@@ -44,6 +44,7 @@ struct proto_req {
 	int upgradable, security, check, purge;
 	int now;                        /* run outside maintenance windows (audited) */
 	int allow_downgrade;            /* install may downgrade (apt-get's --allow-downgrades) */
+	int conffile_new;               /* dpkg takes the package's conffiles (--force-confnew) */
 	double max_age;                 /* seconds; -1 when not given */
 	/* PING, FACTS, APT: a signed task's claims as net forwards them
 	 * (sign.h), NULL when unsigned.  Owned: cr_proto_req_clear() frees it. */
