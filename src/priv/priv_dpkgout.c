@@ -43,31 +43,51 @@ int priv_dpkgout_open(const char *root)
 	return fd > 2 ? fd : (fd >= 0 ? close(fd) : 0, -1);
 }
 
-/* In place: a pty's "\r\n" and progress "\r" dropped, tabs as spaces, any
- * other control byte (escape sequences included) as '?'. */
+/* In place, as a terminal would show it: a pty's "\r\n" is a newline, a
+ * lone "\r" (dpkg's "Reading database ... 45%") starts its line again;
+ * tabs as spaces, any other control byte (escape sequences included) as '?'. */
 static size_t clean(char *s, size_t n)
 {
-	size_t out = 0;
+	size_t out = 0, line = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
-		if (ch == '\r')
+		if (ch == '\r' && i + 1 < n && s[i + 1] == '\n')
 			continue;
+		if (ch == '\r') {
+			out = line;
+			continue;
+		}
 		s[out++] = ch == '\t' ? ' ' : ch == '\n' || (ch >= 0x20 && ch != 0x7f) ? (char)ch : '?';
+		if (ch == '\n')
+			line = out;
 	}
 	s[out] = '\0';
 	return out;
 }
 
-/* The last OUT_LINES non-blank lines of s, joined with " | " into out. */
+/* dpkg's own report of the failure ("dpkg: error processing ...",
+ * "Errors were encountered while processing:" and their indented lines):
+ * the error says it already, from dpkg's status. */
+static int dpkg_says(const char *l, int *in_block)
+{
+	if (!strncmp(l, "dpkg: error processing ", 23) || !strcmp(l, "Errors were encountered while processing:"))
+		return *in_block = 1;
+	if (*in_block && l[0] == ' ')
+		return 1;
+	return *in_block = 0;
+}
+
+/* The last OUT_LINES non-blank lines of s but dpkg's own report, joined with " | " into out. */
 static void last_lines(char *s, char *out, size_t len)
 {
 	char *lines[OUT_LINES];
 	size_t k = 0, used = 0;
 	char *save = NULL;
+	int in_block = 0;
 
 	for (char *l = strtok_r(s, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
-		if (strspn(l, " ") == strlen(l))
+		if (dpkg_says(l, &in_block) || strspn(l, " ") == strlen(l))
 			continue;
 		if (k == OUT_LINES)
 			memmove(lines, lines + 1, (OUT_LINES - 1) * sizeof(lines[0]));
