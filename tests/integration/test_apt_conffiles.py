@@ -62,6 +62,9 @@ class AptConffiles(fleetcase.FleetCase):
         line = self.last_audit("keep01")
         self.assertEqual(line["conffiles_left"], ["/etc/cf-demo.conf.dpkg-dist"])
         self.assertNotIn("conffile", line)
+        code, out, err = self.fleet.cli("job", rec["job"])   # the table says it too
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("conffile left: /etc/cf-demo.conf.dpkg-dist\n", out)
 
     def test_new_takes_the_package_file_and_keeps_the_local_as_dpkg_old(self):
         self.install_modified("new01")
