@@ -204,15 +204,15 @@ static int run_apt(struct change_ctx *c, struct aptshim_change_res *res)
 	return rc < 0 ? -1 : 0;
 }
 
-/* A failed dpkg run: what it (its maintainer scripts above all) printed
- * last goes into the error, after dpkg's own words, and on its own. */
+/* A failed dpkg run: what its maintainer scripts printed last goes into
+ * the error, after dpkg's own words, and on its own. */
 static void dpkg_output(const struct change_ctx *c, json_t *d)
 {
 	char msg[CR_ERR_MAX + sizeof(c->dpkg_output) + 32];
 
-	snprintf(msg, sizeof(msg), "%s; dpkg's output ended: %s", c->err, c->dpkg_output);
+	snprintf(msg, sizeof(msg), "%s; maintainer script output: %s", c->err, c->dpkg_output);
 	json_object_set_new(d, "error", json_string(msg));
-	json_object_set_new(d, "dpkg_output", json_string(c->dpkg_output));
+	json_object_set_new(d, "script_output", json_string(c->dpkg_output));
 }
 
 /* After apt: what changed since before (repair included), whether apt did

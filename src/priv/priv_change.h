@@ -56,8 +56,9 @@ void priv_verify_message(json_t *problems, char *out, size_t len);
 /* priv_dpkgout.c: dpkg's output, captured in a file under the state
  * directory (-1 when it cannot be: the output then stays priv's). */
 int priv_dpkgout_open(const char *root);
-/* Its last lines (at most 20, from its last 2 KiB) but dpkg's own report
- * of the failure, control bytes cleaned, joined with " | "; "" when none. */
+/* Its last lines (at most 20, from its last 2 KiB) but dpkg's own (its
+ * progress and its report of the failure): what the maintainer scripts
+ * printed, control bytes cleaned, joined with " | "; "" when none. */
 void priv_dpkgout_tail(int fd, char *out, size_t len);
 /* Empties the file and closes fd (-1: nothing). */
 void priv_dpkgout_close(int fd);

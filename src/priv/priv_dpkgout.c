@@ -66,19 +66,30 @@ static size_t clean(char *s, size_t n)
 	return out;
 }
 
-/* dpkg's own report of the failure ("dpkg: error processing ...",
- * "Errors were encountered while processing:" and their indented lines):
- * the error says it already, from dpkg's status. */
+/* dpkg's own lines, LC_ALL=C: its progress ("Unpacking x (1.0) ...") and
+ * its report of the failure ("dpkg: error processing ...", "Errors were
+ * encountered while processing:" with their indented lines).  The error
+ * says which package failed already; what is left is the scripts' words. */
 static int dpkg_says(const char *l, int *in_block)
 {
+	static const char *const progress[] = {
+		"Selecting previously unselected package ", "(Reading database ...", "Preparing to unpack ",
+		"Unpacking ", "Setting up ", "Removing ", "Purging configuration files for ",
+		"Processing triggers for ", "dpkg: warning: ",
+	};
+
 	if (!strncmp(l, "dpkg: error processing ", 23) || !strcmp(l, "Errors were encountered while processing:"))
 		return *in_block = 1;
 	if (*in_block && l[0] == ' ')
 		return 1;
-	return *in_block = 0;
+	*in_block = 0;
+	for (size_t i = 0; i < sizeof(progress) / sizeof(progress[0]); i++)
+		if (!strncmp(l, progress[i], strlen(progress[i])))
+			return 1;
+	return 0;
 }
 
-/* The last OUT_LINES non-blank lines of s but dpkg's own report, joined with " | " into out. */
+/* The last OUT_LINES non-blank lines of s but dpkg's own, joined with " | " into out. */
 static void last_lines(char *s, char *out, size_t len)
 {
 	char *lines[OUT_LINES];

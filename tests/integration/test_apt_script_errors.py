@@ -2,7 +2,7 @@
 fails, the record's error (and the audit line's) ends with what the script
 itself printed, on stdout and stderr, after dpkg's own "subprocess ...
 returned error exit status 1" -- its last lines only (at most 20, from the
-last 2 KiB), control bytes cleaned.  dpkg's output goes to a file under
+last 2 KiB), control bytes cleaned, dpkg's own lines left out.  dpkg's output goes to a file under
 priv's state directory, not to the journal."""
 import os
 import tempfile
@@ -76,7 +76,10 @@ class AptScriptErrors(fleetcase.FleetCase):
         self.assertIn("se-pre: checking the frobnicator", err)   # stdout
         self.assertIn("se-pre: cannot find /srv/frob (ERR-PRE-4711)", err)   # stderr
         self.assertLess(err.index("returned error exit status"), err.index("ERR-PRE-4711"))
-        self.assertIn("ERR-PRE-4711", rec["data"]["dpkg_output"])
+        # Exactly the script's words: dpkg's progress and its own report of
+        # the failure (which the error has already) are left out.
+        self.assertEqual(rec["data"]["script_output"],
+                         "se-pre: checking the frobnicator | se-pre: cannot find /srv/frob (ERR-PRE-4711)")
         self.assertIn("ERR-PRE-4711", self.audit_error("se-pre"))
         self.assertTrue(rec["rollback"]["ok"], rec)
         # What the error says already is not said twice; a progress line
@@ -90,10 +93,12 @@ class AptScriptErrors(fleetcase.FleetCase):
         err = rec["error"]
         self.assertIn("se-post: database schema too new (ERR-POST-0815)", err)
         self.assertIn("se-post: ?[31mred?[0m and a bell?", err)
+        self.assertEqual(rec["data"]["script_output"], "se-post: ?[31mred?[0m and a bell? | "
+                         "se-post: database schema too new (ERR-POST-0815)")
         self.assertFalse(any(ord(ch) < 0x20 for ch in err), repr(err))
 
     def test_only_the_end_of_a_long_output_is_kept(self):
-        out = self.failed("se-chatty")["data"]["dpkg_output"]
+        out = self.failed("se-chatty")["data"]["script_output"]
         self.assertIn("se-chatty: the last word (ERR-CHATTY-9)", out)
         self.assertIn("se-chatty: line 499", out)
         self.assertNotIn("se-chatty: line 480 ", out + " ")   # more than 20 lines back
@@ -103,7 +108,7 @@ class AptScriptErrors(fleetcase.FleetCase):
     def test_the_output_is_not_in_the_journal_and_a_success_has_none(self):
         rec = self.run_json("apt", "install", "se-fine", "--host", "web01")["web01"]
         self.assertEqual(rec["status"], "changed", rec)
-        self.assertNotIn("dpkg_output", rec["data"])
+        self.assertNotIn("script_output", rec["data"])
         self.failed("se-pre")
         with open(self.fleet.pairs["web01"].log_path, errors="replace") as f:
             log = f.read()
