@@ -144,6 +144,10 @@ class SignedPriv(unittest.TestCase):
             "other job": (self.apt("install", sig=install(), check=True, job=str(uuid.uuid4())), "differs"),
             "downgrade allowed on the way": (self.apt("install", sig=install(), check=True, allow_downgrade=True),
                                              "differs"),
+            "new conffiles on the way": (self.apt("install", sig=install(), check=True, conffile_new=True),
+                                         "differs"),
+            "new conffiles dropped": (self.apt("install", check=True, sig=self.claims(
+                task="celeryroot.apt.install", kwargs={"check": True, "conffile_new": True})), "differs"),
             "claims altered": (self.apt("install", ["sg-two"], sig=dict(install(), args=[["sg-two"]]),
                                         check=True), "bad signature"),
             "ping for an install signature": (frame(REQ_PING, {"id": 22, "job": JOB, "task": str(uuid.uuid4()),
