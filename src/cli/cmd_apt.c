@@ -14,6 +14,7 @@
 
 #define ALLOW_DOWNGRADE "--allow-downgrade"
 #define CONFFILE_OPT "--conffile"
+enum { CONFFILE_KEEP = 1, CONFFILE_NEW = 2 };
 /* The help's column for "install PKG[=VERSION]...". */
 #define HELP_COL 20
 
@@ -74,6 +75,11 @@ static void apt_help(FILE *f)
 		"                 install may go to a lower version than the installed one\n"
 		"                 (PKG=VERSION); without it such a change is refused, as\n"
 		"                 apt-get refuses one without --allow-downgrades (audited)\n"
+		"  --conffile keep|new\n"
+		"                 install, upgrade: a conffile changed both locally and in\n"
+		"                 the package stays (keep, the default: the package's is\n"
+		"                 left as .dpkg-dist) or is replaced (new: the local one is\n"
+		"                 left as .dpkg-old); the record lists what was left\n"
 		"\n"
 		"PKG is name[:arch][=version] (Debian policy names); at most %d per request.\n"
 		"TARGET, --json, --timeout and --no-wait work as for 'celeryroot ping'.\n"
@@ -87,6 +93,7 @@ static void apt_help(FILE *f)
 		"  celeryroot apt install nginx=1.22.1-9 --host web01 --allow-downgrade\n"
 		"  celeryroot apt remove --purge telnet --all\n"
 		"  celeryroot apt upgrade --security --all --max-age 3600\n"
+		"  celeryroot apt upgrade nginx --host web01 --conffile new\n"
 		"  celeryroot apt query nginx openssl --all\n"
 		"  celeryroot apt list --role webserver --upgradable\n", PKG_SPECS_MAX);
 }
@@ -191,8 +198,8 @@ static int take_allow_downgrade(int *argc, char **argv)
 }
 
 /* --conffile keep|new (or --conffile=...) is apt's alone too, taken out of
- * argv the same way.  0 for keep (also when not given), 1 for new, -1 after
- * saying what is wrong. */
+ * argv the same way.  0 when not given, CONFFILE_KEEP or CONFFILE_NEW, -1
+ * after saying what is wrong. */
 static int take_conffile(int *argc, char **argv)
 {
 	int choice = 0, out = 0;
@@ -215,7 +222,7 @@ static int take_conffile(int *argc, char **argv)
 			return -1;
 		}
 		if (v != NULL)
-			choice = !strcmp(v, "new");
+			choice = !strcmp(v, "new") ? CONFFILE_NEW : CONFFILE_KEEP;
 	}
 	*argc = out;
 	return choice;
@@ -226,7 +233,7 @@ static int take_conffile(int *argc, char **argv)
 int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_task *t)
 {
 	int downgrade = take_allow_downgrade(&argc, argv);
-	int conffile_new = take_conffile(&argc, argv);
+	int conffile = take_conffile(&argc, argv);
 	const struct cr_op *op = argc >= 2 ? apt_lookup(argv[1]) : NULL;
 	char names[128], usage[256];
 	json_t *pkgs;
@@ -236,7 +243,7 @@ int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_t
 		apt_help(stdout);
 		exit(EXIT_OK);
 	}
-	if (conffile_new < 0)
+	if (conffile < 0)
 		return -1;
 	if (op == NULL) {
 		cr_op_names(names, sizeof(names), REQ_APT, 0, ", ", " or ");
@@ -252,7 +259,7 @@ int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_t
 		json_decref(pkgs);
 		return -1;
 	}
-	if (conffile_new && !(op->kwargs & CR_KW_CONFFILE_NEW)) {
+	if (conffile && !(op->kwargs & CR_KW_CONFFILE_NEW)) {
 		cli_err("--conffile applies to 'apt install' and 'apt upgrade' only; usage: celeryroot %s",
 			apt_usage(op, usage, sizeof(usage)));
 		json_decref(pkgs);
@@ -262,7 +269,7 @@ int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_t
 	snprintf(t->task, sizeof(t->task), "%s", op->task);
 	t->kwargs = apt_kwargs(op, o, downgrade);
 	/* Part of the signed kwargs, like allow_downgrade. */
-	if (conffile_new)
+	if (conffile == CONFFILE_NEW)
 		json_object_set_new(t->kwargs, "conffile_new", json_true());
 	t->args = json_pack("[o]", pkgs);
 	return 0;

@@ -95,7 +95,8 @@ class AptConffiles(fleetcase.FleetCase):
     def test_bad_values_and_operations_are_refused_before_sending(self):
         for args, word in ((["upgrade", "--conffile", "theirs"], "keep (the local file stays"),
                            (["upgrade", "--conffile"], "keep (the local file stays"),
-                           (["remove", "cf-demo", "--conffile", "new"], "applies to 'apt install' and 'apt upgrade'")):
+                           (["remove", "cf-demo", "--conffile", "new"], "applies to 'apt install' and 'apt upgrade'"),
+                           (["autoremove", "--conffile=keep"], "applies to 'apt install' and 'apt upgrade'")):
             with self.subTest(args=args):
                 code, out, err = self.fleet.cli("apt", *args, "--host", "keep01")
                 self.assertEqual(code, 1, out + err)   # usage
