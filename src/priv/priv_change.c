@@ -204,17 +204,6 @@ static int run_apt(struct change_ctx *c, struct aptshim_change_res *res)
 	return rc < 0 ? -1 : 0;
 }
 
-/* A failed dpkg run: what its maintainer scripts printed last goes into
- * the error, after dpkg's own words, and on its own. */
-static void dpkg_output(const struct change_ctx *c, json_t *d)
-{
-	char msg[CR_ERR_MAX + sizeof(c->dpkg_output) + 32];
-
-	snprintf(msg, sizeof(msg), "%s; maintainer script output: %s", c->err, c->dpkg_output);
-	json_object_set_new(d, "error", json_string(msg));
-	json_object_set_new(d, "script_output", json_string(c->dpkg_output));
-}
-
 /* After apt: what changed since before (repair included), whether apt did
  * what it planned (mid is dpkg's view after the repair), and the rollback
  * (back to mid) when it failed. */
@@ -243,8 +232,8 @@ static void finish(struct change_ctx *c, json_t *d, const struct dpkg_snap *befo
 	}
 	if (rc < 0) {
 		json_object_set_new(d, "error", json_string(c->err));
-		if (res->dpkg_ran && c->dpkg_output[0])
-			dpkg_output(c, d);
+		if (res->dpkg_ran)
+			priv_dpkgout_record(c, d);
 		if (res->dpkg_ran) {
 			json_object_set_new(d, "dpkg_error", json_string(res->dpkg_error));
 			json_object_set_new(d, "rollback", priv_change_rollback(c, mid));

@@ -62,6 +62,9 @@ int priv_dpkgout_open(const char *root);
 void priv_dpkgout_tail(int fd, char *out, size_t len);
 /* Empties the file and closes fd (-1: nothing). */
 void priv_dpkgout_close(int fd);
+/* A failed dpkg run: c->dpkg_output (when any) goes into d's error, after
+ * dpkg's words (c->err), and on its own as "script_output". */
+void priv_dpkgout_record(const struct change_ctx *c, json_t *d);
 /* The .dpkg-dist, .dpkg-new and .dpkg-old files beside the conffiles (under
  * /etc, from dpkg's database) of the packages in changes that were made or
  * renamed at or after since: a JSON array of paths (at most 64). */

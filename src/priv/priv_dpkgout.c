@@ -145,6 +145,17 @@ void priv_dpkgout_close(int fd)
 	close(fd);
 }
 
+void priv_dpkgout_record(const struct change_ctx *c, json_t *d)
+{
+	char msg[CR_ERR_MAX + sizeof(c->dpkg_output) + 32];
+
+	if (c->dpkg_output[0] == '\0')
+		return;
+	snprintf(msg, sizeof(msg), "%s; maintainer script output: %s", c->err, c->dpkg_output);
+	json_object_set_new(d, "error", json_string(msg));
+	json_object_set_new(d, "script_output", json_string(c->dpkg_output));
+}
+
 /* ---- conffiles left behind ------------------------------------------------ */
 
 /* A conffile path from dpkg's database that may be looked at: under /etc,
