@@ -37,10 +37,17 @@ int priv_dpkgout_open(const char *root)
 	if (!priv_root_path(path, sizeof(path), root, JOURNAL_STATE_DIR "/" OUT_FILE))
 		return -1;
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_APPEND, 0600);
-	if (fd < 0)
+	if (fd < 0) {
 		info_f("cannot open %s (dpkg's output stays on priv's stdout): %s", path, strerror(errno));
-	/* > 2 always: stdin, stdout and stderr are open in the change child. */
-	return fd > 2 ? fd : (fd >= 0 ? close(fd) : 0, -1);
+		return -1;
+	}
+	/* Always > 2 (stdin, stdout and stderr are open in the change child);
+	 * the shim would not redirect onto a standard descriptor. */
+	if (fd <= 2) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* In place, as a terminal would show it: a pty's "\r\n" is a newline, a
@@ -75,7 +82,7 @@ static int dpkg_says(const char *l, int *in_block)
 	static const char *const progress[] = {
 		"Selecting previously unselected package ", "(Reading database ...", "Preparing to unpack ",
 		"Unpacking ", "Setting up ", "Removing ", "Purging configuration files for ",
-		"Processing triggers for ", "dpkg: warning: ",
+		"Processing triggers for ",
 	};
 
 	if (!strncmp(l, "dpkg: error processing ", 23) || !strcmp(l, "Errors were encountered while processing:"))
@@ -111,6 +118,22 @@ static void last_lines(char *s, char *out, size_t len)
 	}
 }
 
+/* A script may print any bytes; a JSON string must be UTF-8 (jansson
+ * refuses anything else, and the error would go with it).  Text that is
+ * not, or that the cut split in a character, keeps its ASCII only. */
+static void ascii_unless_utf8(char *s)
+{
+	json_t *probe = json_string(s);
+
+	if (probe != NULL) {
+		json_decref(probe);
+		return;
+	}
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			*s = '?';
+}
+
 void priv_dpkgout_tail(int fd, char *out, size_t len)
 {
 	char buf[OUT_TAIL + 1];
@@ -133,6 +156,7 @@ void priv_dpkgout_tail(int fd, char *out, size_t len)
 	if (from > 0 && (start = strchr(buf, '\n')) == NULL)
 		start = buf;
 	last_lines(start, out, len);
+	ascii_unless_utf8(out);
 }
 
 void priv_dpkgout_close(int fd)

@@ -30,10 +30,16 @@ while [ $i -lt 500 ]; do echo "se-chatty: line $i"; i=$((i+1)); done
 echo "se-chatty: the last word (ERR-CHATTY-9)" >&2
 exit 1
 """
+# Not UTF-8 (a Latin-1 e-acute): the record keeps the text, as ASCII.
+LATIN1 = """#!/bin/sh
+printf 'se-latin: caf\\351 closed (ERR-LATIN-1)\\n'
+exit 1
+"""
 PACKAGES = [
     ({"name": "se-pre", "version": "1.0"}, "preinst", PREINST),
     ({"name": "se-post", "version": "1.0"}, "postinst", POSTINST),
     ({"name": "se-chatty", "version": "1.0"}, "preinst", CHATTY),
+    ({"name": "se-latin", "version": "1.0"}, "preinst", LATIN1),
     ({"name": "se-fine", "version": "1.0"}, None, None),
 ]
 
@@ -96,6 +102,12 @@ class AptScriptErrors(fleetcase.FleetCase):
         self.assertEqual(rec["data"]["script_output"], "se-post: ?[31mred?[0m and a bell? | "
                          "se-post: database schema too new (ERR-POST-0815)")
         self.assertFalse(any(ord(ch) < 0x20 for ch in err), repr(err))
+
+    def test_output_that_is_not_utf8_still_reaches_the_record(self):
+        rec = self.failed("se-latin")
+        self.assertEqual(rec["data"]["script_output"], "se-latin: caf? closed (ERR-LATIN-1)")
+        self.assertIn("ERR-LATIN-1", rec["error"])
+        self.assertIn("ERR-LATIN-1", self.audit_error("se-latin"))
 
     def test_only_the_end_of_a_long_output_is_kept(self):
         out = self.failed("se-chatty")["data"]["script_output"]
