@@ -16,6 +16,8 @@
 /* The guards' flags (issue 15), each a signed kwarg like --allow-downgrade. */
 #define ALLOW_ESSENTIAL "--allow-essential"
 #define ALLOW_REMOVALS "--allow-removals"
+#define CONFFILE_OPT "--conffile"
+enum { CONFFILE_KEEP = 1, CONFFILE_NEW = 2 };
 /* The help's column for "install PKG[=VERSION]...". */
 #define HELP_COL 20
 
@@ -87,6 +89,11 @@ static void apt_help(FILE *f)
 		"                 install, remove or upgrade may remove packages not named on\n"
 		"                 the command line; without it such a plan is refused and the\n"
 		"                 record lists them (--check shows them first; audited)\n"
+		"  --conffile keep|new\n"
+		"                 install, upgrade: a conffile changed both locally and in\n"
+		"                 the package stays (keep, the default: the package's is\n"
+		"                 left as .dpkg-dist) or is replaced (new: the local one is\n"
+		"                 left as .dpkg-old); the record lists what was left\n"
 		"\n"
 		"PKG is name[:arch][=version] (Debian policy names); at most %d per request.\n"
 		"TARGET, --json, --timeout and --no-wait work as for 'celeryroot ping'.\n"
@@ -102,6 +109,7 @@ static void apt_help(FILE *f)
 		"  celeryroot apt install nginx=1.22.1-9 --host web01 --allow-downgrade\n"
 		"  celeryroot apt remove --purge telnet --all\n"
 		"  celeryroot apt upgrade --security --all --max-age 3600\n"
+		"  celeryroot apt upgrade nginx --host web01 --conffile new\n"
 		"  celeryroot apt query nginx openssl --all\n"
 		"  celeryroot apt list --role webserver --upgradable\n"
 		"  celeryroot apt hold openssl --all\n", PKG_SPECS_MAX);
@@ -226,6 +234,37 @@ static int take_flag(int *argc, char **argv, const char *flag)
 	return found;
 }
 
+/* --conffile keep|new (or --conffile=...) is apt's alone too, taken out of
+ * argv the same way.  0 when not given, CONFFILE_KEEP or CONFFILE_NEW, -1
+ * after saying what is wrong. */
+static int take_conffile(int *argc, char **argv)
+{
+	int choice = 0, out = 0;
+
+	for (int i = 0; i < *argc; i++) {
+		const char *v = NULL;
+		if (!strcmp(argv[i], "--")) {
+			while (i < *argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (!strcmp(argv[i], CONFFILE_OPT))
+			v = i + 1 < *argc ? argv[++i] : "";
+		else if (!strncmp(argv[i], CONFFILE_OPT "=", sizeof(CONFFILE_OPT)))
+			v = argv[i] + sizeof(CONFFILE_OPT);
+		else
+			argv[out++] = argv[i];
+		if (v != NULL && strcmp(v, "keep") != 0 && strcmp(v, "new") != 0) {
+			cli_err("--conffile takes keep (the local file stays, the default) or new (the package's replaces it)");
+			return -1;
+		}
+		if (v != NULL)
+			choice = !strcmp(v, "new") ? CONFFILE_NEW : CONFFILE_KEEP;
+	}
+	*argc = out;
+	return choice;
+}
+
 /* The guards' flags into the kwargs (signed with them); 0, or -1 (said)
  * when op does not take one that was given. */
 static int apt_guards(const struct cr_op *op, int essential, int removals, json_t *kw)
@@ -270,6 +309,7 @@ int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_t
 	int downgrade = take_allow_downgrade(&argc, argv);
 	struct apt_upgrade_opts up;
 	int essential = take_flag(&argc, argv, ALLOW_ESSENTIAL), removals = take_flag(&argc, argv, ALLOW_REMOVALS);
+	int conffile = take_conffile(&argc, argv);
 	const struct cr_op *op = argc >= 2 ? apt_lookup(argv[1]) : NULL;
 	char names[128], usage[256];
 	json_t *pkgs;
@@ -279,7 +319,7 @@ int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_t
 		apt_help(stdout);
 		exit(EXIT_OK);
 	}
-	if (apt_take_upgrade_opts(&argc, argv, &up) < 0)
+	if (apt_take_upgrade_opts(&argc, argv, &up) < 0 || conffile < 0)
 		return -1;
 	if (op == NULL) {
 		cr_op_names(names, sizeof(names), REQ_APT, 0, ", ", " or ");
@@ -291,6 +331,12 @@ int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_t
 		return -1;
 	if (downgrade && !(op->kwargs & CR_KW_ALLOW_DOWNGRADE)) {
 		cli_err("--allow-downgrade applies to 'apt install' only; usage: celeryroot %s",
+			apt_usage(op, usage, sizeof(usage)));
+		json_decref(pkgs);
+		return -1;
+	}
+	if (conffile && !(op->kwargs & CR_KW_CONFFILE_NEW)) {
+		cli_err("--conffile applies to 'apt install' and 'apt upgrade' only; usage: celeryroot %s",
 			apt_usage(op, usage, sizeof(usage)));
 		json_decref(pkgs);
 		return -1;
@@ -308,6 +354,9 @@ int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_t
 		t->kwargs = NULL;
 		return -1;
 	}
+	/* Part of the signed kwargs, like allow_downgrade. */
+	if (conffile == CONFFILE_NEW)
+		json_object_set_new(t->kwargs, "conffile_new", json_true());
 	t->args = json_pack("[o]", pkgs);
 	return 0;
 }

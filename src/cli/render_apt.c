@@ -161,6 +161,11 @@ static void change_lines(json_t *rec, int w)
 		free(removed);
 		free(restored);
 	}
+	/* The package's or the local conffile, left for the admin to merge. */
+	json_t *left = json_object_get(json_object_get(rec, "data"), "conffiles_left");
+	for (size_t i = 0; i < json_array_size(left); i++)
+		if (json_is_string(json_array_get(left, i)))
+			san_printf("%sconffile left: %s\n", n++ ? indent : pad, json_string_value(json_array_get(left, i)));
 	if (n++ == 0)
 		san_printf("%s\n", json_is_string(json_object_get(rec, "reason")) ? s(rec, "reason") : "");
 	kept_lines(rec, indent);

@@ -110,6 +110,13 @@ struct aptshim_change_req {
 	int lock_timeout_s;
 	aptshim_progress_fn progress;
 	void *ctx;
+	/* dpkg replaces locally changed conffiles with the package's
+	 * (--force-confnew); else the local file stays (--force-confold). */
+	int conffile_new;
+	/* > 2: dpkg's stdout and stderr (its maintainer scripts' output) go to
+	 * this fd while it runs, instead of priv's; else (0: a request that
+	 * does not set it) they are left alone. */
+	int capture_fd;
 };
 
 struct aptshim_change_res {

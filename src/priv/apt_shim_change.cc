@@ -28,6 +28,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -160,6 +161,54 @@ int fetch(pkgCacheFile &c, pkgPackageManager &pm, const aptshim_change_req *q, c
 	return 0;
 }
 
+/* The conffile answer for this run: the options configure_root set are
+ * replaced, so a run after one that took the new files keeps again. */
+void conffile_policy(const aptshim_change_req *q)
+{
+	_config->Clear("DPkg::Options", "--force-confold");
+	_config->Clear("DPkg::Options", "--force-confnew");
+	_config->Clear("DPkg::Options", "--force-confdef");
+	if (q->conffile_new) {
+		/* Not with confdef: dpkg's default for a file changed on both
+		 * sides is to keep it, and confdef would take that default. */
+		_config->Set("DPkg::Options::", "--force-confnew");
+		return;
+	}
+	_config->Set("DPkg::Options::", "--force-confdef");
+	_config->Set("DPkg::Options::", "--force-confold");
+}
+
+/* dpkg's stdout and stderr onto q->capture_fd while it runs (apt hands the
+ * pty's output on to its own stdout), back to priv's when this goes out of
+ * scope, however DoInstall ends. */
+class capture {
+	int saved[2] = { -1, -1 };
+
+public:
+	explicit capture(int fd)
+	{
+		if (fd <= 2)
+			return;
+		std::fflush(stdout);
+		std::fflush(stderr);
+		for (int i = 0; i < 2; i++)
+			if ((saved[i] = fcntl(i + 1, F_DUPFD_CLOEXEC, 3)) >= 0)
+				dup2(fd, i + 1);
+	}
+	~capture()
+	{
+		std::fflush(stdout);
+		std::fflush(stderr);
+		for (int i = 0; i < 2; i++)
+			if (saved[i] >= 0) {
+				dup2(saved[i], i + 1);
+				close(saved[i]);
+			}
+	}
+	capture(const capture &) = delete;
+	capture &operator=(const capture &) = delete;
+};
+
 int apply(pkgCacheFile &c, const aptshim_change_req *q, aptshim_change_res *r, char *err, size_t errlen)
 {
 	std::unique_ptr<pkgPackageManager> pm(_system->CreatePM(c.GetDepCache()));
@@ -170,7 +219,12 @@ int apply(pkgCacheFile &c, const aptshim_change_req *q, aptshim_change_res *r, c
 	/* dpkg takes the inner lock itself; apt keeps the frontend lock. */
 	_system->UnLockInner();
 	r->dpkg_ran = 1;
-	pkgPackageManager::OrderResult res = pm->DoInstall(&prog);
+	conffile_policy(q);
+	pkgPackageManager::OrderResult res;
+	{
+		capture out(q->capture_fd);
+		res = pm->DoInstall(&prog);
+	}
 	std::string msg;
 	bool had_error = drain_errors(msg);
 	if (res == pkgPackageManager::Completed && !had_error)

@@ -74,6 +74,9 @@ json_t *priv_audit_record(const struct priv_ctx *p, const struct proto_req *r, c
 		json_object_set_new(rec, "allow_essential", json_true());
 	if (rec && r->allow_removals)
 		json_object_set_new(rec, "allow_removals", json_true());
+	/* The local conffiles gave way to the packages' (--conffile new). */
+	if (rec && r->conffile_new)
+		json_object_set_new(rec, "conffile", json_string("new"));
 	/* The key that signed the task (claimed, when the signature was refused). */
 	if (rec && r->key[0])
 		json_object_set_new(rec, "key", json_string(r->key));
@@ -92,6 +95,9 @@ json_t *priv_audit_record(const struct priv_ctx *p, const struct proto_req *r, c
 		if (v != NULL)
 			json_object_set(rec, extra[i], v);
 	}
+	/* The conffile copies dpkg left for the administrator to merge. */
+	if (rec && json_array_size(json_object_get(data, "conffiles_left")) > 0)
+		json_object_set(rec, "conffiles_left", json_object_get(data, "conffiles_left"));
 	return rec;
 }
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "apt_shim.h"
 #include "dpkg_status.h"
@@ -182,8 +183,9 @@ static int run_apt(struct change_ctx *c, struct aptshim_change_res *res)
 					.allow_unauthenticated = c->p->allow_unauthenticated,
 					.allow_essential = c->r->allow_essential,
 					.allow_removals = c->r->allow_removals,
-					.progress = priv_change_on_progress, .ctx = c };
-	int rc;
+					.progress = priv_change_on_progress, .ctx = c,
+					.conffile_new = c->r->conffile_new };
+	int rc, out = c->r->check ? -1 : priv_dpkgout_open(c->p->root);
 
 	if (items == NULL || shim_op(c->r->op, &q.op) < 0) {
 		free(items);
@@ -194,8 +196,14 @@ static int run_apt(struct change_ctx *c, struct aptshim_change_res *res)
 	q.items = items;
 	const char *exclude[CR_EXCLUDE_MAX];
 	priv_upgrade_req(c->r, &q, exclude);
+	q.capture_fd = out;
+	clock_gettime(CLOCK_REALTIME_COARSE, &c->dpkg_started);
 	rc = priv_aptshim_change(&q, res, c->err, sizeof(c->err));
 	c->code = cr_err_of(rc);
+	/* Read now: the rollback's dpkg run must not bury it. */
+	if (rc < 0 && res->dpkg_ran)
+		priv_dpkgout_tail(out, c->dpkg_output, sizeof(c->dpkg_output));
+	priv_dpkgout_close(out);
 	free(items);
 	return rc < 0 ? -1 : 0;
 }
@@ -245,6 +253,8 @@ static void finish(struct change_ctx *c, json_t *d, const struct dpkg_snap *befo
 	}
 	if (rc < 0) {
 		json_object_set_new(d, "error", json_string(c->err));
+		if (res->dpkg_ran)
+			priv_dpkgout_record(c, d);
 		if (res->dpkg_ran) {
 			json_object_set_new(d, "dpkg_error", json_string(res->dpkg_error));
 			json_object_set_new(d, "rollback", priv_change_rollback(c, mid));
@@ -263,6 +273,9 @@ static void finish(struct change_ctx *c, json_t *d, const struct dpkg_snap *befo
 		json_object_set_new(d, "verified", json_boolean(json_equal(applied, predicted)));
 		json_decref(applied);
 	}
+	if (res->dpkg_ran)
+		json_object_set_new(d, "conffiles_left", priv_conffiles_left(c->p->root, c->native, changes,
+									      &c->dpkg_started));
 	json_object_set_new(d, "changes", changes);
 	json_decref(predicted);
 	priv_dpkg_snap_free(&after);

@@ -4,6 +4,7 @@
 #define CR_PRIV_CHANGE_H
 
 #include <jansson.h>
+#include <time.h>
 
 #include "apt_shim.h"
 #include "crerr.h"
@@ -22,6 +23,10 @@ struct change_ctx {
 	enum cr_err code;                   /* what kind of failure err is */
 	double last_progress;
 	char last_pkg[APTSHIM_NAME_MAX];
+	/* When dpkg was started (CLOCK_REALTIME_COARSE, as file times are),
+	 * and the end of what it printed when it failed (priv_dpkgout.c). */
+	struct timespec dpkg_started;
+	char dpkg_output[2400];
 };
 
 int priv_change_snap(struct change_ctx *c, struct dpkg_snap *s);
@@ -58,5 +63,21 @@ void priv_verify_message(json_t *problems, char *out, size_t len);
 
 /* priv_hold.c: apt hold / unhold (dpkg selections; issue 15). */
 json_t *priv_change_hold(struct change_ctx *c, json_t *d);
+/* priv_dpkgout.c: dpkg's output, captured in a file under the state
+ * directory (-1 when it cannot be: the output then stays priv's). */
+int priv_dpkgout_open(const char *root);
+/* Its last lines (at most 20, from its last 2 KiB) but dpkg's own (its
+ * progress and its report of the failure): what the maintainer scripts
+ * printed, control bytes cleaned, joined with " | "; "" when none. */
+void priv_dpkgout_tail(int fd, char *out, size_t len);
+/* Empties the file and closes fd (-1: nothing). */
+void priv_dpkgout_close(int fd);
+/* A failed dpkg run: c->dpkg_output (when any) goes into d's error, after
+ * dpkg's words (c->err), and on its own as "script_output". */
+void priv_dpkgout_record(const struct change_ctx *c, json_t *d);
+/* The .dpkg-dist, .dpkg-new and .dpkg-old files beside the conffiles (under
+ * /etc, from dpkg's database) of the packages in changes that were made or
+ * renamed at or after since: a JSON array of paths (at most 64). */
+json_t *priv_conffiles_left(const char *root, const char *native, json_t *changes, const struct timespec *since);
 
 #endif

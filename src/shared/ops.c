@@ -20,13 +20,14 @@ static const struct cr_op ops[] = {
 	{ "facts", "celeryroot.facts", REQ_FACTS, 0, 0, 0, 0, "",
 	  "OS, kernel, uptime, packages and APT lists age" },
 	{ "install", "celeryroot.apt.install", REQ_APT, APT_CHANGE, 1, PKG_SPECS_MAX,
-	  CR_KW_CHECK | CR_KW_MAX_AGE | CR_KW_NOW | CR_KW_ALLOW_DOWNGRADE | APT_GUARDS, "PKG[=VERSION]...",
+	  CR_KW_CHECK | CR_KW_MAX_AGE | CR_KW_NOW | CR_KW_ALLOW_DOWNGRADE | APT_GUARDS | CR_KW_CONFFILE_NEW, "PKG[=VERSION]...",
 	  "make sure the packages are installed (at VERSION when given);\n"
 	  "already there: unchanged, answered from dpkg status" },
 	{ "remove", "celeryroot.apt.remove", REQ_APT, APT_CHANGE, 1, PKG_SPECS_MAX,
 	  CR_KW_CHECK | CR_KW_PURGE | CR_KW_NOW | APT_GUARDS, "PKG...", "remove them (--purge: their configuration too)" },
 	{ "upgrade", "celeryroot.apt.upgrade", REQ_APT, APT_CHANGE, 0, PKG_SPECS_MAX,
-	  CR_KW_CHECK | CR_KW_SECURITY | CR_KW_MAX_AGE | CR_KW_NOW | CR_KW_FULL | CR_KW_EXCLUDE | APT_GUARDS, "[PKG...]",
+	  CR_KW_CHECK | CR_KW_SECURITY | CR_KW_MAX_AGE | CR_KW_NOW | CR_KW_FULL | CR_KW_EXCLUDE | APT_GUARDS |
+	  CR_KW_CONFFILE_NEW, "[PKG...]",
 	  "upgrade these, or everything upgradable, as apt upgrade:\n"
 	  "no removals (--full: apt full-upgrade, may remove;\n"
 	  "--security: only to versions from security origins)" },
@@ -64,6 +65,7 @@ static const struct cr_kwarg kwargs[] = {
 	{ CR_KW_EXCLUDE, "exclude", "--exclude PKG", 0 },
 	{ CR_KW_ALLOW_ESSENTIAL, "allow_essential", "--allow-essential", 1 },
 	{ CR_KW_ALLOW_REMOVALS, "allow_removals", "--allow-removals", 1 },
+	{ CR_KW_CONFFILE_NEW, "conffile_new", "--conffile keep|new", 1 },
 };
 
 const struct cr_op *cr_op_at(size_t i)

@@ -55,6 +55,7 @@ enum cr_kw {
 	 * without these (signed) kwargs. */
 	CR_KW_ALLOW_ESSENTIAL = 1 << 8,
 	CR_KW_ALLOW_REMOVALS = 1 << 9,
+	CR_KW_CONFFILE_NEW = 1 << 16,  /* --conffile new: dpkg installs the package's conffiles */
 };
 
 struct cr_kwarg {

@@ -37,7 +37,8 @@ static const struct field f_apt[] = { { "id", K_ID, 0 }, { "job", K_JOBID, 0 }, 
 				      { "now", K_BOOL, 0 },
 				      { "max_age", K_AGE, 0 }, { "allow_downgrade", K_BOOL, 1 }, { "sig", K_SIG, 1 },
 				      { "full", K_BOOL, 1 }, { "exclude", K_NAMES, 1 },
-				      { "allow_essential", K_BOOL, 1 }, { "allow_removals", K_BOOL, 1 } };
+				      { "allow_essential", K_BOOL, 1 }, { "allow_removals", K_BOOL, 1 },
+				      { "conffile_new", K_BOOL, 1 } };
 static const struct field f_progress[] = { { "id", K_ID, 0 }, { "percent", K_PERCENT, 0 },
 					   { "pkg", K_STR127, 0 }, { "text", K_STR255, 0 } };
 static const struct field f_reply[] = { { "id", K_ID, 0 }, { "data", K_OBJECT, 0 } };
@@ -299,6 +300,9 @@ static json_t *apt_encode(const struct proto_req *r)
 		json_object_set_new(o, "allow_essential", json_true());
 	if (o && r->allow_removals)
 		json_object_set_new(o, "allow_removals", json_true());
+	/* Likewise: only a request that takes the new conffiles says so. */
+	if (o && r->conffile_new)
+		json_object_set_new(o, "conffile_new", json_true());
 	return o;
 }
 
@@ -329,6 +333,10 @@ static int apt_semantics(const struct proto_req *r, char *err, size_t errlen)
 			 r->allow_removals && !(op->kwargs & CR_KW_ALLOW_REMOVALS) ? "allow_removals" : "allow_essential");
 		return -1;
 	}
+	if (r->conffile_new && !(op->kwargs & CR_KW_CONFFILE_NEW)) {
+		snprintf(err, errlen, "APT %s does not take conffile_new", r->op);
+		return -1;
+	}
 	return 0;
 }
 
@@ -343,6 +351,7 @@ void cr_proto_apt_flags(struct proto_req *r, const json_t *o)
 	r->full = json_is_true(json_object_get(o, "full"));
 	r->allow_essential = json_is_true(json_object_get(o, "allow_essential"));
 	r->allow_removals = json_is_true(json_object_get(o, "allow_removals"));
+	r->conffile_new = json_is_true(json_object_get(o, "conffile_new"));
 }
 
 static void apt_decode(json_t *o, struct proto_req *r)

@@ -49,6 +49,7 @@ struct proto_req {
 	int allow_downgrade;            /* install may downgrade (apt-get's --allow-downgrades) */
 	int allow_essential;            /* may remove Essential / Priority: required packages */
 	int allow_removals;             /* may remove packages the task did not name */
+	int conffile_new;               /* dpkg takes the package's conffiles (--force-confnew) */
 	double max_age;                 /* seconds; -1 when not given */
 	int full;                       /* upgrade: apt's full-upgrade, which may remove */
 	size_t nexclude;                /* upgrade: names kept at their installed version */

@@ -125,5 +125,6 @@ int cr_taskreq_same(const struct proto_req *a, const struct proto_req *b)
 	return !strcmp(a->op, b->op) && same_pkgs(a, b) && a->upgradable == b->upgradable &&
 	       a->security == b->security && a->check == b->check && a->purge == b->purge && a->now == b->now &&
 	       a->allow_downgrade == b->allow_downgrade && a->max_age == b->max_age &&
-	       a->allow_essential == b->allow_essential && a->allow_removals == b->allow_removals && same_upgrade(a, b);
+	       a->allow_essential == b->allow_essential && a->allow_removals == b->allow_removals && same_upgrade(a, b) &&
+	       a->conffile_new == b->conffile_new;
 }

@@ -154,6 +154,10 @@ class SignedPriv(unittest.TestCase):
                                                       allow_essential=True), "differs"),
             "removals allowed on the way": (self.apt("remove", sig=self.claims(task="celeryroot.apt.remove"),
                                                      allow_removals=True), "differs"),
+            "new conffiles on the way": (self.apt("install", sig=install(), check=True, conffile_new=True),
+                                         "differs"),
+            "new conffiles dropped": (self.apt("install", check=True, sig=self.claims(
+                task="celeryroot.apt.install", kwargs={"check": True, "conffile_new": True})), "differs"),
             "claims altered": (self.apt("install", ["sg-two"], sig=dict(install(), args=[["sg-two"]]),
                                         check=True), "bad signature"),
             "ping for an install signature": (frame(REQ_PING, {"id": 22, "job": JOB, "task": str(uuid.uuid4()),

@@ -495,6 +495,47 @@ START_TEST(guard_fields)
 		json_decref(kw);
 		json_decref(args);
 	}
+/* conffile_new (--conffile new): optional, install and upgrade only, and
+ * part of what priv compares with the signed kwargs. */
+START_TEST(conffile_new_field)
+{
+	struct proto_req in = { .type = REQ_APT, .id = 13, .npkgs = 0, .max_age = -1 }, out, want;
+	char err[PROTO_ERR_MAX], json[4096];
+	size_t len = 0;
+	char *s;
+
+	strcpy(in.task, TASK);
+	strcpy(in.op, "upgrade");
+	s = cr_proto_req_encode(&in, &len);
+	ck_assert_ptr_null(strstr(s, "conffile_new"));   /* old peers still read it */
+	free(s);
+	in.conffile_new = 1;
+	s = cr_proto_req_encode(&in, &len);
+	ck_assert_ptr_nonnull(strstr(s, "\"conffile_new\":true"));
+	ck_assert_int_eq(cr_proto_req_decode(REQ_APT, (uint8_t *)s, len, &out, err, sizeof(err)), 0);
+	ck_assert_int_eq(out.conffile_new, 1);
+	free(s);
+	snprintf(json, sizeof(json), "{\"id\":3,\"job\":\"\",\"task\":\"" TASK "\",\"op\":\"remove\",\"pkgs\":[\"nginx\"],"
+		 "\"upgradable\":false,\"security\":false,\"check\":false,\"purge\":false,\"now\":false,\"max_age\":-1,"
+		 "\"conffile_new\":true}");
+	refused(REQ_APT, json, "does not take conffile_new");
+	strcpy(strstr(json, "true}"), "\"new\"}");
+	refused(REQ_APT, json, "conffile_new");
+
+	json_t *args = json_pack("[[]]"), *kw = json_pack("{s:b}", "conffile_new", 1);
+	memset(&want, 0, sizeof(want));
+	ck_assert_int_eq(cr_taskreq_build("celeryroot.apt.upgrade", args, kw, &want, err, sizeof(err)), 0);
+	ck_assert_int_eq(want.conffile_new, 1);
+	ck_assert(cr_taskreq_same(&want, &out));
+	out.conffile_new = 0;   /* a writer that drops it: not the task signed */
+	ck_assert(!cr_taskreq_same(&want, &out));
+	json_decref(kw);
+	json_decref(args);
+	args = json_pack("[[s]]", "nginx");
+	kw = json_pack("{s:b}", "conffile_new", 1);
+	ck_assert_int_eq(cr_taskreq_build("celeryroot.apt.remove", args, kw, &want, err, sizeof(err)), -1);
+	json_decref(kw);
+	json_decref(args);
 }
 END_TEST
 
@@ -516,6 +557,7 @@ int main(void)
 	tcase_add_test(tc, sig_field);
 	tcase_add_test(tc, allow_downgrade_field);
 	tcase_add_test(tc, guard_fields);
+	tcase_add_test(tc, conffile_new_field);
 	tcase_add_test(tc, ans_round_trip);
 	tcase_add_test(tc, ans_refusals);
 	tcase_add_test(tc, refusal_reasons_printable);
