@@ -102,7 +102,14 @@ class AptUpgrade(fleetcase.FleetCase):
         self.assertIn("up-phased 2.0 (phased)", out)
 
     def test_full_upgrade_removes_and_lists_removals_but_keeps_pins(self):
-        rec = self.upgrade("up02", "--full")
+        # A full upgrade that removes what nobody named is a guarded change
+        # like any other: refused without --allow-removals, nothing changed.
+        refused = self.upgrade("up02", "--full", rc=2)
+        self.assertEqual((refused["status"], refused["data"]["refused_by"]), ("failed", "removals"), refused)
+        self.assertEqual(refused["data"]["unnamed_removals"], ["up-rm"])
+        self.assertIn("--allow-removals", refused["error"])
+        self.assertEqual(self.version("up02", "up-rm"), "1.0")
+        rec = self.upgrade("up02", "--full", "--allow-removals")
         self.assertEqual(rec["status"], "changed", rec)
         self.assertEqual(rec["data"]["removals"], ["up-rm"])
         self.assertEqual(rec["changes"]["up-rm"], {"old": "1.0", "new": None})

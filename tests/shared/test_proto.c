@@ -495,6 +495,9 @@ START_TEST(guard_fields)
 		json_decref(kw);
 		json_decref(args);
 	}
+}
+END_TEST
+
 /* conffile_new (--conffile new): optional, install and upgrade only, and
  * part of what priv compares with the signed kwargs. */
 START_TEST(conffile_new_field)
