@@ -1,0 +1,337 @@
+/* Starting a rollout (the plan made and stored once), driving it in the
+ * foreground, and 'celeryroot job ID' on one: its waves, budget, status and
+ * what is next; --resume and --abort. */
+#include "config.h"
+#include "rollout.h"
+
+#include <math.h>
+#include <pwd.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crerr.h"
+#include "rconn.h"
+#include "timeutil.h"
+
+/* How long a driver keeps trying to get the broker back before it leaves
+ * the rollout to 'job ID --resume'. */
+#define RO_BROKER_GRACE_S 60.0
+
+static void whoami(char *buf, size_t len, int with_pid)
+{
+	struct passwd *pw = getpwuid(getuid());
+	char host[256] = "localhost";
+
+	gethostname(host, sizeof(host) - 1);
+	if (with_pid)
+		snprintf(buf, len, "%s@%s:%ld", pw ? pw->pw_name : "unknown", host, (long)getpid());
+	else
+		snprintf(buf, len, "%s@%s", pw ? pw->pw_name : "unknown", host);
+}
+
+static int by_host(const void *a, const void *b)
+{
+	const struct dest *x = a, *y = b;
+	int c = strcmp(x->host, y->host);
+	return c ? c : strcmp(x->queue, y->queue);
+}
+
+/* The job record, the plan, every envelope and the state in one MULTI/EXEC:
+ * nothing is pushed to a queue here, so a lost answer leaves at worst a
+ * stored rollout that 'job ID --resume' can drive. */
+static int store(struct cli_opts *o, redisContext *c, const struct ro_plan *p, json_t *rec, json_t *plan,
+		 char **envs)
+{
+	char jkey[sizeof(JOB_PREFIX) + TASK_ID_MAX], pkey[RO_KEY_MAX], ekey[RO_KEY_MAX], skey[RO_KEY_MAX];
+	char ttl[24], score[32], floor[32], err[CR_ERR_MAX];
+	char *jtext = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER), *ptext = json_dumps(plan, JSON_COMPACT);
+	json_t *state = ro_state_new(p->nwaves);
+	char *stext = json_dumps(state, JSON_COMPACT);
+	size_t n = p->job.n, k = 0;
+	struct cr_rconn_cmd *cmds = calloc(n + 8, sizeof(*cmds));
+	int rc = -1;
+
+	snprintf(jkey, sizeof(jkey), JOB_PREFIX "%s", p->job.id);
+	ro_key(pkey, sizeof(pkey), p->job.id, "");
+	ro_key(ekey, sizeof(ekey), p->job.id, ":env");
+	ro_key(skey, sizeof(skey), p->job.id, ":state");
+	snprintf(ttl, sizeof(ttl), "%d", o->cfg.job_ttl_s);
+	snprintf(score, sizeof(score), "%.6f", p->job.created);
+	snprintf(floor, sizeof(floor), "%.6f", p->job.created - o->cfg.job_ttl_s);
+	if (jtext && ptext && stext && cmds) {
+		const char *const fixed[][5] = {
+			{ "SET", jkey, jtext, "EX", ttl }, { "ZADD", JOBS_INDEX, score, p->job.id, NULL },
+			{ "ZREMRANGEBYSCORE", JOBS_INDEX, "-inf", floor, NULL }, { "SET", pkey, ptext, "EX", ttl },
+			{ "SET", skey, stext, "EX", ttl }, { "DEL", ekey, NULL, NULL, NULL },
+		};
+		for (; k < sizeof(fixed) / sizeof(fixed[0]); k++)
+			for (size_t a = 0; a < 5 && fixed[k][a]; a++)
+				cr_rconn_arg(&cmds[k], fixed[k][a], (size_t)-1);
+		for (size_t i = 0; i < n; i++, k++) {
+			const char *hset[] = { "HSET", ekey, p->job.t[i].task_id, envs[i] };
+			for (size_t a = 0; a < 4; a++)
+				cr_rconn_arg(&cmds[k], hset[a], (size_t)-1);
+		}
+		const char *exp[] = { "EXPIRE", ekey, ttl };
+		for (size_t a = 0; a < 3; a++)
+			cr_rconn_arg(&cmds[k], exp[a], (size_t)-1);
+		k++;
+		rc = cr_rconn_pipeline(c, cmds, (int)k, 1, err, sizeof(err));
+		if (rc == 0)
+			cli_err("the broker did not accept rollout %s (%s); nothing was sent", p->job.id, err);
+		else if (rc < 0)
+			cli_err("lost the broker while storing rollout %s; nothing was sent yet; "
+				"see 'celeryroot job %s' and carry it on with 'celeryroot job %s --resume'",
+				p->job.id, p->job.id, p->job.id);
+	}
+	free(jtext);
+	free(ptext);
+	free(stext);
+	free(cmds);
+	json_decref(state);
+	return rc == 1 ? 0 : rc == 0 ? EXIT_BROKER : EXIT_PENDING;
+}
+
+/* The plan from the sorted destinations; p->job takes job's tasks. */
+static int plan_make(struct cli_opts *o, struct ro_plan *p, struct job *job)
+{
+	memset(p, 0, sizeof(*p));
+	p->job = *job;
+	ro_sizes(&o->ro, job->n, &p->canary, &p->batch, &p->max_failures);
+	p->pause_s = o->ro.pause_s;
+	p->wave_timeout_s = o->ro.wave_timeout_s > 0 ? o->ro.wave_timeout_s : o->timeout_s > 0 ? o->timeout_s : 60;
+	return ro_plan_cut(p, job->n);
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+static json_t *rollout_json(const struct ro_plan *p, json_t *st)
+{
+	json_t *waves = json_array();
+
+	for (size_t w = 0; w < p->nwaves; w++) {
+		json_t *hosts = json_array();
+		for (size_t i = p->start[w]; i < p->start[w + 1]; i++)
+			json_array_append_new(hosts, json_string(p->job.t[i].host[0] ? p->job.t[i].host : p->job.t[i].queue));
+		json_array_append_new(waves, json_pack("{s:I, s:b, s:o, s:f, s:f}", "wave", (json_int_t)w + 1, "canary",
+						       w == 0 && p->canary > 0, "hosts", hosts, "sent",
+						       ro_wave_time(st, w, "sent"), "closed", ro_wave_time(st, w, "closed")));
+	}
+	return json_pack("{s:s, s:s?, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:O, s:o}", "status", ro_status(st), "reason",
+			 json_string_value(json_object_get(st, "reason")), "next_wave",
+			 json_integer_value(json_object_get(st, "next")) + 1, "waves_total", (json_int_t)p->nwaves,
+			 "canary", (json_int_t)p->canary, "max_failures", (json_int_t)p->max_failures, "failed",
+			 (json_int_t)ro_failures(st), "pause_s", p->pause_s, "wave_timeout_s", p->wave_timeout_s,
+			 "failures", json_object_get(st, "failures"), "waves", waves);
+}
+
+static void say_next(const struct ro_plan *p, json_t *st)
+{
+	size_t next = (size_t)json_integer_value(json_object_get(st, "next"));
+	double closed = next > 0 ? ro_wave_time(st, next - 1, "closed") : 0;
+	char when[40];
+
+	if (strcmp(ro_status(st), "running") != 0)
+		return;
+	if (next > 0 && closed <= 0)
+		san_printf("next: wave %zu is being waited for (until %.0f s after it was sent)\n", next, p->wave_timeout_s);
+	else if (next < p->nwaves) {
+		cr_iso8601_utc(closed + p->pause_s, when, sizeof(when));
+		san_printf("next: wave %zu of %zu, %s %s; carry it on with 'celeryroot job %s --resume'\n", next + 1,
+			   p->nwaves, next > 0 ? "due at" : "due", next > 0 ? when : "now", p->job.id);
+	}
+}
+
+static void rollout_text(const struct ro_plan *p, json_t *st)
+{
+	size_t i, next = (size_t)json_integer_value(json_object_get(st, "next"));
+	const char *reason = json_string_value(json_object_get(st, "reason"));
+	json_t *f;
+
+	san_printf("\nrollout: %s%s%s; %zu wave%s, %zu sent\n", ro_status(st), reason && reason[0] ? ": " : "",
+		   reason ? reason : "", p->nwaves, p->nwaves == 1 ? "" : "s", next);
+	for (size_t w = 0; w < p->nwaves; w++) {
+		const char *state = w >= next ? "not sent" : ro_wave_time(st, w, "closed") > 0 ? "closed" : "sent";
+		san_printf("  wave %zu%s  %-8s ", w + 1, w == 0 && p->canary > 0 ? " (canary)" : "", state);
+		for (i = p->start[w]; i < p->start[w + 1]; i++)
+			san_printf(" %s", p->job.t[i].host[0] ? p->job.t[i].host : p->job.t[i].queue);
+		san_printf("\n");
+	}
+	san_printf("failure budget: %zu of at most %ld used\n", ro_failures(st), p->max_failures);
+	json_array_foreach(json_object_get(st, "failures"), i, f)
+		san_printf("  %s (wave %lld): %s\n", json_string_value(json_object_get(f, "host")),
+			   (long long)json_integer_value(json_object_get(f, "wave")),
+			   json_string_value(json_object_get(f, "reason")));
+	say_next(p, st);
+}
+
+/* The table (or JSON) of a rollout, and its exit code. */
+static int show(struct cli_opts *o, redisContext *c, const struct ro_plan *p, json_t *st)
+{
+	json_t *recs = ro_records(o, c, p, st);
+	const char *status = ro_status(st);
+	int rc;
+
+	if (recs == NULL)
+		return EXIT_BROKER;
+	rc = !strcmp(status, "running") ? EXIT_PENDING : strcmp(status, "done") ? EXIT_STOPPED
+										 : cr_record_exit_code(recs);
+	if (o->json) {
+		json_t *out = json_pack("{s:s, s:s, s:O, s:o}", "job", p->job.id, "operation", p->job.operation, "hosts",
+					recs, "rollout", rollout_json(p, st));
+		san_json_print(stdout, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+		fputc('\n', stdout);
+		json_decref(out);
+	} else {
+		render_job(o, &p->job, recs);
+		rollout_text(p, st);
+	}
+	json_decref(recs);
+	return rc;
+}
+
+/* ---- driving -------------------------------------------------------------- */
+
+/* Steps until the rollout finishes; then its table and exit code. */
+static int drive(struct cli_opts *o, redisContext *c, struct ro_plan *p)
+{
+	redisContext *own = NULL, **cp = &c;   /* the caller's c, or our own after a reconnect */
+	char me[400], err[CR_ERR_MAX];
+	double lost = 0, delay = 0, next_s, t0 = cr_now_mono();
+	int rc, held = 0, waited = 0;
+	json_t *st;
+
+	whoami(me, sizeof(me), 1);
+	for (;;) {
+		enum ro_progress pr = (*cp)->err ? RO_BROKER : ro_step(o, *cp, p, me, &next_s);
+		if (pr == RO_FINISHED)
+			break;
+		/* A driver killed a moment ago still holds its lease: it runs out. */
+		if (pr == RO_LEASE_LOST && !held && cr_now_mono() - t0 < RO_LEASE_MS / 1000.0 + 2) {
+			if (!waited++)
+				san_fprintf(stderr, "rollout %s has another driver; waiting up to %d s for its lease\n",
+					    p->job.id, RO_LEASE_MS / 1000 + 2);
+			link_sleep_until(cr_now_mono() + 0.5);
+			continue;
+		}
+		if (pr == RO_LEASE_LOST) {
+			cli_err("another driver holds rollout %s (a resumed CLI or beat) and carries it on; "
+				"follow it with 'celeryroot job %s'", p->job.id, p->job.id);
+			rc = EXIT_PENDING;
+			goto out;
+		}
+		if (pr == RO_BROKER) {
+			if (lost == 0)
+				lost = cr_now_mono();
+			if (cr_now_mono() - lost > RO_BROKER_GRACE_S) {
+				cli_err("the broker stayed unreachable for %.0f s; rollout %s waits in Redis: "
+					"carry it on with 'celeryroot job %s --resume'", RO_BROKER_GRACE_S, p->job.id, p->job.id);
+				rc = EXIT_PENDING;
+				goto out;
+			}
+			link_sleep_until(cr_now_mono() + link_backoff(&delay));
+			if ((*cp)->err) {
+				redisContext *f = link_connect_once(o, cr_now_mono() + 3, err, sizeof(err));
+				if (f) {
+					if (own)
+						cr_rconn_free(own);
+					*cp = own = f;
+				}
+			}
+			continue;
+		}
+		lost = 0;
+		delay = 0;
+		held = 1;
+		if (next_s > 0)
+			link_sleep_until(cr_now_mono() + next_s);
+	}
+	ro_lease_drop(*cp, p->job.id, me);
+	if ((st = ro_state_get(*cp, p->job.id, err, sizeof(err))) == NULL) {
+		cli_err("rollout %s: %s", p->job.id, err);
+		rc = EXIT_BROKER;
+	} else {
+		rc = show(o, *cp, p, st);
+		json_decref(st);
+	}
+out:
+	if (own)
+		cr_rconn_free(own);
+	return rc;
+}
+
+int ro_start(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,
+	     const struct dest *d, size_t nd)
+{
+	struct dest *sorted = calloc(nd ? nd : 1, sizeof(*sorted));
+	char **envs = calloc(nd ? nd : 1, sizeof(*envs)), target[1024];
+	json_t *rec = NULL, *plan = NULL;
+	struct ro_plan p;
+	int rc = EXIT_USAGE, prc = -1;
+
+	if (sorted && envs) {
+		memcpy(sorted, d, nd * sizeof(*d));
+		qsort(sorted, nd, sizeof(*sorted), by_host);
+		cli_learn_keys(c, sorted, nd);
+		prc = cli_signing(o) < 0 ? -2 : cli_prepare_job(o, job, args, kwargs, sorted, nd, envs, &rec);
+		sodium_memzero(&o->signer, sizeof(o->signer));
+	}
+	if (prc == 0 && plan_make(o, &p, job) == 0) {
+		cr_target_describe(&o->target, target, sizeof(target));
+		json_object_set_new(rec, "rollout", json_true());
+		plan = ro_plan_json(&p, target, args, kwargs);
+		rc = plan ? store(o, c, &p, rec, plan, envs) : EXIT_BROKER;
+		if (rc == 0 && (o->ro.detach || o->no_wait))
+			printf("%s\n", job->id);
+		else if (rc == 0)
+			rc = drive(o, c, &p);
+		p.job.t = NULL;   /* job's, freed by the caller */
+		free(p.start);
+	} else if (prc == -1) {
+		cli_err("out of memory; nothing was sent");
+	}
+	for (size_t i = 0; envs && i < nd; i++)
+		free(envs[i]);
+	free(envs);
+	free(sorted);
+	json_decref(rec);
+	json_decref(plan);
+	return rc;
+}
+
+int ro_job_command(struct cli_opts *o, redisContext *c, const char *id)
+{
+	char err[CR_ERR_MAX] = "", who[300];
+	struct ro_plan p;
+	json_t *st;
+	int rc = ro_plan_load(c, id, &p, err, sizeof(err));
+
+	if (rc < 0) {
+		cli_err("rollout %s cannot be read: %s", id, rc == -1 ? "its plan is gone (expired or deleted)" : err);
+		return rc == -2 ? EXIT_BROKER : EXIT_USAGE;
+	}
+	if (o->ro.abort) {
+		whoami(who, sizeof(who), 0);
+		rc = ro_abort(c, id, who, err, sizeof(err));
+		if (rc < 0)
+			cli_err("cannot abort rollout %s: %s; try again", id, err[0] ? err : "its state changed meanwhile");
+		else
+			san_fprintf(stderr, rc ? "rollout %s aborted: no further wave starts\n"
+					       : "rollout %s had already finished\n", id);
+		ro_plan_free(&p);
+		return rc < 0 ? EXIT_BROKER : EXIT_OK;
+	}
+	if (o->ro.resume) {
+		rc = drive(o, c, &p);
+	} else if ((st = ro_state_get(c, id, err, sizeof(err))) != NULL) {
+		rc = show(o, c, &p, st);
+		json_decref(st);
+	} else {
+		cli_err("rollout %s: %s", id, err);
+		rc = EXIT_BROKER;
+	}
+	ro_plan_free(&p);
+	return rc;
+}
