@@ -49,6 +49,13 @@ int ro_plan_load(redisContext *c, const char *id, struct ro_plan *p, char *err, 
 void ro_plan_free(struct ro_plan *p);
 void ro_key(char *buf, size_t len, const char *id, const char *suffix);
 
+/* rollout_sign.c: signs the plan (sets "key" and "sig"); 0 or -1 (err). */
+int ro_plan_sign(json_t *plan, const struct signing_key *k, char *err, size_t errlen);
+/* 0 when the stored plan may be driven here (its signature verifies with a
+ * key this driver trusts, or it is unsigned and signing is off here); -1
+ * with the reason.  Loads and wipes o->signer. */
+int ro_plan_verify(struct cli_opts *o, json_t *plan, char *err, size_t errlen);
+
 /* rollout_state.c */
 json_t *ro_state_new(size_t nwaves);
 /* The state, or NULL (err). */

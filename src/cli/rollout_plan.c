@@ -4,7 +4,6 @@
 #include "config.h"
 #include "rollout.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,12 +132,13 @@ json_t *ro_plan_json(const struct ro_plan *p, const char *target, json_t *args, 
 		}
 		json_array_append_new(waves, wave);
 	}
-	return json_pack("{s:s, s:s, s:s, s:O, s:O, s:s, s:f, s:I, s:I, s:I, s:I, s:f, s:f, s:o}", "job",
+	/* Integers only: the plan is signed, and canonical JSON has no reals. */
+	return json_pack("{s:s, s:s, s:s, s:O, s:O, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "job",
 			 p->job.id, "operation", p->job.operation, "task", p->job.task, "args", args, "kwargs",
-			 kwargs, "target", target, "created", p->job.created, "hosts", (json_int_t)p->job.n,
-			 "canary", (json_int_t)p->canary, "batch", (json_int_t)p->batch, "max_failures",
-			 (json_int_t)p->max_failures, "pause_s", p->pause_s, "wave_timeout_s", p->wave_timeout_s,
-			 "waves", waves);
+			 kwargs, "target", target, "created", (json_int_t)p->job.created, "hosts",
+			 (json_int_t)p->job.n, "canary", (json_int_t)p->canary, "batch", (json_int_t)p->batch,
+			 "max_failures", (json_int_t)p->max_failures, "pause_ms", (json_int_t)llround(p->pause_s * 1000),
+			 "wave_timeout_ms", (json_int_t)llround(p->wave_timeout_s * 1000), "waves", waves);
 }
 
 /* One stored task of a wave into t: -1 when anything is not a name. */
@@ -203,12 +203,12 @@ static int plan_decode(struct ro_plan *p, const char *id, char *err, size_t len)
 		return -1;
 	}
 	cr_copy_str(p->job.id, sizeof(p->job.id), id);
-	p->job.created = json_number_value(json_object_get(r, "created"));
+	p->job.created = (double)json_integer_value(json_object_get(r, "created"));
 	p->canary = (long)json_integer_value(json_object_get(r, "canary"));
 	p->batch = (long)json_integer_value(json_object_get(r, "batch"));
 	p->max_failures = (long)json_integer_value(json_object_get(r, "max_failures"));
-	p->pause_s = json_number_value(json_object_get(r, "pause_s"));
-	p->wave_timeout_s = json_number_value(json_object_get(r, "wave_timeout_s"));
+	p->pause_s = (double)json_integer_value(json_object_get(r, "pause_ms")) / 1000;
+	p->wave_timeout_s = (double)json_integer_value(json_object_get(r, "wave_timeout_ms")) / 1000;
 	if (p->canary < 0 || p->max_failures < 0 || !(p->pause_s >= 0 && p->pause_s <= 86400) ||
 	    !(p->wave_timeout_s > 0 && p->wave_timeout_s <= 86400)) {
 		snprintf(err, len, "its sizes or times are out of range");

@@ -266,7 +266,7 @@ int ro_start(struct cli_opts *o, redisContext *c, struct job *job, json_t *args,
 	     const struct dest *d, size_t nd)
 {
 	struct dest *sorted = calloc(nd ? nd : 1, sizeof(*sorted));
-	char **envs = calloc(nd ? nd : 1, sizeof(*envs)), target[1024];
+	char **envs = calloc(nd ? nd : 1, sizeof(*envs)), target[1024], err[CR_ERR_MAX];
 	json_t *rec = NULL, *plan = NULL;
 	struct ro_plan p;
 	int rc = EXIT_USAGE, prc = -1;
@@ -276,13 +276,18 @@ int ro_start(struct cli_opts *o, redisContext *c, struct job *job, json_t *args,
 		qsort(sorted, nd, sizeof(*sorted), by_host);
 		cli_learn_keys(c, sorted, nd);
 		prc = cli_signing(o) < 0 ? -2 : cli_prepare_job(o, job, args, kwargs, sorted, nd, envs, &rec);
-		sodium_memzero(&o->signer, sizeof(o->signer));
 	}
 	if (prc == 0 && plan_make(o, &p, job) == 0) {
 		cr_target_describe(&o->target, target, sizeof(target));
 		json_object_set_new(rec, "rollout", json_true());
 		plan = ro_plan_json(&p, target, args, kwargs);
-		rc = plan ? store(o, c, &p, rec, plan, envs) : EXIT_BROKER;
+		if (plan && o->signing && ro_plan_sign(plan, &o->signer, err, sizeof(err)) < 0) {
+			cli_err("cannot sign the rollout's plan: %s; nothing was sent", err);
+			json_decref(plan);
+			plan = NULL;
+		}
+		sodium_memzero(&o->signer, sizeof(o->signer));
+		rc = plan ? store(o, c, &p, rec, plan, envs) : EXIT_USAGE;
 		if (rc == 0 && (o->ro.detach || o->no_wait))
 			printf("%s\n", job->id);
 		else if (rc == 0)
@@ -292,6 +297,7 @@ int ro_start(struct cli_opts *o, redisContext *c, struct job *job, json_t *args,
 	} else if (prc == -1) {
 		cli_err("out of memory; nothing was sent");
 	}
+	sodium_memzero(&o->signer, sizeof(o->signer));
 	for (size_t i = 0; envs && i < nd; i++)
 		free(envs[i]);
 	free(envs);
@@ -323,7 +329,10 @@ int ro_job_command(struct cli_opts *o, redisContext *c, const char *id)
 		ro_plan_free(&p);
 		return rc < 0 ? EXIT_BROKER : EXIT_OK;
 	}
-	if (o->ro.resume) {
+	if (o->ro.resume && ro_plan_verify(o, p.raw, err, sizeof(err)) < 0) {
+		cli_err("rollout %s: %s", id, err);
+		rc = EXIT_USAGE;
+	} else if (o->ro.resume) {
 		rc = drive(o, c, &p);
 	} else if ((st = ro_state_get(c, id, err, sizeof(err))) != NULL) {
 		rc = show(o, c, &p, st);

@@ -172,7 +172,12 @@ static int wave_envelopes(redisContext *c, const struct job *sub, redisReply **o
 		const char *id = json_string_value(json_object_get(h, "id"));
 		const char *rk = json_string_value(json_object_get(json_object_get(json_object_get(env, "properties"),
 									       "delivery_info"), "routing_key"));
-		int ok = id && !strcmp(id, sub->t[i].task_id) && (rk == NULL || !strcmp(rk, sub->t[i].queue));
+		json_t *sig = json_object_get(h, SIG_HEADER);
+		const char *target = json_string_value(json_object_get(sig, "target"));
+		const char *job = json_string_value(json_object_get(sig, "job"));
+		/* A signed envelope's claims name the planned queue and this job. */
+		int ok = id && !strcmp(id, sub->t[i].task_id) && (rk == NULL || !strcmp(rk, sub->t[i].queue)) &&
+			 (sig == NULL || (target && job && !strcmp(target, sub->t[i].queue) && !strcmp(job, sub->id)));
 		json_decref(env);
 		if (!ok) {
 			cli_err("the stored envelope of %s in rollout %s is missing or is not the planned task; "

@@ -19,7 +19,7 @@ import harness
 HOSTS = ["h%02d" % i for i in range(1, 11)]
 FAILING = {"h02", "h05"}
 MARKER = "etc/celeryroot-test-preinst-fails"
-PACKAGES = ["ro-count", "ro-pct", "ro-canary", "ro-check", "ro-ok", "ro-resume", "ro-abort"]
+PACKAGES = ["ro-count", "ro-pct", "ro-canary", "ro-check", "ro-ok", "ro-resume", "ro-abort", "ro-signed"]
 PREINST = "#!/bin/sh\nif [ -e \"$DPKG_ROOT/%s\" ]; then echo 'preinst refuses on this host' >&2; exit 1; fi\nexit 0\n"
 
 
@@ -42,10 +42,24 @@ class Rollout(fleetcase.FleetCase):
     def setUpClass(cls):
         tmp = cls.make_tmp()
         source = build_repo(os.path.join(tmp, "repo"))
-        cls.start_fleet({h: ["web"] for h in HOSTS}, sources=[source])
+        # Signing on, as in production: every task and every plan is signed
+        # by alice, whom the hosts trust (and the CLI, by its own key).
+        trusted, key = harness.trusted_key(tmp)
+        cls._key_was = os.environ.get("CELERYROOT_SIGNING_KEY")
+        os.environ["CELERYROOT_SIGNING_KEY"] = key
+        cls.start_fleet({h: ["web"] for h in HOSTS}, sources=[source],
+                        config={"trusted_keys": trusted, "require_signed": "true"})
         for h in FAILING:
             with open(os.path.join(cls.fleet.pairs[h].root, MARKER), "w") as f:
                 f.write("fail\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls._key_was is None:
+            os.environ.pop("CELERYROOT_SIGNING_KEY", None)
+        else:
+            os.environ["CELERYROOT_SIGNING_KEY"] = cls._key_was
+        super().tearDownClass()
 
     # ---- helpers ----------------------------------------------------------
 
@@ -230,6 +244,45 @@ class Rollout(fleetcase.FleetCase):
         for h in HOSTS:
             self.assertEqual(self.executions(h, job), 1, h)
         self.assertEqual(sum(self.redis().llen("host." + h) for h in HOSTS), 0)
+
+    def test_forged_widening_of_a_stored_plan_is_refused(self):
+        code, out, err = self.fleet.cli("apt", "install", "ro-signed", "--host", "h01", "--host", "h03",
+                                        "--host", "h04", "--canary", "1", "--detach")
+        self.assertEqual(code, 0, out + err)
+        job = out.strip()
+        key = "celeryroot:rollout:" + job
+        signed = self.redis().get(key)
+        plan = json.loads(signed)
+        self.assertEqual([len(w) for w in plan["waves"]], [1, 2])
+        self.assertEqual(plan["key"], "alice")
+        extra = dict(plan["waves"][1][0], host="h06", queue="host.h06")
+        forgeries = {
+            "budget raised": dict(plan, max_failures=9),
+            "host added": dict(plan, waves=[plan["waves"][0], plan["waves"][1] + [extra]]),
+            "canary dropped": dict(plan, canary=0, waves=[plan["waves"][0] + plan["waves"][1]]),
+        }
+        for what, forged in forgeries.items():
+            self.redis().set(key, json.dumps(forged), keepttl=True)
+            code, out, err = self.fleet.cli("job", job, "--resume")
+            self.assertEqual(code, 1, what + out + err)
+            self.assertIn("does not match its signature", err, what)
+        unsigned = dict(plan)
+        del unsigned["sig"]
+        self.redis().set(key, json.dumps(unsigned), keepttl=True)
+        code, out, err = self.fleet.cli("job", job, "--resume")
+        self.assertEqual(code, 1, out + err)
+        self.assertIn("not signed", err)
+        # Nothing was sent by any of them.
+        self.assertEqual(self.state(job)["next"], 0)
+        self.assertEqual(sum(self.redis().llen("host." + h) for h in HOSTS), 0)
+        for h in HOSTS:
+            self.assertFalse(self.installed(h, "ro-signed"), h)
+        # The plan as signed is driven to the end by a resume (the detached
+        # rollout's driver).
+        self.redis().set(key, signed, keepttl=True)
+        code, out, err = self.fleet.cli("job", job, "--resume", "--json", timeout=120)
+        self.assertEqual(code, 0, out + err)
+        self.assertEqual({h for h in HOSTS if self.installed(h, "ro-signed")}, {"h01", "h03", "h04"})
 
     def test_rollout_options_refused_on_reads_and_bad_values(self):
         for args, words in ((["apt", "query", "ro-ok", "--all", "--batch", "2"], "changes only"),
