@@ -17,6 +17,7 @@
 #include "cli.h"
 
 #define RO_PREFIX "celeryroot:rollout:"
+#define RO_ACTIVE "celeryroot:rollouts:active"   /* detached: beat drives them */
 #define RO_KEY_MAX (sizeof(RO_PREFIX) + TASK_ID_MAX + 16)
 /* A driver renews its lease every step (at most 0.5 s apart); a dead
  * driver's runs out after this, and --resume waits that long for it. */
@@ -78,6 +79,9 @@ enum ro_progress ro_step(struct cli_opts *o, redisContext *c, struct ro_plan *p,
 /* Records for every task of the plan (stored results; skipped for hosts
  * never sent to, with the reason). */
 json_t *ro_records(struct cli_opts *o, redisContext *c, const struct ro_plan *p, json_t *st);
+
+/* rollout_beat.c: one tick of the beat leader over the detached rollouts. */
+void ro_beat_tick(struct cli_opts *o, redisContext *c, const char *me);
 
 /* rollout_run.c */
 int ro_start(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,

@@ -50,7 +50,7 @@ static int store(struct cli_opts *o, redisContext *c, const struct ro_plan *p, j
 	json_t *state = ro_state_new(p->nwaves);
 	char *stext = json_dumps(state, JSON_COMPACT);
 	size_t n = p->job.n, k = 0;
-	struct cr_rconn_cmd *cmds = calloc(n + 8, sizeof(*cmds));
+	struct cr_rconn_cmd *cmds = calloc(n + 9, sizeof(*cmds));
 	int rc = -1;
 
 	snprintf(jkey, sizeof(jkey), JOB_PREFIX "%s", p->job.id);
@@ -78,6 +78,12 @@ static int store(struct cli_opts *o, redisContext *c, const struct ro_plan *p, j
 		for (size_t a = 0; a < 3; a++)
 			cr_rconn_arg(&cmds[k], exp[a], (size_t)-1);
 		k++;
+		if (o->ro.detach) {   /* beat drives it */
+			const char *add[] = { "SADD", RO_ACTIVE, p->job.id };
+			for (size_t a = 0; a < 3; a++)
+				cr_rconn_arg(&cmds[k], add[a], (size_t)-1);
+			k++;
+		}
 		rc = cr_rconn_pipeline(c, cmds, (int)k, 1, err, sizeof(err));
 		if (rc == 0)
 			cli_err("the broker did not accept rollout %s (%s); nothing was sent", p->job.id, err);

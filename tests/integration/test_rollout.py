@@ -19,7 +19,8 @@ import harness
 HOSTS = ["h%02d" % i for i in range(1, 11)]
 FAILING = {"h02", "h05"}
 MARKER = "etc/celeryroot-test-preinst-fails"
-PACKAGES = ["ro-count", "ro-pct", "ro-canary", "ro-check", "ro-ok", "ro-resume", "ro-abort", "ro-signed"]
+PACKAGES = ["ro-count", "ro-pct", "ro-canary", "ro-check", "ro-ok", "ro-resume", "ro-abort", "ro-signed",
+            "ro-beat", "ro-forged"]
 PREINST = "#!/bin/sh\nif [ -e \"$DPKG_ROOT/%s\" ]; then echo 'preinst refuses on this host' >&2; exit 1; fi\nexit 0\n"
 
 
@@ -283,6 +284,66 @@ class Rollout(fleetcase.FleetCase):
         code, out, err = self.fleet.cli("job", job, "--resume", "--json", timeout=120)
         self.assertEqual(code, 0, out + err)
         self.assertEqual({h for h in HOSTS if self.installed(h, "ro-signed")}, {"h01", "h03", "h04"})
+
+    def start_beat(self, name):
+        log = open(os.path.join(self.fleet.tmp, "beat-%s.log" % name), "w+")
+        p = subprocess.Popen([harness.cli_path(), "beat", "--config", self.fleet.config_path],
+                             stdout=log, stderr=log,
+                             env=dict(os.environ, CELERYROOT_BROKER_URL=self.fleet.redis.url))
+        return p, log
+
+    def beat_log(self, log):
+        log.flush()
+        log.seek(0)
+        return log.read()
+
+    def test_beat_drives_detached_rollouts_through_a_leader_kill(self):
+        # A forged detached rollout (its budget raised in Redis) that beat must leave alone.
+        code, out, err = self.fleet.cli("apt", "install", "ro-forged", "--host", "h01", "--host", "h03",
+                                        "--detach")
+        self.assertEqual(code, 0, out + err)
+        forged = out.strip()
+        key = "celeryroot:rollout:" + forged
+        self.redis().set(key, json.dumps(dict(json.loads(self.redis().get(key)), max_failures=9)),
+                         keepttl=True)
+        beats = [self.start_beat("b1")]
+        try:
+            harness.wait_for(lambda: self.redis().get("celeryroot:beat:leader"), 30)
+            code, out, err = self.fleet.cli("apt", "install", "ro-beat", "--all", "--batch", "3",
+                                            "--max-failures", "5", "--pause", "3", "--detach")
+            self.assertEqual(code, 0, out + err)
+            job = out.strip()
+            # The leader dies in the pause after the first wave; a second beat
+            # takes over once the leader's lease runs out.
+            harness.wait_for(lambda: self.state(job)["waves"][0]["closed"] > 0, 60)
+            beats[0][0].send_signal(signal.SIGKILL)
+            beats[0][0].wait()
+            self.assertEqual(self.state(job)["status"], "running")
+            beats.append(self.start_beat("b2"))
+            harness.wait_for(lambda: self.state(job)["status"] != "running", 120, interval=0.5)
+            st = self.state(job)
+            self.assertEqual(st["status"], "done")
+            self.assertEqual({f["host"] for f in st["failures"]}, FAILING)
+            for h in HOSTS:
+                self.assertEqual(self.installed(h, "ro-beat"), h not in FAILING, h)
+                self.assertEqual(self.executions(h, job), 1, h)
+            harness.wait_for(lambda: not self.redis().sismember("celeryroot:rollouts:active", job), 10)
+            log2 = self.beat_log(beats[1][1])
+            self.assertIn("rollout %s finished: done" % job, log2)
+            # The forged one: refused by both beats, nothing sent.
+            self.assertIn("rollout %s is not driven: its plan does not match its signature" % forged, log2)
+            self.assertEqual(self.state(forged)["next"], 0)
+            self.assertFalse(self.installed("h01", "ro-forged"))
+            code, out, _ = self.fleet.cli("job", job)
+            self.assertEqual(code, 2, out)   # done; h02 and h05 failed within the budget
+            self.assertIn("rollout: done", out)
+        finally:
+            for p, log in beats:
+                if p.poll() is None:
+                    p.terminate()
+                    p.wait(10)
+                log.close()
+            self.redis().srem("celeryroot:rollouts:active", forged)
 
     def test_rollout_options_refused_on_reads_and_bad_values(self):
         for args, words in ((["apt", "query", "ro-ok", "--all", "--batch", "2"], "changes only"),
