@@ -75,6 +75,7 @@ struct cli_task {
 	char operation[32];              /* "ping", "apt.install" */
 	char task[TASK_NAME_MAX + 1];    /* "celeryroot.apt.install" */
 	json_t *args, *kwargs;           /* owned */
+	struct ro_opts ro;               /* rollout options given with it (a schedule's) */
 };
 void cli_task_free(struct cli_task *t);
 /* Parsers of "ping|facts ..." and "apt OP ..." (argv[0] is the command):

@@ -237,6 +237,7 @@ int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_t
 	snprintf(t->task, sizeof(t->task), "%s", op->task);
 	t->kwargs = apt_kwargs(op, o, downgrade);
 	t->args = json_pack("[o]", pkgs);
+	t->ro = o->ro;
 	return 0;
 }
 

@@ -207,7 +207,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, int flags, void (*help)
 				return -1;
 			break;
 		case 0x107: case 0x108:
-			if (flags & CLI_TARGET) {
+			if (flags & (CLI_TARGET | CLI_APT)) {
 				cli_err("--%s applies to 'celeryroot job JOB_ID' (a rollout); see 'celeryroot job --help'",
 					c == 0x107 ? "resume" : "abort");
 				return -1;

@@ -294,9 +294,9 @@ int ro_start(struct cli_opts *o, redisContext *c, struct job *job, json_t *args,
 		}
 		sodium_memzero(&o->signer, sizeof(o->signer));
 		rc = plan ? store(o, c, &p, rec, plan, envs) : EXIT_USAGE;
-		if (rc == 0 && (o->ro.detach || o->no_wait))
+		if (rc == 0 && (o->ro.detach || o->no_wait) && o->for_schedule == NULL)
 			printf("%s\n", job->id);
-		else if (rc == 0)
+		else if (rc == 0 && !o->ro.detach && !o->no_wait)
 			rc = drive(o, c, &p);
 		p.job.t = NULL;   /* job's, freed by the caller */
 		free(p.start);

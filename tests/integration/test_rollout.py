@@ -20,7 +20,7 @@ HOSTS = ["h%02d" % i for i in range(1, 11)]
 FAILING = {"h02", "h05"}
 MARKER = "etc/celeryroot-test-preinst-fails"
 PACKAGES = ["ro-count", "ro-pct", "ro-canary", "ro-check", "ro-ok", "ro-resume", "ro-abort", "ro-signed",
-            "ro-beat", "ro-forged"]
+            "ro-beat", "ro-forged", "ro-sched"]
 PREINST = "#!/bin/sh\nif [ -e \"$DPKG_ROOT/%s\" ]; then echo 'preinst refuses on this host' >&2; exit 1; fi\nexit 0\n"
 
 
@@ -345,12 +345,34 @@ class Rollout(fleetcase.FleetCase):
                 log.close()
             self.redis().srem("celeryroot:rollouts:active", forged)
 
+    def test_a_schedule_with_rollout_options_stores_a_detached_rollout(self):
+        code, out, err = self.fleet.cli("schedule", "add", "ro-sched", "--cron", "0 3 1 1 *", "--host", "h01",
+                                        "--host", "h03", "--host", "h04", "--", "apt", "install",
+                                        "--canary", "1", "--batch", "2", "--pause", "1", "ro-sched")
+        self.assertEqual(code, 0, out + err)
+        code, out, err = self.fleet.cli("schedule", "run-now", "ro-sched")
+        self.assertEqual(code, 0, out + err)
+        job = out.split("job ")[1].split()[0]
+        self.assertTrue(self.redis().sismember("celeryroot:rollouts:active", job))
+        plan = json.loads(self.redis().get("celeryroot:rollout:" + job))
+        self.assertEqual([[t["host"] for t in w] for w in plan["waves"]], [["h01"], ["h03", "h04"]])
+        self.assertEqual(plan["pause_ms"], 1000)
+        # Nothing is sent until a driver (beat, or a resume) takes it.
+        self.assertFalse(self.installed("h01", "ro-sched"))
+        code, out, err = self.fleet.cli("job", job, "--resume", "--json", timeout=120)
+        self.assertEqual(code, 0, out + err)
+        self.assertEqual({h for h in HOSTS if self.installed(h, "ro-sched")}, {"h01", "h03", "h04"})
+        self.fleet.cli("schedule", "remove", "ro-sched")
+        self.redis().srem("celeryroot:rollouts:active", job)
+
     def test_rollout_options_refused_on_reads_and_bad_values(self):
         for args, words in ((["apt", "query", "ro-ok", "--all", "--batch", "2"], "changes only"),
                             (["apt", "install", "ro-ok", "--all", "--batch", "0"], "--batch"),
                             (["apt", "install", "ro-ok", "--all", "--max-failures", "101%"], "--max-failures"),
                             (["ping", "--all", "--canary", "1"], "rollout options"),
-                            (["apt", "install", "ro-ok", "--all", "--resume"], "--resume")):
+                            (["apt", "install", "ro-ok", "--all", "--resume"], "--resume"),
+                            (["schedule", "add", "x", "--cron", "0 3 * * *", "--all", "--", "apt", "install",
+                              "ro-ok", "--abort"], "--abort")):
             code, out, err = self.fleet.cli(*args)
             self.assertEqual(code, 1, args)
             self.assertIn(words, err, args)
