@@ -7,6 +7,7 @@ every ro-* package fail there (the script sees the sandbox root as
 $DPKG_ROOT); each test installs its own package."""
 import json
 import os
+import shlex
 import signal
 import subprocess
 import tempfile
@@ -48,7 +49,19 @@ class Rollout(fleetcase.FleetCase):
         trusted, key = harness.trusted_key(tmp)
         cls._key_was = os.environ.get("CELERYROOT_SIGNING_KEY")
         os.environ["CELERYROOT_SIGNING_KEY"] = key
-        cls.start_fleet({h: ["web"] for h in HOSTS}, sources=[source],
+        cls.users = {}
+
+        def prepare(r):
+            # Redis users as 'celeryroot acl' makes them, for the beat test.
+            code, out, err = harness.cli("acl", "--beat", "b1", "--beat", "b2", "--operator", "op", "--json",
+                                         "--broker", r.url)
+            assert code == 0, err
+            for u in json.loads(out)["users"]:
+                r.client().execute_command(*shlex.split(u["rule"]))
+                cls.users[u["user"]] = u["url"]
+            return {}
+
+        cls.start_fleet({h: ["web"] for h in HOSTS}, sources=[source], prepare=prepare,
                         config={"trusted_keys": trusted, "require_signed": "true"})
         for h in FAILING:
             with open(os.path.join(cls.fleet.pairs[h].root, MARKER), "w") as f:
@@ -289,7 +302,7 @@ class Rollout(fleetcase.FleetCase):
         log = open(os.path.join(self.fleet.tmp, "beat-%s.log" % name), "w+")
         p = subprocess.Popen([harness.cli_path(), "beat", "--config", self.fleet.config_path],
                              stdout=log, stderr=log,
-                             env=dict(os.environ, CELERYROOT_BROKER_URL=self.fleet.redis.url))
+                             env=dict(os.environ, CELERYROOT_BROKER_URL=self.users["celeryroot-beat-" + name]))
         return p, log
 
     def beat_log(self, log):
@@ -299,8 +312,10 @@ class Rollout(fleetcase.FleetCase):
 
     def test_beat_drives_detached_rollouts_through_a_leader_kill(self):
         # A forged detached rollout (its budget raised in Redis) that beat must leave alone.
+        self.redis().execute_command("ACL", "LOG", "RESET")
+        op = {"CELERYROOT_BROKER_URL": self.users["celeryroot-operator-op"]}
         code, out, err = self.fleet.cli("apt", "install", "ro-forged", "--host", "h01", "--host", "h03",
-                                        "--detach")
+                                        "--detach", env=op)
         self.assertEqual(code, 0, out + err)
         forged = out.strip()
         key = "celeryroot:rollout:" + forged
@@ -310,7 +325,7 @@ class Rollout(fleetcase.FleetCase):
         try:
             harness.wait_for(lambda: self.redis().get("celeryroot:beat:leader"), 30)
             code, out, err = self.fleet.cli("apt", "install", "ro-beat", "--all", "--batch", "3",
-                                            "--max-failures", "5", "--pause", "3", "--detach")
+                                            "--max-failures", "5", "--pause", "3", "--detach", env=op)
             self.assertEqual(code, 0, out + err)
             job = out.strip()
             # The leader dies in the pause after the first wave; a second beat
@@ -334,9 +349,12 @@ class Rollout(fleetcase.FleetCase):
             self.assertIn("rollout %s is not driven: its plan does not match its signature" % forged, log2)
             self.assertEqual(self.state(forged)["next"], 0)
             self.assertFalse(self.installed("h01", "ro-forged"))
-            code, out, _ = self.fleet.cli("job", job)
+            code, out, _ = self.fleet.cli("job", job, env=op)
             self.assertEqual(code, 2, out)   # done; h02 and h05 failed within the budget
             self.assertIn("rollout: done", out)
+            # Neither beat nor the operator was denied anything by Redis.
+            log = self.redis().execute_command("ACL", "LOG")
+            self.assertEqual(log, [], log)
         finally:
             for p, log in beats:
                 if p.poll() is None:
