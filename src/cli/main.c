@@ -56,6 +56,7 @@ static void usage_ops(FILE *f)
 	}
 	fprintf(f,
 		"  job JOB_ID [--wait]       show (or keep waiting for) the results of a job\n"
+		"  job JOB_ID --resume|--abort  carry on or stop a rollout (apt --batch ...)\n"
 		"  jobs                      recent jobs\n");
 	cr_op_names(names, sizeof(names), REQ_APT, 0, "|", "|");
 	fprintf(f, "  apt %s\n"
@@ -102,7 +103,8 @@ static void usage(FILE *f)
 		"\n"
 		"exit codes: 0 ok, 1 usage or validation error (nothing sent), 2 a host failed,\n"
 		"3 a host timed out, is queued, deferred or expired (or the broker was lost after\n"
-		"sending: follow the job id printed), 4 nothing was sent (broker unreachable or refused)\n"
+		"sending: follow the job id printed), 4 nothing was sent (broker unreachable or refused),\n"
+		"5 a rollout stopped early (budget spent, canary failed, or aborted)\n"
 		"broker: --broker, else $CELERYROOT_BROKER_URL, else [broker] of the config, else\n"
 		BROKER_DEFAULT_URL " (rediss://...?ssl_ca_certs=FILE for TLS)\n"
 		"config: --config, else $CELERYROOT_CONFIG, else ~/.config/celeryroot/celeryroot.conf\n"

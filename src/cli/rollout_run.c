@@ -160,12 +160,15 @@ static void rollout_text(const struct ro_plan *p, json_t *st)
 		   reason ? reason : "", p->nwaves, p->nwaves == 1 ? "" : "s", next);
 	for (size_t w = 0; w < p->nwaves; w++) {
 		const char *state = w >= next ? "not sent" : ro_wave_time(st, w, "closed") > 0 ? "closed" : "sent";
-		san_printf("  wave %zu%s  %-8s ", w + 1, w == 0 && p->canary > 0 ? " (canary)" : "", state);
+		char label[40];
+		snprintf(label, sizeof(label), "wave %zu%s", w + 1, w == 0 && p->canary > 0 ? " (canary)" : "");
+		san_printf("  %-16s %-8s ", label, state);
 		for (i = p->start[w]; i < p->start[w + 1]; i++)
 			san_printf(" %s", p->job.t[i].host[0] ? p->job.t[i].host : p->job.t[i].queue);
 		san_printf("\n");
 	}
-	san_printf("failure budget: %zu of at most %ld used\n", ro_failures(st), p->max_failures);
+	san_printf("counted against the budget: %zu (%ld allowed)%s\n", ro_failures(st), p->max_failures,
+		   ro_failures(st) ? ":" : "");
 	json_array_foreach(json_object_get(st, "failures"), i, f)
 		san_printf("  %s (wave %lld): %s\n", json_string_value(json_object_get(f, "host")),
 			   (long long)json_integer_value(json_object_get(f, "wave")),
@@ -283,6 +286,8 @@ int ro_start(struct cli_opts *o, redisContext *c, struct job *job, json_t *args,
 		cli_learn_keys(c, sorted, nd);
 		prc = cli_signing(o) < 0 ? -2 : cli_prepare_job(o, job, args, kwargs, sorted, nd, envs, &rec);
 	}
+	if (o->no_wait)
+		o->ro.detach = 1;   /* nobody waits here: beat drives it */
 	if (prc == 0 && plan_make(o, &p, job) == 0) {
 		cr_target_describe(&o->target, target, sizeof(target));
 		json_object_set_new(rec, "rollout", json_true());
@@ -294,9 +299,9 @@ int ro_start(struct cli_opts *o, redisContext *c, struct job *job, json_t *args,
 		}
 		sodium_memzero(&o->signer, sizeof(o->signer));
 		rc = plan ? store(o, c, &p, rec, plan, envs) : EXIT_USAGE;
-		if (rc == 0 && (o->ro.detach || o->no_wait) && o->for_schedule == NULL)
+		if (rc == 0 && o->ro.detach && o->for_schedule == NULL)
 			printf("%s\n", job->id);
-		else if (rc == 0 && !o->ro.detach && !o->no_wait)
+		else if (rc == 0 && !o->ro.detach)
 			rc = drive(o, c, &p);
 		p.job.t = NULL;   /* job's, freed by the caller */
 		free(p.start);

@@ -120,7 +120,9 @@ static enum ro_progress close_wave(struct cli_opts *o, redisContext *c, struct r
 	if (recs == NULL || (pending(recs) && now < deadline)) {
 		json_decref(recs);
 		unwatch(c);
-		*next_s = fmin(0.5, fmax(0.05, deadline - now));
+		/* Polled: often at first (most changes answer within seconds),
+		 * then every half second. */
+		*next_s = fmin(now - ro_wave_time(st, w, "sent") < 10 ? 0.1 : 0.5, fmax(0.05, deadline - now));
 		return RO_GOING;
 	}
 	json_array_foreach(recs, i, r)
@@ -132,7 +134,7 @@ static enum ro_progress close_wave(struct cli_opts *o, redisContext *c, struct r
 	if (w == 0 && p->canary > 0 && ro_failures(st) > before) {
 		stop(st, "stopped", "the canary failed");
 	} else if ((long)ro_failures(st) > p->max_failures) {
-		snprintf(why, sizeof(why), "the failure budget is spent: %zu of %zu hosts sent to failed (at most %ld may)",
+		snprintf(why, sizeof(why), "the failure budget is spent: %zu of %zu hosts sent to failed, more than the %ld allowed",
 			 ro_failures(st), sent, p->max_failures);
 		stop(st, "stopped", why);
 	} else if (w + 1 == p->nwaves) {
@@ -141,7 +143,7 @@ static enum ro_progress close_wave(struct cli_opts *o, redisContext *c, struct r
 	if (save(c, p->job.id, st, NULL, 0) != 1)
 		return *next_s = 0, RO_GOING;   /* read again: another driver moved first */
 	if (ro_say_progress)
-		san_fprintf(stderr, "wave %zu/%zu closed: %zu failed in it, %zu of at most %ld in all%s%s\n", w + 1,
+		san_fprintf(stderr, "wave %zu/%zu closed: %zu failed (%zu in all, %ld allowed)%s%s\n", w + 1,
 			    p->nwaves, ro_failures(st) - before, ro_failures(st), p->max_failures,
 			    strcmp(ro_status(st), "stopped") ? "" : "; stopping: ",
 			    strcmp(ro_status(st), "stopped") ? "" : json_string_value(json_object_get(st, "reason")));
@@ -217,7 +219,7 @@ static enum ro_progress send_wave(redisContext *c, struct ro_plan *p, json_t *st
 	rc = save(c, p->job.id, st, push, (int)sub.n);
 	freeReplyObject(envs);
 	free(push);
-	*next_s = 0.2;
+	*next_s = 0.1;
 	if (rc == 1 && ro_say_progress) {
 		san_fprintf(stderr, "wave %zu/%zu sent to %zu host%s:", w + 1, p->nwaves, sub.n, sub.n == 1 ? "" : "s");
 		for (size_t i = 0; i < sub.n && i < 8; i++)
