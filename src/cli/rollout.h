@@ -66,7 +66,7 @@ int ro_abort(redisContext *c, const char *id, const char *who, char *err, size_t
 /* The driver lease: 1 held, 0 another driver holds it, -1 broker. */
 int ro_lease(redisContext *c, const char *id, const char *me);
 void ro_lease_drop(redisContext *c, const char *id, const char *me);
-/* Saves st if the state is still what was read (WATCHed by the caller). */
+/* Failures counted so far; a wave's "sent" or "closed" time (0: not yet); the status. */
 size_t ro_failures(json_t *st);
 double ro_wave_time(json_t *st, size_t w, const char *which);
 const char *ro_status(json_t *st);
