@@ -126,8 +126,12 @@ int cmd_job(int argc, char **argv)
 	}
 	/* A rollout: its waves, budget and what is next (--resume, --abort). */
 	records = NULL;
-	if (json_is_true(json_object_get(raw, "rollout")) || o->ro.resume || o->ro.abort) {
+	if (json_is_true(json_object_get(raw, "rollout"))) {
 		rc = ro_job_command(o, c, argv[first]);
+	} else if (o->ro.resume || o->ro.abort) {
+		cli_err("job %s is not a rollout: --%s applies to jobs sent with --canary, --batch, --max-failures, "
+			"--pause, --wave-timeout or --detach", argv[first], o->ro.resume ? "resume" : "abort");
+		rc = EXIT_USAGE;
 	} else if ((records = cli_wait(o, c, &job, o->wait ? o->timeout_s : 0)) == NULL) {
 		rc = EXIT_BROKER;
 	} else {

@@ -61,7 +61,8 @@ int ro_plan_verify(struct cli_opts *o, json_t *plan, char *err, size_t errlen);
 json_t *ro_state_new(size_t nwaves);
 /* The state, or NULL (err). */
 json_t *ro_state_get(redisContext *c, const char *id, char *err, size_t len);
-/* Marks a rollout aborted (by who): 1 done, 0 already finished, -1 failed. */
+/* Marks a rollout aborted (by who): 1 done, 0 already finished, -2 the
+ * state changed meanwhile (ask again), -1 failed (err). */
 int ro_abort(redisContext *c, const char *id, const char *who, char *err, size_t len);
 /* The driver lease: 1 held, 0 another driver holds it, -1 broker. */
 int ro_lease(redisContext *c, const char *id, const char *me);

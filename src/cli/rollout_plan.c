@@ -178,6 +178,10 @@ static int plan_waves(struct ro_plan *p, json_t *waves, char *err, size_t len)
 		return -1;
 	}
 	json_array_foreach(waves, w, wave) {
+		if (!json_is_array(wave) || json_array_size(wave) == 0) {
+			snprintf(err, len, "wave %zu is empty or not a list", w + 1);
+			return -1;
+		}
 		p->start[w] = p->job.n;
 		json_array_foreach(wave, i, e)
 			if (plan_task(e, &p->job.t[p->job.n++]) < 0) {

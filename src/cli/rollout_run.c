@@ -331,9 +331,11 @@ int ro_job_command(struct cli_opts *o, redisContext *c, const char *id)
 	}
 	if (o->ro.abort) {
 		whoami(who, sizeof(who), 0);
-		rc = ro_abort(c, id, who, err, sizeof(err));
+		/* A driver's step may change the state under our WATCH: ask again. */
+		for (int tries = 0; (rc = ro_abort(c, id, who, err, sizeof(err))) == -2 && tries < 10; tries++)
+			link_sleep_until(cr_now_mono() + 0.05);
 		if (rc < 0)
-			cli_err("cannot abort rollout %s: %s; try again", id, err[0] ? err : "its state changed meanwhile");
+			cli_err("cannot abort rollout %s: %s; try again", id, rc == -2 ? "its state kept changing" : err);
 		else
 			san_fprintf(stderr, rc ? "rollout %s aborted: no further wave starts\n"
 					       : "rollout %s had already finished\n", id);

@@ -117,7 +117,7 @@ int ro_abort(redisContext *c, const char *id, const char *who, char *err, size_t
 	rc = cr_rconn_pipeline(c, &cmd, 1, 1, err, len);
 	free(text);
 	/* EXEC refused: a driver changed the state meanwhile; the caller asks again. */
-	return rc == 1 ? 1 : -1;
+	return rc == 1 ? 1 : rc == 0 && !strcmp(err, "the transaction was aborted") ? -2 : -1;
 }
 
 int ro_lease(redisContext *c, const char *id, const char *me)

@@ -394,6 +394,11 @@ class Rollout(fleetcase.FleetCase):
             code, out, err = self.fleet.cli(*args)
             self.assertEqual(code, 1, args)
             self.assertIn(words, err, args)
+        code, out, err = self.fleet.cli("ping", "--host", "h01", "--no-wait")
+        self.assertEqual(code, 0, err)
+        code, _, err = self.fleet.cli("job", out.strip(), "--resume")
+        self.assertEqual(code, 1, err)
+        self.assertIn("is not a rollout", err)
 
 
 if __name__ == "__main__":
