@@ -155,7 +155,10 @@ json_t *job_summary(redisContext *c, struct cli_opts *o, const char *id)
 
 	if (job_load(c, id, &job, &raw) < 0)
 		return NULL;
-	records = cli_wait(o, c, &job, 0);
+	/* A rollout's hosts never sent to are counted as it reports them. */
+	records = json_is_true(json_object_get(raw, "rollout")) ? ro_summary_records(o, c, id) : NULL;
+	if (records == NULL)
+		records = cli_wait(o, c, &job, 0);
 	json_array_foreach(records, i, rec) {
 		const char *st = json_string_value(json_object_get(rec, "status"));
 		json_int_t n = json_integer_value(json_object_get(counts, st));

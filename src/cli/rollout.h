@@ -84,11 +84,18 @@ json_t *ro_records(struct cli_opts *o, redisContext *c, const struct ro_plan *p,
 /* rollout_beat.c: one tick of the beat leader over the detached rollouts. */
 void ro_beat_tick(struct cli_opts *o, redisContext *c, const char *me);
 
+/* rollout_show.c: the table or JSON of a rollout; its exit code (3 while
+ * it runs, 5 stopped or aborted, else from the records). */
+int ro_show(struct cli_opts *o, redisContext *c, const struct ro_plan *p, json_t *st);
+
 /* rollout_run.c */
 int ro_start(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,
 	     const struct dest *d, size_t nd);
 /* 'celeryroot job ID' on a rollout (--resume, --abort): an exit code. */
 int ro_job_command(struct cli_opts *o, redisContext *c, const char *id);
+/* The records of rollout id as 'job ID' shows them (for 'jobs'); NULL
+ * when they cannot be read. */
+json_t *ro_summary_records(struct cli_opts *o, redisContext *c, const char *id);
 /* Option parsing (main.c): 1 when c was a rollout option (parsed), 0 not
  * one, -1 after an error. */
 int ro_parse_opt(int c, const char *arg, struct ro_opts *ro);

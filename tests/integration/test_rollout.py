@@ -21,7 +21,7 @@ HOSTS = ["h%02d" % i for i in range(1, 11)]
 FAILING = {"h02", "h05"}
 MARKER = "etc/celeryroot-test-preinst-fails"
 PACKAGES = ["ro-count", "ro-pct", "ro-canary", "ro-check", "ro-ok", "ro-resume", "ro-abort", "ro-signed",
-            "ro-beat", "ro-forged", "ro-sched"]
+            "ro-beat", "ro-forged", "ro-sched", "ro-int"]
 PREINST = "#!/bin/sh\nif [ -e \"$DPKG_ROOT/%s\" ]; then echo 'preinst refuses on this host' >&2; exit 1; fi\nexit 0\n"
 
 
@@ -221,6 +221,34 @@ class Rollout(fleetcase.FleetCase):
         hosts = {r["host"]: r for r in doc["hosts"]}
         self.assertEqual({h for h, r in hosts.items() if r["status"] == "skipped"}, set(HOSTS[3:]))
         self.assert_skipped(hosts, "ro-abort", "aborted by")
+
+    def test_ctrl_c_leaves_the_rollout_to_resume_or_abort(self):
+        cli = subprocess.Popen([harness.cli_path(), "apt", "install", "ro-int", "--host", "h01", "--host", "h03",
+                                "--batch", "1", "--pause", "30"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ, CELERYROOT_BROKER_URL=self.fleet.redis.url))
+        try:
+            job = harness.wait_for(lambda: self.active_job("ro-int"), 30)
+            harness.wait_for(lambda: self.state(job)["waves"][0]["closed"] > 0, 60)
+            cli.send_signal(signal.SIGINT)
+            out, err = cli.communicate(timeout=10)
+        finally:
+            if cli.poll() is None:
+                cli.kill()
+                cli.wait()
+        self.assertEqual(cli.returncode, 3, out + err)
+        self.assertIn("stopped driving rollout %s; it waits in Redis" % job, err)
+        self.assertEqual((self.state(job)["next"], self.state(job)["status"]), (1, "running"))
+        self.assertIsNone(self.redis().get("celeryroot:rollout:%s:driver" % job))   # no lease left to wait for
+        code, out, err = self.fleet.cli("job", job)
+        self.assertEqual(code, 3, out + err)
+        self.assertIn("next: wave 2 of 2, due at", out)
+        code, out, err = self.fleet.cli("job", job, "--abort")
+        self.assertEqual(code, 0, out + err)
+        code, out, err = self.fleet.cli("jobs", "--json")
+        listed = {j["job"]: j for j in json.loads(out)["jobs"]}
+        self.assertEqual(listed[job]["status"], {"changed": 1, "skipped": 1})
+        self.assertFalse(self.installed("h03", "ro-int"))
 
     def active_job(self, pkg):
         for job in self.redis().zrevrange("celeryroot:jobs", 0, 20):
