@@ -22,6 +22,7 @@
 #include "crerr.h"
 #include "log.h"
 #include "rconn.h"
+#include "rollout.h"
 
 #define BEAT_LEADER "celeryroot:beat:leader"
 #define BEAT_FIRED "celeryroot:beat:fired:"
@@ -318,6 +319,8 @@ static int beat_loop(struct cli_opts *o, const char *config, const char *me, str
 				leading = l;
 				if (leading)
 					tick(o, c, config, me, b);
+				if (leading && !c->err)
+					ro_beat_tick(o, c, me);   /* detached rollouts */
 			}
 		}
 		struct timespec ts = { BEAT_TICK_MS / 1000, (BEAT_TICK_MS % 1000) * 1000000L };

@@ -16,6 +16,20 @@
 #define JOBS_INDEX "celeryroot:jobs"
 #define META_PREFIX CELERY_META_PREFIX
 
+/* Rollout options (rollout.h); any of them makes a change a rollout. */
+struct ro_opts {
+	int given;                /* any rollout option was given */
+	long canary;              /* --canary N: 0 none */
+	long batch;               /* --batch N or N%: 0 all the rest in one wave */
+	int batch_pct;
+	long max_failures;        /* --max-failures N or N%: default 0 */
+	int max_failures_pct;
+	double pause_s;           /* --pause S */
+	double wave_timeout_s;    /* --wave-timeout S; <0: --timeout's */
+	int detach;               /* --detach */
+	int resume, abort;        /* job ID --resume / --abort */
+};
+
 /* Options common to the commands that talk to the broker. */
 struct cli_opts {
 	const char *broker_url;   /* --broker, may be NULL */
@@ -37,6 +51,7 @@ struct cli_opts {
 	const char *for_key;      /* signed it ("": a config one); both in the signed claims */
 	int signing;              /* a signing key is configured: every task is signed */
 	struct signing_key signer;
+	struct ro_opts ro;        /* rollout options (CLI_APT; job: --resume, --abort) */
 };
 
 struct job_task {
@@ -60,6 +75,7 @@ struct cli_task {
 	char operation[32];              /* "ping", "apt.install" */
 	char task[TASK_NAME_MAX + 1];    /* "celeryroot.apt.install" */
 	json_t *args, *kwargs;           /* owned */
+	struct ro_opts ro;               /* rollout options given with it (a schedule's) */
 };
 void cli_task_free(struct cli_task *t);
 /* Parsers of "ping|facts ..." and "apt OP ..." (argv[0] is the command):
@@ -138,6 +154,14 @@ int cli_resolve(struct cli_opts *o, redisContext *c, struct dest **d, size_t *nd
 int cli_confirm_replicas(redisContext *c, const char *job_id);
 int cli_send_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,
 		 const struct dest *d, size_t nd);
+/* The job's ids, its envelopes (envs[nd], each signed when a key is set:
+ * cli_signing first) and its record: 0, -1 out of memory, -2 not signed
+ * (said).  The caller frees envs[i] and *rec. */
+int cli_signing(struct cli_opts *o);
+int cli_prepare_job(struct cli_opts *o, struct job *job, json_t *args, json_t *kwargs, const struct dest *d,
+		    size_t nd, char **envs, json_t **rec);
+/* Each destination's host key learnt (known_hosts), as before a send. */
+void cli_learn_keys(redisContext *c, const struct dest *d, size_t nd);
 /* Sends the job, then waits and renders unless --no-wait; returns the exit code. */
 int cli_run_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,
 		const struct dest *d, size_t nd);

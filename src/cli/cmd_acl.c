@@ -28,10 +28,14 @@ static const char *const daemon_sels =
 	"\"(%W~celeryroot:audit +xadd)\"";
 static const char *const operator_cmds =
 	"+ping +role +wait +select +smembers +mget +get +set +del +multi +exec +discard +zadd +zremrangebyscore +zrevrange "
-	"+lpush +subscribe +unsubscribe +xrevrange +xrange +sadd +srem +hset +hmget";
+	"+lpush +subscribe +unsubscribe +xrevrange +xrange +sadd +srem +hset +hmget"
+	/* rollouts (rollout.h): state under WATCH, the driver lease, the env hash's TTL */
+	" +watch +unwatch +pexpire +expire";
 static const char *const beat_cmds =
 	"+ping +role +wait +select +smembers +mget +get +set +del +multi +exec +discard +watch +unwatch +pexpire +zadd "
-	"+zremrangebyscore +lpush +sadd +hset +hsetnx +hmget";
+	"+zremrangebyscore +lpush +sadd +hset +hsetnx +hmget"
+	/* beat drives detached rollouts */
+	" +srem +srandmember";
 /* A Python Celery program (README "From Python Celery"): what kombu's
  * Redis transport and Celery's Redis result backend send for send_task and
  * AsyncResult.get, checked against a real client with ACL LOG empty
@@ -49,10 +53,12 @@ static const char *const python_keys =
 static const char *const operator_keys =
 	"%R~celeryroot:hosts %R~celeryroot:host:* %R~celeryroot:host-windows:* ~celeryroot:jobs ~celeryroot:job:* "
 	"%W~host.* %W~role.* %R~celery-task-meta-* %R~celeryroot:audit ~celeryroot:schedules ~celeryroot:schedule:* "
-	"~celeryroot:schedule-state:* &celery-task-meta-*";
+	"~celeryroot:schedule-state:* &celery-task-meta-*"
+	" ~celeryroot:rollout:* ~celeryroot:rollouts:active";
 static const char *const beat_keys =
 	"%R~celeryroot:hosts %R~celeryroot:host:* ~celeryroot:jobs ~celeryroot:job:* %W~host.* %W~role.* "
-	"%R~celeryroot:schedules %R~celeryroot:schedule:* ~celeryroot:schedule-state:* ~celeryroot:beat:*";
+	"%R~celeryroot:schedules %R~celeryroot:schedule:* ~celeryroot:schedule-state:* ~celeryroot:beat:*"
+	" ~celeryroot:rollout:* ~celeryroot:rollouts:active %R~celery-task-meta-*";
 
 struct acl_user {
 	char kind[10];

@@ -96,6 +96,16 @@ static void apt_help(FILE *f)
 		"                 left as .dpkg-dist) or is replaced (new: the local one is\n"
 		"                 left as .dpkg-old); the record lists what was left\n"
 		"\n"
+		"rollouts (changes only; any of these makes the change a rollout):\n"
+		"  --canary N         the first N hosts (sorted by name) alone, as wave 1\n"
+		"  --batch N|N%%      wave size (default: all the rest in one wave)\n"
+		"  --max-failures N|N%%  failure budget (default 0); failed, expired, unreachable,\n"
+		"                 timed-out and deferred-past-the-wave-timeout hosts count\n"
+		"  --pause S          pause between waves\n"
+		"  --wave-timeout S   a host without a result by then counts (default --timeout)\n"
+		"  --detach           store the rollout and print its job id; drive it with\n"
+		"                 'celeryroot job ID --resume'\n"
+		"\n"
 		"PKG is name[:arch][=version] (Debian policy names); at most %d per request.\n"
 		"TARGET, --json, --timeout and --no-wait work as for 'celeryroot ping'.\n"
 		"A failed install or upgrade is rolled back; the record says what was restored.\n"
@@ -342,6 +352,12 @@ int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_t
 		json_decref(pkgs);
 		return -1;
 	}
+	if (o->ro.given && !(op->flags & CR_OP_CHANGES)) {
+		cli_err("rollout options (--canary, --batch, --max-failures, --pause, --wave-timeout, --detach) apply "
+			"to changes only, not to 'apt %s'", op->name);
+		json_decref(pkgs);
+		return -1;
+	}
 	snprintf(t->operation, sizeof(t->operation), "apt.%s", op->name);
 	snprintf(t->task, sizeof(t->task), "%s", op->task);
 	if (names_only(op, pkgs) < 0) {
@@ -359,6 +375,7 @@ int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_t
 	if (conffile == CONFFILE_NEW)
 		json_object_set_new(t->kwargs, "conffile_new", json_true());
 	t->args = json_pack("[o]", pkgs);
+	t->ro = o->ro;
 	return 0;
 }
 

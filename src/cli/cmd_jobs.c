@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "rconn.h"
+#include "rollout.h"
 #include "timeutil.h"
 
 #define JOBS_LIST_MAX 20
@@ -14,12 +15,15 @@
 static void job_help(FILE *f)
 {
 	san_fprintf(f,
-		    "usage: celeryroot job JOB_ID [--wait] [--timeout S] [--json]\n"
+		    "usage: celeryroot job JOB_ID [--wait] [--timeout S] [--json] [--resume | --abort]\n"
 		    "\n"
 		    "Shows the per-host results of a job.  With --wait, keeps waiting (up to\n"
 		    "--timeout, through broker restarts) for hosts that have not answered yet.\n"
 		    "A task a host started and has not finished shows as running, or as\n"
 		    "interrupted when the host went offline (it runs again when the host returns).\n"
+		    "On a rollout it shows the waves, the failure budget used and what is next;\n"
+		    "--resume drives the rest of it in the foreground (from any machine; no wave\n"
+		    "is sent twice), --abort stops it (no further wave starts).\n"
 		    "\n"
 		    "examples:\n"
 		    "  celeryroot job 5b0e6c1e-8d5a-4c43-9a43-3c4cbb2f0d52\n"
@@ -120,8 +124,15 @@ int cmd_job(int argc, char **argv)
 		free(o);
 		return rc == -1 ? EXIT_USAGE : EXIT_BROKER;
 	}
-	records = cli_wait(o, c, &job, o->wait ? o->timeout_s : 0);
-	if (records == NULL) {
+	/* A rollout: its waves, budget and what is next (--resume, --abort). */
+	records = NULL;
+	if (json_is_true(json_object_get(raw, "rollout"))) {
+		rc = ro_job_command(o, c, argv[first]);
+	} else if (o->ro.resume || o->ro.abort) {
+		cli_err("job %s is not a rollout: --%s applies to jobs sent with --canary, --batch, --max-failures, "
+			"--pause, --wave-timeout or --detach", argv[first], o->ro.resume ? "resume" : "abort");
+		rc = EXIT_USAGE;
+	} else if ((records = cli_wait(o, c, &job, o->wait ? o->timeout_s : 0)) == NULL) {
 		rc = EXIT_BROKER;
 	} else {
 		render_job(o, &job, records);
@@ -144,7 +155,10 @@ json_t *job_summary(redisContext *c, struct cli_opts *o, const char *id)
 
 	if (job_load(c, id, &job, &raw) < 0)
 		return NULL;
-	records = cli_wait(o, c, &job, 0);
+	/* A rollout's hosts never sent to are counted as it reports them. */
+	records = json_is_true(json_object_get(raw, "rollout")) ? ro_summary_records(o, c, id) : NULL;
+	if (records == NULL)
+		records = cli_wait(o, c, &job, 0);
 	json_array_foreach(records, i, rec) {
 		const char *st = json_string_value(json_object_get(rec, "status"));
 		json_int_t n = json_integer_value(json_object_get(counts, st));

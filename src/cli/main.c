@@ -16,6 +16,7 @@
 #include "ops.h"
 #include "proto.h"
 #include "rconn.h"
+#include "rollout.h"
 
 #define CLI_CONNECT_TIMEOUT 3.0
 
@@ -55,6 +56,7 @@ static void usage_ops(FILE *f)
 	}
 	fprintf(f,
 		"  job JOB_ID [--wait]       show (or keep waiting for) the results of a job\n"
+		"  job JOB_ID --resume|--abort  carry on or stop a rollout (apt --batch ...)\n"
 		"  jobs                      recent jobs\n");
 	cr_op_names(names, sizeof(names), REQ_APT, 0, "|", "|");
 	fprintf(f, "  apt %s\n"
@@ -101,7 +103,8 @@ static void usage(FILE *f)
 		"\n"
 		"exit codes: 0 ok, 1 usage or validation error (nothing sent), 2 a host failed,\n"
 		"3 a host timed out, is queued, deferred or expired (or the broker was lost after\n"
-		"sending: follow the job id printed), 4 nothing was sent (broker unreachable or refused)\n"
+		"sending: follow the job id printed), 4 nothing was sent (broker unreachable or refused),\n"
+		"5 a rollout stopped early (budget spent, canary failed, or aborted)\n"
 		"broker: --broker, else $CELERYROOT_BROKER_URL, else [broker] of the config, else\n"
 		BROKER_DEFAULT_URL " (rediss://...?ssl_ca_certs=FILE for TLS)\n"
 		"config: --config, else $CELERYROOT_CONFIG, else ~/.config/celeryroot/celeryroot.conf\n"
@@ -138,7 +141,13 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, int flags, void (*help)
 		{ "check", no_argument, 0, 'C' },        { "purge", no_argument, 0, 'P' },
 		{ "security", no_argument, 0, 'S' },     { "upgradable", no_argument, 0, 'U' },
 		{ "max-age", required_argument, 0, 'M' }, { "now", no_argument, 0, 'N' },
-		{ "help", no_argument, 0, 'h' },         { 0, 0, 0, 0 }
+		{ "help", no_argument, 0, 'h' },
+		/* rollouts (rollout.h): ro_parse_opt */
+		{ "canary", required_argument, 0, 0x101 }, { "batch", required_argument, 0, 0x102 },
+		{ "max-failures", required_argument, 0, 0x103 }, { "pause", required_argument, 0, 0x104 },
+		{ "wave-timeout", required_argument, 0, 0x105 }, { "detach", no_argument, 0, 0x106 },
+		{ "resume", no_argument, 0, 0x107 },      { "abort", no_argument, 0, 0x108 },
+		{ 0, 0, 0, 0 }
 	};
 	static const char *const kinds[] = { ['a'] = "all", ['r'] = "role", ['H'] = "host", ['o'] = "one-of" };
 	char err[CR_ERR_MAX];
@@ -147,6 +156,7 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, int flags, void (*help)
 	const int want_target = flags & CLI_TARGET;
 	o->timeout_s = -1;
 	o->max_age_s = -1;
+	o->ro.wave_timeout_s = -1;
 	o->tty = isatty(STDOUT_FILENO);
 	optind = 1;
 	opterr = 0;   /* our own one-line messages */
@@ -190,6 +200,22 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, int flags, void (*help)
 			o->now |= c == 'N';
 			break;
 		case 'h': help(stdout); exit(0);
+		case 0x101: case 0x102: case 0x103: case 0x104: case 0x105: case 0x106:
+			if (!(flags & CLI_APT)) {
+				cli_err("%s takes no rollout options (they apply to apt changes); see '%s --help'", argv[0], argv[0]);
+				return -1;
+			}
+			if (ro_parse_opt(c, optarg, &o->ro) < 0)
+				return -1;
+			break;
+		case 0x107: case 0x108:
+			if (flags & (CLI_TARGET | CLI_APT)) {
+				cli_err("--%s applies to 'celeryroot job JOB_ID' (a rollout); see 'celeryroot job --help'",
+					c == 0x107 ? "resume" : "abort");
+				return -1;
+			}
+			ro_parse_opt(c, NULL, &o->ro);
+			break;
 		default:
 			if (optopt)
 				snprintf(err, sizeof(err), "-%c", optopt);

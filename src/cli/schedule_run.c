@@ -12,6 +12,7 @@
 
 #include "crerr.h"
 #include "rconn.h"
+#include "rollout.h"
 #include "timeutil.h"
 
 /* "2026-11-23 02:30 CET" in zone tz. */
@@ -60,8 +61,15 @@ int schedule_run(struct cli_opts *o, redisContext *c, const struct schedule *s, 
 	}
 	cr_copy_str(job.operation, sizeof(job.operation), s->task.operation);
 	cr_copy_str(job.task, sizeof(job.task), s->task.task);
-	if (rc == 0)
+	/* With rollout options: stored detached, and driven by beat's leader. */
+	if (rc == 0 && s->task.ro.given) {
+		o->ro = s->task.ro;
+		o->ro.detach = 1;
+		o->ro.wave_timeout_s = s->task.ro.wave_timeout_s > 0 ? s->task.ro.wave_timeout_s : o->cfg.timeout_s;
+		rc = ro_start(o, c, &job, s->task.args, s->task.kwargs, d, nd);
+	} else if (rc == 0) {
 		rc = cli_send_job(o, c, &job, s->task.args, s->task.kwargs, d, nd);
+	}
 	/* EXIT_PENDING: the connection died while sending, so whether the job
 	 * went out is not known; its id is kept (never fired again under
 	 * another), and 'celeryroot job ID' tells. */

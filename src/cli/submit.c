@@ -13,6 +13,8 @@
 
 #include "crerr.h"
 #include "known_hosts.h"
+#include "ops.h"
+#include "rollout.h"
 #include "rconn.h"
 #include "timeutil.h"
 
@@ -223,7 +225,7 @@ int cli_load_signer(struct cli_opts *o, const char *then)
 }
 
 /* The operator's key: CELERYROOT_SIGNING_KEY, else [cli] signing_key. */
-static int load_signer(struct cli_opts *o)
+int cli_signing(struct cli_opts *o)
 {
 	int got = cli_load_signer(o, "; nothing was sent");
 
@@ -238,25 +240,21 @@ static int load_signer(struct cli_opts *o)
 	return 0;
 }
 
-static enum sent submit(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,
-			const struct dest *d, size_t nd, double deadline, char *why, size_t whylen)
+int cli_prepare_job(struct cli_opts *o, struct job *job, json_t *args, json_t *kwargs, const struct dest *d,
+		    size_t nd, char **envs, json_t **rec)
 {
 	double expires;
-	char origin[300], **envs;
-	char *jobjson;
-	enum sent rc = SEND_OK;
+	char origin[300];
+	int rc = 0;
 
 	cr_celery_new_id(job->id);
 	job->created = cr_now_wall();
 	expires = job->created + o->cfg.task_expires_s;
 	job->n = nd;
 	job->t = calloc(nd ? nd : 1, sizeof(*job->t));
-	envs = calloc(nd ? nd : 1, sizeof(*envs));
-	snprintf(why, whylen, "out of memory");
-	if (job->t == NULL || envs == NULL) {
-		free(envs);
-		return SEND_NOT;
-	}
+	*rec = NULL;
+	if (job->t == NULL)
+		return -1;
 	requester(origin, sizeof(origin));
 	for (size_t i = 0; i < nd; i++) {
 		struct job_task *t = &job->t[i];
@@ -269,18 +267,35 @@ static enum sent submit(struct cli_opts *o, redisContext *c, struct job *job, js
 					  .queue = t->queue, .origin = origin, .expires = expires,
 					  .args = args, .kwargs = kwargs, .extra_headers = hdr };
 		if (o->signing && hdr == NULL)
-			rc = SEND_USAGE;
-		else if ((envs[i] = cr_celery_build(&out)) == NULL)
-			rc = SEND_NOT;
+			rc = -2;
+		else if ((envs[i] = cr_celery_build(&out)) == NULL && rc == 0)
+			rc = -1;
 		json_decref(hdr);
 	}
-	json_t *rec = job_record(o, job, args, kwargs, expires);
-	if (rec && o->signing)
-		json_object_set_new(rec, "key", json_string(o->signer.id));
-	if (rec && o->for_schedule)
-		json_object_set_new(rec, "schedule", json_string(o->for_schedule));
-	if (rec && o->for_key && o->for_key[0])
-		json_object_set_new(rec, "schedule_key", json_string(o->for_key));
+	*rec = job_record(o, job, args, kwargs, expires);
+	if (*rec && o->signing)
+		json_object_set_new(*rec, "key", json_string(o->signer.id));
+	if (*rec && o->for_schedule)
+		json_object_set_new(*rec, "schedule", json_string(o->for_schedule));
+	if (*rec && o->for_key && o->for_key[0])
+		json_object_set_new(*rec, "schedule_key", json_string(o->for_key));
+	return *rec == NULL && rc == 0 ? -1 : rc;
+}
+
+static enum sent submit(struct cli_opts *o, redisContext *c, struct job *job, json_t *args, json_t *kwargs,
+			const struct dest *d, size_t nd, double deadline, char *why, size_t whylen)
+{
+	char **envs = calloc(nd ? nd : 1, sizeof(*envs));
+	char *jobjson;
+	json_t *rec = NULL;
+	enum sent rc = SEND_OK;
+	int prc;
+
+	snprintf(why, whylen, "out of memory");
+	if (envs == NULL)
+		return SEND_NOT;
+	prc = cli_prepare_job(o, job, args, kwargs, d, nd, envs, &rec);
+	rc = prc == -2 ? SEND_USAGE : prc < 0 ? SEND_NOT : SEND_OK;
 	jobjson = rec ? json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	if (rc == SEND_OK && jobjson != NULL) {
 		why[0] = '\0';
@@ -370,7 +385,7 @@ int cli_send_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *a
 	char why[CR_ERR_MAX] = "";
 	enum sent rc;
 
-	if (load_signer(o) < 0)
+	if (cli_signing(o) < 0)
 		return EXIT_USAGE;
 	rc = submit(o, c, job, args, kwargs, d, nd, deadline, why, sizeof(why));
 	sodium_memzero(&o->signer, sizeof(o->signer));
@@ -420,7 +435,7 @@ static int report_unconfirmed(struct cli_opts *o, const struct job *job)
 /* Each destination host's key, as ssh learns one on connecting: recorded
  * in known_hosts when new (said on stderr), and a changed one said loudly;
  * its results are checked against the recorded key. */
-static void learn_keys(redisContext *c, const struct dest *d, size_t nd)
+void cli_learn_keys(redisContext *c, const struct dest *d, size_t nd)
 {
 	const char **names = calloc(nd ? nd : 1, sizeof(*names));
 	struct reg_key *rk = calloc(nd ? nd : 1, sizeof(*rk));
@@ -454,7 +469,7 @@ int cli_run_job(struct cli_opts *o, redisContext *c, struct job *job, json_t *ar
 	json_t *records;
 	int rc;
 
-	learn_keys(c, d, nd);
+	cli_learn_keys(c, d, nd);
 	rc = cli_send_job(o, c, job, args, kwargs, d, nd);
 
 	if (rc == EXIT_PENDING)
@@ -501,7 +516,9 @@ int cli_send_task(struct cli_opts *o, const struct cli_task *t)
 	rc = cli_resolve(o, c, &d, &nd);
 	cr_copy_str(job.operation, sizeof(job.operation), t->operation);
 	cr_copy_str(job.task, sizeof(job.task), t->task);
-	if (rc == 0)
+	if (rc == 0 && o->ro.given)
+		rc = ro_start(o, c, &job, t->args, t->kwargs, d, nd);
+	else if (rc == 0)
 		rc = cli_run_job(o, c, &job, t->args, t->kwargs, d, nd);
 	cr_rconn_free(c);
 	free(d);

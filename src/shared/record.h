@@ -10,6 +10,7 @@ enum exit_code {
 	EXIT_FAILED = 2,    /* at least one host failed */
 	EXIT_PENDING = 3,   /* none failed; one timed out, is queued, deferred or expired */
 	EXIT_BROKER = 4,    /* the broker could not be reached or answered an error */
+	EXIT_STOPPED = 5,   /* a rollout stopped early: budget spent, canary failed, or aborted */
 };
 
 /* {"host","status","changed":false,"changes":{},"error":null,"rollback":null,"duration_s":0} */
