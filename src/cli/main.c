@@ -158,7 +158,9 @@ int cli_parse(int argc, char **argv, struct cli_opts *o, int flags, void (*help)
 	o->max_age_s = -1;
 	o->ro.wave_timeout_s = -1;
 	o->tty = isatty(STDOUT_FILENO);
-	optind = 1;
+	/* 0, not 1: glibc then starts afresh, forgetting a "+" (stop at the
+	 * first word) that an earlier parse asked for (schedule add's). */
+	optind = 0;
 	opterr = 0;   /* our own one-line messages */
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {

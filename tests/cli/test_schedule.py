@@ -91,6 +91,16 @@ class Schedule(unittest.TestCase):
         self.assertNotIn("sec", self.listing())
         self.assertEqual(self.cli("schedule", "remove", "sec")[0], 1)
 
+    def test_options_after_the_packages_of_a_scheduled_operation(self):
+        # As on the command line: an option may follow the packages (once
+        # refused as an invalid package: the "+" of schedule add's own parse
+        # stayed in glibc's getopt).
+        code, out, err = self.cli("schedule", "add", "purger", "--cron", "0 3 * * *", "--all", "--",
+                                  "apt", "remove", "telnet", "--purge")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(self.listing()["purger"]["operation"], "apt.remove")
+        self.assertEqual(self.cli("schedule", "remove", "purger")[0], 0)
+
     def test_run_now_sends_an_ordinary_job_with_the_schedules_origin(self):
         code, out, err = self.cli("schedule", "add", "pinger", "--cron", "0 0 1 1 *", "--all", "--", "ping")
         self.assertEqual(code, 0, err)
