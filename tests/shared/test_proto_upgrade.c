@@ -140,6 +140,17 @@ START_TEST(taskreq_hostile_kwargs)
 	ck_assert_int_eq(build("celeryroot.apt.remove", one, json_pack("{s:[b]}", "allow_essential", 1)), -1);
 	ck_assert_int_eq(build("celeryroot.apt.hold", none, json_object()), -1);
 	ck_assert_int_eq(build("celeryroot.apt.hold", one, json_pack("{s:b}", "conffile_new", 1)), -1);
+	/* A key with control bytes is quoted printable in the reason (found by fuzz_celery). */
+	{
+		struct proto_req r;
+		char err[PROTO_ERR_MAX];
+		json_t *kw = json_pack("{s:b}", "allow\x7f\x1b]0;x\a\nfake", 0);
+		ck_assert_int_eq(cr_taskreq_build(inst, one, kw, &r, err, sizeof(err)), -1);
+		json_decref(kw);
+		for (const char *c = err; *c; c++)
+			ck_assert_msg(*c >= 0x20 && *c < 0x7f, "raw byte in '%s'", err);
+		ck_assert_ptr_nonnull(strstr(err, "'allow??]0;x??fake'"));
+	}
 	/* The controls: the same kwargs, well formed, are accepted. */
 	json_array_remove(huge, 0);
 	while (json_array_size(huge) > CR_EXCLUDE_MAX)
