@@ -50,15 +50,37 @@ int priv_dpkgout_open(const char *root)
 	return fd;
 }
 
+/* The UTF-8 characters a terminal or a viewer acts on although they are
+ * no ASCII control: C1 controls (U+0080..U+009F, U+009B is a CSI to some
+ * terminals) and the bidi overrides (U+202A..U+202E, U+2066..U+2069), which
+ * reorder what an admin reads in the audit log.  Their length, or 0. */
+static size_t unsafe_utf8(const unsigned char *s, size_t n)
+{
+	if (n >= 2 && s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f)
+		return 2;
+	if (n >= 3 && s[0] == 0xe2 && s[1] == 0x80 && s[2] >= 0xaa && s[2] <= 0xae)
+		return 3;
+	if (n >= 3 && s[0] == 0xe2 && s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9)
+		return 3;
+	return 0;
+}
+
 /* In place, as a terminal would show it: a pty's "\r\n" is a newline, a
  * lone "\r" (dpkg's "Reading database ... 45%") starts its line again;
- * tabs as spaces, any other control byte (escape sequences included) as '?'. */
+ * tabs as spaces, any other control byte (escape sequences included) as '?',
+ * and so is each C1 control or bidi override (unsafe_utf8). */
 static size_t clean(char *s, size_t n)
 {
 	size_t out = 0, line = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
+		size_t skip = unsafe_utf8((const unsigned char *)s + i, n - i);
+		if (skip > 0) {
+			s[out++] = '?';
+			i += skip - 1;
+			continue;
+		}
 		if (ch == '\r' && i + 1 < n && s[i + 1] == '\n')
 			continue;
 		if (ch == '\r') {
@@ -105,7 +127,16 @@ static void last_lines(char *s, char *out, size_t len)
 	int in_block = 0;
 
 	for (char *l = strtok_r(s, "\n", &save); l != NULL; l = strtok_r(NULL, "\n", &save)) {
-		if (dpkg_says(l, &in_block) || strspn(l, " ") == strlen(l))
+		/* A script's last words with no newline, then dpkg's report on
+		 * the same line: the words are the script's, the rest dpkg's. */
+		char *report = strstr(l, "dpkg: error processing ");
+		int words_first = report != NULL && report > l;
+		if (words_first)
+			*report = '\0';
+		int skip = dpkg_says(l, &in_block) || strspn(l, " ") == strlen(l);
+		if (words_first)
+			in_block = 1;
+		if (skip)
 			continue;
 		if (k == OUT_LINES)
 			memmove(lines, lines + 1, (OUT_LINES - 1) * sizeof(lines[0]));
@@ -151,11 +182,12 @@ void priv_dpkgout_tail(int fd, char *out, size_t len)
 	if (n <= 0)
 		return;
 	n = (ssize_t)clean(buf, (size_t)n);
-	/* Cut in the middle of a line: that line's start is gone, so it goes. */
-	char *start = buf;
-	if (from > 0 && (start = strchr(buf, '\n')) == NULL)
-		start = buf;
-	last_lines(start, out, len);
+	/* Cut in the middle of a line: that line's start is gone, and "..."
+	 * says so.  It stays, as it may be all there is (a script that wrote
+	 * a megabyte with no newline) and dpkg's report may follow on it. */
+	if (from > 0 && strcspn(buf, "\n") >= 3)
+		memcpy(buf, "...", 3);
+	last_lines(buf, out, len);
 	ascii_unless_utf8(out);
 }
 
@@ -190,6 +222,29 @@ static int etc_path(const char *p)
 	       strcmp(p + strlen(p) - 3, "/..") != 0;
 }
 
+/* Is the directory that holds path inside root, once its symlinks are
+ * resolved?  A package's script may make /etc/x a symlink to a directory
+ * outside a sandbox's root (an absolute target resolves against the host's
+ * /); what lies there is not this host's to list.  lstat() alone leaves
+ * the last component unfollowed, not the ones before it. */
+static int dir_inside(const char *root, const char *path)
+{
+	char dir[PATH_MAX], real[PATH_MAX], realroot[PATH_MAX];
+	char *slash;
+	size_t n;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		return 0;
+	*slash = '\0';
+	if (realpath(dir, real) == NULL || realpath(root, realroot) == NULL)
+		return 0;
+	n = strlen(realroot);
+	if (!strcmp(realroot, "/"))
+		return 1;
+	return !strncmp(real, realroot, n) && (real[n] == '/' || real[n] == '\0');
+}
+
 /* Each suffix beside the conffile that was made or renamed since since
  * (its ctime: a rename sets it, and dpkg's mtimes are the archive's). */
 static void check_conffile(const char *root, const char *conffile, const struct timespec *since, json_t *left)
@@ -198,6 +253,8 @@ static void check_conffile(const char *root, const char *conffile, const struct 
 	char rel[PATH_MAX], path[PATH_MAX];
 	struct stat st;
 
+	if (!priv_root_path(path, sizeof(path), root, conffile + 1) || !dir_inside(root, path))
+		return;
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]) && json_array_size(left) < LEFT_MAX; i++) {
 		snprintf(rel, sizeof(rel), "%s%s", conffile + 1, suffixes[i]);
 		if (!priv_root_path(path, sizeof(path), root, rel) || lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
@@ -206,6 +263,23 @@ static void check_conffile(const char *root, const char *conffile, const struct 
 		    (st.st_ctim.tv_sec == since->tv_sec && st.st_ctim.tv_nsec >= since->tv_nsec))
 			json_array_append_new(left, json_pack("s++", "/", rel, ""));
 	}
+}
+
+/* dpkg writes its lists as regular files; a postinst that replaced its own
+ * with a symlink (to /etc/shadow, say) gets nothing read through it. */
+static FILE *open_list(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	struct stat st;
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (f = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	return f;
 }
 
 /* dpkg's list of pkg's conffiles (var/lib/dpkg/info/PKG.conffiles, or
@@ -221,11 +295,11 @@ static FILE *open_conffiles(const char *root, const char *pkg, const char *nativ
 		return NULL;
 	snprintf(rel, sizeof(rel), "var/lib/dpkg/info/%s.conffiles", pkg);
 	if (priv_root_path(path, sizeof(path), root, rel))
-		f = fopen(path, "re");
+		f = open_list(path);
 	if (f == NULL && strchr(pkg, ':') == NULL && native[0]) {
 		snprintf(rel, sizeof(rel), "var/lib/dpkg/info/%s:%s.conffiles", pkg, native);
 		if (priv_root_path(path, sizeof(path), root, rel))
-			f = fopen(path, "re");
+			f = open_list(path);
 	}
 	return f;
 }

@@ -110,7 +110,7 @@ static int exclude_name(const json_t *e, char *out, size_t len)
 
 int cr_proto_exclude_parse(const json_t *v, struct proto_req *r)
 {
-	char names[CR_EXCLUDE_MAX][CR_EXCLUDE_NAME_MAX + 1];
+	char names[CR_EXCLUDE_MAX][CR_EXCLUDE_NAME_MAX + 1] = { { 0 } };   /* no stack bytes copied into r */
 	size_t n = json_array_size(v);
 
 	if (!json_is_array(v) || n == 0 || n > CR_EXCLUDE_MAX)

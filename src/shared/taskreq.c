@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "names.h"
 #include "ops.h"
 #include "pkgspec.h"
 
@@ -66,7 +67,10 @@ static int check_kwargs(const struct cr_op *t, json_t *kwargs, char *err, size_t
 			return snprintf(err, errlen, "celeryroot.ping accepts only hold=<0..%.0f seconds>", PING_HOLD_MAX), -1;
 		if (t->req == REQ_FACTS)
 			return snprintf(err, errlen, "celeryroot.facts takes no keyword arguments"), -1;
-		return snprintf(err, errlen, "%s: keyword argument '%.40s' is unknown or of the wrong type", t->task, key), -1;
+		/* The key is the writer's: quoted printable, or a forged line could follow. */
+		char q[44];
+		cr_quote_printable(q, sizeof(q), key, 40);
+		return snprintf(err, errlen, "%s: keyword argument '%s' is unknown or of the wrong type", t->task, q), -1;
 	}
 	return 0;
 }

@@ -10,6 +10,8 @@
 #include "celery.h"
 #include "fuzz.h"
 #include "names.h"
+#include "proto.h"
+#include "taskreq.h"
 
 /* What net relies on in a message cr_celery_parse accepted. */
 static void check_accepted(const struct celery_msg *m)
@@ -41,6 +43,34 @@ static void check_accepted(const struct celery_msg *m)
 	free(stored);
 }
 
+/* A task net takes (its args and kwargs as taskreq.c reads them, issue 15's
+ * exclude list, guards and conffile_new among them) is one priv's decoder
+ * takes too, unchanged: what a Redis writer can make net send is no more
+ * than what priv's schema allows, and priv compares it with what was
+ * signed field by field (cr_taskreq_same). */
+static void check_request(const struct celery_msg *m)
+{
+	struct proto_req *r = calloc(2, sizeof(*r));
+	char err[PROTO_ERR_MAX] = "";
+	size_t len = 0;
+
+	FUZZ_ASSERT(r != NULL, "out of memory");
+	if (cr_taskreq_build(m->task, m->args, m->kwargs, &r[0], err, sizeof(err)) < 0) {
+		FUZZ_ASSERT(fuzz_printable(err), "taskreq reason quotes raw input: '%s'", err);
+		free(r);
+		return;
+	}
+	r[0].id = 1;
+	cr_copy_str(r[0].task, sizeof(r[0].task), m->id);
+	char *payload = cr_proto_req_encode(&r[0], &len);
+	FUZZ_ASSERT(payload != NULL, "a task net took cannot be encoded for priv");
+	FUZZ_ASSERT(cr_proto_req_decode(r[0].type, (const uint8_t *)payload, len, &r[1], err, sizeof(err)) == 0,
+		    "priv refuses a task net took: %s", err);
+	FUZZ_ASSERT(r[0].type != REQ_APT || cr_taskreq_same(&r[0], &r[1]), "priv reads another task than net took");
+	free(payload);
+	free(r);
+}
+
 /* A refusal is logged by net and sent back as the FAILURE result, under the
  * task id when one could be read. */
 static void check_refused(const struct celery_msg *m, const char *err)
@@ -56,9 +86,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct celery_msg m;
 	char err[512] = "";
 
-	if (cr_celery_parse((const char *)data, size, &m, err, sizeof(err)) == 0)
+	if (cr_celery_parse((const char *)data, size, &m, err, sizeof(err)) == 0) {
 		check_accepted(&m);
-	else
+		check_request(&m);
+	} else
 		check_refused(&m, err);
 	cr_celery_msg_free(&m);
 	return 0;

@@ -43,6 +43,9 @@ static void check_request(const struct proto_req *r)
 	FUZZ_ASSERT(again.full == r->full && again.nexclude == r->nexclude && r->nexclude <= CR_EXCLUDE_MAX &&
 		    !memcmp(again.exclude, r->exclude, r->nexclude * sizeof(r->exclude[0])),
 		    "round trip changed the upgrade's full or exclude");
+	FUZZ_ASSERT(again.allow_downgrade == r->allow_downgrade && again.allow_essential == r->allow_essential &&
+		    again.allow_removals == r->allow_removals && again.conffile_new == r->conffile_new,
+		    "round trip changed a guard or conffile_new");
 	free(payload);
 }
 

@@ -76,6 +76,14 @@ def celery():
                    properties__delivery_info={"exchange": "celery", "routing_key": "role.db",
                                               "redelivered": True}))
     write("celery", "valid-ping-kwargs", envelope("celeryroot.ping", args=[], kwargs={"hold": 1}))
+    write("celery", "valid-upgrade-kwargs",
+          envelope("celeryroot.apt.upgrade", args=[[]], kwargs={"full": True, "exclude": ["nginx", "libc6:amd64"],
+                                                                 "allow_removals": True, "check": True}))
+    write("celery", "valid-install-conffile", envelope("celeryroot.apt.install", args=[["nginx"]],
+                                                        kwargs={"conffile_new": True, "allow_essential": False}))
+    write("celery", "valid-hold", envelope("celeryroot.apt.hold", args=[["nginx"]], kwargs={"check": True}))
+    write("celery", "refused-exclude-not-names", envelope("celeryroot.apt.upgrade", args=[[]],
+                                                           kwargs={"exclude": ["nginx", 7, "nginx"]}))
     write("celery", "unacked-entry", json.dumps([json.loads(envelope()), "", "host.web01"]))
     write("celery", "refused-pickle", envelope(**{"content-type": "application/x-python-serialize"}))
     write("celery", "refused-body-not-base64", envelope(body="W1tbIm5n\xe9"))
@@ -114,6 +122,12 @@ def proto():
     write("proto", "req-apt-update", apt("update", max_age=3600.5))
     write("proto", "req-apt-upgrade-security", apt("upgrade", security=True))
     write("proto", "req-apt-upgrade-full-exclude", apt("upgrade", full=True, exclude=["nginx", "libc6:amd64"]))
+    write("proto", "req-apt-hold", apt("hold", ["nginx", "libc6:amd64"], check=True))
+    write("proto", "req-apt-unhold", apt("unhold", ["nginx"]))
+    write("proto", "req-apt-remove-guards", apt("remove", ["nginx"], allow_essential=True, allow_removals=True))
+    write("proto", "req-apt-install-conffile-new", apt("install", ["nginx"], conffile_new=True))
+    write("proto", "refused-exclude-duplicate", apt("upgrade", exclude=["nginx", "nginx"]))
+    write("proto", "refused-hold-no-packages", apt("hold"))
     write("proto", "req-apt-autoremove", apt("autoremove"))
     write("proto", "req-apt-clean", apt("clean"))
     write("proto", "ans-progress", frame(ANS_PROGRESS, {"id": 7, "percent": 42, "pkg": "nginx",

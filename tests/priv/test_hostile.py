@@ -68,6 +68,43 @@ HOSTILE_APT.update({
     "apt options smuggled": frame(REQ_APT, dict(json.loads(apt()[5:]), options=["-oDebug=1"])),
 })
 
+# Issue 15's fields, from a compromised net (H5's attack pass): an exclude
+# list too long, of non-strings, duplicated, with versions or control bytes;
+# the guards and --conffile as anything but a boolean; a hold of no package,
+# of 101, or of a name that is not a Debian package name.
+HOSTILE_APT.update({
+    "exclude of 5000 names": apt(op="upgrade", pkgs=[], exclude=["p%04d" % i for i in range(5000)]),
+    "exclude of 33 names": apt(op="upgrade", pkgs=[], exclude=["p%02d" % i for i in range(33)]),
+    "exclude empty": apt(op="upgrade", pkgs=[], exclude=[]),
+    "exclude not a list": apt(op="upgrade", pkgs=[], exclude="ct-one"),
+    "exclude of a number": apt(op="upgrade", pkgs=[], exclude=[7]),
+    "exclude of null": apt(op="upgrade", pkgs=[], exclude=[None]),
+    "exclude duplicated": apt(op="upgrade", pkgs=[], exclude=["ct-one", "ct-one"]),
+    "exclude duplicated by arch": apt(op="upgrade", pkgs=[], exclude=["ct-one:amd64", "ct-one:amd64"]),
+    "exclude with a version": apt(op="upgrade", pkgs=[], exclude=["ct-one=1.0"]),
+    "exclude with an escape": apt(op="upgrade", pkgs=[], exclude=["ct\x1b]0;x\x07"]),
+    "exclude with a NUL": apt(op="upgrade", pkgs=[], exclude=["ct\x00one"]),
+    "exclude as an option": apt(op="upgrade", pkgs=[], exclude=["-oAPT::Get::Trivial-Only=0"]),
+    "exclude on install": apt(exclude=["ct-two"]),
+    "full on install": apt(full=True),
+    "full a string": apt(op="upgrade", pkgs=[], full="true"),
+    "conffile_new a string": apt(conffile_new="new"),
+    "conffile_new a number": apt(conffile_new=1),
+    "conffile_new on remove": apt(op="remove", conffile_new=True),
+    "allow_essential a number": apt(op="remove", allow_essential=1),
+    "allow_removals null": apt(op="remove", allow_removals=None),
+    "allow_removals a list": apt(op="remove", allow_removals=[True]),
+    "allow_essential on hold": apt(op="hold", allow_essential=True),
+    "hold of no package": apt(op="hold", pkgs=[]),
+    "unhold of no package": apt(op="unhold", pkgs=[]),
+    "hold of 101 packages": apt(op="hold", pkgs=["p%03d" % i for i in range(101)]),
+    "hold of a path": apt(op="hold", pkgs=["../../etc/shadow"]),
+    "hold of an option": apt(op="hold", pkgs=["--selected-only"]),
+    "hold of a shell word": apt(op="hold", pkgs=["nginx;reboot"]),
+    "hold of an escape": apt(op="unhold", pkgs=["ng\x1b[2Jinx"]),
+    "hold with conffile_new": apt(op="hold", conffile_new=True),
+})
+
 
 class Hostile(unittest.TestCase):
     @classmethod
@@ -165,6 +202,17 @@ class Hostile(unittest.TestCase):
         self.assertEqual(ftype, ANS_REPLY, body)
         rec = attest.verify_record(body["data"], attest.host_pub(self.root), host="hostile", task=TASK)
         self.assertFalse(rec["data"]["packages"]["ct-one"]["known"])
+
+    def test_issue15_fields_well_formed_are_answered(self):
+        """The controls of the issue 15 refusals above: the same fields in
+        bounds get an answer, so those refusals are the fields' own."""
+        names = ["p%02d" % i for i in range(32)]
+        ftype, body = self.exchange(apt(op="upgrade", pkgs=[], exclude=names, full=True, allow_removals=True))
+        self.assertEqual(ftype, ANS_REPLY, body)
+        ftype, body = self.exchange(apt(op="hold", pkgs=["ct-one"]))
+        self.assertEqual(ftype, ANS_REPLY, body)
+        rec = attest.verify_record(body["data"], attest.host_pub(self.root), host="hostile", task=TASK, job=TASK)
+        self.assertIn("unknown package 'ct-one'", rec["error"])
 
     def test_well_formed_facts_answered(self):
         ftype, body = self.exchange(frame(REQ_FACTS, {"id": 9, "job": TASK, "task": TASK}))

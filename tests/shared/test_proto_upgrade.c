@@ -105,6 +105,65 @@ START_TEST(taskreq_kwargs)
 }
 END_TEST
 
+/* A Redis writer with no key (H5's attack pass): tampered kwargs on an
+ * unsigned task are refused by net before anything reaches priv. */
+static int build(const char *task, json_t *args, json_t *kw)
+{
+	struct proto_req r;
+	char err[PROTO_ERR_MAX];
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	rc = cr_taskreq_build(task, args, kw, &r, err, sizeof(err));
+	json_decref(kw);
+	return rc;
+}
+
+START_TEST(taskreq_hostile_kwargs)
+{
+	json_t *none = json_pack("[[]]"), *one = json_pack("[[s]]", "nginx"), *huge = json_array();
+	const char *upg = "celeryroot.apt.upgrade", *inst = "celeryroot.apt.install";
+
+	for (int i = 0; i < 10000; i++)
+		json_array_append_new(huge, json_sprintf("p%05d", i));
+	ck_assert_int_eq(build(upg, none, json_pack("{s:O}", "exclude", huge)), -1);
+	ck_assert_int_eq(build(upg, none, json_pack("{s:[i]}", "exclude", 7)), -1);
+	ck_assert_int_eq(build(upg, none, json_pack("{s:[n]}", "exclude")), -1);
+	ck_assert_int_eq(build(upg, none, json_pack("{s:[ss]}", "exclude", "nginx", "nginx")), -1);
+	ck_assert_int_eq(build(upg, none, json_pack("{s:[s]}", "exclude", "ng\x1b]0;x\ainx")), -1);
+	ck_assert_int_eq(build(upg, none, json_pack("{s:[s#]}", "exclude", "ng\0inx", (size_t)6)), -1);
+	ck_assert_int_eq(build(upg, none, json_pack("{s:{}}", "exclude")), -1);
+	ck_assert_int_eq(build(inst, one, json_pack("{s:s}", "conffile_new", "new")), -1);
+	ck_assert_int_eq(build(inst, one, json_pack("{s:i}", "conffile_new", 1)), -1);
+	ck_assert_int_eq(build(inst, one, json_pack("{s:n}", "allow_essential")), -1);
+	ck_assert_int_eq(build("celeryroot.apt.remove", one, json_pack("{s:f}", "allow_removals", 1.0)), -1);
+	ck_assert_int_eq(build("celeryroot.apt.remove", one, json_pack("{s:[b]}", "allow_essential", 1)), -1);
+	ck_assert_int_eq(build("celeryroot.apt.hold", none, json_object()), -1);
+	ck_assert_int_eq(build("celeryroot.apt.hold", one, json_pack("{s:b}", "conffile_new", 1)), -1);
+	/* A key with control bytes is quoted printable in the reason (found by fuzz_celery). */
+	{
+		struct proto_req r;
+		char err[PROTO_ERR_MAX];
+		json_t *kw = json_pack("{s:b}", "allow\x7f\x1b]0;x\a\nfake", 0);
+		ck_assert_int_eq(cr_taskreq_build(inst, one, kw, &r, err, sizeof(err)), -1);
+		json_decref(kw);
+		for (const char *c = err; *c; c++)
+			ck_assert_msg(*c >= 0x20 && *c < 0x7f, "raw byte in '%s'", err);
+		ck_assert_ptr_nonnull(strstr(err, "'allow??]0;x??fake'"));
+	}
+	/* The controls: the same kwargs, well formed, are accepted. */
+	json_array_remove(huge, 0);
+	while (json_array_size(huge) > CR_EXCLUDE_MAX)
+		json_array_remove(huge, json_array_size(huge) - 1);
+	ck_assert_int_eq(build(upg, none, json_pack("{s:O, s:b}", "exclude", huge, "allow_removals", 1)), 0);
+	ck_assert_int_eq(build(inst, one, json_pack("{s:b, s:b}", "conffile_new", 1, "allow_essential", 0)), 0);
+	ck_assert_int_eq(build("celeryroot.apt.hold", one, json_object()), 0);
+	json_decref(huge);
+	json_decref(none);
+	json_decref(one);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proto_upgrade");
@@ -115,6 +174,7 @@ int main(void)
 	tcase_add_test(tc, round_trip);
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, taskreq_kwargs);
+	tcase_add_test(tc, taskreq_hostile_kwargs);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
