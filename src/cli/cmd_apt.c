@@ -204,28 +204,9 @@ static int apt_options_fit(const struct cr_op *op, const struct cli_opts *o)
 	return 1;
 }
 
-/* --allow-downgrade is apt's alone: taken out of argv (in place, up to a
- * "--") before the common options are parsed.  Returns 1 when given. */
-static int take_allow_downgrade(int *argc, char **argv)
-{
-	int found = 0, out = 0;
-
-	for (int i = 0; i < *argc; i++) {
-		if (!strcmp(argv[i], "--")) {
-			while (i < *argc)
-				argv[out++] = argv[i++];
-			break;
-		}
-		if (!strcmp(argv[i], ALLOW_DOWNGRADE))
-			found = 1;
-		else
-			argv[out++] = argv[i];
-	}
-	*argc = out;
-	return found;
-}
-
-/* A guard's flag (issue 15), taken out of argv as --allow-downgrade is. */
+/* A flag that is apt's alone (--allow-downgrade, the guards' flags):
+ * taken out of argv (in place, up to a "--") before the common options
+ * are parsed.  Returns 1 when given. */
 static int take_flag(int *argc, char **argv, const char *flag)
 {
 	int found = 0, out = 0;
@@ -317,7 +298,7 @@ static int names_only(const struct cr_op *op, json_t *pkgs)
  * CLI_TARGET in flags a TARGET is required, without it none is allowed. */
 int apt_build(int argc, char **argv, struct cli_opts *o, int flags, struct cli_task *t)
 {
-	int downgrade = take_allow_downgrade(&argc, argv);
+	int downgrade = take_flag(&argc, argv, ALLOW_DOWNGRADE);
 	struct apt_upgrade_opts up;
 	int essential = take_flag(&argc, argv, ALLOW_ESSENTIAL), removals = take_flag(&argc, argv, ALLOW_REMOVALS);
 	int conffile = take_conffile(&argc, argv);
