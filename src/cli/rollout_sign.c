@@ -29,23 +29,11 @@
 static unsigned char *signed_bytes(json_t *plan, size_t *len, char *err, size_t errlen)
 {
 	json_t *copy = json_deep_copy(plan);
-	size_t clen = 0;
-	char *canon;
-	unsigned char *out = NULL;
+	unsigned char *out;
 
 	json_object_del(copy, "sig");
-	canon = copy ? cr_canon_dump(copy, &clen, err, errlen) : NULL;
+	out = cr_canon_signed(RO_DOMAIN, copy, len, err, errlen);   /* NULL copy: "nothing to sign" */
 	json_decref(copy);
-	if (canon)
-		out = malloc(sizeof(RO_DOMAIN) - 1 + clen);
-	if (out) {
-		memcpy(out, RO_DOMAIN, sizeof(RO_DOMAIN) - 1);
-		memcpy(out + sizeof(RO_DOMAIN) - 1, canon, clen);
-		*len = sizeof(RO_DOMAIN) - 1 + clen;
-	} else if (canon) {
-		snprintf(err, errlen, "out of memory");
-	}
-	free(canon);
 	return out;
 }
 

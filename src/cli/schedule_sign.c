@@ -44,19 +44,11 @@ static unsigned char *signed_bytes(const struct schedule *s, size_t *len, char *
 	json_t *o = json_pack("{s:O, s:s, s:b, s:s, s:s, s:I, s:s, s:s, s:i}", "command", s->command, "cron", s->cron,
 			      "enabled", s->enabled, "key", s->signer, "name", s->name, "signed_at",
 			      (json_int_t)s->signed_at, "target", s->target, "tz", s->tz, "v", SCHED_SIG_VERSION);
-	size_t clen = 0;
-	char *canon = o ? cr_canon_dump(o, &clen, err, errlen) : NULL;
-	unsigned char *out = canon ? malloc(sizeof(SCHED_DOMAIN) - 1 + clen) : NULL;
+	unsigned char *out = o ? cr_canon_signed(SCHED_DOMAIN, o, len, err, errlen) : NULL;
 
-	json_decref(o);
-	if (out) {
-		memcpy(out, SCHED_DOMAIN, sizeof(SCHED_DOMAIN) - 1);
-		memcpy(out + sizeof(SCHED_DOMAIN) - 1, canon, clen);
-		*len = sizeof(SCHED_DOMAIN) - 1 + clen;
-	} else if (canon || o == NULL) {
+	if (o == NULL)
 		snprintf(err, errlen, "cannot build the schedule's signed form");
-	}
-	free(canon);
+	json_decref(o);
 	return out;
 }
 

@@ -199,3 +199,20 @@ char *cr_canon_dump(json_t *v, size_t *len, char *err, size_t errlen)
 	*len = b.len;
 	return b.p;
 }
+
+unsigned char *cr_canon_signed(const char *domain, json_t *v, size_t *len, char *err, size_t errlen)
+{
+	size_t dlen = strlen(domain), clen = 0;
+	char *canon = cr_canon_dump(v, &clen, err, errlen);
+	unsigned char *out = canon ? malloc(dlen + clen) : NULL;
+
+	if (out) {
+		memcpy(out, domain, dlen);
+		memcpy(out + dlen, canon, clen);
+		*len = dlen + clen;
+	} else if (canon) {
+		snprintf(err, errlen, "out of memory");
+	}
+	free(canon);
+	return out;
+}

@@ -18,5 +18,10 @@
 /* Returns a malloc'd NUL-terminated string (*len set), or NULL with a
  * one-line reason in err. */
 char *cr_canon_dump(json_t *v, size_t *len, char *err, size_t errlen);
+/* What a signature covers: domain (a "celeryroot-...-vN\n" line, so that
+ * one kind of signature can never pass for another) followed by v's
+ * canonical form.  malloc'd (not terminated; *len set), or NULL with a
+ * reason in err. */
+unsigned char *cr_canon_signed(const char *domain, json_t *v, size_t *len, char *err, size_t errlen);
 
 #endif

@@ -67,27 +67,18 @@ static unsigned char *signed_bytes(const struct sig_claims *c, size_t *len, char
 			      (json_int_t)c->expires, "job", c->job, "key", c->key, "kwargs", c->kwargs,
 			      "nonce", c->nonce, "target", c->target, "task", c->task, "v", SIG_VERSION);
 	json_t *f = for_json(c);
-	size_t clen = 0;
 
 	/* Only when present: a task without it signs as it always did. */
 	if (o && f)
 		json_object_set(o, "for", f);
 	json_decref(f);
-	char *canon = o ? cr_canon_dump(o, &clen, err, errlen) : NULL;
-	unsigned char *out = NULL;
-
-	json_decref(o);
-	if (canon == NULL) {
-		if (o == NULL)
-			snprintf(err, errlen, "cannot build the signed form (args must be a list, kwargs an object)");
+	if (o == NULL) {
+		snprintf(err, errlen, "cannot build the signed form (args must be a list, kwargs an object)");
 		return NULL;
 	}
-	if ((out = malloc(sizeof(SIG_DOMAIN) - 1 + clen)) != NULL) {
-		memcpy(out, SIG_DOMAIN, sizeof(SIG_DOMAIN) - 1);
-		memcpy(out + sizeof(SIG_DOMAIN) - 1, canon, clen);
-		*len = sizeof(SIG_DOMAIN) - 1 + clen;
-	}
-	free(canon);
+	unsigned char *out = cr_canon_signed(SIG_DOMAIN, o, len, err, errlen);
+
+	json_decref(o);
 	return out;
 }
 
